@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"helpline/records"
+)
+
+// exportRecords prints call records for the follow-up team.
+func exportRecords(args []string, stdout io.Writer) error {
+	flags := flag.NewFlagSet("records export", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	configPath := flags.String("config", "", "configuration file (YAML); empty uses the built-in example")
+	since := flags.String("since", "", "only calls started at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00+09:00, or a duration such as 24h)")
+	format := flags.String("format", "jsonl", "output format: jsonl or csv")
+	reveal := flags.Bool("reveal", false, "print callers' full numbers instead of masked ones")
+	if err := flags.Parse(args); err != nil {
+		return fmt.Errorf("%w: records export: %w", errUsage, err)
+	}
+	if *format != "jsonl" && *format != "csv" {
+		return fmt.Errorf("%w: --format %q is not supported: use jsonl or csv", errUsage, *format)
+	}
+	sinceTime, err := parseSince(*since, time.Now())
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	key, _, err := records.LoadKey(records.KeySource{
+		Env:       cfg.Records.KeyEnv,
+		File:      cfg.Records.KeyFile,
+		AllowDemo: cfg.Records.AllowDemoKey,
+	}, os.Environ())
+	if err != nil {
+		return fmt.Errorf("%w: records key: %w", errConfig, err)
+	}
+
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
+	defer stop()
+	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
+	store, err := records.Open(ctx, path, key)
+	if err != nil {
+		return fmt.Errorf("opening records %s: %w", path, err)
+	}
+	defer store.Close()
+
+	recs, err := store.List(ctx, records.ListOptions{Since: sinceTime})
+	if err != nil {
+		return fmt.Errorf("reading records: %w", err)
+	}
+	return records.Export(stdout, recs, *format, *reveal)
+}
+
+// parseSince reads --since as an RFC 3339 time or a duration back from now.
+func parseSince(value string, now time.Time) (time.Time, error) {
+	if value == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, value); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(value); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q is neither an RFC 3339 time (2026-12-01T00:00:00+09:00) nor a duration (24h)", value)
+}

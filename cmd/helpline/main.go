@@ -1,0 +1,85 @@
+// Command helpline is the SIP server of the Goodbye Loneliness 120 line
+// (외로움안녕120): it answers calls from the 120 trunk, runs the IVR, queues
+// callers to counselors' softphones, and keeps a record of every call.
+//
+// Usage:
+//
+//	helpline serve [--config PATH]
+//	helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
+//
+// Exit status: 0 on success, 1 when the server fails while running, 2 for
+// bad usage or a bad configuration.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// errUsage marks errors in the command line.
+var errUsage = errors.New("usage")
+
+const usageText = `helpline: SIP server of the Goodbye Loneliness 120 line (외로움안녕120)
+
+Usage:
+  helpline serve [--config PATH]
+      Run the server. Without --config it runs the built-in example
+      configuration (config/helpline.example.yaml).
+  helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
+      Print call records. Callers' numbers are masked unless --reveal.
+
+Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
+HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a subcommand and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+
+	var err error
+	switch {
+	case args[0] == "serve":
+		err = serve(args[1:], stderr)
+	case args[0] == "records" && len(args) > 1 && args[1] == "export":
+		err = exportRecords(args[2:], stdout)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	default:
+		err = fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	return exitStatus(err, stderr)
+}
+
+// exitStatus prints err and maps it to an exit status.
+func exitStatus(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errUsage), errors.Is(err, errConfig):
+		fmt.Fprintf(stderr, "helpline: %v\n", err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(stderr, "\n"+usageText)
+		}
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "helpline: %v\n", err)
+		return exitFailure
+	}
+}

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"helpline/config"
+	"helpline/ivr"
+	"helpline/media"
+	"helpline/queue"
+	"helpline/records"
+	"helpline/routing"
+	"helpline/sip"
+)
+
+// errConfig marks a configuration that cannot run; the exit status is 2.
+var errConfig = errors.New("invalid configuration")
+
+// languages are the IVR languages every prompt must exist in.
+var languages = []string{"ko", "en"}
+
+// serve runs the server until SIGTERM or SIGINT, then drains it.
+func serve(args []string, stderr io.Writer) error {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	configPath := flags.String("config", "", "configuration file (YAML); empty runs the built-in example")
+	if err := flags.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errConfig, err)
+	}
+	warnAboutConfig(cfg, log)
+
+	app, err := build(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return app.run(ctx)
+}
+
+// loadConfig reads and validates the configuration.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	return cfg, nil
+}
+
+// newLogger builds the process logger: JSON, or readable console output
+// when stderr is a terminal (format auto).
+func newLogger(c config.Log, stderr io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("log.level: %q is not a level: use debug, info, warn or error", c.Level)
+	}
+	out := stderr
+	console := c.Format == "console"
+	if c.Format == "auto" {
+		if f, ok := stderr.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			console = true
+		}
+	}
+	if console {
+		out = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+// warnAboutConfig logs what is allowed but unsafe or odd.
+func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
+	if ids := cfg.DemoPasswordsInUse(); len(ids) > 0 {
+		log.Warn().Strs("counselors", ids).Msg("demo counselor passwords in use: set real passwords (password_env) before taking real calls")
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn().Str("key", w.Key).Msg(w.Message)
+	}
+}
+
+// app is the wired server: every part and the order to stop them in.
+type app struct {
+	cfg         *config.Config
+	log         zerolog.Logger
+	records     *records.Store
+	registrar   *sip.Registrar
+	sip         *sip.Server
+	distributor *routing.Distributor
+}
+
+// build wires the parts together. Problems with the configuration's
+// files (prompts, records key) are configuration errors.
+func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
+	prompts, err := loadPrompts(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	store, err := openRecords(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+
+	q := queue.NewMemoryStore()
+	wake := &notifier{}
+	registrar, err := newRegistrar(cfg, q, wake, log)
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	ports, err := media.NewPortRange(cfg.RTP.Address, cfg.RTP.PortMin, cfg.RTP.PortMax)
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("%w: rtp: %w", errConfig, err)
+	}
+
+	server, err := sip.New(sipOptions(cfg), sip.Deps{
+		Logger:    log,
+		Registrar: registrar,
+		Ports:     ports,
+		Prompts:   prompts,
+		Graph:     &cfg.IVR,
+		Queue:     q,
+		Records:   store,
+	})
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	distributor := routing.NewDistributor(q, server,
+		routing.WithLogger(log.With().Str("component", "distributor").Logger()),
+		routing.WithRetryDelay(cfg.Queue.RetryDelay),
+		routing.WithQueue(cfg.Queue.Name),
+	)
+	server.SetNotifier(distributor.Notify)
+	wake.set(distributor.Notify)
+
+	return &app{cfg: cfg, log: log, records: store, registrar: registrar, sip: server, distributor: distributor}, nil
+}
+
+// loadPrompts checks that every prompt the menu names exists in both
+// languages and decodes them all.
+func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
+	set, err := ivr.NewPromptSet(cfg.IVR.PromptDir)
+	if err != nil {
+		return nil, fmt.Errorf("ivr.prompt_dir: %w", err)
+	}
+	if err := cfg.IVR.Validate(set); err != nil {
+		return nil, err
+	}
+	return sip.NewPromptCache(set, sip.PromptNames(&cfg.IVR), languages)
+}
+
+// openRecords loads the records key, opens the database and marks calls
+// left open by an earlier run as interrupted.
+func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error) {
+	key, demo, err := records.LoadKey(records.KeySource{
+		Env:       cfg.Records.KeyEnv,
+		File:      cfg.Records.KeyFile,
+		AllowDemo: cfg.Records.AllowDemoKey,
+	}, os.Environ())
+	if err != nil {
+		return nil, fmt.Errorf("%w: records key: %w", errConfig, err)
+	}
+	if demo {
+		log.Warn().Msg("records use the public demo key: callers' numbers are not protected; set " +
+			cfg.Records.KeyEnv + " or records.key_file before taking real calls")
+	}
+
+	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	store, err := records.Open(ctx, path, key)
+	if err != nil {
+		return nil, fmt.Errorf("opening records %s: %w", path, err)
+	}
+	if n, err := store.MarkInterrupted(ctx, time.Now()); err != nil {
+		log.Error().Err(err).Msg("marking interrupted calls failed")
+	} else if n > 0 {
+		log.Warn().Int("calls", n).Msg("calls left open by the last run marked interrupted")
+	}
+	return store, nil
+}
+
+// newRegistrar builds the registrar and ties registrations to counselor
+// states: a registered counselor is available, an unregistered one logged
+// out (after the call, if one is in progress).
+func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, log zerolog.Logger) (*sip.Registrar, error) {
+	passwords := make(map[string]string, len(cfg.Counselors))
+	ctx := context.Background()
+	for _, c := range cfg.Counselors {
+		passwords[c.ID] = c.Password
+		if err := q.AddCounselor(ctx, c.ID, time.Now()); err != nil {
+			return nil, fmt.Errorf("adding counselor %s: %w", c.ID, err)
+		}
+	}
+
+	registrar, err := sip.NewRegistrar(sip.RegistrarConfig{
+		Realm:            cfg.SIP.Realm,
+		DigestAlgorithms: cfg.SIP.DigestAlgorithms,
+		Passwords:        passwords,
+		MinExpires:       cfg.SIP.MinExpires,
+		MaxExpires:       cfg.SIP.MaxExpires,
+		DefaultExpires:   cfg.SIP.DefaultExpires,
+		Logger:           log.With().Str("component", "registrar").Logger(),
+		OnChange: func(user string, registered bool) {
+			state := queue.StateLoggedOut
+			if registered {
+				state = queue.StateAvailable
+			}
+			if err := q.SetState(context.Background(), user, state, "", time.Now()); err != nil {
+				log.Debug().Err(err).Str("counselor", user).Msg("counselor state unchanged by registration")
+			}
+			wake.notify()
+		},
+	})
+	return registrar, err
+}
+
+// notifier wakes the distributor, which is built after the registrar
+// whose callbacks need it.
+type notifier struct {
+	fn atomic.Pointer[func()]
+}
+
+func (n *notifier) set(f func()) { n.fn.Store(&f) }
+
+func (n *notifier) notify() {
+	if f := n.fn.Load(); f != nil {
+		(*f)()
+	}
+}
+
+// sipOptions maps the configuration onto the signalling settings.
+func sipOptions(cfg *config.Config) sip.Options {
+	listeners := make([]sip.Listener, 0, len(cfg.SIP.Listen))
+	for _, l := range cfg.SIP.Listen {
+		listeners = append(listeners, sip.Listener{Network: l.Network, Address: l.Address})
+	}
+	return sip.Options{
+		Listen:            listeners,
+		PublicHost:        cfg.SIP.PublicHost,
+		UserAgent:         cfg.SIP.UserAgent,
+		ServiceUser:       "helpline",
+		TrustedSources:    cfg.Trunk.TrustedSources,
+		Numbers:           cfg.Trunk.Numbers,
+		GeneralServiceURI: cfg.Trunk.GeneralServiceURI,
+		RingTimeout:       cfg.Queue.RingTimeout,
+		WrapUp:            cfg.Queue.WrapUp,
+		MediaTimeout:      cfg.RTP.MediaTimeout,
+		RetryAfter:        cfg.Shutdown.RetryAfter,
+	}
+}
+
+// run serves until ctx ends, then drains and stops.
+func (a *app) run(ctx context.Context) error {
+	distCtx, stopDist := context.WithCancel(context.Background())
+	distDone := make(chan error, 1)
+	go func() { distDone <- a.distributor.Run(distCtx) }()
+
+	if err := a.sip.Start(ctx); err != nil {
+		stopDist()
+		<-distDone
+		return err
+	}
+	a.logReady()
+
+	<-ctx.Done()
+	a.log.Info().Dur("drain_timeout", a.cfg.Shutdown.DrainTimeout).Msg("shutdown requested, draining calls")
+	drainCtx, stopDrain := context.WithTimeout(context.Background(), a.cfg.Shutdown.DrainTimeout)
+	a.sip.Drain(drainCtx)
+	stopDrain()
+
+	stopDist()
+	if err := <-distDone; err != nil && !errors.Is(err, context.Canceled) {
+		a.log.Warn().Err(err).Msg("distributor stopped with an error")
+	}
+	a.log.Info().Msg("helpline stopped")
+	return nil
+}
+
+// logReady logs the line that tells operators and tests the server is up.
+func (a *app) logReady() {
+	var addrs []string
+	for _, l := range a.sip.Addrs() {
+		addrs = append(addrs, l.Network+":"+l.Address.String())
+	}
+	a.log.Info().Str("sip", strings.Join(addrs, " ")).
+		Str("rtp", fmt.Sprintf("%s:%d-%d", a.cfg.RTP.Address, a.cfg.RTP.PortMin, a.cfg.RTP.PortMax)).
+		Str("records", filepath.Join(a.cfg.Records.DataDir, a.cfg.Records.File)).
+		Int("counselors", len(a.cfg.Counselors)).
+		Msg("helpline ready")
+}
+
+// close stops the SIP stack and flushes the records.
+func (a *app) close() {
+	if err := a.sip.Close(); err != nil {
+		a.log.Warn().Err(err).Msg("closing SIP stack failed")
+	}
+	if err := a.records.Close(); err != nil {
+		a.log.Error().Err(err).Msg("closing records failed")
+	}
+}

@@ -1,0 +1,209 @@
+// Package config owns the helpline configuration: it reads one YAML file
+// with viper, applies HELPLINE_<SECTION>_<KEY> environment overrides, and
+// returns one typed Config that passed a single validation step. Viper is
+// used only inside this package.
+//
+// Values that end up in SIP follow RFC 3261. Listeners are UDP or TCP
+// (section 18). The digest realm and registration lifetimes feed the
+// registrar (sections 10 and 22). Retry-After is whole seconds (section
+// 20.33), and transfer targets are sip: or sips: URIs (section 19.1).
+//
+// The embedded helpline.example.yaml is the reference configuration and the
+// source of defaults. docs/configuration.md describes every key.
+package config
+
+import (
+	_ "embed"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"helpline/ivr"
+)
+
+//go:embed helpline.example.yaml
+var exampleYAML []byte
+
+// Example returns a copy of the embedded example configuration, which the
+// server runs when no --config is given.
+func Example() []byte {
+	return append([]byte(nil), exampleYAML...)
+}
+
+// Config is the whole validated configuration. Load fills it, and code
+// outside this package only reads it.
+type Config struct {
+	SIP        SIP         `mapstructure:"sip"`
+	RTP        RTP         `mapstructure:"rtp"`
+	Trunk      Trunk       `mapstructure:"trunk"`
+	Counselors []Counselor `mapstructure:"counselors"`
+	Queue      Queue       `mapstructure:"queue"`
+	IVR        ivr.Graph   `mapstructure:"ivr"`
+	Records    Records     `mapstructure:"records"`
+	Log        Log         `mapstructure:"log"`
+	Shutdown   Shutdown    `mapstructure:"shutdown"`
+
+	// Path is the file the configuration came from, or empty for the
+	// embedded example.
+	Path string `mapstructure:"-"`
+	// Warnings lists findings that do not stop the server, such as a menu
+	// node that no call can reach. The server logs them at start-up.
+	Warnings []Problem `mapstructure:"-"`
+	// UsesDemoKey is true when records.allow_demo_key is on and no key
+	// source has a value: key_env names a variable that is unset or empty
+	// in the environment given to Load, and key_file is empty. The server
+	// logs a warning while it is true. The records package decides in the
+	// end, because only it reads key_file.
+	UsesDemoKey bool `mapstructure:"-"`
+}
+
+// SIP is the signalling section.
+type SIP struct {
+	// Listen lists the sockets that receive SIP. Default: UDP and TCP on
+	// 127.0.0.1:5060.
+	Listen []Listener `mapstructure:"listen"`
+	// PublicHost is the host name or IP address written into Contact
+	// headers and SDP. Load fills it with the first listener's IP address
+	// when the file leaves it empty (the default).
+	PublicHost string `mapstructure:"public_host"`
+	// Realm is the digest authentication realm. Default: "helpline".
+	Realm string `mapstructure:"realm"`
+	// DigestAlgorithms lists the digest challenges a 401 carries, in
+	// order: MD5, SHA-256 or both. Credentials with either algorithm are
+	// accepted whatever this lists. Default: MD5 only, because softphones
+	// built on libre 1.x (baresip 1.0) reject any 401 that names SHA-256.
+	DigestAlgorithms []string `mapstructure:"digest_algorithms"`
+	// UserAgent is the User-Agent and Server header value. Default:
+	// "helpline".
+	UserAgent string `mapstructure:"user_agent"`
+	// MinExpires is the shortest registration accepted. A shorter request
+	// gets 423 Interval Too Brief. Whole seconds, default 60s.
+	MinExpires time.Duration `mapstructure:"min_expires"`
+	// MaxExpires is the longest registration granted. A longer request is
+	// shortened to it. Whole seconds, default 1h.
+	MaxExpires time.Duration `mapstructure:"max_expires"`
+	// DefaultExpires is the lifetime of a REGISTER without an Expires
+	// value. Whole seconds, default 10m.
+	DefaultExpires time.Duration `mapstructure:"default_expires"`
+}
+
+// Listener is one SIP socket.
+type Listener struct {
+	// Network is "udp" or "tcp".
+	Network string `mapstructure:"network"`
+	// Address is the IP address and port to bind.
+	Address netip.AddrPort `mapstructure:"address"`
+}
+
+// RTP is the media section.
+type RTP struct {
+	// Address is the IP address that RTP sockets bind to and that SDP
+	// advertises. Load fills it from sip.public_host (which must then be an
+	// IP address) when the file leaves it empty (the default).
+	Address netip.Addr `mapstructure:"address"`
+	// PortMin and PortMax bound the RTP ports, inclusive. Defaults 20000
+	// and 20999.
+	PortMin int `mapstructure:"port_min"`
+	PortMax int `mapstructure:"port_max"`
+	// MediaTimeout ends a call when a leg sends no RTP for this long, and 0
+	// disables the check. Default 60s.
+	MediaTimeout time.Duration `mapstructure:"media_timeout"`
+}
+
+// Trunk is the section about calls from the 120 call center.
+type Trunk struct {
+	// TrustedSources are the networks whose INVITEs are accepted as trunk
+	// calls. Other sources get 403 Forbidden. Default: 127.0.0.0/8.
+	TrustedSources []netip.Prefix `mapstructure:"trusted_sources"`
+	// Numbers are the called numbers (Request-URI user part) that the
+	// server accepts. Other numbers get 404 Not Found. Default: "120".
+	Numbers []string `mapstructure:"numbers"`
+	// GeneralServiceURI is the sip: or sips: URI of the 120 general
+	// service, or empty (the default) when there is none.
+	GeneralServiceURI string `mapstructure:"general_service_uri"`
+}
+
+// Counselor is one person who may register a softphone.
+type Counselor struct {
+	// ID is the SIP user name: ASCII letters and digits.
+	ID string `mapstructure:"id"`
+	// Name is shown on status pages.
+	Name string `mapstructure:"name"`
+	// Password is the digest password. When PasswordEnv is set, Load fills
+	// it from that environment variable.
+	Password string `mapstructure:"password" json:"-"`
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string `mapstructure:"password_env"`
+}
+
+// String returns the id and name and hides the password, so that logging a
+// Counselor or a Config never prints a secret.
+func (c Counselor) String() string {
+	return fmt.Sprintf("{ID:%s Name:%s}", c.ID, c.Name)
+}
+
+// Queue is the waiting-caller section.
+type Queue struct {
+	// Name is the name of the only queue, which IVR queue nodes must use.
+	// Default: "loneliness".
+	Name string `mapstructure:"name"`
+	// RingTimeout is how long a counselor's phone rings before the next
+	// counselor is tried. Default 15s.
+	RingTimeout time.Duration `mapstructure:"ring_timeout"`
+	// WrapUp is the pause after each call before the counselor gets the
+	// next offer, or 0 for none. Default 30s.
+	WrapUp time.Duration `mapstructure:"wrap_up"`
+	// RetryDelay is how long a counselor who did not take an offer is
+	// skipped for that caller once every counselor was tried. Default 5s.
+	RetryDelay time.Duration `mapstructure:"retry_delay"`
+}
+
+// Records is the call-record storage section.
+type Records struct {
+	// DataDir is the folder of the records database. Default "./data".
+	DataDir string `mapstructure:"data_dir"`
+	// File is the database file name inside DataDir. Default "records.db".
+	File string `mapstructure:"file"`
+	// KeyEnv names the environment variable with the 32-byte records key.
+	// Default "HELPLINE_RECORDS_KEY".
+	KeyEnv string `mapstructure:"key_env"`
+	// KeyFile is a file with the records key, or empty (the default).
+	KeyFile string `mapstructure:"key_file"`
+	// AllowDemoKey permits the public demo key when no key is set. The
+	// example file sets true, and a file that leaves the key out gets false.
+	AllowDemoKey bool `mapstructure:"allow_demo_key"`
+}
+
+// Log is the logging section.
+type Log struct {
+	// Level is debug, info, warn or error. Default "info".
+	Level string `mapstructure:"level"`
+	// Format is auto, json or console. Default "auto": console when stderr
+	// is a terminal, JSON otherwise.
+	Format string `mapstructure:"format"`
+}
+
+// Shutdown is the graceful-stop section.
+type Shutdown struct {
+	// DrainTimeout is how long calls in progress may continue after
+	// SIGTERM before both legs get BYE. Default 30s.
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"`
+	// RetryAfter is the Retry-After value of the 503 sent to new calls
+	// while draining. Whole seconds, at least 1s, default 60s.
+	RetryAfter time.Duration `mapstructure:"retry_after"`
+}
+
+// DemoPasswordsInUse returns the ids of counselors whose password is the
+// published demo password "demo-<id>", in configuration order.
+func (c *Config) DemoPasswordsInUse() []string {
+	var ids []string
+	for _, counselor := range c.Counselors {
+		if counselor.Password == demoPasswordPrefix+counselor.ID {
+			ids = append(ids, counselor.ID)
+		}
+	}
+	return ids
+}
+
+// demoPasswordPrefix starts the demo passwords of the example file.
+const demoPasswordPrefix = "demo-"

@@ -1,0 +1,182 @@
+package records
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+var (
+	// ErrDuplicate is returned by Start for a call id that already has a
+	// record.
+	ErrDuplicate = errors.New("call record already exists")
+	// ErrNotFound is returned for a call id without a record.
+	ErrNotFound = errors.New("call record not found")
+	// ErrNoDigits is returned by FindByNumber for a number without digits,
+	// which cannot match any record.
+	ErrNoDigits = errors.New("number has no digits")
+)
+
+// interruptedReason is the hangup reason MarkInterrupted writes.
+const interruptedReason = "server restarted"
+
+// Start inserts the record of a new call. It encrypts the caller number and
+// stores its lookup hash, unless the caller withheld the number. It returns
+// an error wrapping ErrDuplicate when the call id already has a record.
+func (s *Store) Start(ctx context.Context, info StartInfo) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if info.CallID == "" {
+		return fmt.Errorf("start call record: %w: empty call id", ErrInvalidInput)
+	}
+
+	now := s.now()
+	startedAt := info.StartedAt
+	if startedAt.IsZero() {
+		startedAt = now
+	}
+
+	// sealed stays an untyped nil, which the driver stores as NULL.
+	var sealed any
+	var hash string
+	if !info.CallerWithheld && info.CallerNumber != "" {
+		sealed = s.numbers.seal(info.CallID, info.CallerNumber)
+		hash = s.numbers.hash(NormalizeNumber(info.CallerNumber))
+	}
+
+	result, err := s.writer.ExecContext(ctx, `INSERT INTO calls
+		(call_id, source, called_number, caller_withheld, caller_number_sealed, caller_hash, started_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (call_id) DO NOTHING`,
+		info.CallID, info.Source, info.CalledNumber, info.CallerWithheld, sealed, hash,
+		startedAt.UnixNano(), now.UnixNano())
+	if err != nil {
+		return fmt.Errorf("start call record %s: %w", info.CallID, err)
+	}
+	return requireOneRow(result, fmt.Sprintf("start call record %s", info.CallID), ErrDuplicate)
+}
+
+// Update writes the non-nil fields of p into the record of callID in one
+// statement, so concurrent updates of different fields never overwrite each
+// other. It also sets UpdatedAt. It returns an error wrapping ErrNotFound
+// when the call has no record.
+func (s *Store) Update(ctx context.Context, callID string, p Patch) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := p.validate(); err != nil {
+		return fmt.Errorf("update call record %s: %w", callID, err)
+	}
+
+	assignments := append(p.assignments(), assignment{column: "updated_at", value: s.now().UnixNano()})
+	columns := make([]string, 0, len(assignments))
+	args := make([]any, 0, len(assignments)+1)
+	for _, a := range assignments {
+		columns = append(columns, a.column+" = ?")
+		args = append(args, a.value)
+	}
+	args = append(args, callID)
+
+	// The column names come from assignments, never from the caller.
+	query := "UPDATE calls SET " + strings.Join(columns, ", ") + " WHERE call_id = ?"
+	result, err := s.writer.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update call record %s: %w", callID, err)
+	}
+	return requireOneRow(result, fmt.Sprintf("update call record %s", callID), ErrNotFound)
+}
+
+// assignment is one column a patch sets.
+type assignment struct {
+	column string
+	value  any
+}
+
+// assignments lists the columns p sets, in a fixed order.
+func (p Patch) assignments() []assignment {
+	var list []assignment
+	addTime := func(column string, t *time.Time) {
+		if t != nil {
+			list = append(list, assignment{column: column, value: nullableTime(*t)})
+		}
+	}
+	addText := func(column string, text *string) {
+		if text != nil {
+			list = append(list, assignment{column: column, value: *text})
+		}
+	}
+
+	addTime("answered_at", p.AnsweredAt)
+	addTime("queued_at", p.QueuedAt)
+	addTime("counselor_answered_at", p.CounselorAnsweredAt)
+	addTime("ended_at", p.EndedAt)
+	addText("digits", p.Digits)
+	addText("language", p.Language)
+	addText("caller_type", p.CallerType)
+	addText("queue", p.Queue)
+	addText("counselor", p.Counselor)
+	addText("transfer_target", p.TransferTarget)
+	addText("hangup_reason", p.HangupReason)
+	if p.QueueWait != nil {
+		list = append(list, assignment{column: "queue_wait_ns", value: int64(*p.QueueWait)})
+	}
+	if p.Outcome != nil {
+		list = append(list, assignment{column: "outcome", value: string(*p.Outcome)})
+	}
+	if p.HangupSide != nil {
+		list = append(list, assignment{column: "hangup_side", value: string(*p.HangupSide)})
+	}
+	return list
+}
+
+// MarkInterrupted closes every record still open, which at start-up means
+// calls a crash or a kill cut off: their outcome becomes interrupted, ended
+// at now, hung up by the server for the reason "server restarted". It
+// returns how many records it closed. Call it before taking calls, because
+// it also closes the records of calls in progress.
+func (s *Store) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
+
+	result, err := s.writer.ExecContext(ctx, `UPDATE calls
+		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
+		WHERE ended_at IS NULL`,
+		string(OutcomeInterrupted), now.UnixNano(), string(SideServer), interruptedReason, s.now().UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("mark interrupted call records: %w", err)
+	}
+	count, err := result.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("count interrupted call records: %w", err)
+	}
+	if count > 0 {
+		s.log.Warn().Int64("count", count).Msg("call records left open by the previous run marked interrupted")
+	}
+	return int(count), nil
+}
+
+// requireOneRow turns a statement that changed no row into notChanged.
+func requireOneRow(result sql.Result, doing string, notChanged error) error {
+	count, err := result.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	if count == 0 {
+		return fmt.Errorf("%s: %w", doing, notChanged)
+	}
+	return nil
+}
+
+// nullableTime stores the zero time as NULL and any other time as Unix
+// nanoseconds.
+func nullableTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}

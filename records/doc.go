@@ -1,0 +1,20 @@
+// Package records owns the durable call records, one row per call in an
+// embedded SQLite database. A row is written when the call starts and
+// updated at each step. So a crash still leaves a trace, which
+// MarkInterrupted closes at the next start-up. The package also exports
+// records as JSON Lines or CSV.
+//
+// The caller's number is personal data. It is stored only encrypted with
+// AES-256-GCM under a key derived from the records key, with the call id as
+// additional data, so a sealed number copied to another row does not
+// decrypt. Beside it the store keeps an HMAC-SHA256 of the normalised
+// number, so that FindByNumber finds the calls from one number without
+// decrypting every row. Logs and exports show numbers masked (MaskNumber),
+// except an export made with reveal set.
+//
+// Standards followed: HKDF (RFC 5869) with SHA-256 to derive the encryption
+// and hashing subkeys, HMAC (RFC 2104), AES-GCM (NIST SP 800-38D), base64 and
+// hex key encodings (RFC 4648), timestamps (RFC 3339), tel URIs (RFC 3966)
+// and SIP URIs (RFC 3261) when normalising numbers, CSV (RFC 4180) and JSON
+// (RFC 8259) for export.
+package records

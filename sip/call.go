@@ -1,0 +1,227 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"helpline/media"
+	"helpline/records"
+)
+
+// phase is where a call is in its life.
+type phase int
+
+const (
+	phaseIVR phase = iota
+	phaseQueued
+	phaseTalking
+	phaseTransferred
+	phaseEnded
+)
+
+// byeTimeout bounds the wait for the answer to a BYE we send.
+const byeTimeout = 32 * time.Second
+
+// hangup is the cause a call's context ends with: who ended it and why.
+type hangup struct {
+	side   records.Side
+	reason string
+	// outcome, when set, overrides the outcome the call's phase implies.
+	outcome records.Outcome
+}
+
+func (h *hangup) Error() string { return string(h.side) + " ended the call: " + h.reason }
+
+// Causes of a call's end that several places use.
+var (
+	causeShutdown = &hangup{side: records.SideServer, reason: "server shutdown", outcome: records.OutcomeInterrupted}
+	causeNoAck    = &hangup{side: records.SideServer, reason: errNoAck.Error(), outcome: records.OutcomeFailed}
+)
+
+// call is one caller's call from the trunk, through the IVR and the queue,
+// to a counselor or a transfer.
+type call struct {
+	id  string
+	srv *Server
+	log zerolog.Logger
+
+	ctx context.Context
+	end context.CancelCauseFunc
+
+	caller      *inboundLeg
+	callerPort  *net.UDPConn
+	callerMedia *media.Session
+	codec       media.Codec
+	startedAt   time.Time
+	// sdpSession and sdpVersion are the o= line of the SDP this server
+	// sends the caller: the id stays, the version grows with each new
+	// description (RFC 3264 8).
+	sdpSession uint64
+	sdpVersion atomic.Uint64
+
+	mu sync.Mutex
+	// The fields below are guarded by mu.
+	phase       phase
+	queuedAt    time.Time
+	counselorID string
+	peer        *outboundLeg
+	// holdStop stops the queue music when a counselor answers.
+	holdStop context.CancelFunc
+}
+
+// hangupCause returns why the call ended, defaulting to the caller.
+func (c *call) hangupCause() *hangup {
+	var h *hangup
+	if errors.As(context.Cause(c.ctx), &h) {
+		return h
+	}
+	return &hangup{side: records.SideCaller, reason: "caller left"}
+}
+
+// setPhase moves the call on, unless it has ended.
+func (c *call) setPhase(p phase) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase == phaseEnded {
+		return false
+	}
+	c.phase = p
+	return true
+}
+
+// record applies a patch to the call record. A failed write is logged and
+// the call goes on: the caller matters more than the record.
+func (c *call) record(p records.Patch) {
+	if c.srv.records == nil {
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
+	defer stop()
+	if err := c.srv.records.Update(ctx, c.id, p); err != nil {
+		c.log.Error().Err(err).Msg("updating call record failed")
+	}
+}
+
+// recordTimeout bounds one write to the record store.
+const recordTimeout = 5 * time.Second
+
+// legHangup is called when a leg's peer sends BYE.
+func (c *call) legHangup(leg any, reason string) {
+	if leg == any(c.caller) {
+		c.end(&hangup{side: records.SideCaller, reason: "caller sent " + reason})
+		return
+	}
+	c.end(&hangup{side: records.SideCounselor, reason: "counselor sent " + reason})
+}
+
+// legDigit delivers an INFO digit from the caller to the IVR.
+func (c *call) legDigit(leg any, digit rune) {
+	if leg == any(c.caller) && c.callerMedia != nil {
+		c.callerMedia.InjectDigit(media.Digit(digit))
+	}
+}
+
+// legReoffer answers a re-INVITE from either leg on the same port,
+// pointing the leg's media at the new remote address (hold, resume, codec
+// change). An offer without m= lines gets an answer without any.
+func (c *call) legReoffer(leg any, offer []byte) ([]byte, error) {
+	if len(offer) == 0 {
+		return nil, ErrMissingOffer
+	}
+	desc, err := media.ParseSDP(offer)
+	if err != nil {
+		return nil, err
+	}
+
+	session, codecs := c.callerMedia, c.srv.codecs
+	if out, ok := leg.(*outboundLeg); ok {
+		session, codecs = out.media, []media.Codec{c.codec}
+	}
+	if session == nil {
+		return nil, ErrNoDialog
+	}
+	version := c.sdpVersion.Add(1)
+	if len(desc.Media) == 0 {
+		return media.BuildEmptyAnswer(session.LocalAddr().Addr(), c.sdpSession, version)
+	}
+	negotiated, err := media.Negotiate(desc, codecs)
+	if err != nil {
+		return nil, err
+	}
+	session.SetRemote(negotiated.Remote)
+	return media.BuildAnswer(desc, negotiated, session.LocalAddr(), c.sdpSession, version)
+}
+
+// answerCall sends the 200 OK with the SDP answer. It runs in the INVITE
+// handler, because sipgo ends a server transaction whose handler returns
+// without a final response. It returns false when the call is over.
+func (c *call) answerCall(offer *media.Negotiated, answer []byte) bool {
+	if err := c.caller.answer(c.ctx, answer, func() { c.end(causeNoAck) }); err != nil {
+		c.log.Warn().Err(err).Msg("answering the call failed")
+		c.end(&hangup{side: records.SideServer, reason: "200 OK not sent: " + err.Error(), outcome: records.OutcomeFailed})
+		return false
+	}
+	now := time.Now()
+	c.record(records.Patch{AnsweredAt: &now})
+	c.log.Info().Str("codec", offer.Codec.Name).Msg("call answered, IVR starting")
+	return true
+}
+
+// run drives an answered call: IVR, then queue or transfer, then the end.
+// A call that could not be answered only runs its end.
+func (c *call) run(answered bool) {
+	defer c.finish()
+	if !answered {
+		return
+	}
+
+	c.callerMedia.Start(c.ctx)
+	c.srv.spawn(func() { c.watchMedia() })
+
+	c.runIVR()
+	<-c.ctx.Done()
+}
+
+// watchMedia ends the call when no RTP arrives for the media timeout.
+func (c *call) watchMedia() {
+	timeout := c.srv.opts.MediaTimeout
+	if timeout <= 0 {
+		return
+	}
+	tick := time.NewTicker(timeout / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-tick.C:
+			if c.silentFor(c.callerMedia) > timeout {
+				c.end(&hangup{side: records.SideServer, reason: "no RTP from the caller for " + timeout.String(), outcome: ""})
+				return
+			}
+			c.mu.Lock()
+			peer := c.peer
+			c.mu.Unlock()
+			if peer != nil && peer.media != nil && c.silentFor(peer.media) > timeout {
+				c.end(&hangup{side: records.SideServer, reason: "no RTP from the counselor for " + timeout.String()})
+				return
+			}
+		}
+	}
+}
+
+// silentFor is how long a session has received no RTP, counted from the
+// call's start when none arrived yet.
+func (c *call) silentFor(s *media.Session) time.Duration {
+	last := s.Stats().LastReceived
+	if last.IsZero() {
+		last = c.startedAt
+	}
+	return time.Since(last)
+}

@@ -1,0 +1,396 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"helpline/ivr"
+	"helpline/media"
+	"helpline/queue"
+	"helpline/records"
+	"helpline/routing"
+)
+
+// Call attribute names the IVR sets.
+const (
+	attrLanguage   = "language"
+	attrCallerType = "caller_type"
+)
+
+// Hang-up reasons for calls the server ends on purpose.
+const (
+	reasonIVRGoodbye     = "IVR said goodbye"
+	reasonTransferFailed = "transfer failed"
+)
+
+// runIVR plays the menu and acts on its result.
+func (c *call) runIVR() {
+	runner, err := ivr.NewRunner(c.srv.graph,
+		ivr.WithLogger(c.log),
+		ivr.WithHooks(c.ivrHooks()),
+		ivr.WithTransferResolver(c.srv.resolveTransfer),
+	)
+	if err != nil {
+		c.log.Error().Err(err).Msg("starting the IVR failed")
+		c.end(&hangup{side: records.SideServer, reason: "IVR failed: " + err.Error(), outcome: records.OutcomeFailed})
+		return
+	}
+
+	result, err := runner.Run(c.ctx, &ivrMedia{call: c})
+	if c.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		c.log.Warn().Err(err).Msg("IVR ended with an error")
+	}
+
+	switch result.Action {
+	case ivr.ActionQueue:
+		c.enqueue(result)
+	case ivr.ActionTransfer:
+		c.transfer(c.srv.resolveTransfer(result.Transfer))
+	default:
+		c.end(&hangup{side: records.SideServer, reason: reasonIVRGoodbye, outcome: records.OutcomeEndedInIVR})
+	}
+}
+
+// ivrHooks updates the record at each IVR step, so a crash leaves a trace.
+func (c *call) ivrHooks() ivr.Hooks {
+	return ivr.Hooks{
+		OnDigits: func(digits string) {
+			c.record(records.Patch{Digits: &digits})
+		},
+		OnAttribute: func(key, value string) {
+			switch key {
+			case attrLanguage:
+				c.record(records.Patch{Language: &value})
+			case attrCallerType:
+				c.record(records.Patch{CallerType: &value})
+			}
+		},
+	}
+}
+
+// enqueue puts the caller in the queue and plays the hold loop until a
+// counselor answers or the call ends.
+func (c *call) enqueue(result ivr.Result) {
+	now := time.Now()
+	queueName := result.Queue
+	caller := queue.Caller{
+		CallID:     c.id,
+		Queue:      queueName,
+		EnqueuedAt: now,
+		Attributes: result.Attributes,
+	}
+	if err := c.srv.queue.Enqueue(c.ctx, caller); err != nil {
+		c.log.Error().Err(err).Msg("queueing the caller failed")
+		c.end(&hangup{side: records.SideServer, reason: "queue failed: " + err.Error(), outcome: records.OutcomeFailed})
+		return
+	}
+
+	holdCtx, stopHold := context.WithCancel(c.ctx)
+	c.mu.Lock()
+	c.phase = phaseQueued
+	c.queuedAt = now
+	c.holdStop = stopHold
+	c.mu.Unlock()
+
+	c.record(records.Patch{QueuedAt: &now, Queue: &queueName})
+	c.log.Info().Str("queue", queueName).Msg("caller queued")
+	c.srv.notifyDistributor()
+
+	language := result.Attributes[attrLanguage]
+	c.srv.spawn(func() { c.playHold(holdCtx, language) })
+}
+
+// playHold loops the comfort message and music for a waiting caller, in
+// the language the caller chose.
+func (c *call) playHold(ctx context.Context, language string) {
+	if language == "" {
+		language = c.srv.graph.DefaultLanguage
+	}
+	comfort, music, err := c.srv.prompts.hold(c.srv.graph, language)
+	if err != nil {
+		c.log.Error().Err(err).Msg("hold prompts missing, caller waits in silence")
+		return
+	}
+	if err := c.callerMedia.PlayLoop(ctx, comfort, music); err != nil && !errors.Is(err, context.Canceled) {
+		c.log.Warn().Err(err).Msg("hold playback stopped")
+	}
+}
+
+// offer rings a reserved counselor for this caller. confirm commits the
+// reservation in the queue when the phone answers; if it fails (the caller
+// left just then) the counselor's leg is hung up.
+func (c *call) offer(ctx context.Context, r queue.Reservation, confirm func() error) routing.OfferResult {
+	binding, ok := c.srv.registrar.Lookup(r.CounselorID)
+	if !ok {
+		return routing.OfferResult{Outcome: routing.Unavailable, Err: errors.New("counselor has no registered phone")}
+	}
+
+	ringCtx, stopRing := context.WithCancel(ctx)
+	defer stopRing()
+	stopWatch := context.AfterFunc(c.ctx, stopRing)
+	defer stopWatch()
+
+	log := c.log.With().Str("counselor", r.CounselorID).Logger()
+	log.Info().Str("destination", binding.Destination()).Msg("ringing counselor")
+	d := c.srv.dial(ringCtx, dialRequest{
+		target:      binding.Contact,
+		destination: binding.Destination(),
+		transport:   binding.Transport,
+		toUser:      r.CounselorID,
+		codec:       c.codec,
+		ringTimeout: c.srv.opts.RingTimeout,
+		log:         log,
+	})
+	if d.outcome != routing.Answered {
+		log.Info().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("offer not taken")
+		return routing.OfferResult{Outcome: d.outcome, Err: d.err}
+	}
+
+	if c.ctx.Err() != nil || confirm() != nil {
+		log.Info().Msg("caller left as the counselor answered, hanging up the counselor")
+		d.leg.byeDetached()
+		d.leg.release()
+		return routing.OfferResult{Outcome: routing.CallerGone}
+	}
+	c.connect(d.leg, r.CounselorID)
+	return routing.OfferResult{Outcome: routing.Answered}
+}
+
+// connect bridges the caller with an answered counselor leg. If the call
+// ended in the meantime, the counselor is hung up and freed at once.
+func (c *call) connect(leg *outboundLeg, counselorID string) {
+	now := time.Now()
+	leg.handler = c
+
+	c.mu.Lock()
+	if c.phase == phaseEnded {
+		c.mu.Unlock()
+		leg.byeDetached()
+		leg.release()
+		c.srv.finishCounselor(counselorID, 0)
+		return
+	}
+	c.phase = phaseTalking
+	c.peer = leg
+	c.counselorID = counselorID
+	queuedAt := c.queuedAt
+	stopHold := c.holdStop
+	c.mu.Unlock()
+
+	if stopHold != nil {
+		stopHold()
+	}
+	wait := now.Sub(queuedAt)
+	c.record(records.Patch{CounselorAnsweredAt: &now, Counselor: &counselorID, QueueWait: &wait})
+	c.log.Info().Str("counselor", counselorID).Dur("queue_wait", wait).Msg("counselor answered, bridging")
+
+	leg.media.Start(c.ctx)
+	c.srv.spawn(func() { c.bridge(leg) })
+}
+
+// bridge relays audio between the caller and the peer leg until the call ends.
+func (c *call) bridge(leg *outboundLeg) {
+	if err := media.Bridge(c.ctx, c.callerMedia, leg.media); err != nil && !errors.Is(err, context.Canceled) {
+		c.log.Warn().Err(err).Msg("audio bridge stopped")
+	}
+}
+
+// transfer connects the caller to a SIP URI (the 120 general service) and
+// bridges the audio through this server.
+func (c *call) transfer(target string) {
+	uri := sipmsg.Uri{}
+	if err := sipmsg.ParseUri(target, &uri); err != nil || target == "" {
+		c.log.Error().Err(err).Msg("transfer target is not a SIP URI")
+		c.end(&hangup{side: records.SideServer, reason: reasonTransferFailed, outcome: records.OutcomeFailed})
+		return
+	}
+	c.record(records.Patch{TransferTarget: &target})
+	log := c.log.With().Str("transfer_to", uri.Host).Logger()
+	log.Info().Msg("transferring the caller")
+
+	d := c.srv.dial(c.ctx, dialRequest{target: uri, codec: c.codec, ringTimeout: c.srv.opts.RingTimeout * 2, log: log})
+	if d.outcome != routing.Answered {
+		log.Warn().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("transfer not answered")
+		c.end(&hangup{side: records.SideServer, reason: reasonTransferFailed, outcome: records.OutcomeFailed})
+		return
+	}
+
+	d.leg.handler = c
+	if !c.setPhase(phaseTransferred) {
+		d.leg.byeDetached()
+		d.leg.release()
+		return
+	}
+	c.mu.Lock()
+	c.peer = d.leg
+	c.mu.Unlock()
+	d.leg.media.Start(c.ctx)
+	c.srv.spawn(func() { c.bridge(d.leg) })
+}
+
+// resolveTransfer turns an IVR transfer target into a SIP URI, or "" when
+// it is not configured.
+func (s *Server) resolveTransfer(target string) string {
+	if target == generalServiceTarget {
+		return s.opts.GeneralServiceURI
+	}
+	return target
+}
+
+// generalServiceTarget is the IVR transfer target that means
+// trunk.general_service_uri.
+const generalServiceTarget = "general_service"
+
+// finish runs once the call's context ended: it records the outcome, hangs
+// up the legs that are still up, leaves the queue, frees the counselor and
+// the RTP ports.
+func (c *call) finish() {
+	cause := c.hangupCause()
+
+	c.mu.Lock()
+	lastPhase := c.phase
+	c.phase = phaseEnded
+	peer, counselorID := c.peer, c.counselorID
+	c.mu.Unlock()
+
+	if lastPhase == phaseQueued {
+		c.leaveQueue()
+	}
+	c.hangUpLegs(cause, peer)
+
+	if counselorID != "" {
+		c.srv.finishCounselor(counselorID, c.srv.opts.WrapUp)
+	}
+
+	outcome := outcomeFor(lastPhase, cause)
+	side, reason := cause.side, cause.reason
+	now := time.Now()
+	c.record(records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason})
+	c.log.Info().Str("outcome", string(outcome)).Str("hangup_side", string(side)).Str("reason", reason).
+		Dur("duration", now.Sub(c.startedAt)).Msg("call ended")
+
+	if c.callerMedia != nil {
+		_ = c.callerMedia.Close()
+	}
+	c.srv.ports.Release(c.callerPort)
+	if peer != nil {
+		peer.release()
+	}
+	c.srv.calls.remove(c.id)
+}
+
+// leaveQueue takes a caller who hung up out of the queue. A phone that is
+// ringing for this caller is cancelled by the offer, which watches the
+// call's context.
+func (c *call) leaveQueue() {
+	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
+	defer stop()
+	if _, err := c.srv.queue.Leave(ctx, c.id); err != nil && !errors.Is(err, queue.ErrNotWaiting) {
+		c.log.Error().Err(err).Msg("leaving the queue failed")
+	}
+	c.srv.notifyDistributor()
+}
+
+// hangUpLegs sends BYE on every leg whose peer did not end it.
+func (c *call) hangUpLegs(cause *hangup, peer *outboundLeg) {
+	ctx, stop := context.WithTimeout(context.Background(), byeTimeout)
+	defer stop()
+
+	done := make(chan struct{}, 2)
+	if cause.side != records.SideCaller {
+		go func() {
+			if err := c.caller.bye(ctx); err != nil {
+				c.log.Warn().Err(err).Msg("BYE to the caller failed")
+			}
+			done <- struct{}{}
+		}()
+	} else {
+		c.srv.dialogs.remove(c.caller.dialog.key)
+		done <- struct{}{}
+	}
+
+	if peer != nil && cause.side != records.SideCounselor {
+		go func() {
+			if err := peer.bye(ctx); err != nil {
+				c.log.Warn().Err(err).Msg("BYE to the counselor failed")
+			}
+			done <- struct{}{}
+		}()
+	} else {
+		if peer != nil {
+			c.srv.dialogs.remove(peer.dialog.key)
+		}
+		done <- struct{}{}
+	}
+	<-done
+	<-done
+}
+
+// outcomeFor names how a call ended from where it was and why.
+func outcomeFor(p phase, cause *hangup) records.Outcome {
+	if cause.outcome != "" {
+		if p == phaseTalking && cause.outcome == records.OutcomeInterrupted {
+			return records.OutcomeAnswered
+		}
+		return cause.outcome
+	}
+	switch p {
+	case phaseQueued:
+		return records.OutcomeAbandonedInQueue
+	case phaseTalking:
+		return records.OutcomeAnswered
+	case phaseTransferred:
+		return records.OutcomeTransferred
+	default:
+		return records.OutcomeAbandonedInIVR
+	}
+}
+
+// ivrMedia adapts the caller's media session to the IVR's Media interface.
+type ivrMedia struct {
+	call   *call
+	digits chan rune
+}
+
+// Play plays one prompt in the given language.
+func (m *ivrMedia) Play(ctx context.Context, prompt, language string) error {
+	audio, err := m.call.srv.prompts.audio(prompt, language)
+	if err != nil {
+		return err
+	}
+	return m.call.callerMedia.Play(ctx, audio)
+}
+
+// Digits passes the caller's digits on as runes, for as long as the call lasts.
+func (m *ivrMedia) Digits() <-chan rune {
+	if m.digits != nil {
+		return m.digits
+	}
+	m.digits = make(chan rune, digitBuffer)
+	in := m.call.callerMedia.Digits()
+	ctx := m.call.ctx
+	m.call.srv.spawn(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case d := <-in:
+				select {
+				case m.digits <- rune(d):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	})
+	return m.digits
+}
+
+// digitBuffer is how many digits wait for the IVR before more block.
+const digitBuffer = 32

@@ -1,0 +1,15 @@
+// Package sip owns the signalling of the helpline server: the UDP and TCP
+// listeners, trunk trust, the registrar for counselor softphones, and the
+// back-to-back user agent (B2BUA) that ties the caller's leg from the 120
+// trunk to the counselor's leg.
+//
+// It follows RFC 3261 for transactions and dialogs (with RFC 6026 for 2xx
+// retransmission), RFC 3581 for rport/received, RFC 3325 and RFC 3323 for
+// P-Asserted-Identity and Privacy, RFC 3264 for offer/answer (through the
+// media package), RFC 7616 and RFC 8760 for digest authentication, and
+// RFC 6086 for INFO digits.
+//
+// The package hands each answered call to the IVR through a media session,
+// puts the caller in the queue, and rings counselors when the routing
+// distributor reserves one. It never decides routing itself.
+package sip

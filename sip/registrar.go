@@ -1,0 +1,387 @@
+package sip
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+)
+
+// Binding lifetimes used when RegistrarConfig leaves a field zero.
+const (
+	defaultMinExpires     = time.Minute
+	defaultMaxExpires     = time.Hour
+	defaultDefaultExpires = time.Hour
+)
+
+const (
+	// sipDateLayout is the Date header format of RFC 3261 section 20.17
+	// (an RFC 1123 date, always in GMT).
+	sipDateLayout = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+	// maxLoggedUserLength caps user names taken from rejected requests
+	// before they are logged.
+	maxLoggedUserLength = 64
+)
+
+// RegistrarConfig configures a Registrar. Zero durations take the defaults
+// above: 60 s minimum, 3600 s maximum and 3600 s default expiration.
+type RegistrarConfig struct {
+	// Realm is the digest realm sent in challenges, for example the SIP domain.
+	Realm string
+	// DigestAlgorithms lists the challenges a 401 carries, in order: "MD5",
+	// "SHA-256" or both. Empty means both, MD5 first. Credentials with
+	// either algorithm are accepted whatever this lists.
+	DigestAlgorithms []string
+	// Passwords maps each counselor id (the SIP user of the address-of-record)
+	// to its digest password. NewRegistrar copies the map.
+	Passwords map[string]string
+	// MinExpires is the shortest binding lifetime accepted. Shorter
+	// requests get 423 Interval Too Brief.
+	MinExpires time.Duration
+	// MaxExpires is the longest binding lifetime granted. Longer requests
+	// are granted MaxExpires.
+	MaxExpires time.Duration
+	// DefaultExpires is granted to a contact that names no expiration.
+	DefaultExpires time.Duration
+	// Logger receives registration and authentication events. The zero
+	// value discards them.
+	Logger zerolog.Logger
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+	// OnChange is called when a user's first binding appears (true) or its
+	// last binding goes (false), by removal or expiry. Calls are made without
+	// registrar locks held and in the order the changes happened, so
+	// OnChange may call Lookup. A change can be delivered by a goroutine
+	// other than the one that caused it.
+	OnChange func(user string, registered bool)
+}
+
+// Registrar is the SIP registrar of RFC 3261 section 10.3 for counselor
+// softphones. It authenticates REGISTER requests with HTTP digest (RFC 7616,
+// RFC 8760 for SHA-256 in SIP), stores bindings in memory and expires them.
+// All methods are safe for concurrent use.
+type Registrar struct {
+	passwords map[string]string
+	policy    expiresPolicy
+	log       zerolog.Logger
+	now       func() time.Time
+	onChange  func(user string, registered bool)
+	auth      *digestAuth
+	guard     *failureGuard
+
+	// wake signals Run that bindings changed and the next expiry may be earlier.
+	wake chan struct{}
+
+	// mu guards bindings, announced, pending and delivering.
+	mu sync.Mutex
+	// bindings maps user to contactKey to binding.
+	bindings map[string]map[string]Binding
+	// announced contains the users last reported as registered to OnChange.
+	announced map[string]bool
+	// pending contains the OnChange calls not yet made, oldest first.
+	pending []registrationChange
+	// delivering is true while a goroutine makes the pending OnChange calls.
+	delivering bool
+}
+
+type registrationChange struct {
+	user       string
+	registered bool
+}
+
+// NewRegistrar validates cfg, fills in default lifetimes and returns a
+// registrar with no bindings. Call Run to expire bindings.
+func NewRegistrar(cfg RegistrarConfig) (*Registrar, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+
+	return &Registrar{
+		passwords: maps.Clone(cfg.Passwords),
+		policy:    expiresPolicy{min: cfg.MinExpires, max: cfg.MaxExpires, fallback: cfg.DefaultExpires},
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		onChange:  cfg.OnChange,
+		auth:      newDigestAuth(cfg.Realm, cfg.DigestAlgorithms, cfg.Now),
+		guard:     newFailureGuard(authFailureLimit, authFailureWindow),
+		wake:      make(chan struct{}, 1),
+		bindings:  make(map[string]map[string]Binding),
+		announced: make(map[string]bool),
+	}, nil
+}
+
+func (cfg RegistrarConfig) withDefaults() RegistrarConfig {
+	if cfg.MinExpires == 0 {
+		cfg.MinExpires = defaultMinExpires
+	}
+	if cfg.MaxExpires == 0 {
+		cfg.MaxExpires = defaultMaxExpires
+	}
+	if cfg.DefaultExpires == 0 {
+		cfg.DefaultExpires = defaultDefaultExpires
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.DigestAlgorithms) == 0 {
+		cfg.DigestAlgorithms = []string{algorithmMD5, algorithmSHA256}
+	}
+	return cfg
+}
+
+func (cfg RegistrarConfig) validate() error {
+	if err := validateRealm(cfg.Realm); err != nil {
+		return err
+	}
+
+	if len(cfg.Passwords) == 0 {
+		return fmt.Errorf("%w: Passwords is empty, so no counselor could register", ErrInvalidRegistrarConfig)
+	}
+	for user, password := range cfg.Passwords {
+		if user == "" || password == "" {
+			return fmt.Errorf("%w: Passwords has an empty user or an empty password for user %q", ErrInvalidRegistrarConfig, user)
+		}
+	}
+
+	for _, algorithm := range cfg.DigestAlgorithms {
+		if algorithm != algorithmMD5 && algorithm != algorithmSHA256 {
+			return fmt.Errorf("%w: digest algorithm %q is not supported: use MD5 or SHA-256", ErrInvalidRegistrarConfig, algorithm)
+		}
+	}
+
+	if cfg.MinExpires < time.Second {
+		return fmt.Errorf("%w: MinExpires %s is below 1s", ErrInvalidRegistrarConfig, cfg.MinExpires)
+	}
+	if cfg.DefaultExpires < cfg.MinExpires || cfg.DefaultExpires > cfg.MaxExpires {
+		return fmt.Errorf("%w: DefaultExpires %s must lie between MinExpires %s and MaxExpires %s",
+			ErrInvalidRegistrarConfig, cfg.DefaultExpires, cfg.MinExpires, cfg.MaxExpires)
+	}
+	return nil
+}
+
+// validateRealm rejects realms that cannot be sent as a quoted string:
+// empty ones, and ones with quotes, backslashes or non-printable ASCII.
+func validateRealm(realm string) error {
+	if realm == "" {
+		return fmt.Errorf("%w: Realm is empty", ErrInvalidRegistrarConfig)
+	}
+	for _, c := range realm {
+		if c < ' ' || c > '~' || c == '"' || c == '\\' {
+			return fmt.Errorf("%w: Realm %q must be printable ASCII without quotes or backslashes", ErrInvalidRegistrarConfig, realm)
+		}
+	}
+	return nil
+}
+
+// HandleRegister processes one REGISTER request and sends the final response
+// on tx. Register it with sipgo's Server.OnRegister.
+func (r *Registrar) HandleRegister(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if req == nil || tx == nil {
+		r.log.Error().Msg("register handler called without request or transaction")
+		return
+	}
+
+	res := r.processRegister(req)
+	if err := tx.Respond(res); err != nil {
+		r.log.Warn().Err(err).Str("source", req.Source()).Int("status", res.StatusCode).
+			Msg("send register response failed")
+	}
+
+	r.deliverChanges()
+}
+
+// registerOrigin is the source address and transport of a REGISTER, with
+// the Call-ID and CSeq that order refreshes of its bindings.
+type registerOrigin struct {
+	source    netip.AddrPort
+	transport string
+	callID    string
+	cseq      uint32
+}
+
+// processRegister runs the steps of RFC 3261 section 10.3 and returns the
+// response to send.
+func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
+	now := r.now()
+
+	origin, aor, err := parseRegisterRequest(req)
+	if err != nil {
+		r.log.Warn().Err(err).Str("source", req.Source()).Msg("register rejected")
+		return r.rejectRegister(req, err)
+	}
+	log := r.log.With().Str("source", origin.source.String()).Str("transport", origin.transport).Logger()
+
+	if r.guard.blocked(origin.source.Addr(), now) {
+		log.Debug().Str("user", loggableUser(aor)).Msg("register rejected, source blocked after authentication failures")
+		return r.rejectRegister(req, ErrTooManyAuthFailures)
+	}
+
+	user, err := r.authenticate(req, aor)
+	if err != nil {
+		r.noteAuthFailure(log, aor, origin, err, now)
+		return r.rejectRegister(req, err)
+	}
+	r.guard.reset(origin.source.Addr())
+
+	update, err := parseRegisterUpdate(req, r.policy)
+	if err != nil {
+		log.Warn().Err(err).Str("user", user).Msg("register rejected")
+		return r.rejectRegister(req, err)
+	}
+
+	result, err := r.applyUpdate(user, update, origin, now)
+	if err != nil {
+		log.Warn().Err(err).Str("user", user).Str("call_id", origin.callID).Msg("register rejected")
+		return r.rejectRegister(req, err)
+	}
+
+	logUpdateResult(r.log, result, now)
+	return r.acceptRegister(req, result.current, now)
+}
+
+// parseRegisterRequest checks the headers every REGISTER needs and returns
+// the request origin and the user of the To header (the address-of-record).
+func parseRegisterRequest(req *sipmsg.Request) (registerOrigin, string, error) {
+	to, from, callID, cseq := req.To(), req.From(), req.CallID(), req.CSeq()
+	if to == nil || from == nil || callID == nil || cseq == nil {
+		return registerOrigin{}, "", fmt.Errorf("To, From, Call-ID or CSeq missing: %w", ErrMalformedRegister)
+	}
+	if cseq.MethodName != sipmsg.REGISTER {
+		return registerOrigin{}, "", fmt.Errorf("CSeq method %q, expected REGISTER: %w", cseq.MethodName, ErrMalformedRegister)
+	}
+
+	source, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return registerOrigin{}, "", fmt.Errorf("parse request source %q: %v: %w", req.Source(), err, ErrMalformedRegister)
+	}
+
+	origin := registerOrigin{
+		source:    netip.AddrPortFrom(source.Addr().Unmap(), source.Port()),
+		transport: strings.ToLower(req.Transport()),
+		callID:    callID.Value(),
+		cseq:      cseq.SeqNo,
+	}
+	return origin, to.Address.User, nil
+}
+
+// authenticate checks the digest credentials of req (RFC 3261 section 22.4)
+// and returns the authenticated counselor id. The digest username must be
+// the To user: a counselor registers only their own address-of-record.
+func (r *Registrar) authenticate(req *sipmsg.Request, aor string) (string, error) {
+	credentials, err := r.auth.parseAuthorization(req)
+	if err != nil {
+		return "", err
+	}
+
+	if credentials.Username != aor {
+		return "", ErrUsernameMismatch
+	}
+
+	password, ok := r.passwords[credentials.Username]
+	if !ok {
+		return "", ErrUnknownCounselor
+	}
+
+	if err := r.auth.checkParameters(credentials, req.Recipient); err != nil {
+		return "", err
+	}
+
+	if err := checkResponse(credentials, req.Method.String(), password); err != nil {
+		return "", err
+	}
+
+	// The response is right, so an expired or reused nonce only needs a new
+	// challenge, marked stale.
+	if err := r.auth.checkNonce(credentials.Nonce); err != nil {
+		return "", err
+	}
+	if err := r.auth.acceptNonceCount(credentials.Nonce, credentials.Nc); err != nil {
+		return "", err
+	}
+	return credentials.Username, nil
+}
+
+// noteAuthFailure logs a rejected authentication and counts it against the
+// source when it could be a guess: a wrong password, an unknown counselor or
+// a username for another address-of-record. Neither the password nor the
+// digest response is logged.
+func (r *Registrar) noteAuthFailure(log zerolog.Logger, aor string, origin registerOrigin, err error, now time.Time) {
+	user := loggableUser(aor)
+
+	switch {
+	case errors.Is(err, ErrNoCredentials):
+		log.Debug().Str("user", user).Msg("register challenged")
+		return
+	case errors.Is(err, ErrStaleNonce):
+		log.Debug().Str("user", user).Msg("register challenged again, nonce is stale")
+		return
+	case errors.Is(err, ErrNonceReused):
+		log.Warn().Err(err).Str("user", user).Msg("register challenged again, nonce count reused")
+		return
+	case !errors.Is(err, ErrWrongPassword) && !errors.Is(err, ErrUnknownCounselor) && !errors.Is(err, ErrUsernameMismatch):
+		log.Warn().Err(err).Str("user", user).Msg("register credentials rejected")
+		return
+	}
+
+	failures := r.guard.recordFailure(origin.source.Addr(), now)
+	log.Warn().Err(err).Str("user", user).Int("failures", failures).Msg("register authentication failed")
+	if failures == authFailureLimit {
+		log.Warn().Str("user", user).Dur("blocked_for", authFailureWindow).
+			Msg("source blocked after repeated authentication failures")
+	}
+}
+
+// rejectRegister builds the error response for err. A 401 response carries
+// fresh challenges, marked stale when the client proved its password with an
+// expired or reused nonce. A 423 response carries Min-Expires.
+func (r *Registrar) rejectRegister(req *sipmsg.Request, err error) *sipmsg.Response {
+	code, reason := registerStatus(err)
+	res := sipmsg.NewResponseFromRequest(req, code, reason, nil)
+
+	switch code {
+	case sipmsg.StatusUnauthorized:
+		stale := errors.Is(err, ErrStaleNonce) || errors.Is(err, ErrNonceReused)
+		for _, challenge := range r.auth.challenges(stale) {
+			res.AppendHeader(sipmsg.NewHeader("WWW-Authenticate", challenge))
+		}
+	case sipmsg.StatusIntervalToBrief:
+		res.AppendHeader(sipmsg.NewHeader("Min-Expires", strconv.FormatInt(ceilSeconds(r.policy.min), 10)))
+	}
+	return res
+}
+
+// acceptRegister builds the 200 OK that lists every current binding of the
+// user with its remaining lifetime, and the registrar's Date (RFC 3261
+// section 10.3, step 8).
+func (r *Registrar) acceptRegister(req *sipmsg.Request, current []Binding, now time.Time) *sipmsg.Response {
+	res := sipmsg.NewResponseFromRequest(req, sipmsg.StatusOK, "OK", nil)
+	for _, binding := range current {
+		contact := &sipmsg.ContactHeader{Address: *binding.Contact.Clone(), Params: sipmsg.NewParams()}
+		contact.Params.Add("expires", strconv.FormatInt(ceilSeconds(binding.Expires.Sub(now)), 10))
+		res.AppendHeader(contact)
+	}
+	res.AppendHeader(sipmsg.NewHeader("Date", now.UTC().Format(sipDateLayout)))
+	return res
+}
+
+// ceilSeconds rounds d up to whole seconds, so a binding with 0.5 s left is
+// listed with expires=1 and not 0, which would read as removed.
+func ceilSeconds(d time.Duration) int64 {
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+func loggableUser(user string) string {
+	if len(user) > maxLoggedUserLength {
+		return user[:maxLoggedUserLength]
+	}
+	return user
+}

@@ -1,0 +1,421 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"helpline/ivr"
+	"helpline/media"
+	"helpline/queue"
+	"helpline/records"
+	"helpline/routing"
+)
+
+// defaultEventPayloadType is the telephone-event payload type this server
+// offers to counselor phones (RFC 4733 leaves it dynamic; 101 is usual).
+const defaultEventPayloadType uint8 = 101
+
+// Listener is one SIP listening socket.
+type Listener struct {
+	// Network is "udp" or "tcp".
+	Network string
+	// Address is the host:port to bind.
+	Address netip.AddrPort
+}
+
+// Options are the signalling settings of a Server.
+type Options struct {
+	Listen []Listener
+	// PublicHost is the host written into Contact headers.
+	PublicHost string
+	// UserAgent is the User-Agent and Server header value.
+	UserAgent string
+	// ServiceUser is the user part of From on calls to counselors.
+	ServiceUser string
+	// TrustedSources are the networks the 120 trunk sends from.
+	TrustedSources []netip.Prefix
+	// Numbers are the called numbers this server answers.
+	Numbers []string
+	// GeneralServiceURI is the 120 general service, "" when not configured.
+	GeneralServiceURI string
+	// RingTimeout is how long a counselor's phone rings before CANCEL.
+	RingTimeout time.Duration
+	// WrapUp is a counselor's time after a call before the next offer.
+	WrapUp time.Duration
+	// MediaTimeout ends a call whose RTP stopped for this long (0: never).
+	MediaTimeout time.Duration
+	// RetryAfter is sent with 503 while draining.
+	RetryAfter time.Duration
+}
+
+// Deps are the parts of the server the signalling layer drives.
+type Deps struct {
+	Logger    zerolog.Logger
+	Registrar *Registrar
+	Ports     *media.PortRange
+	Prompts   *PromptCache
+	Graph     *ivr.Graph
+	Queue     queue.Store
+	Records   RecordStore
+}
+
+// RecordStore is the part of the records store a call writes to.
+type RecordStore interface {
+	Start(ctx context.Context, info records.StartInfo) error
+	Update(ctx context.Context, callID string, p records.Patch) error
+}
+
+// Server is the B2BUA: it answers trunk calls, registers counselor phones
+// and rings them for queued callers.
+type Server struct {
+	opts Options
+	log  zerolog.Logger
+
+	ua     *sipgo.UserAgent
+	server *sipgo.Server
+	client *sipgo.Client
+
+	registrar *Registrar
+	ports     *media.PortRange
+	prompts   *PromptCache
+	graph     *ivr.Graph
+	queue     queue.Store
+	records   RecordStore
+	codecs    []media.Codec
+	numbers   map[string]bool
+
+	dialogs  *dialogTable
+	calls    *callTable
+	draining atomic.Bool
+	// tasks counts every goroutine the server started, for Close.
+	tasks sync.WaitGroup
+
+	notifyMu sync.Mutex
+	// notify wakes the routing distributor; guarded by notifyMu.
+	notify func()
+
+	listenMu sync.Mutex
+	// closers are the bound listeners; guarded by listenMu.
+	closers []func() error
+	// bound are the addresses actually bound, port 0 resolved; guarded by listenMu.
+	bound []Listener
+}
+
+// New builds a server. Start binds its listeners.
+func New(opts Options, deps Deps) (*Server, error) {
+	if deps.Registrar == nil || deps.Ports == nil || deps.Prompts == nil || deps.Graph == nil || deps.Queue == nil {
+		return nil, errors.New("sip.New: registrar, ports, prompts, graph and queue are required")
+	}
+	sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger)))
+
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost))
+	if err != nil {
+		return nil, fmt.Errorf("creating SIP user agent: %w", err)
+	}
+	server, err := sipgo.NewServer(ua)
+	if err != nil {
+		return nil, fmt.Errorf("creating SIP server: %w", err)
+	}
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(opts.PublicHost))
+	if err != nil {
+		return nil, fmt.Errorf("creating SIP client: %w", err)
+	}
+
+	s := &Server{
+		opts:      opts,
+		log:       deps.Logger,
+		ua:        ua,
+		server:    server,
+		client:    client,
+		registrar: deps.Registrar,
+		ports:     deps.Ports,
+		prompts:   deps.Prompts,
+		graph:     deps.Graph,
+		queue:     deps.Queue,
+		records:   deps.Records,
+		codecs:    []media.Codec{media.PCMU, media.PCMA},
+		numbers:   make(map[string]bool, len(opts.Numbers)),
+		dialogs:   newDialogTable(),
+		calls:     newCallTable(),
+	}
+	for _, n := range opts.Numbers {
+		s.numbers[n] = true
+	}
+	s.routeRequests()
+	return s, nil
+}
+
+// SetNotifier sets the function that wakes the routing distributor.
+func (s *Server) SetNotifier(notify func()) {
+	s.notifyMu.Lock()
+	s.notify = notify
+	s.notifyMu.Unlock()
+}
+
+func (s *Server) notifyDistributor() {
+	s.notifyMu.Lock()
+	notify := s.notify
+	s.notifyMu.Unlock()
+	if notify != nil {
+		notify()
+	}
+}
+
+// routeRequests registers a handler for each method.
+func (s *Server) routeRequests() {
+	s.server.OnInvite(s.guard(s.handleInvite))
+	s.server.OnAck(s.guard(s.handleAck))
+	s.server.OnBye(s.guard(s.handleInDialog))
+	s.server.OnInfo(s.guard(s.handleInDialog))
+	s.server.OnUpdate(s.guard(s.handleInDialog))
+	s.server.OnCancel(s.guard(s.handleStrayCancel))
+	s.server.OnOptions(s.guard(s.handleOptions))
+	s.server.OnRegister(s.guard(s.registrar.HandleRegister))
+}
+
+// guard keeps one bad request from taking the server down: a panic in a
+// handler is logged and answered with 500.
+func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*sipmsg.Request, sipmsg.ServerTransaction) {
+	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error().Interface("panic", r).Str("method", string(req.Method)).Msg("request handler failed")
+				if !req.IsAck() {
+					s.respond(req, tx, sipmsg.StatusInternalServerError, "Server Internal Error", nil)
+				}
+			}
+		}()
+		h(req, tx)
+	}
+}
+
+// respond answers a request outside the INVITE flow.
+func (s *Server) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, status int, reason string, body []byte, headers ...sipmsg.Header) {
+	res := sipmsg.NewResponseFromRequest(req, status, reason, body)
+	if status > sipmsg.StatusTrying {
+		if to := res.To(); to != nil {
+			if _, ok := to.Params.Get("tag"); !ok {
+				to.Params.Add("tag", sipmsg.GenerateTagN(localTagBytes))
+			}
+		}
+	}
+	for _, h := range headers {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug().Err(err).Int("status", status).Str("method", string(req.Method)).Msg("response not sent")
+	}
+}
+
+// handleAck passes an ACK to its dialog; an ACK matching none is dropped,
+// as RFC 3261 17.2.3 allows no response to an ACK.
+func (s *Server) handleAck(req *sipmsg.Request, _ sipmsg.ServerTransaction) {
+	if leg, ok := s.dialogs.lookup(req); ok {
+		leg.handleAck(req)
+	}
+}
+
+// handleInDialog routes BYE, INFO, UPDATE and re-INVITE to their dialog,
+// or answers 481 when there is none.
+func (s *Server) handleInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	leg, ok := s.dialogs.lookup(req)
+	if !ok {
+		s.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	leg.handleRequest(req, tx)
+}
+
+// handleStrayCancel answers a CANCEL that matched no pending INVITE.
+func (s *Server) handleStrayCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
+}
+
+// handleOptions answers keep-alive and capability probes, in or out of a
+// dialog.
+func (s *Server) handleOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if leg, ok := s.dialogs.lookup(req); ok {
+		leg.handleRequest(req, tx)
+		return
+	}
+	s.respond(req, tx, sipmsg.StatusOK, "OK", nil,
+		sipmsg.NewHeader("Allow", allowMethods),
+		sipmsg.NewHeader("Accept", acceptBodies))
+}
+
+// Start binds every listener and serves requests until ctx ends or Close
+// is called. It returns once all listeners are bound.
+func (s *Server) Start(ctx context.Context) error {
+	for _, l := range s.opts.Listen {
+		if err := s.listen(ctx, l); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
+	s.spawn(func() { s.registrar.Run(ctx) })
+	return nil
+}
+
+func (s *Server) listen(ctx context.Context, l Listener) error {
+	var lc net.ListenConfig
+	switch l.Network {
+	case "udp":
+		conn, err := lc.ListenPacket(ctx, "udp", l.Address.String())
+		if err != nil {
+			return fmt.Errorf("listening on SIP %s %s: %w", l.Network, l.Address, err)
+		}
+		s.addListener(l.Network, conn.LocalAddr(), conn.Close)
+		s.spawn(func() { _ = s.server.ServeUDP(conn) })
+	case "tcp":
+		ln, err := lc.Listen(ctx, "tcp", l.Address.String())
+		if err != nil {
+			return fmt.Errorf("listening on SIP %s %s: %w", l.Network, l.Address, err)
+		}
+		s.addListener(l.Network, ln.Addr(), ln.Close)
+		s.spawn(func() { _ = s.server.ServeTCP(ln) })
+	default:
+		return fmt.Errorf("listening on SIP: network %q is not supported: use udp or tcp", l.Network)
+	}
+	return nil
+}
+
+func (s *Server) addListener(network string, addr net.Addr, closer func() error) {
+	ap, _ := netip.ParseAddrPort(addr.String())
+	s.listenMu.Lock()
+	s.closers = append(s.closers, closer)
+	s.bound = append(s.bound, Listener{Network: network, Address: ap})
+	s.listenMu.Unlock()
+}
+
+// Addrs returns the bound listener addresses, with port 0 resolved.
+func (s *Server) Addrs() []Listener {
+	s.listenMu.Lock()
+	defer s.listenMu.Unlock()
+	return append([]Listener(nil), s.bound...)
+}
+
+func (s *Server) closeListeners() {
+	s.listenMu.Lock()
+	closers := s.closers
+	s.closers = nil
+	s.listenMu.Unlock()
+	for _, c := range closers {
+		_ = c()
+	}
+}
+
+// Drain stops taking new calls (they get 503 with Retry-After) and waits
+// for the calls in progress to end. When ctx ends first, the remaining
+// calls are ended with BYE on both legs. Drain returns when every call's
+// record is written.
+func (s *Server) Drain(ctx context.Context) {
+	s.draining.Store(true)
+	s.log.Info().Int("calls", s.calls.len()).Msg("draining: new calls get 503")
+
+	if !s.calls.waitEmpty(ctx) {
+		remaining := s.calls.all()
+		s.log.Warn().Int("calls", len(remaining)).Msg("drain deadline passed, ending calls")
+		for _, c := range remaining {
+			c.end(causeShutdown)
+		}
+		waitCtx, stop := context.WithTimeout(context.Background(), byeTimeout+5*time.Second)
+		defer stop()
+		s.calls.waitEmpty(waitCtx)
+	}
+}
+
+// Close stops the listeners and the SIP stack and waits for the server's
+// goroutines.
+func (s *Server) Close() error {
+	s.closeListeners()
+	err := s.ua.Close()
+	s.tasks.Wait()
+	return err
+}
+
+// spawn runs f in a goroutine that Close waits for.
+func (s *Server) spawn(f func()) {
+	s.tasks.Add(1)
+	go func() {
+		defer s.tasks.Done()
+		f()
+	}()
+}
+
+// contactHeader is this server's Contact for the given transport.
+func (s *Server) contactHeader(transport string) *sipmsg.ContactHeader {
+	host, port := s.opts.PublicHost, 0
+	for _, l := range s.Addrs() {
+		if l.Network == transportNetwork(transport) || port == 0 {
+			port = int(l.Address.Port())
+			if host == "" {
+				host = l.Address.Addr().String()
+			}
+		}
+	}
+	uri := sipmsg.Uri{Scheme: "sip", User: s.opts.ServiceUser, Host: host, Port: port}
+	if transportNetwork(transport) == "tcp" {
+		uri.UriParams = sipmsg.NewParams()
+		uri.UriParams.Add("transport", "tcp")
+	}
+	return &sipmsg.ContactHeader{Address: uri}
+}
+
+func transportNetwork(transport string) string {
+	if sipmsg.NetworkToLower(transport) == "tcp" {
+		return "tcp"
+	}
+	return "udp"
+}
+
+// mediaAddrPort is the address written into SDP for an RTP socket.
+func (s *Server) mediaAddrPort(conn *net.UDPConn) netip.AddrPort {
+	return conn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// finishCounselor ends a counselor's call in the queue: wrap-up first,
+// then available (or logged out, when the phone unregistered meanwhile).
+func (s *Server) finishCounselor(counselorID string, wrapUp time.Duration) {
+	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
+	defer stop()
+	now := time.Now()
+	if err := s.queue.FinishCall(ctx, counselorID, now.Add(wrapUp), now); err != nil {
+		s.log.Error().Err(err).Str("counselor", counselorID).Msg("ending the counselor's call in the queue failed")
+	}
+	s.notifyDistributor()
+}
+
+// Offer rings the reserved counselor for the reserved caller; the routing
+// distributor calls it.
+func (s *Server) Offer(ctx context.Context, req routing.OfferRequest) routing.OfferResult {
+	c, ok := s.calls.get(req.Reservation.CallID)
+	if !ok {
+		return routing.OfferResult{Outcome: routing.CallerGone}
+	}
+	return c.offer(ctx, req.Reservation, req.Confirm)
+}
+
+// sessionVersion is a fresh SDP session id (RFC 4566 suggests an NTP time;
+// any unique number works).
+func sessionVersion() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:]) >> 2
+}
+
+// portString formats a port for logs.
+func portString(p uint16) string { return strconv.Itoa(int(p)) }

@@ -1,0 +1,214 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"helpline/media"
+	"helpline/records"
+)
+
+// handleInvite takes a new call from the trunk, or passes a re-INVITE to
+// its dialog.
+func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if req.CallID() == nil || req.From() == nil || req.To() == nil || req.CSeq() == nil {
+		s.respond(req, tx, sipmsg.StatusBadRequest, "Bad Request", nil)
+		return
+	}
+	if _, inDialog := incomingKey(req); inDialog {
+		s.handleInDialog(req, tx)
+		return
+	}
+
+	callID := req.CallID().Value()
+	log := s.log.With().Str("call_id", callID).Logger()
+	leg := newInboundLeg(s, req, tx, log)
+	if err := leg.respond(sipmsg.StatusTrying, "Trying", nil); err != nil {
+		log.Debug().Err(err).Msg("100 Trying not sent")
+	}
+
+	identity := callerIdentity(req)
+	source := sourceAddr(req)
+	log = log.With().Str("caller", records.MaskNumber(identity.Number)).Str("source", source.String()).Logger()
+	leg.log = log
+
+	if err := s.admit(req, source); err != nil {
+		s.rejectCall(leg, identity, source, err)
+		return
+	}
+	log.Info().Str("called", req.Recipient.User).Bool("withheld", identity.Withheld).Msg("incoming call")
+
+	c, negotiated, answer, err := s.prepareCall(req, leg, identity, source, log)
+	if err != nil {
+		s.rejectCall(leg, identity, source, err)
+		return
+	}
+
+	// CANCEL before the 200 goes out: sipgo answers 200 to the CANCEL and
+	// 487 to the INVITE; the call ends as abandoned in the IVR.
+	tx.OnCancel(func(*sipmsg.Request) {
+		c.end(&hangup{side: records.SideCaller, reason: "caller sent CANCEL"})
+	})
+	answered := c.answerCall(negotiated, answer)
+	s.spawn(func() { c.run(answered) })
+}
+
+// admit applies trunk trust and the number plan.
+func (s *Server) admit(req *sipmsg.Request, source netip.Addr) error {
+	if !s.trusted(source) {
+		return fmt.Errorf("%w: %s", ErrUntrustedSource, source)
+	}
+	if !s.numbers[req.Recipient.User] {
+		return fmt.Errorf("%w: %q", ErrUnknownNumber, req.Recipient.User)
+	}
+	if s.draining.Load() {
+		return ErrDraining
+	}
+	return nil
+}
+
+func (s *Server) trusted(source netip.Addr) bool {
+	for _, p := range s.opts.TrustedSources {
+		if p.Contains(source.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceAddr is the IP address the request came from.
+func sourceAddr(req *sipmsg.Request) netip.Addr {
+	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// rejectCall answers a call that cannot be taken and records it, unless
+// it came from an untrusted source: those leave a warning only, so a
+// scanner cannot fill the records.
+func (s *Server) rejectCall(leg *inboundLeg, identity CallerIdentity, source netip.Addr, err error) {
+	var headers []sipmsg.Header
+	if errors.Is(err, ErrDraining) || errors.Is(err, ErrNoMediaPort) {
+		headers = append(headers, retryAfter(s.opts.RetryAfter))
+	}
+	leg.reject(err, headers...)
+	leg.log.Warn().Err(err).Int("status", rejectionFor(err).status).Msg("call rejected")
+
+	if errors.Is(err, ErrUntrustedSource) {
+		return
+	}
+	outcome := records.OutcomeRejected
+	if errors.Is(err, media.ErrNoCommonCodec) || errors.Is(err, media.ErrAddressFamily) || errors.Is(err, ErrMissingOffer) {
+		outcome = records.OutcomeNoCommonCodec
+	}
+	s.writeRejectedRecord(leg, identity, source, outcome, err)
+}
+
+func (s *Server) writeRejectedRecord(leg *inboundLeg, identity CallerIdentity, source netip.Addr, outcome records.Outcome, cause error) {
+	if s.records == nil {
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
+	defer stop()
+
+	now := time.Now()
+	callID := leg.dialog.key.callID
+	start := records.StartInfo{
+		CallID:         callID,
+		Source:         source.String(),
+		CalledNumber:   leg.invite.Recipient.User,
+		CallerNumber:   identity.Number,
+		CallerWithheld: identity.Withheld,
+		StartedAt:      now,
+	}
+	side, reason := records.SideServer, cause.Error()
+	patch := records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason}
+	if err := s.records.Start(ctx, start); err != nil {
+		leg.log.Error().Err(err).Msg("writing call record failed")
+		return
+	}
+	if err := s.records.Update(ctx, callID, patch); err != nil {
+		leg.log.Error().Err(err).Msg("writing call record failed")
+	}
+}
+
+// prepareCall negotiates media, takes an RTP port, builds the answer and
+// writes the first record of the call.
+func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity CallerIdentity, source netip.Addr, log zerolog.Logger) (*call, *media.Negotiated, []byte, error) {
+	if len(req.Body()) == 0 {
+		return nil, nil, nil, ErrMissingOffer
+	}
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	negotiated, err := media.Negotiate(offer, s.codecs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+
+	conn, err := s.ports.Allocate()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %w", ErrNoMediaPort, err)
+	}
+	sdpSession := sessionVersion()
+	answer, err := media.BuildAnswer(offer, negotiated, s.mediaAddrPort(conn), sdpSession, 1)
+	if err != nil {
+		s.ports.Release(conn)
+		return nil, nil, nil, err
+	}
+
+	ctx, end := context.WithCancelCause(context.Background())
+	c := &call{
+		id:         leg.dialog.key.callID,
+		srv:        s,
+		log:        log,
+		ctx:        ctx,
+		end:        end,
+		caller:     leg,
+		callerPort: conn,
+		codec:      negotiated.Codec,
+		startedAt:  time.Now(),
+		sdpSession: sdpSession,
+	}
+	c.sdpVersion.Store(1)
+	c.callerMedia = media.NewSession(media.SessionConfig{
+		Conn:           conn,
+		Remote:         negotiated.Remote,
+		Codec:          negotiated.Codec,
+		TelephoneEvent: negotiated.TelephoneEvent,
+		Logger:         log,
+	})
+	leg.handler = c
+
+	if err := s.startRecord(c, req, identity, source); err != nil {
+		// The caller is served all the same; the log keeps the trace.
+		log.Error().Err(err).Msg("writing call record failed")
+	}
+	s.calls.add(c)
+	return c, negotiated, answer, nil
+}
+
+// startRecord writes the record of a call as it starts.
+func (s *Server) startRecord(c *call, req *sipmsg.Request, identity CallerIdentity, source netip.Addr) error {
+	if s.records == nil {
+		return nil
+	}
+	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
+	defer stop()
+	return s.records.Start(ctx, records.StartInfo{
+		CallID:         c.id,
+		Source:         source.String(),
+		CalledNumber:   req.Recipient.User,
+		CallerNumber:   identity.Number,
+		CallerWithheld: identity.Withheld,
+		StartedAt:      c.startedAt,
+	})
+}

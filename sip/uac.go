@@ -1,0 +1,348 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"helpline/media"
+	"helpline/routing"
+)
+
+// cancelGrace bounds the wait for the final response after a CANCEL.
+const cancelGrace = 64 * 500 * time.Millisecond
+
+// dialRequest says whom to ring and with what media.
+type dialRequest struct {
+	// target is the Request-URI: the counselor's Contact or a transfer URI.
+	target sipmsg.Uri
+	// destination and transport, when set, override where the INVITE goes:
+	// the source and transport of the counselor's REGISTER.
+	destination string
+	transport   string
+	// toUser names the callee in To (the counselor id), when known.
+	toUser string
+	// codec is the caller's codec, offered alone so no transcoding is needed.
+	codec media.Codec
+	// ringTimeout ends ringing with CANCEL; zero means no limit.
+	ringTimeout time.Duration
+	log         zerolog.Logger
+}
+
+// outboundLeg is a leg this server called: a counselor or a transfer target.
+type outboundLeg struct {
+	srv    *Server
+	log    zerolog.Logger
+	dialog *dialogState
+	port   *net.UDPConn
+	media  *media.Session
+	// handler receives the requests the peer sends inside the dialog.
+	handler legEvents
+}
+
+// dialOutcome is how a dial attempt ended.
+type dialOutcome struct {
+	leg     *outboundLeg
+	outcome routing.OfferOutcome
+	status  int
+	err     error
+}
+
+// dial sends an INVITE and waits until the callee answers, rejects, the
+// ring timeout passes, or ctx ends. On ring timeout or ctx end it sends
+// CANCEL; a 200 that crosses the CANCEL is acknowledged and then ended
+// with BYE, so nobody is left in a silent call.
+func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
+	conn, err := s.ports.Allocate()
+	if err != nil {
+		return dialOutcome{outcome: routing.Unavailable, err: fmt.Errorf("%w: %w", ErrNoMediaPort, err)}
+	}
+	leg, invite, err := s.newOutboundInvite(d, conn)
+	if err != nil {
+		s.ports.Release(conn)
+		return dialOutcome{outcome: routing.Unavailable, err: err}
+	}
+
+	tx, err := s.client.TransactionRequest(ctx, invite)
+	if err != nil {
+		s.ports.Release(conn)
+		return dialOutcome{outcome: routing.Unavailable, err: fmt.Errorf("sending INVITE: %w", err)}
+	}
+	defer tx.Terminate()
+
+	result := s.awaitAnswer(ctx, d, leg, invite, tx)
+	if result.leg == nil {
+		s.ports.Release(conn)
+	}
+	return result
+}
+
+// newOutboundInvite builds the INVITE and the leg's dialog state.
+func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundLeg, *sipmsg.Request, error) {
+	local := s.mediaAddrPort(conn)
+	offer, err := media.BuildOffer(local, []media.Codec{d.codec}, defaultEventPayloadType, sessionVersion(), 1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building SDP offer: %w", err)
+	}
+
+	callID := sipmsg.GenerateTagN(24)
+	localURI := sipmsg.Uri{Scheme: "sip", User: s.opts.ServiceUser, Host: s.opts.PublicHost}
+	remoteURI := sipmsg.Uri{Scheme: "sip", User: d.toUser, Host: d.target.Host, Port: d.target.Port}
+	if d.toUser == "" {
+		remoteURI = stripURI(d.target)
+	}
+	state := &dialogState{
+		key:         dialogKey{callID: callID, localTag: sipmsg.GenerateTagN(localTagBytes)},
+		local:       localURI,
+		remote:      remoteURI,
+		target:      d.target,
+		destination: d.destination,
+		transport:   d.transport,
+	}
+
+	invite := state.newRequest(sipmsg.INVITE)
+	invite.AppendHeader(s.contactHeader(d.transport))
+	invite.AppendHeader(sipmsg.NewHeader("Content-Type", contentSDP))
+	invite.AppendHeader(sipmsg.NewHeader("Allow", allowMethods))
+	invite.AppendHeader(sipmsg.NewHeader("User-Agent", s.opts.UserAgent))
+	invite.SetBody(offer)
+
+	leg := &outboundLeg{srv: s, log: d.log, dialog: state, port: conn}
+	return leg, invite, nil
+}
+
+// awaitAnswer reads the INVITE transaction's responses.
+func (s *Server) awaitAnswer(ctx context.Context, d dialRequest, leg *outboundLeg, invite *sipmsg.Request, tx sipmsg.ClientTransaction) dialOutcome {
+	ring := newRingTimer(d.ringTimeout)
+	defer ring.Stop()
+
+	var (
+		provisional bool
+		cancelled   bool
+		cancelCause routing.OfferOutcome
+		cancelSent  bool
+		giveUp      <-chan time.Time
+	)
+	requestCancel := func(cause routing.OfferOutcome) {
+		if cancelled {
+			return
+		}
+		cancelled, cancelCause = true, cause
+		giveUp = time.After(cancelGrace)
+		if provisional {
+			cancelSent = true
+			s.sendCancel(invite, d.log)
+		}
+	}
+	ctxDone := ctx.Done()
+
+	for {
+		select {
+		case res := <-tx.Responses():
+			switch {
+			case res.IsProvisional():
+				provisional = true
+				if cancelled && !cancelSent {
+					cancelSent = true
+					s.sendCancel(invite, d.log)
+				}
+			case res.IsSuccess():
+				return s.takeAnswer(d, leg, invite, tx, res, cancelled, cancelCause)
+			default:
+				if cancelled {
+					return dialOutcome{outcome: cancelCause, status: res.StatusCode}
+				}
+				return dialOutcome{outcome: outcomeForStatus(res.StatusCode), status: res.StatusCode,
+					err: fmt.Errorf("callee answered %d %s", res.StatusCode, res.Reason)}
+			}
+		case <-ring.C:
+			d.log.Info().Dur("ring_timeout", d.ringTimeout).Msg("no answer, cancelling")
+			requestCancel(routing.NoAnswer)
+		case <-ctxDone:
+			ctxDone = nil
+			requestCancel(routing.CallerGone)
+		case <-giveUp:
+			return dialOutcome{outcome: cancelCause, err: errors.New("no final response after CANCEL")}
+		case <-tx.Done():
+			if cancelled {
+				return dialOutcome{outcome: cancelCause}
+			}
+			return dialOutcome{outcome: routing.Unavailable, err: fmt.Errorf("INVITE transaction ended: %w", tx.Err())}
+		}
+	}
+}
+
+// takeAnswer completes the dialog for a 2xx: ACK always; then either the
+// leg is ready, or (cancelled meanwhile, or a bad SDP answer) it is ended
+// with BYE.
+func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Request, tx sipmsg.ClientTransaction, res *sipmsg.Response, cancelled bool, cause routing.OfferOutcome) dialOutcome {
+	leg.confirm(res)
+	s.sendAck(leg, invite, tx, d.log)
+
+	if cancelled {
+		d.log.Info().Msg("200 OK crossed the CANCEL, acknowledging and hanging up")
+		leg.byeDetached()
+		return dialOutcome{outcome: cause, status: res.StatusCode}
+	}
+
+	negotiated, err := media.ParseAnswer(res.Body(), []media.Codec{d.codec}, defaultEventPayloadType)
+	if err != nil {
+		d.log.Warn().Err(err).Msg("unusable SDP answer, hanging up")
+		leg.byeDetached()
+		return dialOutcome{outcome: routing.Unavailable, status: res.StatusCode, err: fmt.Errorf("reading SDP answer: %w", err)}
+	}
+
+	leg.media = media.NewSession(media.SessionConfig{
+		Conn:           leg.port,
+		Remote:         negotiated.Remote,
+		Codec:          negotiated.Codec,
+		TelephoneEvent: negotiated.TelephoneEvent,
+		Logger:         d.log,
+	})
+	s.dialogs.add(leg.dialog.key, leg)
+	return dialOutcome{leg: leg, outcome: routing.Answered, status: res.StatusCode}
+}
+
+// confirm fills the dialog from the 2xx: the callee's tag, its Contact as
+// the remote target, and the route set in reverse (RFC 3261 12.1.2).
+func (l *outboundLeg) confirm(res *sipmsg.Response) {
+	if to := res.To(); to != nil {
+		tag, _ := to.Params.Get("tag")
+		l.dialog.key.remoteTag = tag
+	}
+	if contact := res.Contact(); contact != nil {
+		l.dialog.target = contact.Address
+	}
+	records := res.GetHeaders("Record-Route")
+	l.dialog.routes = l.dialog.routes[:0]
+	for i := len(records) - 1; i >= 0; i-- {
+		if rr, ok := records[i].(*sipmsg.RecordRouteHeader); ok {
+			l.dialog.routes = append(l.dialog.routes, rr.Address)
+		}
+	}
+}
+
+// sendAck acknowledges a 2xx, and again for each retransmission of it.
+func (s *Server) sendAck(leg *outboundLeg, invite *sipmsg.Request, tx sipmsg.ClientTransaction, log zerolog.Logger) {
+	ack := leg.dialog.newRequestWithCSeq(sipmsg.ACK, invite.CSeq().SeqNo)
+	if err := s.client.WriteRequest(ack); err != nil {
+		log.Warn().Err(err).Msg("sending ACK failed")
+	}
+	tx.OnRetransmission(func(r *sipmsg.Response) {
+		if !r.IsSuccess() {
+			return
+		}
+		if err := s.client.WriteRequest(ack.Clone()); err != nil {
+			log.Debug().Err(err).Msg("ACK retransmission failed")
+		}
+	})
+}
+
+// sendCancel cancels a pending INVITE (RFC 3261 9.1): same Request-URI,
+// Call-ID, From, To, CSeq number and top Via as the INVITE.
+func (s *Server) sendCancel(invite *sipmsg.Request, log zerolog.Logger) {
+	cancel := sipmsg.NewRequest(sipmsg.CANCEL, invite.Recipient)
+	if via := invite.Via(); via != nil {
+		cancel.AppendHeader(via.Clone())
+	}
+	for _, name := range []string{"Route", "From", "To", "Call-ID"} {
+		for _, h := range invite.GetHeaders(name) {
+			cancel.AppendHeader(sipmsg.HeaderClone(h))
+		}
+	}
+	cancel.AppendHeader(&sipmsg.CSeqHeader{SeqNo: invite.CSeq().SeqNo, MethodName: sipmsg.CANCEL})
+	maxForwards := sipmsg.MaxForwardsHeader(70)
+	cancel.AppendHeader(&maxForwards)
+	cancel.SetTransport(invite.Transport())
+	cancel.SetDestination(invite.Destination())
+
+	s.spawn(func() {
+		ctx, stop := context.WithTimeout(context.Background(), cancelGrace)
+		defer stop()
+		res, err := s.client.Do(ctx, cancel)
+		if err != nil {
+			log.Warn().Err(err).Msg("CANCEL failed")
+			return
+		}
+		log.Debug().Int("status", res.StatusCode).Msg("CANCEL answered")
+	})
+}
+
+// handleRequest answers a request the peer sends inside the dialog.
+func (l *outboundLeg) handleRequest(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	handleLegRequest(l.srv, l, l.handler, l.log, req, tx)
+}
+
+// handleAck ignores ACKs: this server is the UAC on this leg, except for
+// re-INVITEs the peer sends, whose ACK needs no action.
+func (l *outboundLeg) handleAck(*sipmsg.Request) {}
+
+// bye ends the leg with BYE and waits for the answer.
+func (l *outboundLeg) bye(ctx context.Context) error {
+	defer l.srv.dialogs.remove(l.dialog.key)
+	res, err := sendRequest(ctx, l.srv.client, l.dialog.newRequest(sipmsg.BYE))
+	if err != nil {
+		return fmt.Errorf("ending the outbound leg: %w", err)
+	}
+	if !res.IsSuccess() {
+		return fmt.Errorf("ending the outbound leg: BYE got %d %s", res.StatusCode, res.Reason)
+	}
+	return nil
+}
+
+// byeDetached ends the leg in the background, for legs nobody will use.
+func (l *outboundLeg) byeDetached() {
+	l.srv.spawn(func() {
+		ctx, stop := context.WithTimeout(context.Background(), byeTimeout)
+		defer stop()
+		if err := l.bye(ctx); err != nil {
+			l.log.Warn().Err(err).Msg("hanging up unused leg failed")
+		}
+	})
+}
+
+// release closes the leg's media and frees its RTP port.
+func (l *outboundLeg) release() {
+	if l.media != nil {
+		_ = l.media.Close()
+	}
+	l.srv.ports.Release(l.port)
+}
+
+// outcomeForStatus classifies a counselor phone's final response.
+func outcomeForStatus(status int) routing.OfferOutcome {
+	switch status {
+	case sipmsg.StatusBusyHere, sipmsg.StatusGlobalBusyEverywhere:
+		return routing.Busy
+	case sipmsg.StatusGlobalDecline:
+		return routing.Declined
+	default:
+		return routing.Unavailable
+	}
+}
+
+// ringTimer wraps a timer that never fires when the timeout is zero.
+type ringTimer struct {
+	*time.Timer
+	C <-chan time.Time
+}
+
+func newRingTimer(timeout time.Duration) ringTimer {
+	if timeout <= 0 {
+		return ringTimer{}
+	}
+	t := time.NewTimer(timeout)
+	return ringTimer{Timer: t, C: t.C}
+}
+
+// Stop stops the timer if there is one.
+func (r ringTimer) Stop() {
+	if r.Timer != nil {
+		r.Timer.Stop()
+	}
+}
