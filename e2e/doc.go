@@ -1,0 +1,20 @@
+// Package e2e owns the end-to-end test harness of helpline: it builds and
+// starts the real server binary on loopback ports, drives it with SIPp
+// scenarios (testdata/sipp), raw SIP datagrams (testdata/sip) and baresip
+// softphones standing in for counselors, captures RTP with tshark, and reads
+// the call records back through `helpline records export`.
+//
+// Everything runs on 127.0.0.1 only. Each helper starts its own process,
+// stops it by its PID in t.Cleanup, and waits for events (a log line, a
+// listening socket, a process exit) under a deadline instead of sleeping.
+//
+// The SIP side follows RFC 3261 (transactions, CANCEL, ACK for 2xx and
+// non-2xx, digest authentication), the media side RFC 3550 (RTP) and
+// RFC 4733/2833 (telephone-event DTMF), which is what the SIPp scenarios
+// send and what the RTP capture decodes.
+//
+// Tools: sipp (Debian package sip-tester), baresip, tshark. A test that needs
+// one calls RequireTool: the test is skipped when the tool is missing, but
+// fails instead under CI=true or HELPLINE_E2E=1, which scripts/test.sh sets.
+// SIPp's pcap playback and tshark's capture need root.
+package e2e

@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Loopback is the only address the harness binds to or sends to.
+const Loopback = "127.0.0.1"
+
+// Port block limits. Blocks start at a random even port in
+// [portBlockLow, portBlockHigh) so that parallel tests and parallel test
+// binaries rarely pick the same one; each candidate is checked by binding.
+const (
+	portBlockLow     = 30000
+	portBlockHigh    = 59000
+	portPickAttempts = 200
+
+	// DefaultRTPPorts is the size of the RTP block that StartServer gives
+	// each server: one even port per call leg, so 50 legs.
+	DefaultRTPPorts = 100
+
+	// sippMediaPorts covers SIPp's -mp block: audio RTP on N, RTCP on
+	// N+1, video on N+2 and its RTCP on N+3.
+	sippMediaPorts = 4
+)
+
+// listenPollInterval is how often WaitListening rereads /proc/net.
+const listenPollInterval = 20 * time.Millisecond
+
+// ErrNoFreePort means no free port was found after many random attempts.
+var ErrNoFreePort = errors.New("no free loopback port found")
+
+// ErrNotListening means a process did not open its socket before the deadline.
+var ErrNotListening = errors.New("port not listening")
+
+// reserved holds every port handed out in this test binary, so two helpers
+// never get the same one even though each check releases the port again.
+var reserved = struct {
+	sync.Mutex // guards ports
+	ports      map[int]bool
+}{ports: map[int]bool{}}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct {
+	Min, Max int
+}
+
+// FreePort returns a port on 127.0.0.1 that was free for both UDP and TCP
+// when checked and that no other caller in this test binary has received.
+// The port is released before it is returned, so another process could
+// still take it in between; random choice keeps that unlikely.
+func FreePort(t testing.TB) int {
+	t.Helper()
+
+	for range portPickAttempts {
+		port, err := ephemeralTCPPort()
+		if err != nil {
+			t.Fatalf("picking a free port: %v", err)
+		}
+		if udpFree(port) && reserve(port, 1) {
+			return port
+		}
+	}
+	t.Fatalf("picking a port free for UDP and TCP: %v", ErrNoFreePort)
+	return 0
+}
+
+// FreePortRange returns size consecutive ports starting at an even port
+// chosen at random in [30000, 59000), all free for UDP when checked and not
+// handed out before in this test binary.
+func FreePortRange(t testing.TB, size int) PortRange {
+	t.Helper()
+
+	if size < 1 {
+		t.Fatalf("port range size %d: must be at least 1", size)
+	}
+
+	for range portPickAttempts {
+		start := portBlockLow + 2*rand.IntN((portBlockHigh-portBlockLow-size)/2)
+		if rangeFree(start, size) && reserve(start, size) {
+			return PortRange{Min: start, Max: start + size - 1}
+		}
+	}
+	t.Fatalf("picking %d consecutive free UDP ports: %v", size, ErrNoFreePort)
+	return PortRange{}
+}
+
+// FreeMediaPort returns an even port N for SIPp's -mp option with N to N+3
+// free: SIPp binds N for audio and N+2 for video.
+func FreeMediaPort(t testing.TB) int {
+	t.Helper()
+	return FreePortRange(t, sippMediaPorts).Min
+}
+
+func ephemeralTCPPort() (int, error) {
+	listener, err := net.Listen("tcp", net.JoinHostPort(Loopback, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("listening on a TCP port of %s: %w", Loopback, err)
+	}
+	defer listener.Close()
+	return listener.Addr().(*net.TCPAddr).Port, nil
+}
+
+func udpFree(port int) bool {
+	conn, err := net.ListenPacket("udp", net.JoinHostPort(Loopback, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
+func rangeFree(start, size int) bool {
+	for port := start; port < start+size; port++ {
+		if !udpFree(port) {
+			return false
+		}
+	}
+	return true
+}
+
+func reserve(start, size int) bool {
+	reserved.Lock()
+	defer reserved.Unlock()
+
+	for port := start; port < start+size; port++ {
+		if reserved.ports[port] {
+			return false
+		}
+	}
+	for port := start; port < start+size; port++ {
+		reserved.ports[port] = true
+	}
+	return true
+}
+
+// WaitListening waits until some process has a socket bound to port on
+// 127.0.0.1 or 0.0.0.0: a UDP socket for network "udp", a listening socket
+// for "tcp". It reads /proc/net instead of probing, because a probe bind
+// could make the other process's bind fail.
+func WaitListening(ctx context.Context, network string, port int) error {
+	ticker := time.NewTicker(listenPollInterval)
+	defer ticker.Stop()
+
+	for {
+		bound, err := portBound(network, port)
+		if err != nil {
+			return err
+		}
+		if bound {
+			return nil
+		}
+
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s port %d: %w", ErrNotListening, network, port, context.Cause(ctx))
+		case <-ticker.C:
+		}
+	}
+}
+
+// TCP socket state LISTEN in /proc/net/tcp (include/net/tcp_states.h).
+const procTCPListen = "0A"
+
+func portBound(network string, port int) (bool, error) {
+	path := "/proc/net/" + network
+	file, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("reading %s to find port %d: %w", path, port, err)
+	}
+	defer file.Close()
+
+	wanted := fmt.Sprintf(":%04X", port)
+	scanner := bufio.NewScanner(file)
+	for scanner.Scan() {
+		fields := strings.Fields(scanner.Text())
+		if len(fields) < 4 {
+			continue
+		}
+		local, state := fields[1], fields[3]
+		if !strings.HasSuffix(local, wanted) {
+			continue
+		}
+		if !strings.HasPrefix(local, "0100007F:") && !strings.HasPrefix(local, "00000000:") {
+			continue
+		}
+		if network == "tcp" && state != procTCPListen {
+			continue
+		}
+		return true, nil
+	}
+	return false, scanner.Err()
+}

@@ -1,0 +1,314 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server start and stop limits.
+const (
+	DefaultReadyTimeout = 30 * time.Second
+	// DefaultDrainTimeout replaces the example's 30 s shutdown.drain_timeout
+	// so that a test's Stop does not wait for calls for long.
+	DefaultDrainTimeout = "5s"
+	// stopGrace is how long Stop waits after SIGTERM before SIGKILL; it
+	// must exceed shutdown.drain_timeout.
+	stopGrace = 40 * time.Second
+	// waitDelay bounds how long exec waits for output pipes after a child
+	// exits.
+	waitDelay = 5 * time.Second
+)
+
+// ReadyMessage is the log message the server writes once it listens.
+const ReadyMessage = "helpline ready"
+
+// RecordsKeyEnv is the environment variable that carries the records key.
+const RecordsKeyEnv = "HELPLINE_RECORDS_KEY"
+
+// envPrefix starts every environment variable that configures the server;
+// the harness drops inherited ones so a developer's shell cannot change a test.
+const envPrefix = "HELPLINE_"
+
+// recordsKeyBytes is the length of the records key (AES-256).
+const recordsKeyBytes = 32
+
+// Output lines of the server that fail the test wherever they appear.
+var fatalOutputMarkers = []string{"panic:", "fatal error:", "WARNING: DATA RACE"}
+
+// ServerOptions adjusts one server started by StartServer.
+type ServerOptions struct {
+	// Mutate edits the configuration tree after the harness filled in
+	// ports, folders and log settings (see SetConfig).
+	Mutate func(cfg map[string]any)
+	// Env holds extra KEY=VALUE environment entries; they override the
+	// harness's own.
+	Env []string
+	// Binary is a prebuilt helpline binary. Empty: BuildServer.
+	Binary string
+	// ReadyTimeout bounds the wait for "helpline ready". Zero: 30 s.
+	ReadyTimeout time.Duration
+}
+
+// Server is a helpline process started by StartServer.
+type Server struct {
+	// ConfigPath is the configuration file the server runs with.
+	ConfigPath string
+	// Config is the configuration tree written to ConfigPath.
+	Config map[string]any
+	// DataDir is records.data_dir.
+	DataDir string
+	// SIPPort is the UDP and TCP port of the SIP listeners on 127.0.0.1.
+	SIPPort int
+	// RTP is the server's RTP port range.
+	RTP PortRange
+	// RecordsKey is the base64 records key passed in HELPLINE_RECORDS_KEY.
+	RecordsKey string
+
+	binary string
+	env    []string
+	proc   *process
+	lines  *eventLog[string]
+	logs   *eventLog[map[string]any]
+	stdout *lineWriter
+	stderr *lineWriter
+
+	stopOnce sync.Once
+	stopCode int
+}
+
+// StartServer writes a configuration derived from
+// config/helpline.example.yaml (free SIP port for UDP and TCP, its own RTP
+// range, data_dir in t.TempDir(), JSON logs at debug level, a random records
+// key in HELPLINE_RECORDS_KEY), starts `helpline serve --config PATH` and
+// waits for the "helpline ready" log line. t.Cleanup stops it.
+func StartServer(t testing.TB, opts ServerOptions) *Server {
+	t.Helper()
+
+	binary := opts.Binary
+	if binary == "" {
+		binary = BuildServer(t)
+	}
+
+	s := &Server{binary: binary}
+	s.configure(t, opts)
+	s.start(t)
+
+	readyTimeout := opts.ReadyTimeout
+	if readyTimeout == 0 {
+		readyTimeout = DefaultReadyTimeout
+	}
+	s.WaitLog(t, LogMessage(ReadyMessage), readyTimeout)
+	return s
+}
+
+func (s *Server) configure(t testing.TB, opts ServerOptions) {
+	t.Helper()
+
+	dir := t.TempDir()
+	s.SIPPort = FreePort(t)
+	s.RTP = FreePortRange(t, DefaultRTPPorts)
+	s.DataDir = filepath.Join(dir, "data")
+	s.ConfigPath = filepath.Join(dir, "helpline.yaml")
+	s.RecordsKey = newRecordsKey(t)
+
+	cfg := LoadExampleConfig(t)
+	address := net.JoinHostPort(Loopback, strconv.Itoa(s.SIPPort))
+	settings := []struct {
+		path  string
+		value any
+	}{
+		{"sip.listen", []any{
+			map[string]any{"network": "udp", "address": address},
+			map[string]any{"network": "tcp", "address": address},
+		}},
+		{"sip.public_host", Loopback},
+		{"rtp.address", Loopback},
+		{"rtp.port_min", s.RTP.Min},
+		{"rtp.port_max", s.RTP.Max},
+		{"records.data_dir", s.DataDir},
+		{"records.key_env", RecordsKeyEnv},
+		{"records.key_file", ""},
+		{"records.allow_demo_key", false},
+		{"log.format", "json"},
+		{"log.level", "debug"},
+		{"shutdown.drain_timeout", DefaultDrainTimeout},
+	}
+	for _, setting := range settings {
+		MustSetConfig(t, cfg, setting.path, setting.value)
+	}
+	if opts.Mutate != nil {
+		opts.Mutate(cfg)
+	}
+
+	writeConfig(t, cfg, s.ConfigPath)
+	s.Config = cfg
+	s.env = serverEnv(RecordsKeyEnv+"="+s.RecordsKey, opts.Env)
+}
+
+func newRecordsKey(t testing.TB) string {
+	t.Helper()
+
+	key := make([]byte, recordsKeyBytes)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatalf("generating a records key: %v", err)
+	}
+	return base64.StdEncoding.EncodeToString(key)
+}
+
+// raceExitOptions turns off the race detector's 1 s pause at exit
+// (atexit_sleep_ms), which a -race server binary would add to every Stop
+// and every records export. Races still print "WARNING: DATA RACE".
+const raceExitOptions = "GORACE=atexit_sleep_ms=0"
+
+// serverEnv returns the inherited environment without HELPLINE_ variables,
+// plus the given entries (later entries win).
+func serverEnv(keyEntry string, extra []string) []string {
+	var env []string
+	for _, entry := range os.Environ() {
+		if !strings.HasPrefix(entry, envPrefix) {
+			env = append(env, entry)
+		}
+	}
+	if raceEnabled && os.Getenv("GORACE") == "" {
+		env = append(env, raceExitOptions)
+	}
+	env = append(env, keyEntry)
+	return append(env, extra...)
+}
+
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+
+	s.lines = newEventLog[string]()
+	s.logs = newEventLog[map[string]any]()
+	s.stdout = &lineWriter{emit: s.addLine}
+	s.stderr = &lineWriter{emit: s.addLine}
+
+	cmd := exec.Command(s.binary, "serve", "--config", s.ConfigPath)
+	cmd.Env = s.env
+	cmd.Stdout = s.stdout
+	cmd.Stderr = s.stderr
+	cmd.WaitDelay = waitDelay
+
+	proc, err := startProcess("helpline", cmd)
+	if err != nil {
+		t.Fatalf("starting the server: %v", err)
+	}
+	s.proc = proc
+
+	logTailOnFailure(t, "helpline output", s.lines.snapshot)
+	t.Cleanup(func() {
+		s.Stop(t)
+		s.checkFatalOutput(t)
+	})
+}
+
+// addLine records one output line, and its JSON object when it is one.
+func (s *Server) addLine(line string) {
+	s.lines.add(line)
+
+	var entry map[string]any
+	if json.Unmarshal([]byte(line), &entry) == nil && entry != nil {
+		s.logs.add(entry)
+	}
+}
+
+func (s *Server) checkFatalOutput(t testing.TB) {
+	t.Helper()
+
+	for _, line := range s.lines.snapshot() {
+		for _, marker := range fatalOutputMarkers {
+			if strings.Contains(line, marker) {
+				t.Errorf("server output contains %q: %s", marker, line)
+			}
+		}
+	}
+}
+
+// Addr returns the SIP address, 127.0.0.1:port, for UDP and TCP.
+func (s *Server) Addr() string {
+	return net.JoinHostPort(Loopback, strconv.Itoa(s.SIPPort))
+}
+
+// Logs returns the JSON log entries written so far.
+func (s *Server) Logs() []map[string]any {
+	return s.logs.snapshot()
+}
+
+// OutputLines returns every output line so far, JSON or not.
+func (s *Server) OutputLines() []string {
+	return s.lines.snapshot()
+}
+
+// WaitLog waits for a JSON log entry that matches, looking at the entries
+// written since the start, and returns it. It fails the test on timeout or
+// when the server exits first.
+func (s *Server) WaitLog(t testing.TB, match func(entry map[string]any) bool, timeout time.Duration) map[string]any {
+	t.Helper()
+
+	entry, _, err := s.logs.wait(0, match, timeout, s.proc.exited)
+	if err != nil {
+		code, _ := s.proc.result()
+		if s.proc.running() {
+			t.Fatalf("waiting for a server log entry: %v", err)
+		}
+		t.Fatalf("waiting for a server log entry: %v (exit code %d)", err, code)
+	}
+	return entry
+}
+
+// Stop sends SIGTERM, waits for the drain (SIGKILL after 40 s, which fails
+// the test) and returns the exit code. Later calls return the same code.
+func (s *Server) Stop(t testing.TB) int {
+	t.Helper()
+
+	s.stopOnce.Do(func() {
+		code, killed := s.proc.stop(syscall.SIGTERM, stopGrace)
+		s.stdout.Close()
+		s.stderr.Close()
+		if killed {
+			t.Errorf("server (pid %d) ignored SIGTERM for %s and was killed", s.proc.pid(), stopGrace)
+		}
+		s.stopCode = code
+	})
+	return s.stopCode
+}
+
+// Exited reports whether the server process has ended.
+func (s *Server) Exited() bool {
+	return !s.proc.running()
+}
+
+// LogMessage matches log entries whose message field equals message.
+func LogMessage(message string) func(map[string]any) bool {
+	return func(entry map[string]any) bool {
+		return entry["message"] == message
+	}
+}
+
+// LogFields matches log entries that contain every given field with the
+// given value. Values compare in their fmt %v form, so a number may be
+// given as a string.
+func LogFields(fields map[string]any) func(map[string]any) bool {
+	return func(entry map[string]any) bool {
+		for key, want := range fields {
+			got, ok := entry[key]
+			if !ok || fmt.Sprint(got) != fmt.Sprint(want) {
+				return false
+			}
+		}
+		return true
+	}
+}
