@@ -397,7 +397,7 @@ func (p *Phone) Answer(t testing.TB) {
 }
 
 // WaitRegistered waits until baresip reports a 200 to its REGISTER and
-// fails at once when it reports a 3xx to 6xx answer instead.
+// fails at once when it reports a 3xx to 6xx response instead.
 func (p *Phone) WaitRegistered(t testing.TB, timeout time.Duration) {
 	t.Helper()
 

@@ -103,12 +103,15 @@ func TestBaresipAnswersTalksAndHangsUp(t *testing.T) {
 			t.Errorf("phone's audio stream: %v", err)
 		}
 
-		heard, err := ReadWAV(phone.RecordedWAV(t))
+		recording, err := ReadWAV(phone.RecordedWAV(t))
 		if err != nil {
-			t.Fatalf("reading what the phone heard: %v", err)
+			t.Fatalf("reading what the phone received: %v", err)
 		}
-		if heard.Duration() < 5*time.Second || heard.RMS() < 100 {
-			t.Errorf("phone heard %s of audio at RMS %.0f, want at least 5s of speech", heard.Duration(), heard.RMS())
+		if recording.Duration() < 5*time.Second {
+			t.Errorf("phone recorded %s of audio, want at least 5s", recording.Duration())
+		}
+		if recording.RMS() < 100 {
+			t.Errorf("phone recording has RMS %.0f, want speech (at least 100)", recording.RMS())
 		}
 	})
 

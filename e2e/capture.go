@@ -22,7 +22,8 @@ const (
 	captureStartTimeout = 15 * time.Second
 	captureStopGrace    = 10 * time.Second
 	probeResendInterval = 100 * time.Millisecond
-	// captureReadyLine is what tshark prints on stderr once it captures.
+	// captureReadyLine is what tshark prints on stderr when the capture
+	// starts, a moment before packets are really captured (see sync).
 	captureReadyLine = "Capturing on 'Loopback: lo'"
 	captureInterface = "lo"
 )
@@ -99,13 +100,13 @@ func (p RTPPackets) WithPT(pt uint8) RTPPackets {
 
 // Filter returns the packets for which keep returns true.
 func (p RTPPackets) Filter(keep func(RTPPacket) bool) RTPPackets {
-	var kept RTPPackets
+	var matching RTPPackets
 	for _, packet := range p {
 		if keep(packet) {
-			kept = append(kept, packet)
+			matching = append(matching, packet)
 		}
 	}
-	return kept
+	return matching
 }
 
 // SSRCs returns the distinct SSRCs in order of first appearance.
@@ -285,7 +286,13 @@ func (c *RTPCapture) Stop(t testing.TB) {
 
 func (c *RTPCapture) stop() error {
 	c.stopOnce.Do(func() {
+		// tshark captures through a dumpcap child; a killed tshark
+		// would leave it running.
+		helpers := c.proc.children()
 		code, killed := c.proc.stop(syscall.SIGINT, captureStopGrace)
+		if killed {
+			killOrphans(helpers, "dumpcap")
+		}
 		for _, output := range c.outputs {
 			output.Close()
 		}

@@ -156,3 +156,33 @@ func TestExportRevealsOnlyOnRequest(t *testing.T) {
 		t.Errorf("revealed caller_number = %q, want %s", got, callerNumber)
 	}
 }
+
+// A caller sent to the general service is transferred to
+// trunk.general_service_uri and bridged there; the record says transferred.
+func TestTransferToGeneralService(t *testing.T) {
+	RequireTool(t, "sipp")
+	general := StartSipp(t, SippOptions{Scenario: "uas_verify_answer.xml", Timeout: 120 * time.Second})
+	uri := "sip:general@" + general.Addr()
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		MustSetConfig(t, cfg, "trunk.general_service_uri", uri)
+		// Pressing 5 leads to the explanation and the transfer, so the
+		// recorded key presses of the RFC 2833 captures reach that branch.
+		MustSetConfig(t, cfg, "ivr.nodes.welcome.branches.5.next", "explain")
+	}})
+
+	result := RunSipp(t, SippOptions{
+		Scenario: "uac_ivr_talk.xml",
+		Target:   srv.Addr(),
+		Service:  "120",
+		Vars:     map[string]string{"queue_ms": "20000", "hold_ms": "500"},
+		Timeout:  120 * time.Second,
+	})
+	if done := general.Wait(t); done.ExitCode != 0 {
+		t.Errorf("the general service saw a wrong exchange:\n%s", done.Report())
+	}
+
+	rec := srv.WaitRecord(t, func(r map[string]any) bool {
+		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
+	}, recordTimeout)
+	wantRecord(t, rec, map[string]string{"outcome": "transferred", "transfer_target": uri, "counselor": ""})
+}

@@ -19,8 +19,8 @@ import (
 const Loopback = "127.0.0.1"
 
 // Port block limits. Blocks start at a random even port in
-// [portBlockLow, portBlockHigh) so that parallel tests and parallel test
-// binaries rarely pick the same one; each candidate is checked by binding.
+// [portBlockLow, portBlockHigh), so parallel tests and parallel test
+// binaries rarely pick the same one. Each candidate is checked by binding.
 const (
 	portBlockLow     = 30000
 	portBlockHigh    = 59000
@@ -181,7 +181,7 @@ func portBound(network string, port int) (bool, error) {
 	}
 	defer file.Close()
 
-	wanted := fmt.Sprintf(":%04X", port)
+	portSuffix := fmt.Sprintf(":%04X", port)
 	scanner := bufio.NewScanner(file)
 	for scanner.Scan() {
 		fields := strings.Fields(scanner.Text())
@@ -189,7 +189,7 @@ func portBound(network string, port int) (bool, error) {
 			continue
 		}
 		local, state := fields[1], fields[3]
-		if !strings.HasSuffix(local, wanted) {
+		if !strings.HasSuffix(local, portSuffix) {
 			continue
 		}
 		if !strings.HasPrefix(local, "0100007F:") && !strings.HasPrefix(local, "00000000:") {

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -114,6 +117,43 @@ func (p *process) stop(sig syscall.Signal, grace time.Duration) (int, bool) {
 
 	code, _ := p.result()
 	return code, killed
+}
+
+// children returns the PIDs of the process's direct children, read from
+// /proc; empty once the process has exited.
+func (p *process) children() []int {
+	taskDir := fmt.Sprintf("/proc/%d/task", p.pid())
+	tasks, err := os.ReadDir(taskDir)
+	if err != nil {
+		return nil
+	}
+
+	var pids []int
+	for _, task := range tasks {
+		data, err := os.ReadFile(filepath.Join(taskDir, task.Name(), "children"))
+		if err != nil {
+			continue
+		}
+		for _, field := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(field); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// killOrphans sends SIGKILL to each of pids that still runs the command
+// name. It ends the helpers of a process that had to be killed, which would
+// otherwise outlive it.
+func killOrphans(pids []int, name string) {
+	for _, pid := range pids {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(cmdline), name) {
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 // waitExit waits until the process exits or ctx ends.

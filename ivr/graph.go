@@ -4,7 +4,7 @@ import "time"
 
 // Graph is the IVR menu as the configuration describes it: named nodes and
 // the node every call starts at. The config package decodes it from the
-// ivr section and calls Validate.
+// ivr section and checks its node references; Validate checks its prompts.
 type Graph struct {
 	// Start is the name of the node every call enters first.
 	Start string `mapstructure:"start"`

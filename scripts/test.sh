@@ -29,8 +29,6 @@ readonly TOOLS=(
   "sipp:sip-tester"
   "baresip:baresip"
   "tshark:tshark"
-  "redis-server:redis-server"
-  "chromium:chromium"
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1

@@ -14,7 +14,7 @@ import (
 	"helpline/records"
 )
 
-// phase is where a call is in its life.
+// phase is the stage a call has reached.
 type phase int
 
 const (
@@ -42,6 +42,7 @@ func (h *hangup) Error() string { return string(h.side) + " ended the call: " + 
 var (
 	causeShutdown = &hangup{side: records.SideServer, reason: "server shutdown", outcome: records.OutcomeInterrupted}
 	causeNoAck    = &hangup{side: records.SideServer, reason: errNoAck.Error(), outcome: records.OutcomeFailed}
+	causeCancel   = &hangup{side: records.SideCaller, reason: "caller sent CANCEL"}
 )
 
 // call is one caller's call from the trunk, through the IVR and the queue,

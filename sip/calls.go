@@ -48,11 +48,6 @@ func (t *callTable) get(id string) (*call, bool) {
 	return c, ok
 }
 
-func (t *callTable) has(id string) bool {
-	_, ok := t.get(id)
-	return ok
-}
-
 func (t *callTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -75,13 +75,7 @@ func (t *dialogTable) lookup(req *sipmsg.Request) (inDialogHandler, bool) {
 	return leg, found
 }
 
-func (t *dialogTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.legs)
-}
-
-// dialogState is what a leg needs to send requests inside its dialog.
+// dialogState is the state a leg needs to send requests inside its dialog.
 type dialogState struct {
 	key dialogKey
 	// local and remote are the From and To addresses of requests we send.

@@ -253,7 +253,7 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 func parseRegisterRequest(req *sipmsg.Request) (registerOrigin, string, error) {
 	to, from, callID, cseq := req.To(), req.From(), req.CallID(), req.CSeq()
 	if to == nil || from == nil || callID == nil || cseq == nil {
-		return registerOrigin{}, "", fmt.Errorf("To, From, Call-ID or CSeq missing: %w", ErrMalformedRegister)
+		return registerOrigin{}, "", fmt.Errorf("missing To, From, Call-ID or CSeq header: %w", ErrMalformedRegister)
 	}
 	if cseq.MethodName != sipmsg.REGISTER {
 		return registerOrigin{}, "", fmt.Errorf("CSeq method %q, expected REGISTER: %w", cseq.MethodName, ErrMalformedRegister)

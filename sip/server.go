@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -416,6 +415,3 @@ func sessionVersion() uint64 {
 	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint64(b[:]) >> 2
 }
-
-// portString formats a port for logs.
-func portString(p uint16) string { return strconv.Itoa(int(p)) }

@@ -29,6 +29,7 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 	callID := req.CallID().Value()
 	log := s.log.With().Str("call_id", callID).Logger()
 	leg := newInboundLeg(s, req, tx, log)
+	leg.watchCancel()
 	if err := leg.respond(sipmsg.StatusTrying, "Trying", nil); err != nil {
 		log.Debug().Err(err).Msg("100 Trying not sent")
 	}
@@ -50,11 +51,6 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		return
 	}
 
-	// CANCEL before the 200 goes out: sipgo answers 200 to the CANCEL and
-	// 487 to the INVITE; the call ends as abandoned in the IVR.
-	tx.OnCancel(func(*sipmsg.Request) {
-		c.end(&hangup{side: records.SideCaller, reason: "caller sent CANCEL"})
-	})
 	answered := c.answerCall(negotiated, answer)
 	s.spawn(func() { c.run(answered) })
 }
@@ -187,6 +183,7 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 		Logger:         log,
 	})
 	leg.handler = c
+	leg.attach(c)
 
 	if err := s.startRecord(c, req, identity, source); err != nil {
 		// The caller is served all the same; the log keeps the trace.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -36,6 +37,11 @@ type inboundLeg struct {
 	acked   chan struct{}
 	ackOnce sync.Once
 
+	// cancelled is set when a CANCEL arrived before the final response.
+	cancelled atomic.Bool
+	// owner is the call this leg belongs to, once there is one.
+	owner atomic.Pointer[call]
+
 	mu sync.Mutex
 	// ok is the 2xx we sent, nil before; guarded by mu.
 	ok *sipmsg.Response
@@ -44,7 +50,7 @@ type inboundLeg struct {
 	ackDeadline time.Time
 }
 
-// legEvents is what a leg reports to the call it belongs to.
+// legEvents is the set of callbacks through which a leg reports to its call.
 type legEvents interface {
 	// legHangup is called when the peer ends the dialog (BYE).
 	legHangup(leg any, reason string)
@@ -88,6 +94,26 @@ func newInboundLeg(srv *Server, req *sipmsg.Request, tx sipmsg.ServerTransaction
 		tx:     tx,
 		dialog: state,
 		acked:  make(chan struct{}),
+	}
+}
+
+// watchCancel ends the leg's call when the caller sends CANCEL before the
+// final response. sipgo answers the CANCEL with 200 and the INVITE with 487.
+func (l *inboundLeg) watchCancel() {
+	l.tx.OnCancel(func(*sipmsg.Request) {
+		l.cancelled.Store(true)
+		if c := l.owner.Load(); c != nil {
+			c.end(causeCancel)
+		}
+	})
+}
+
+// attach ties the leg to its call, ending the call at once when a CANCEL
+// came first.
+func (l *inboundLeg) attach(c *call) {
+	l.owner.Store(c)
+	if l.cancelled.Load() {
+		c.end(causeCancel)
 	}
 }
 
@@ -148,6 +174,9 @@ func (l *inboundLeg) answer(ctx context.Context, sdp []byte, onNoAck func()) err
 
 	if err := l.tx.Respond(res); err != nil {
 		l.srv.dialogs.remove(l.dialog.key)
+		l.mu.Lock()
+		l.ok = nil
+		l.mu.Unlock()
 		return fmt.Errorf("sending 200 OK to the caller: %w", err)
 	}
 
@@ -212,9 +241,9 @@ func (l *inboundLeg) handleRequest(req *sipmsg.Request, tx sipmsg.ServerTransact
 	handleLegRequest(l.srv, l, l.handler, l.log, req, tx)
 }
 
-// bye ends the caller's dialog from our side. Before the ACK arrived, RFC
-// 3261 15 says to wait for it or for the transaction to time out; a call
-// that ends then is cut at once only when no ACK can come (errNoAck).
+// bye ends the caller's dialog from our side. RFC 3261 section 15 requires
+// waiting for the ACK of our 2xx, or for 64×T1, before sending BYE, so bye
+// waits until the ACK arrives or that deadline passes.
 func (l *inboundLeg) bye(ctx context.Context) error {
 	l.mu.Lock()
 	answered, deadline := l.ok != nil, l.ackDeadline

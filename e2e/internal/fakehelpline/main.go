@@ -5,10 +5,10 @@
 //	fakehelpline serve --config PATH
 //	fakehelpline records export --config PATH --format jsonl [--since T] [--reveal]
 //
-// serve reads the sip.listen and records sections of the configuration,
-// checks the records key in the configured environment variable, binds
-// every listener, logs "helpline ready" as a zerolog JSON line, and writes
-// one record per UDP datagram (keyed by its Call-ID header) to
+// serve reads the sip.listen and records sections of the configuration and
+// checks the records key in the configured environment variable. It binds
+// every listener and logs "helpline ready" as a zerolog JSON line. Then it
+// writes one record per UDP datagram, keyed by its Call-ID header, to
 // records.jsonl in data_dir. SIGTERM ends it with exit code 0. It speaks
 // no SIP (RFC 3261): it only reads the Call-ID line of a datagram.
 package main
