@@ -238,3 +238,30 @@ func TestRegisterWrongPasswordCreatesNoBinding(t *testing.T) {
 		}
 	}
 }
+
+// A BYE from the counselor ends both legs: the caller gets BYE too.
+func TestCounselorHangsUp(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{})
+	phone := counselorPhone(t, srv, "1002", true)
+
+	caller := StartSipp(t, SippOptions{
+		Scenario: "uac_ivr_talk.xml",
+		Target:   srv.Addr(),
+		Service:  "120",
+		Vars:     map[string]string{"wait_bye": "1"},
+		Timeout:  90 * time.Second,
+	})
+	phone.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	srv.WaitLog(t, LogMessage("counselor answered, bridging"), logTimeout)
+	phone.Hangup(t)
+
+	result := caller.Wait(t)
+	if result.ExitCode != 0 {
+		t.Fatalf("caller did not get the server's BYE:\n%s", result.Report())
+	}
+	rec := srv.WaitRecord(t, func(r map[string]any) bool {
+		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
+	}, recordTimeout)
+	wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1002", "hangup_side": "counselor"})
+}

@@ -60,6 +60,9 @@ func TestTrunkAdmission(t *testing.T) {
 			}
 		})
 	}
+
+	rec := srv.WaitRecord(t, func(r map[string]any) bool { return recordField(r, "called_number") == "119" }, recordTimeout)
+	wantRecord(t, rec, map[string]string{"outcome": "rejected", "hangup_side": "server"})
 }
 
 func TestUntrustedSourceForbidden(t *testing.T) {

@@ -26,10 +26,13 @@ var anonymousUsers = map[string]bool{
 
 // callerIdentity reads the caller's number from a trusted trunk's INVITE:
 // P-Asserted-Identity when present (RFC 3325), else From. A Privacy header
-// with "id" or "user" (RFC 3323, RFC 3325), or an anonymous user part, marks
-// the number withheld.
+// with "id" or "user" (RFC 3323, RFC 3325), an anonymous user part, or a
+// user part without digits marks the caller withheld, and then no number is
+// kept at all.
 func callerIdentity(req *sipmsg.Request) CallerIdentity {
-	withheld := privacyRequested(req)
+	if privacyRequested(req) {
+		return CallerIdentity{Withheld: true}
+	}
 
 	number := assertedNumber(req)
 	if number == "" {
@@ -37,14 +40,8 @@ func callerIdentity(req *sipmsg.Request) CallerIdentity {
 			number = from.Address.User
 		}
 	}
-
-	if number == "" || anonymousUsers[strings.ToLower(number)] {
+	if number == "" || anonymousUsers[strings.ToLower(number)] || !strings.ContainsAny(number, "0123456789") {
 		return CallerIdentity{Withheld: true}
-	}
-	if withheld {
-		// The number is still recorded for follow-up, which is why the trunk
-		// sent it; it is only marked as one the caller did not want shown.
-		return CallerIdentity{Number: number, Withheld: true}
 	}
 	return CallerIdentity{Number: number}
 }

@@ -21,9 +21,10 @@ func TestCallerIdentity(t *testing.T) {
 		{name: "asserted tel URI", from: "120", headers: map[string]string{
 			"P-Asserted-Identity": "<tel:+821099998888;cpc=ordinary>",
 		}, want: "+821099998888"},
-		{name: "privacy id keeps number but marks withheld", from: "01012345678", headers: map[string]string{
+		{name: "privacy id withholds the number", from: "01012345678", headers: map[string]string{
 			"Privacy": "id",
-		}, want: "01012345678", withheld: true},
+		}, withheld: true},
+		{name: "user part without digits", from: "sipp", withheld: true},
 		{name: "anonymous From", from: "anonymous", withheld: true},
 		{name: "empty From user", from: "", withheld: true},
 		{name: "privacy none", from: "01012345678", headers: map[string]string{"Privacy": "none"}, want: "01012345678"},

@@ -79,3 +79,27 @@ func TestExportRejectsBadFormat(t *testing.T) {
 		t.Errorf("error output lacks the bad format:\n%s", stderr.String())
 	}
 }
+
+func TestMissingRecordsKeyExitsWithStatus2(t *testing.T) {
+	t.Setenv("HELPLINE_RECORDS_KEY", "")
+	dataDir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(t.TempDir(), "helpline.yaml")
+	yaml := "records:\n  data_dir: " + dataDir + "\n  allow_demo_key: false\n" +
+		"counselors:\n  - id: \"1001\"\n    password: secret-1001\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve", "--config", path}, &stdout, &stderr)
+
+	if code != exitUsage {
+		t.Errorf("exit status = %d, want %d\n%s", code, exitUsage, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "HELPLINE_RECORDS_KEY") {
+		t.Errorf("error output does not say where the key goes:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(dataDir); err == nil {
+		t.Errorf("the server created %s although it did not start", dataDir)
+	}
+}
