@@ -303,3 +303,17 @@ func TestUnansweredCounselorIsSkipped(t *testing.T) {
 		})
 	}
 }
+
+// A trunk that reuses a Call-ID gets a second record, not an overwritten one.
+func TestReusedCallIDKeepsBothRecords(t *testing.T) {
+	srv := StartServer(t, ServerOptions{})
+	callID := randomID(t) + "@" + Loopback
+	for range 2 {
+		peer := ListenUDP(t)
+		if got, msg := finalStatus(t, peer, srv, "valid/invite.sip", map[string]string{"number": "119", "call_id": callID}); got != 404 {
+			t.Fatalf("status = %d, want 404\n%s", got, msg)
+		}
+	}
+	srv.WaitRecord(t, RecordWithCallID(callID), recordTimeout)
+	srv.WaitRecord(t, RecordWithCallID(callID+"~2"), recordTimeout)
+}

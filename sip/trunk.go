@@ -111,25 +111,23 @@ func (s *Server) writeRejectedRecord(leg *inboundLeg, identity CallerIdentity, s
 	if s.records == nil {
 		return
 	}
-	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
-	defer stop()
 
 	now := time.Now()
-	callID := leg.dialog.key.callID
-	start := records.StartInfo{
-		CallID:         callID,
+	callID, err := s.startRecordID(leg.dialog.key.callID, records.StartInfo{
 		Source:         source.String(),
 		CalledNumber:   leg.invite.Recipient.User,
 		CallerNumber:   identity.Number,
 		CallerWithheld: identity.Withheld,
 		StartedAt:      now,
-	}
-	side, reason := records.SideServer, cause.Error()
-	patch := records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason}
-	if err := s.records.Start(ctx, start); err != nil {
+	})
+	if err != nil {
 		leg.log.Error().Err(err).Msg("writing call record failed")
 		return
 	}
+	side, reason := records.SideServer, cause.Error()
+	patch := records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason}
+	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
+	defer stop()
 	if err := s.records.Update(ctx, callID, patch); err != nil {
 		leg.log.Error().Err(err).Msg("writing call record failed")
 	}
@@ -193,19 +191,51 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 	return c, negotiated, answer, nil
 }
 
-// startRecord writes the record of a call as it starts.
+// maxCallIDSuffix bounds the tries for a free record id when a trunk
+// reuses a Call-ID.
+const maxCallIDSuffix = 9
+
+// startRecord writes the record of a call as it starts, under the call's
+// id or, when that is taken, the free id startRecordID chose.
 func (s *Server) startRecord(c *call, req *sipmsg.Request, identity CallerIdentity, source netip.Addr) error {
-	if s.records == nil {
-		return nil
-	}
-	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
-	defer stop()
-	return s.records.Start(ctx, records.StartInfo{
-		CallID:         c.id,
+	id, err := s.startRecordID(c.id, records.StartInfo{
 		Source:         source.String(),
 		CalledNumber:   req.Recipient.User,
 		CallerNumber:   identity.Number,
 		CallerWithheld: identity.Withheld,
 		StartedAt:      c.startedAt,
 	})
+	if id != c.id {
+		c.id = id
+		c.log = c.log.With().Str("record_id", id).Logger()
+	}
+	return err
+}
+
+// startRecordID writes a new record and returns its id: the Call-ID, or,
+// when that already names a record or a call in progress (a trunk that
+// reuses Call-IDs, or a forked INVITE), "<Call-ID>~2", "~3" and so on, so
+// that no earlier record is overwritten.
+func (s *Server) startRecordID(callID string, info records.StartInfo) (string, error) {
+	for n := 1; n <= maxCallIDSuffix; n++ {
+		id := callID
+		if n > 1 {
+			id = fmt.Sprintf("%s~%d", callID, n)
+		}
+		if _, busy := s.calls.get(id); busy {
+			continue
+		}
+		if s.records == nil {
+			return id, nil
+		}
+
+		info.CallID = id
+		ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
+		err := s.records.Start(ctx, info)
+		stop()
+		if !errors.Is(err, records.ErrDuplicate) {
+			return id, err
+		}
+	}
+	return callID, fmt.Errorf("no free record id for Call-ID %q after %d tries", callID, maxCallIDSuffix)
 }
