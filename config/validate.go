@@ -49,11 +49,11 @@ var (
 // validate checks every section, fills the values that Load derives
 // (public_host, rtp.address, passwords from the environment, UsesDemoKey)
 // and records the problems and warnings.
-func validate(cfg *Config, env environment, ps, warnings *problems) {
+func validate(cfg *Config, env environment, options loadOptions, ps, warnings *problems) {
 	validateSIP(&cfg.SIP, ps)
 	validateRTP(&cfg.RTP, cfg.SIP.PublicHost, ps)
 	validateTrunk(&cfg.Trunk, ps, warnings)
-	validateCounselors(cfg.Counselors, env, ps)
+	validateCounselors(cfg.Counselors, env, options, ps)
 	validateQueue(&cfg.Queue, ps)
 	validateIVR(&cfg.IVR, cfg.Queue.Name, ps, warnings)
 	cfg.UsesDemoKey = validateRecords(&cfg.Records, env, ps)
@@ -238,7 +238,7 @@ func checkSIPURI(text string) (string, bool) {
 	return "", true
 }
 
-func validateCounselors(counselors []Counselor, env environment, ps *problems) {
+func validateCounselors(counselors []Counselor, env environment, options loadOptions, ps *problems) {
 	if len(counselors) == 0 {
 		ps.add("counselors", nil, "must list at least one counselor with an id and a password or password_env")
 		return
@@ -257,13 +257,13 @@ func validateCounselors(counselors []Counselor, env environment, ps *problems) {
 		default:
 			seen[c.ID] = i
 		}
-		resolvePassword(c, key, env, ps)
+		resolvePassword(c, key, env, options, ps)
 	}
 }
 
 // resolvePassword fills a counselor's password from password_env and
 // checks that the counselor ends up with one. Messages never show it.
-func resolvePassword(c *Counselor, key string, env environment, ps *problems) {
+func resolvePassword(c *Counselor, key string, env environment, options loadOptions, ps *problems) {
 	if c.PasswordEnv == "" {
 		if c.Password == "" {
 			ps.add(key+".password", nil, "must not be empty: set password, or password_env to read it from the environment")
@@ -279,6 +279,9 @@ func resolvePassword(c *Counselor, key string, env environment, ps *problems) {
 		return
 	}
 	password, ok := env.lookup(c.PasswordEnv)
+	if !ok && options.passwordsOptional {
+		return
+	}
 	if !ok {
 		ps.add(key+".password_env", c.PasswordEnv, "is not set or empty in the environment: export it, or set password")
 		return

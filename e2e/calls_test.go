@@ -137,7 +137,8 @@ func TestCallerHangsUpWhileQueued(t *testing.T) {
 		Scenario: "uac_abandon.xml",
 		Target:   srv.Addr(),
 		Service:  "120",
-		Vars:     map[string]string{"abandon_ms": "4000"},
+		// The "connecting" prompt plays for about 4 s before the queue.
+		Vars: map[string]string{"abandon_ms": "8000"},
 	})
 
 	rec := srv.WaitRecord(t, func(r map[string]any) bool {
@@ -149,6 +150,9 @@ func TestCallerHangsUpWhileQueued(t *testing.T) {
 		"hangup_side": "caller",
 		"counselor":   "",
 	})
+	if wait, _ := rec["queue_wait_seconds"].(float64); wait < 2 {
+		t.Errorf("record queue_wait_seconds = %v, want the seconds the caller waited before hanging up", rec["queue_wait_seconds"])
+	}
 	noFullNumberInLogs(t, srv)
 }
 

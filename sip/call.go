@@ -164,6 +164,10 @@ func (c *call) legReoffer(leg any, offer []byte) ([]byte, error) {
 // without a final response. It returns false when the call is over.
 func (c *call) answerCall(offer *media.Negotiated, answer []byte) bool {
 	if err := c.caller.answer(c.ctx, answer, func() { c.end(causeNoAck) }); err != nil {
+		if c.caller.cancelled.Load() {
+			c.log.Info().Msg("caller cancelled before the 200 OK")
+			return false
+		}
 		c.log.Warn().Err(err).Msg("answering the call failed")
 		c.end(&hangup{side: records.SideServer, reason: "200 OK not sent: " + err.Error(), outcome: records.OutcomeFailed})
 		return false

@@ -256,7 +256,7 @@ func (c *call) finish() {
 	c.mu.Lock()
 	lastPhase := c.phase
 	c.phase = phaseEnded
-	peer, counselorID := c.peer, c.counselorID
+	peer, counselorID, queuedAt := c.peer, c.counselorID, c.queuedAt
 	c.mu.Unlock()
 
 	if lastPhase == phaseQueued {
@@ -271,7 +271,13 @@ func (c *call) finish() {
 	outcome := outcomeFor(lastPhase, cause)
 	side, reason := cause.side, cause.reason
 	now := time.Now()
-	c.record(records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason})
+	patch := records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason}
+	if lastPhase == phaseQueued {
+		// A caller who left the queue waited until now.
+		wait := now.Sub(queuedAt)
+		patch.QueueWait = &wait
+	}
+	c.record(patch)
 	c.log.Info().Str("outcome", string(outcome)).Str("hangup_side", string(side)).Str("reason", reason).
 		Dur("duration", now.Sub(c.startedAt)).Msg("call ended")
 

@@ -29,12 +29,20 @@ func NewPromptCache(set *ivr.PromptSet, names []string, languages []string) (*Pr
 			}
 			a, err := media.DecodeWAV(bytes.NewReader(data))
 			if err != nil {
-				return nil, fmt.Errorf("decoding prompt %q for language %s: %w", name, lang, err)
+				return nil, fmt.Errorf("decoding prompt %q for language %s (%s): %w", name, lang, promptSource(set), err)
 			}
 			cache.byLanguage[lang][name] = a
 		}
 	}
 	return cache, nil
+}
+
+// promptSource names where a prompt set's files come from, for errors.
+func promptSource(set *ivr.PromptSet) string {
+	if set.Dir() == "" {
+		return "built-in prompts"
+	}
+	return "from " + set.Dir() + " or the built-in prompts"
 }
 
 // audio returns a prompt's samples.

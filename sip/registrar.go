@@ -220,8 +220,8 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("transport", origin.transport).Logger()
 
-	if r.guard.blocked(origin.source.Addr(), now) {
-		log.Debug().Str("user", loggableUser(aor)).Msg("register rejected, source blocked after authentication failures")
+	if r.guard.blocked(origin.source.Addr(), aor, now) {
+		log.Warn().Str("user", loggableUser(aor)).Msg("register rejected: too many authentication failures for this counselor from this address, retry after a minute without failures")
 		return r.rejectRegister(req, ErrTooManyAuthFailures)
 	}
 
@@ -230,7 +230,7 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 		r.noteAuthFailure(log, aor, origin, err, now)
 		return r.rejectRegister(req, err)
 	}
-	r.guard.reset(origin.source.Addr())
+	r.guard.reset(origin.source.Addr(), aor)
 
 	update, err := parseRegisterUpdate(req, r.policy)
 	if err != nil {
@@ -332,7 +332,7 @@ func (r *Registrar) noteAuthFailure(log zerolog.Logger, aor string, origin regis
 		return
 	}
 
-	failures := r.guard.recordFailure(origin.source.Addr(), now)
+	failures := r.guard.recordFailure(origin.source.Addr(), aor, now)
 	log.Warn().Err(err).Str("user", user).Int("failures", failures).Msg("register authentication failed")
 	if failures == authFailureLimit {
 		log.Warn().Str("user", user).Dur("blocked_for", authFailureWindow).

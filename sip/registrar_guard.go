@@ -19,18 +19,23 @@ const (
 )
 
 // failureGuard counts consecutive authentication failures per source IP
-// address. It slows password guessing without locking a counselor id out:
-// a phone at another address registers as usual.
-//
-// NOTE: phones behind one NAT share a source address, so one misconfigured
-// phone there can block the others for up to authFailureWindow.
+// address and counselor id. It slows password guessing without locking a
+// counselor out everywhere: the same counselor registers as usual from
+// another address, and other counselors behind the same address (one NAT,
+// one office) are not affected by a phone with a mistyped password.
 type failureGuard struct {
 	limit  int
 	window time.Duration
 
 	// mu guards sources.
 	mu      sync.Mutex
-	sources map[netip.Addr]failureStreak
+	sources map[guardKey]failureStreak
+}
+
+// guardKey is what failures are counted by.
+type guardKey struct {
+	source netip.Addr
+	user   string
 }
 
 type failureStreak struct {
@@ -42,24 +47,24 @@ func newFailureGuard(limit int, window time.Duration) *failureGuard {
 	return &failureGuard{
 		limit:   limit,
 		window:  window,
-		sources: make(map[netip.Addr]failureStreak),
+		sources: make(map[guardKey]failureStreak),
 	}
 }
 
 // blocked reports whether source reached the failure limit less than one
 // window ago.
-func (g *failureGuard) blocked(source netip.Addr, now time.Time) bool {
+func (g *failureGuard) blocked(source netip.Addr, user string, now time.Time) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
-	streak, ok := g.sources[source]
+	streak, ok := g.sources[guardKey{source, user}]
 	return ok && streak.count >= g.limit && now.Sub(streak.last) < g.window
 }
 
 // recordFailure counts one failure for source and returns the length of its
 // current streak. It also drops streaks that ended more than one window ago,
 // which bounds the map by the sources seen within a window.
-func (g *failureGuard) recordFailure(source netip.Addr, now time.Time) int {
+func (g *failureGuard) recordFailure(source netip.Addr, user string, now time.Time) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
@@ -69,17 +74,18 @@ func (g *failureGuard) recordFailure(source netip.Addr, now time.Time) int {
 		}
 	}
 
-	streak := g.sources[source]
+	key := guardKey{source, user}
+	streak := g.sources[key]
 	streak.count++
 	streak.last = now
-	g.sources[source] = streak
+	g.sources[key] = streak
 	return streak.count
 }
 
 // reset ends the streak of source after a successful authentication.
-func (g *failureGuard) reset(source netip.Addr) {
+func (g *failureGuard) reset(source netip.Addr, user string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
-	delete(g.sources, source)
+	delete(g.sources, guardKey{source, user})
 }

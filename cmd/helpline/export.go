@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"helpline/config"
 	"helpline/records"
 )
 
@@ -31,7 +32,7 @@ func exportRecords(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 
-	cfg, err := loadConfig(*configPath)
+	cfg, err := loadConfig(*configPath, config.ForRecordsOnly())
 	if err != nil {
 		return err
 	}
@@ -44,9 +45,13 @@ func exportRecords(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: records key: %w", errConfig, err)
 	}
 
+	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no records database at %s: run the export from the folder the server runs in, or pass the server's --config (records.data_dir): %w", path, err)
+	}
+
 	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
 	defer stop()
-	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
 	store, err := records.Open(ctx, path, key)
 	if err != nil {
 		return fmt.Errorf("opening records %s: %w", path, err)

@@ -58,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stderr)
 	case args[0] == "records" && len(args) > 1 && args[1] == "export":
 		err = exportRecords(args[2:], stdout)
+	case args[0] == "records":
+		err = fmt.Errorf("%w: records needs a subcommand: export", errUsage)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK

@@ -29,13 +29,21 @@ import (
 // errConfig marks a configuration that cannot run; the exit status is 2.
 var errConfig = errors.New("invalid configuration")
 
+// configError is a configuration problem whose message already says what is
+// wrong; it matches errConfig without repeating its text.
+type configError struct{ err error }
+
+func (e configError) Error() string        { return e.err.Error() }
+func (e configError) Unwrap() error        { return e.err }
+func (e configError) Is(target error) bool { return target == errConfig }
+
 // languages are the IVR languages every prompt must exist in.
 var languages = []string{"ko", "en"}
 
 // serve runs the server until SIGTERM or SIGINT, then drains it.
 func serve(args []string, stderr io.Writer) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
-	flags.SetOutput(stderr)
+	flags.SetOutput(io.Discard)
 	configPath := flags.String("config", "", "configuration file (YAML); empty runs the built-in example")
 	if err := flags.Parse(args); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -63,10 +71,10 @@ func serve(args []string, stderr io.Writer) error {
 }
 
 // loadConfig reads and validates the configuration.
-func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path, os.Environ())
+func loadConfig(path string, opts ...config.LoadOption) (*config.Config, error) {
+	cfg, err := config.Load(path, os.Environ(), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errConfig, err)
+		return nil, configError{err}
 	}
 	return cfg, nil
 }
@@ -88,6 +96,10 @@ func newLogger(c config.Log, stderr io.Writer) (zerolog.Logger, error) {
 	if console {
 		out = zerolog.ConsoleWriter{Out: stderr, TimeFormat: time.RFC3339}
 	}
+	// Durations are logged as seconds (a float), so "queue_wait":8.2 reads
+	// as 8.2 s.
+	zerolog.DurationFieldUnit = time.Second
+	zerolog.DurationFieldInteger = false
 	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
 }
 
