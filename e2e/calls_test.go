@@ -39,6 +39,14 @@ func counselorPhone(t *testing.T, srv *Server, user string, autoAnswer bool) *Ph
 	})
 }
 
+// waitEndedRecord waits for the record of callID to show the call's end.
+func waitEndedRecord(t *testing.T, srv *Server, callID string) map[string]any {
+	t.Helper()
+	return srv.WaitRecord(t, func(r map[string]any) bool {
+		return recordField(r, "call_id") == callID && recordField(r, "ended_at") != ""
+	}, recordTimeout)
+}
+
 // recordField returns a record's field as text.
 func recordField(rec map[string]any, key string) string {
 	v, _ := rec[key].(string)
@@ -83,9 +91,7 @@ func TestCallAnsweredByCounselor(t *testing.T) {
 	})
 	capture.Stop(t)
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{
 		"outcome":     "answered",
 		"digits":      "51",
@@ -141,9 +147,7 @@ func TestCallerHangsUpWhileQueued(t *testing.T) {
 		Vars: map[string]string{"abandon_ms": "8000"},
 	})
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{
 		"outcome":     "abandoned_in_queue",
 		"digits":      "51",
@@ -180,9 +184,7 @@ func TestCallerHangsUpWhileCounselorRings(t *testing.T) {
 	}
 	srv.WaitLog(t, LogFields(map[string]any{"message": "offer not taken", "outcome": "caller_gone"}), logTimeout)
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == first.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, first.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_queue", "counselor": ""})
 
 	second := StartSipp(t, SippOptions{
@@ -198,9 +200,7 @@ func TestCallerHangsUpWhileCounselorRings(t *testing.T) {
 	if done.ExitCode != 0 {
 		t.Fatalf("second caller failed:\n%s", done.Report())
 	}
-	rec = srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == done.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec = waitEndedRecord(t, srv, done.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001"})
 }
 
@@ -264,8 +264,6 @@ func TestCounselorHangsUp(t *testing.T) {
 	if result.ExitCode != 0 {
 		t.Fatalf("caller did not get the server's BYE:\n%s", result.Report())
 	}
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1002", "hangup_side": "counselor"})
 }

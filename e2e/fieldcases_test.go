@@ -126,9 +126,7 @@ func TestCancelDuringSetup(t *testing.T) {
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{Scenario: "uac_cancel.xml", Target: srv.Addr(), Service: "120"})
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_ivr", "hangup_side": "caller"})
 }
 
@@ -138,9 +136,7 @@ func TestCancelCrossingAnswer(t *testing.T) {
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{Scenario: "uac_cancel_after_200.xml", Target: srv.Addr(), Service: "120"})
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_ivr", "hangup_side": "caller", "hangup_reason": "caller sent BYE"})
 	if recordField(rec, "answered_at") == "" {
 		t.Error("record has no answer time: the CANCEL undid the 200")
@@ -153,9 +149,7 @@ func TestByeBeforeAck(t *testing.T) {
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{Scenario: "uac_bye_before_ack.xml", Target: srv.Addr(), Service: "120"})
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"hangup_side": "caller", "hangup_reason": "caller sent BYE"})
 }
 
@@ -171,9 +165,7 @@ func TestInfoDigits(t *testing.T) {
 		Vars:     map[string]string{"hold_ms": "8000"},
 	})
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"digits": "51", "caller_type": "self", "outcome": "abandoned_in_queue"})
 }
 
@@ -188,9 +180,7 @@ func TestWithheldCallerServed(t *testing.T) {
 		Vars:     map[string]string{"caller": "anonymous", "abandon_ms": "7000"},
 	})
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_queue", "digits": "51", "caller_number": "withheld"})
 	if rec["caller_withheld"] != true {
 		t.Errorf("caller_withheld = %v, want true", rec["caller_withheld"])
@@ -295,9 +285,7 @@ func TestUnansweredCounselorIsSkipped(t *testing.T) {
 				t.Errorf("counselor 1002's phone saw a wrong exchange:\n%s", phone.Report())
 			}
 
-			rec := srv.WaitRecord(t, func(r map[string]any) bool {
-				return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-			}, recordTimeout)
+			rec := waitEndedRecord(t, srv, result.CallID)
 			wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001"})
 			srv.WaitLog(t, LogFields(map[string]any{"message": "offer not taken", "counselor": "1002", "outcome": "no_answer"}), logTimeout)
 		})

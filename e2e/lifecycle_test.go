@@ -107,9 +107,7 @@ func TestMissingAckEndsCall(t *testing.T) {
 	if result.Duration < 30*time.Second {
 		t.Errorf("BYE came after %s, want about 64×T1 = 32 s", result.Duration)
 	}
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "failed", "hangup_side": "server"})
 	if reason := recordField(rec, "hangup_reason"); !strings.Contains(reason, "ACK") {
 		t.Errorf("hangup_reason = %q, want it to say the ACK never came", reason)
@@ -130,9 +128,7 @@ func TestCounselorOverTCP(t *testing.T) {
 		Vars:     map[string]string{"queue_ms": "4000", "hold_ms": "1000"},
 		Timeout:  90 * time.Second,
 	})
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1003"})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": "1003", "transport": "tcp"}), logTimeout)
 }
@@ -181,8 +177,6 @@ func TestTransferToGeneralService(t *testing.T) {
 		t.Errorf("the general service saw a wrong exchange:\n%s", done.Report())
 	}
 
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == result.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "transferred", "transfer_target": uri, "counselor": ""})
 }

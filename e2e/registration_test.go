@@ -10,7 +10,7 @@ import (
 )
 
 // unregisterAll removes every binding of user with "Contact: *" and
-// "Expires: 0" (RFC 3261 10.2.2), answering the digest challenge.
+// "Expires: 0" (RFC 3261 10.2.2), responding to the digest challenge.
 func unregisterAll(t *testing.T, srv *Server, user, password string) {
 	t.Helper()
 	peer := ListenUDP(t)
@@ -76,9 +76,7 @@ func TestUnregisterDuringCallKeepsCall(t *testing.T) {
 	if first.ExitCode != 0 {
 		t.Fatalf("caller failed:\n%s", first.Report())
 	}
-	rec := srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == first.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec := waitEndedRecord(t, srv, first.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001", "hangup_side": "caller"})
 
 	second := RunSipp(t, SippOptions{
@@ -87,9 +85,7 @@ func TestUnregisterDuringCallKeepsCall(t *testing.T) {
 		Service:  "120",
 		Vars:     map[string]string{"abandon_ms": "6000"},
 	})
-	rec = srv.WaitRecord(t, func(r map[string]any) bool {
-		return recordField(r, "call_id") == second.CallID && recordField(r, "ended_at") != ""
-	}, recordTimeout)
+	rec = waitEndedRecord(t, srv, second.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_queue", "counselor": ""})
 
 	rings := 0

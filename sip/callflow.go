@@ -39,7 +39,7 @@ func (c *call) runIVR() {
 		return
 	}
 
-	result, err := runner.Run(c.ctx, &ivrMedia{call: c})
+	result, err := runner.Run(c.ctx, newIVRMedia(c))
 	if c.ctx.Err() != nil {
 		return
 	}
@@ -145,6 +145,7 @@ func (c *call) offer(ctx context.Context, r queue.Reservation, confirm func() er
 		toUser:      r.CounselorID,
 		codec:       c.codec,
 		ringTimeout: c.srv.opts.RingTimeout,
+		events:      c,
 		log:         log,
 	})
 	if d.outcome != routing.Answered {
@@ -166,7 +167,6 @@ func (c *call) offer(ctx context.Context, r queue.Reservation, confirm func() er
 // ended in the meantime, the counselor is hung up and freed at once.
 func (c *call) connect(leg *outboundLeg, counselorID string) {
 	now := time.Now()
-	leg.handler = c
 
 	c.mu.Lock()
 	if c.phase == phaseEnded {
@@ -214,14 +214,13 @@ func (c *call) transfer(target string) {
 	log := c.log.With().Str("transfer_to", uri.Host).Logger()
 	log.Info().Msg("transferring the caller")
 
-	d := c.srv.dial(c.ctx, dialRequest{target: uri, codec: c.codec, ringTimeout: c.srv.opts.RingTimeout * 2, log: log})
+	d := c.srv.dial(c.ctx, dialRequest{target: uri, codec: c.codec, ringTimeout: c.srv.opts.RingTimeout * 2, events: c, log: log})
 	if d.outcome != routing.Answered {
 		log.Warn().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("transfer not answered")
 		c.end(&hangup{side: records.SideServer, reason: reasonTransferFailed, outcome: records.OutcomeFailed})
 		return
 	}
 
-	d.leg.handler = c
 	if !c.setPhase(phaseTransferred) {
 		d.leg.byeDetached()
 		d.leg.release()
@@ -373,15 +372,13 @@ func (m *ivrMedia) Play(ctx context.Context, prompt, language string) error {
 	return m.call.callerMedia.Play(ctx, audio)
 }
 
-// Digits passes the caller's digits on as runes, for as long as the call lasts.
-func (m *ivrMedia) Digits() <-chan rune {
-	if m.digits != nil {
-		return m.digits
-	}
-	m.digits = make(chan rune, digitBuffer)
-	in := m.call.callerMedia.Digits()
-	ctx := m.call.ctx
-	m.call.srv.spawn(func() {
+// newIVRMedia starts passing the caller's digits on as runes, for as long
+// as the call lasts.
+func newIVRMedia(c *call) *ivrMedia {
+	m := &ivrMedia{call: c, digits: make(chan rune, digitBuffer)}
+	in := c.callerMedia.Digits()
+	ctx := c.ctx
+	c.srv.spawn(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -395,8 +392,11 @@ func (m *ivrMedia) Digits() <-chan rune {
 			}
 		}
 	})
-	return m.digits
+	return m
 }
+
+// Digits returns the caller's digits.
+func (m *ivrMedia) Digits() <-chan rune { return m.digits }
 
 // digitBuffer is how many digits wait for the IVR before more block.
 const digitBuffer = 32

@@ -32,7 +32,7 @@ type failureGuard struct {
 	sources map[guardKey]failureStreak
 }
 
-// guardKey is what failures are counted by.
+// guardKey is the source address and counselor id that failures are counted under.
 type guardKey struct {
 	source netip.Addr
 	user   string

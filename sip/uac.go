@@ -31,7 +31,11 @@ type dialRequest struct {
 	codec media.Codec
 	// ringTimeout ends ringing with CANCEL; zero means no limit.
 	ringTimeout time.Duration
-	log         zerolog.Logger
+	// events receives what the callee does once the dialog exists. It is
+	// set before the dialog can be found, so a BYE right after the 200 is
+	// never missed.
+	events legEvents
+	log    zerolog.Logger
 }
 
 // outboundLeg is a leg this server called: a counselor or a transfer target.
@@ -112,7 +116,7 @@ func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundL
 	invite.AppendHeader(sipmsg.NewHeader("User-Agent", s.opts.UserAgent))
 	invite.SetBody(offer)
 
-	leg := &outboundLeg{srv: s, log: d.log, dialog: state, port: conn}
+	leg := &outboundLeg{srv: s, log: d.log, dialog: state, port: conn, handler: d.events}
 	return leg, invite, nil
 }
 

@@ -29,8 +29,8 @@ import (
 // errConfig marks a configuration that cannot run; the exit status is 2.
 var errConfig = errors.New("invalid configuration")
 
-// configError is a configuration problem whose message already says what is
-// wrong; it matches errConfig without repeating its text.
+// configError is a configuration problem whose message already states what
+// is wrong; it matches errConfig without repeating its text.
 type configError struct{ err error }
 
 func (e configError) Error() string        { return e.err.Error() }
@@ -313,7 +313,7 @@ func (a *app) run(ctx context.Context) error {
 	return nil
 }
 
-// logReady logs the line that tells operators and tests the server is up.
+// logReady logs the line that marks the server as up for operators and tests.
 func (a *app) logReady() {
 	var addrs []string
 	for _, l := range a.sip.Addrs() {
