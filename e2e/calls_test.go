@@ -171,7 +171,8 @@ func TestCallerHangsUpWhileCounselorRings(t *testing.T) {
 		Scenario: "uac_abandon.xml",
 		Target:   srv.Addr(),
 		Service:  "120",
-		Vars:     map[string]string{"abandon_ms": "6000"},
+		// About 4 s of "connecting" prompt, then the phone rings for about 5 s.
+		Vars: map[string]string{"abandon_ms": "9000"},
 	})
 	incoming := phone.WaitEvent(t, EventCallIncoming, phoneTimeout)
 	first := caller.Wait(t)

@@ -255,15 +255,17 @@ func sippCounselor(t *testing.T, srv *Server, user, scenario string) *SippProces
 
 // A phone that rings past the ring timeout is cancelled and the next
 // counselor gets the caller; a 200 that crosses the CANCEL is acknowledged
-// and ended with BYE, and that counselor can be offered again.
+// and ended with BYE; a busy phone (486) is skipped at once.
 func TestUnansweredCounselorIsSkipped(t *testing.T) {
 	RequireTool(t, "sipp")
 	tests := []struct {
 		name     string
 		scenario string
+		outcome  string
 	}{
-		{"ring timeout", "uas_ring_forever.xml"},
-		{"answer crossing the CANCEL", "uas_answer_on_cancel.xml"},
+		{"ring timeout", "uas_ring_forever.xml", "no_answer"},
+		{"answer crossing the CANCEL", "uas_answer_on_cancel.xml", "no_answer"},
+		{"busy", "uas_busy.xml", "busy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,7 +289,7 @@ func TestUnansweredCounselorIsSkipped(t *testing.T) {
 
 			rec := waitEndedRecord(t, srv, result.CallID)
 			wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001"})
-			srv.WaitLog(t, LogFields(map[string]any{"message": "offer not taken", "counselor": "1002", "outcome": "no_answer"}), logTimeout)
+			srv.WaitLog(t, LogFields(map[string]any{"message": "offer not taken", "counselor": "1002", "outcome": tt.outcome}), logTimeout)
 		})
 	}
 }

@@ -58,6 +58,11 @@ var sippPairs = []sippPair{
 		uac:  SippOptions{Scenario: "uac_no_codec.xml", Service: "120"},
 	},
 	{
+		name: "busy counselor phone",
+		uas:  SippOptions{Scenario: "uas_busy.xml"},
+		uac:  SippOptions{Scenario: "uac_verify_busy.xml", Service: "1002"},
+	},
+	{
 		name: "cancel before the answer",
 		uas:  SippOptions{Scenario: "uas_verify_cancel.xml"},
 		uac:  SippOptions{Scenario: "uac_cancel.xml", Service: "120"},
