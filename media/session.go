@@ -123,6 +123,11 @@ type Session struct {
 	events        EventDecoder
 	eventSSRC     uint32
 	eventsStarted bool
+	// tones and pcm detect in-band DTMF in the decoded audio. They are
+	// used only when the peer negotiated no telephone-event, and pcm is
+	// nil otherwise.
+	tones ToneDetector
+	pcm   []int16
 
 	digits chan Digit
 	stats  counters
@@ -219,6 +224,9 @@ func NewSession(cfg SessionConfig) *Session {
 		digits:     make(chan Digit, digitBufferSize),
 		done:       make(chan struct{}),
 	}
+	if s.eventPT == 0 {
+		s.pcm = make([]int16, maxDatagramSize)
+	}
 	return s
 }
 
@@ -307,9 +315,10 @@ func (s *Session) interruptRead() {
 	}
 }
 
-// Digits returns the DTMF digits received: RFC 4733 events from the peer
-// and digits passed to InjectDigit, in arrival order. The channel is
-// buffered and never closed. When it is full the oldest digit is dropped,
+// Digits returns the DTMF digits received: RFC 4733 events from the peer,
+// in-band tones when the peer negotiated no telephone-event, and digits
+// passed to InjectDigit, in arrival order. The channel is buffered and
+// never closed. When it is full the oldest digit is dropped,
 // so a slow reader never blocks the receive goroutine.
 func (s *Session) Digits() <-chan Digit {
 	return s.digits

@@ -63,8 +63,8 @@ func (s *Session) isClosed() bool {
 }
 
 // handlePacket processes one datagram: it validates it, checks its source
-// against the latch, turns telephone events into digits and forwards the
-// packet when bridged. It allocates nothing.
+// against the latch, turns telephone events or in-band tones into digits
+// and forwards the packet when bridged. It allocates nothing.
 func (s *Session) handlePacket(datagram []byte, source netip.AddrPort, now time.Time) {
 	s.stats.packetsReceived.Add(1)
 	s.stats.bytesReceived.Add(uint64(len(datagram)))
@@ -84,6 +84,7 @@ func (s *Session) handlePacket(datagram []byte, source netip.AddrPort, now time.
 	payload := s.packet.Payload
 	if kind == kindAudio {
 		s.stats.audioReceived.Add(1)
+		s.detectTones(payload)
 	} else {
 		s.decodeEvent(header.SSRC, header.Timestamp, payload)
 	}
@@ -152,6 +153,20 @@ func (s *Session) decodeEvent(ssrc, timestamp uint32, payload []byte) {
 		s.eventsStarted = true
 	}
 	if digit, ok := s.events.Decode(timestamp, payload); ok {
+		s.pushDigit(digit)
+	}
+}
+
+// detectTones decodes an audio payload and reports a key press heard in
+// it to Digits. It does nothing when the peer negotiated telephone-event,
+// so that a key sent both ways counts once.
+func (s *Session) detectTones(payload []byte) {
+	if s.pcm == nil {
+		return
+	}
+	samples := s.pcm[:min(len(payload), len(s.pcm))]
+	s.law.decode(samples, payload[:len(samples)])
+	if digit, ok := s.tones.Process(samples); ok {
 		s.pushDigit(digit)
 	}
 }
