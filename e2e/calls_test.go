@@ -139,13 +139,17 @@ func TestCallerHangsUpWhileQueued(t *testing.T) {
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 
+	mediaPort := FreeMediaPort(t)
+	capture := Capture(t, mediaPort)
 	result := RunSipp(t, SippOptions{
-		Scenario: "uac_abandon.xml",
-		Target:   srv.Addr(),
-		Service:  "120",
+		Scenario:  "uac_abandon.xml",
+		Target:    srv.Addr(),
+		Service:   "120",
+		MediaPort: mediaPort,
 		// The "connecting" prompt plays for about 4 s before the queue.
 		Vars: map[string]string{"abandon_ms": "8000"},
 	})
+	capture.Stop(t)
 
 	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{
@@ -156,6 +160,21 @@ func TestCallerHangsUpWhileQueued(t *testing.T) {
 	})
 	if wait, _ := rec["queue_wait_seconds"].(float64); wait < 2 {
 		t.Errorf("record queue_wait_seconds = %v, want the seconds the caller waited before hanging up", rec["queue_wait_seconds"])
+	}
+
+	// While queued the caller hears the comfort message and music: audio
+	// keeps flowing, 50 packets a second, on the same stream as the menu.
+	queuedAt, err := time.Parse(time.RFC3339Nano, recordField(rec, "queued_at"))
+	if err != nil {
+		t.Fatalf("parsing queued_at: %v", err)
+	}
+	toCaller := capture.Packets(t).To(mediaPort)
+	if err := CheckContinuous(toCaller); err != nil {
+		t.Errorf("stream to the caller is not one continuous stream: %v", err)
+	}
+	held := toCaller.Filter(func(p RTPPacket) bool { return p.Time.After(queuedAt) })
+	if len(held) < 50 {
+		t.Errorf("caller got %d RTP packets while queued, want hold audio (50 or more)", len(held))
 	}
 	noFullNumberInLogs(t, srv)
 }

@@ -254,8 +254,8 @@ func sippCounselor(t *testing.T, srv *Server, user, scenario string) *SippProces
 }
 
 // A phone that rings past the ring timeout is cancelled and the next
-// counselor gets the caller; a 200 that crosses the CANCEL is acknowledged
-// and ended with BYE; a busy phone (486) is skipped at once.
+// counselor gets the caller. A 200 that crosses the CANCEL is acknowledged
+// and ended with BYE, and a busy phone (486) is skipped at once.
 func TestUnansweredCounselorIsSkipped(t *testing.T) {
 	RequireTool(t, "sipp")
 	tests := []struct {

@@ -6,7 +6,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 )
 
-// CallerIdentity is who the trunk says is calling.
+// CallerIdentity is the caller as the trunk identifies them.
 type CallerIdentity struct {
 	// Number is the caller's number as the trunk sent it; empty when withheld.
 	Number string

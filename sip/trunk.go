@@ -212,10 +212,10 @@ func (s *Server) startRecord(c *call, req *sipmsg.Request, identity CallerIdenti
 	return err
 }
 
-// startRecordID writes a new record and returns its id: the Call-ID, or,
-// when that already names a record or a call in progress (a trunk that
-// reuses Call-IDs, or a forked INVITE), "<Call-ID>~2", "~3" and so on, so
-// that no earlier record is overwritten.
+// startRecordID writes a new record and returns its id, normally the
+// Call-ID. A trunk that reuses Call-IDs, or a forked INVITE, can bring a
+// Call-ID that already names a record or a call in progress. Such a call
+// gets "<Call-ID>~2", "~3" and so on, so no earlier record is overwritten.
 func (s *Server) startRecordID(callID string, info records.StartInfo) (string, error) {
 	for n := 1; n <= maxCallIDSuffix; n++ {
 		id := callID

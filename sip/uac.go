@@ -17,7 +17,7 @@ import (
 // cancelGrace bounds the wait for the final response after a CANCEL.
 const cancelGrace = 64 * 500 * time.Millisecond
 
-// dialRequest says whom to ring and with what media.
+// dialRequest names whom to ring and with what media.
 type dialRequest struct {
 	// target is the Request-URI: the counselor's Contact or a transfer URI.
 	target sipmsg.Uri
@@ -49,7 +49,7 @@ type outboundLeg struct {
 	handler legEvents
 }
 
-// dialOutcome is how a dial attempt ended.
+// dialOutcome is the result of a dial attempt.
 type dialOutcome struct {
 	leg     *outboundLeg
 	outcome routing.OfferOutcome
@@ -161,7 +161,7 @@ func (s *Server) awaitAnswer(ctx context.Context, d dialRequest, leg *outboundLe
 				if cancelled {
 					return dialOutcome{outcome: cancelCause, status: res.StatusCode}
 				}
-				return dialOutcome{outcome: outcomeForStatus(res.StatusCode), status: res.StatusCode,
+				return dialOutcome{outcome: routing.OutcomeForStatus(res.StatusCode), status: res.StatusCode,
 					err: fmt.Errorf("callee answered %d %s", res.StatusCode, res.Reason)}
 			}
 		case <-ring.C:
@@ -181,9 +181,9 @@ func (s *Server) awaitAnswer(ctx context.Context, d dialRequest, leg *outboundLe
 	}
 }
 
-// takeAnswer completes the dialog for a 2xx: ACK always; then either the
-// leg is ready, or (cancelled meanwhile, or a bad SDP answer) it is ended
-// with BYE.
+// takeAnswer completes the dialog for a 2xx and always sends the ACK. The
+// leg is then ready, unless the dial was cancelled meanwhile or the SDP
+// answer is unusable: such a leg is ended with BYE.
 func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Request, tx sipmsg.ClientTransaction, res *sipmsg.Response, cancelled bool, cause routing.OfferOutcome) dialOutcome {
 	leg.confirm(res)
 	s.sendAck(leg, invite, tx, d.log)
@@ -316,18 +316,6 @@ func (l *outboundLeg) release() {
 		_ = l.media.Close()
 	}
 	l.srv.ports.Release(l.port)
-}
-
-// outcomeForStatus classifies a counselor phone's final response.
-func outcomeForStatus(status int) routing.OfferOutcome {
-	switch status {
-	case sipmsg.StatusBusyHere, sipmsg.StatusGlobalBusyEverywhere:
-		return routing.Busy
-	case sipmsg.StatusGlobalDecline:
-		return routing.Declined
-	default:
-		return routing.Unavailable
-	}
 }
 
 // ringTimer wraps a timer that never fires when the timeout is zero.
