@@ -225,11 +225,19 @@ func TestSessionCountsMalformedPackets(t *testing.T) {
 		t.Errorf("digit %q, want '5'", got)
 	}
 
+	// The digit is reported at the first packet of the key press, so the
+	// press's later packets may still be on their way: wait for all of them.
+	want := uint64(len(malformed) + 6)
+	deadline := time.Now().Add(10 * time.Second)
 	stats := session.Stats()
+	for stats.PacketsReceived < want && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		stats = session.Stats()
+	}
 	if stats.Invalid != uint64(len(malformed)) {
 		t.Errorf("%d invalid packets counted, want %d", stats.Invalid, len(malformed))
 	}
-	if want := uint64(len(malformed) + 6); stats.PacketsReceived != want {
+	if stats.PacketsReceived != want {
 		t.Errorf("%d packets received, want %d", stats.PacketsReceived, want)
 	}
 }
