@@ -38,6 +38,7 @@ type Config struct {
 	Trunk      Trunk       `mapstructure:"trunk"`
 	Counselors []Counselor `mapstructure:"counselors"`
 	Queue      Queue       `mapstructure:"queue"`
+	Queues     []QueueDef  `mapstructure:"queues"`
 	IVR        ivr.Graph   `mapstructure:"ivr"`
 	Records    Records     `mapstructure:"records"`
 	Log        Log         `mapstructure:"log"`
@@ -142,11 +143,16 @@ func (c Counselor) String() string {
 	return fmt.Sprintf("{ID:%s Name:%s}", c.ID, c.Name)
 }
 
-// Queue is the waiting-caller section.
-type Queue struct {
-	// Name is the name of the only queue, which IVR queue nodes must use.
-	// Default: "loneliness".
+// QueueDef is one queue that callers wait in, such as the Korean line or
+// the line for people calling about someone else.
+type QueueDef struct {
+	// Name identifies the queue in IVR queue nodes, records and events:
+	// letters, digits, _ and -.
 	Name string `mapstructure:"name"`
+}
+
+// Queue is the section of settings that every queue shares.
+type Queue struct {
 	// RingTimeout is how long a counselor's phone rings before the next
 	// counselor is tried. Default 15s.
 	RingTimeout time.Duration `mapstructure:"ring_timeout"`

@@ -55,7 +55,8 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	validateTrunk(&cfg.Trunk, ps, warnings)
 	validateCounselors(cfg.Counselors, env, options, ps)
 	validateQueue(&cfg.Queue, ps)
-	validateIVR(&cfg.IVR, cfg.Queue.Name, ps, warnings)
+	validateQueues(cfg.Queues, ps)
+	validateIVR(&cfg.IVR, cfg.QueueNames(), ps, warnings)
 	cfg.UsesDemoKey = validateRecords(&cfg.Records, env, ps)
 	validateLog(&cfg.Log, ps)
 	validateShutdown(&cfg.Shutdown, ps)
@@ -290,10 +291,37 @@ func resolvePassword(c *Counselor, key string, env environment, options loadOpti
 }
 
 func validateQueue(q *Queue, ps *problems) {
-	validatePlainName(ps, "queue.name", q.Name)
 	requirePositive(ps, "queue.ring_timeout", q.RingTimeout)
 	requireNonNegative(ps, "queue.wrap_up", q.WrapUp)
 	requireNonNegative(ps, "queue.retry_delay", q.RetryDelay)
+}
+
+// validateQueues checks that there is at least one queue and that names
+// are plain and unique.
+func validateQueues(queues []QueueDef, ps *problems) {
+	if len(queues) == 0 {
+		ps.add("queues", nil, "must list at least one queue with a name")
+		return
+	}
+	seen := make(map[string]int, len(queues))
+	for i, q := range queues {
+		key := joinKey("queues", strconv.Itoa(i))
+		validatePlainName(ps, key+".name", q.Name)
+		if first, ok := seen[q.Name]; ok && q.Name != "" {
+			ps.add(key+".name", q.Name, "is already the name of queues.%d: names must be unique", first)
+			continue
+		}
+		seen[q.Name] = i
+	}
+}
+
+// QueueNames returns the names of the configured queues in file order.
+func (c *Config) QueueNames() []string {
+	names := make([]string, 0, len(c.Queues))
+	for _, q := range c.Queues {
+		names = append(names, q.Name)
+	}
+	return names
 }
 
 // validateRecords checks the records section and returns whether the demo

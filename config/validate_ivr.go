@@ -37,15 +37,15 @@ const nodeActions = "collect, next, queue, transfer or hangup: true"
 
 // menu carries what the node checks need beyond one node.
 type menu struct {
-	graph     *ivr.Graph
-	names     []string
-	queueName string
+	graph      *ivr.Graph
+	names      []string
+	queueNames []string
 }
 
 // validateIVR checks the menu graph: the start node, every node reference,
 // the shape of each node, and loops that no digit can leave. Nodes that no
 // call can reach are warnings. Prompt files are checked by package ivr.
-func validateIVR(g *ivr.Graph, queueName string, ps, warnings *problems) {
+func validateIVR(g *ivr.Graph, queueNames []string, ps, warnings *problems) {
 	if !slices.Contains(languages, g.DefaultLanguage) {
 		ps.add("ivr.default_language", g.DefaultLanguage, "is not a prompt language: use one of %s", strings.Join(languages, ", "))
 	}
@@ -56,7 +56,7 @@ func validateIVR(g *ivr.Graph, queueName string, ps, warnings *problems) {
 		return
 	}
 
-	m := menu{graph: g, names: slices.Sorted(maps.Keys(g.Nodes)), queueName: queueName}
+	m := menu{graph: g, names: slices.Sorted(maps.Keys(g.Nodes)), queueNames: queueNames}
 	m.checkReference(ps, "ivr.start", g.Start)
 	for _, name := range m.names {
 		m.validateNode(ps, name, g.Nodes[name])
@@ -82,8 +82,8 @@ func (m menu) validateNode(ps *problems, name string, node ivr.Node) {
 	if node.Next != "" {
 		m.checkReference(ps, key+".next", node.Next)
 	}
-	if node.Queue != "" && node.Queue != m.queueName {
-		ps.add(key+".queue", node.Queue, "is not the configured queue: use %q, the value of queue.name, because this version has one queue", m.queueName)
+	if node.Queue != "" && !slices.Contains(m.queueNames, node.Queue) {
+		ps.add(key+".queue", node.Queue, "is not a configured queue: use one of %s, or add it to queues", strings.Join(m.queueNames, ", "))
 	}
 	m.validateTransfer(ps, key, node)
 }

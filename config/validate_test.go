@@ -93,7 +93,7 @@ func TestExactMessages(t *testing.T) {
 func TestSchemaRules(t *testing.T) {
 	runRuleCases(t, []ruleCase{
 		{name: "unknown section", edits: []edit{{"sipp", map[string]any{"realm": "x"}}}, key: "sipp", message: `did you mean "sip"?`},
-		{name: "unknown key far from any", edits: []edit{{"queue.zzzzzzzz", 1}}, key: "queue.zzzzzzzz", message: "use one of name, ring_timeout, wrap_up, retry_delay"},
+		{name: "unknown key far from any", edits: []edit{{"queue.zzzzzzzz", 1}}, key: "queue.zzzzzzzz", message: "use one of ring_timeout, wrap_up, retry_delay"},
 		{name: "unknown counselor key", edits: []edit{{"counselors.0.pasword", "x"}}, key: "counselors.0.pasword", message: `did you mean "counselors.0.password"?`},
 		{name: "unknown node key", edits: []edit{{"ivr.nodes.welcome.colect", map[string]any{"max_digits": 1}}}, key: "ivr.nodes.welcome.colect", message: `did you mean "ivr.nodes.welcome.collect"?`},
 		{name: "unknown collect key", edits: []edit{{"ivr.nodes.welcome.collect.max_digit", 1}}, key: "ivr.nodes.welcome.collect.max_digit", message: "did you mean"},
@@ -185,8 +185,10 @@ func TestCounselorRules(t *testing.T) {
 
 func TestQueueRules(t *testing.T) {
 	runRuleCases(t, []ruleCase{
-		{name: "empty name", edits: []edit{{"queue.name", ""}, {"ivr.nodes.to_queue.queue", remove}, {"ivr.nodes.to_queue.hangup", true}}, key: "queue.name", message: "must not be empty"},
-		{name: "space in name", edits: []edit{{"queue.name", "a b"}}, key: "queue.name", message: "is not a plain name"},
+		{name: "empty name", edits: []edit{{"queues.0.name", ""}, {"ivr.nodes.to_queue.queue", remove}, {"ivr.nodes.to_queue.hangup", true}}, key: "queues.0.name", message: "must not be empty"},
+		{name: "space in name", edits: []edit{{"queues.0.name", "a b"}}, key: "queues.0.name", message: "is not a plain name"},
+		{name: "no queue", edits: []edit{{"queues", []any{}}}, key: "queues", message: "must list at least one queue"},
+		{name: "same name twice", edits: []edit{{"queues", []any{map[string]any{"name": "a"}, map[string]any{"name": "a"}}}}, key: "queues.1.name", message: "is already the name of queues.0"},
 		{name: "zero ring timeout", edits: []edit{{"queue.ring_timeout", "0s"}}, key: "queue.ring_timeout", message: "must be positive"},
 		{name: "negative wrap up", edits: []edit{{"queue.wrap_up", "-1s"}}, key: "queue.wrap_up", message: "must not be negative"},
 		{name: "negative retry delay", edits: []edit{{"queue.retry_delay", "-5s"}}, key: "queue.retry_delay", message: "must not be negative"},
@@ -250,7 +252,7 @@ func TestIVRRules(t *testing.T) {
 		{name: "http transfer", edits: []edit{{"ivr.nodes.general_service.transfer", "http://example.org"}}, key: "ivr.nodes.general_service.transfer", message: `or "general_service" for trunk.general_service_uri`},
 		{name: "transfer without fallback", edits: []edit{{"ivr.nodes.general_service.fallback", remove}}, key: "ivr.nodes.general_service.fallback", message: "must name a node for a transfer node"},
 		{name: "fallback without transfer", edits: []edit{{goodbye + ".fallback", "explain"}}, key: goodbye + ".fallback", message: "is used only by a node with transfer"},
-		{name: "other queue", edits: []edit{{"ivr.nodes.to_queue.queue", "other"}}, key: "ivr.nodes.to_queue.queue", message: `use "loneliness", the value of queue.name`},
+		{name: "other queue", edits: []edit{{"ivr.nodes.to_queue.queue", "other"}}, key: "ivr.nodes.to_queue.queue", message: "is not a configured queue: use one of loneliness, or add it to queues"},
 		{name: "unknown set attribute", edits: []edit{{"ivr.nodes.welcome.branches.9.set.mood", "ok"}}, key: "ivr.nodes.welcome.branches.9.set.mood", message: "use one of caller_type, language"},
 		{name: "bad set language", edits: []edit{{"ivr.nodes.welcome.branches.9.set.language", "fr"}}, key: "ivr.nodes.welcome.branches.9.set.language", message: "use one of ko, en"},
 		{name: "bad set caller type", edits: []edit{{"ivr.nodes.who_for.branches.1.set.caller_type", "other"}}, key: "ivr.nodes.who_for.branches.1.set.caller_type", message: "use one of self, someone_else"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"helpline/events"
 	"helpline/queue"
 )
 
@@ -34,6 +35,7 @@ type Distributor struct {
 	offerer    Offerer
 	log        zerolog.Logger
 	queue      string
+	events     events.Publisher
 	retryDelay time.Duration
 	now        func() time.Time
 
@@ -109,6 +111,12 @@ func WithClock(now func() time.Time) Option {
 	return func(d *Distributor) { d.now = now }
 }
 
+// WithEvents sets the publisher that receives offer events. The default
+// drops them.
+func WithEvents(p events.Publisher) Option {
+	return func(d *Distributor) { d.events = p }
+}
+
 // WithQueue sets the name of the queue the Distributor serves. The default
 // is DefaultQueue.
 func WithQueue(name string) Option {
@@ -122,6 +130,7 @@ func NewDistributor(store queue.Store, offerer Offerer, opts ...Option) *Distrib
 		store:      store,
 		offerer:    offerer,
 		log:        zerolog.Nop(),
+		events:     events.Nop{},
 		queue:      DefaultQueue,
 		retryDelay: DefaultRetryDelay,
 		now:        time.Now,

@@ -17,6 +17,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"helpline/events"
 	"helpline/ivr"
 	"helpline/media"
 	"helpline/queue"
@@ -70,6 +71,8 @@ type Deps struct {
 	Graph     *ivr.Graph
 	Queue     queue.Store
 	Records   RecordStore
+	// Events receives what happens on each call. Nil drops every event.
+	Events events.Publisher
 }
 
 // RecordStore is the part of the records store a call writes to.
@@ -94,6 +97,7 @@ type Server struct {
 	graph     *ivr.Graph
 	queue     queue.Store
 	records   RecordStore
+	events    events.Publisher
 	codecs    []media.Codec
 	numbers   map[string]bool
 
@@ -146,10 +150,14 @@ func New(opts Options, deps Deps) (*Server, error) {
 		graph:     deps.Graph,
 		queue:     deps.Queue,
 		records:   deps.Records,
+		events:    deps.Events,
 		codecs:    []media.Codec{media.PCMU, media.PCMA},
 		numbers:   make(map[string]bool, len(opts.Numbers)),
 		dialogs:   newDialogTable(),
 		calls:     newCallTable(),
+	}
+	if s.events == nil {
+		s.events = events.Nop{}
 	}
 	for _, n := range opts.Numbers {
 		s.numbers[n] = true

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"helpline/config"
+	"helpline/events"
 	"helpline/ivr"
 	"helpline/media"
 	"helpline/queue"
@@ -115,12 +116,15 @@ func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
 
 // app is the wired server: every part and the order to stop them in.
 type app struct {
-	cfg         *config.Config
-	log         zerolog.Logger
-	records     *records.Store
-	registrar   *sip.Registrar
-	sip         *sip.Server
-	distributor *routing.Distributor
+	cfg *config.Config
+	// events is the stream every part publishes to.
+	events    *events.Bus
+	log       zerolog.Logger
+	records   *records.Store
+	registrar *sip.Registrar
+	sip       *sip.Server
+	// distributors has one distributor per configured queue.
+	distributors []*routing.Distributor
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -135,6 +139,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, err
 	}
 
+	bus := events.NewBus()
 	q := queue.NewMemoryStore()
 	wake := &notifier{}
 	registrar, err := newRegistrar(cfg, q, wake, log)
@@ -156,20 +161,30 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		Graph:     &cfg.IVR,
 		Queue:     q,
 		Records:   store,
+		Events:    bus,
 	})
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
-	distributor := routing.NewDistributor(q, server,
-		routing.WithLogger(log.With().Str("component", "distributor").Logger()),
-		routing.WithRetryDelay(cfg.Queue.RetryDelay),
-		routing.WithQueue(cfg.Queue.Name),
-	)
-	server.SetNotifier(distributor.Notify)
-	wake.set(distributor.Notify)
+	distributors := make([]*routing.Distributor, 0, len(cfg.Queues))
+	for _, def := range cfg.Queues {
+		distributors = append(distributors, routing.NewDistributor(q, server,
+			routing.WithLogger(log.With().Str("component", "distributor").Logger()),
+			routing.WithRetryDelay(cfg.Queue.RetryDelay),
+			routing.WithQueue(def.Name),
+			routing.WithEvents(bus),
+		))
+	}
+	notifyAll := func() {
+		for _, d := range distributors {
+			d.Notify()
+		}
+	}
+	server.SetNotifier(notifyAll)
+	wake.set(notifyAll)
 
-	return &app{cfg: cfg, log: log, records: store, registrar: registrar, sip: server, distributor: distributor}, nil
+	return &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors}, nil
 }
 
 // loadPrompts checks that every prompt the menu names exists in both
@@ -289,12 +304,21 @@ func sipOptions(cfg *config.Config) sip.Options {
 // run serves until ctx ends, then drains and stops.
 func (a *app) run(ctx context.Context) error {
 	distCtx, stopDist := context.WithCancel(context.Background())
-	distDone := make(chan error, 1)
-	go func() { distDone <- a.distributor.Run(distCtx) }()
+	distDone := make(chan error, len(a.distributors))
+	for _, d := range a.distributors {
+		go func() { distDone <- d.Run(distCtx) }()
+	}
+	waitDistributors := func() {
+		for range a.distributors {
+			if err := <-distDone; err != nil && !errors.Is(err, context.Canceled) {
+				a.log.Warn().Err(err).Msg("distributor stopped with an error")
+			}
+		}
+	}
 
 	if err := a.sip.Start(ctx); err != nil {
 		stopDist()
-		<-distDone
+		waitDistributors()
 		return err
 	}
 	a.logReady()
@@ -306,9 +330,7 @@ func (a *app) run(ctx context.Context) error {
 	stopDrain()
 
 	stopDist()
-	if err := <-distDone; err != nil && !errors.Is(err, context.Canceled) {
-		a.log.Warn().Err(err).Msg("distributor stopped with an error")
-	}
+	waitDistributors()
 	a.log.Info().Msg("helpline stopped")
 	return nil
 }

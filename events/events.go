@@ -1,0 +1,90 @@
+package events
+
+import (
+	"maps"
+	"time"
+)
+
+// Type names what happened.
+type Type string
+
+// Event types. The names are stable: they are stored and shown to
+// supervisors.
+const (
+	// CallerEntered: a caller joined a queue.
+	CallerEntered Type = "caller_entered"
+	// Offered: a counselor's phone was rung for a caller.
+	Offered Type = "offered"
+	// RingNoAnswer: a counselor's phone rang until the ring timeout.
+	RingNoAnswer Type = "ring_no_answer"
+	// OfferRejected: a counselor's phone answered busy, declined or could
+	// not be reached. Data["outcome"] says which.
+	OfferRejected Type = "offer_rejected"
+	// Connected: a caller was bridged to a counselor.
+	Connected Type = "connected"
+	// Abandoned: a caller hung up while waiting in a queue.
+	Abandoned Type = "abandoned"
+	// Overflowed: a queue's overflow rule acted on a caller.
+	Overflowed Type = "overflowed"
+	// HighRiskWaiting: a caller who said they are in danger is waiting.
+	HighRiskWaiting Type = "high_risk_waiting"
+	// CallbackRequested: a callback task was created.
+	CallbackRequested Type = "callback_requested"
+	// CallbackAttempted: the server dialled a caller back.
+	CallbackAttempted Type = "callback_attempted"
+	// CallbackCompleted: a callback reached the caller and a counselor.
+	CallbackCompleted Type = "callback_completed"
+	// CallbackFailed: every attempt of a callback failed.
+	CallbackFailed Type = "callback_failed"
+	// CallbackCancelled: a supervisor cancelled a callback.
+	CallbackCancelled Type = "callback_cancelled"
+	// Transferred: a call was handed to another number.
+	Transferred Type = "transferred"
+	// EmergencyJoined: an emergency service was called into a call.
+	EmergencyJoined Type = "emergency_joined"
+	// MonitorStarted: a supervisor started to listen, whisper or barge.
+	MonitorStarted Type = "monitor_started"
+	// CounselorState: a counselor changed state. Data["from"], Data["to"]
+	// and, for a break, Data["reason"].
+	CounselorState Type = "counselor_state"
+	// CallEnded: a call ended. Data["outcome"] is its records outcome.
+	CallEnded Type = "call_ended"
+)
+
+// Event is one thing that happened. IDs that do not apply are empty.
+type Event struct {
+	// Seq numbers the events of one Bus from 1 in publishing order. The
+	// Bus sets it.
+	Seq uint64
+	// At is when it happened. The Bus sets it when it is zero.
+	At time.Time
+	// Type names what happened.
+	Type Type
+	// CallID is the call the event is about: the caller's Call-ID, or a
+	// callback's ID.
+	CallID string
+	// CounselorID is the counselor the event is about.
+	CounselorID string
+	// Queue is the queue the event is about.
+	Queue string
+	// Data holds details that depend on Type. It never holds a phone
+	// number in full.
+	Data map[string]string
+}
+
+// Clone returns a copy of e that shares no map with it.
+func (e Event) Clone() Event {
+	e.Data = maps.Clone(e.Data)
+	return e
+}
+
+// Publisher takes events. *Bus implements it, and Nop drops them.
+type Publisher interface {
+	Publish(e Event)
+}
+
+// Nop is a Publisher that drops every event, for parts built without a bus.
+type Nop struct{}
+
+// Publish drops e.
+func (Nop) Publish(Event) {}
