@@ -122,6 +122,14 @@ type Trunk struct {
 	// GeneralServiceURI is the sip: or sips: URI of the 120 general
 	// service, or empty (the default) when there is none.
 	GeneralServiceURI string `mapstructure:"general_service_uri"`
+	// OutboundURI is the sip: or sips: URI of the gateway that carries
+	// calls to outside numbers (callbacks, transfers, emergency services).
+	// The number replaces its user part. Empty (the default): no outside
+	// calls.
+	OutboundURI string `mapstructure:"outbound_uri"`
+	// AllowedTargets are the outside numbers that counselors may transfer
+	// a caller to or call into a running call, such as 119, 112 and 109.
+	AllowedTargets []string `mapstructure:"allowed_targets"`
 }
 
 // Counselor is one person who may register a softphone.

@@ -218,6 +218,28 @@ func validateTrunk(t *Trunk, ps, warnings *problems) {
 			ps.add("trunk.general_service_uri", t.GeneralServiceURI, "%s", message)
 		}
 	}
+	if t.OutboundURI != "" {
+		if message, ok := checkSIPURI(t.OutboundURI); !ok {
+			ps.add("trunk.outbound_uri", t.OutboundURI, "%s", message)
+		}
+	}
+	validateAllowedTargets(ps, t.AllowedTargets)
+}
+
+// validateAllowedTargets checks that each transfer target is a dialable
+// number listed once.
+func validateAllowedTargets(ps *problems, targets []string) {
+	seen := make(map[string]bool)
+	for i, number := range targets {
+		key := joinKey("trunk.allowed_targets", strconv.Itoa(i))
+		switch {
+		case !calledNumberRegexp.MatchString(number):
+			ps.add(key, number, "is not a phone number: use digits with an optional leading +, such as 119")
+		case seen[number]:
+			ps.add(key, number, "is listed twice: remove one entry")
+		}
+		seen[number] = true
+	}
 }
 
 // checkSIPURI returns why text is not a usable sip: or sips: URI.

@@ -60,6 +60,11 @@ type Options struct {
 	MediaTimeout time.Duration
 	// RetryAfter is sent with 503 while draining.
 	RetryAfter time.Duration
+	// OutboundURI is the gateway for calls to outside numbers, "" for none.
+	OutboundURI string
+	// AllowedTargets are the outside numbers counselors may transfer to or
+	// call into a running call.
+	AllowedTargets []string
 }
 
 // Deps are the parts of the server the signalling layer drives.

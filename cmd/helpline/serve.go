@@ -294,6 +294,8 @@ func sipOptions(cfg *config.Config) sip.Options {
 		TrustedSources:    cfg.Trunk.TrustedSources,
 		Numbers:           cfg.Trunk.Numbers,
 		GeneralServiceURI: cfg.Trunk.GeneralServiceURI,
+		OutboundURI:       cfg.Trunk.OutboundURI,
+		AllowedTargets:    cfg.Trunk.AllowedTargets,
 		RingTimeout:       cfg.Queue.RingTimeout,
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,
