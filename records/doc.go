@@ -4,6 +4,10 @@
 // MarkInterrupted closes at the next start-up. The package also exports
 // records as JSON Lines or CSV.
 //
+// Beside the calls the store keeps the event log: every event of the
+// server's events.Bus, one row each in publishing order, written by an
+// EventPersister and read back with ListEvents.
+//
 // The caller's number is personal data. It is stored only encrypted with
 // AES-256-GCM under a key derived from the records key, with the call id as
 // additional data, so a sealed number copied to another row does not

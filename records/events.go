@@ -1,0 +1,142 @@
+package records
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"helpline/events"
+)
+
+// EventListOptions selects the events ListEvents returns.
+type EventListOptions struct {
+	// Since keeps the events at or after it; zero keeps all.
+	Since time.Time
+	// Limit caps the number of events; zero or less means no cap.
+	Limit int
+}
+
+// AppendEvents stores evs in one transaction, in the order given. The
+// stored rows get their own increasing ids, which ListEvents returns as
+// Seq; the Seq of each event in evs is not stored. An event without a Type
+// fails the whole batch with ErrInvalidInput and stores nothing.
+func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) (err error) {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+
+	rows := make([][]any, 0, len(evs))
+	for _, e := range evs {
+		row, err := s.eventRow(e)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+	}
+
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append %d events: %w", len(evs), err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, rollback(tx))
+		}
+	}()
+	for _, row := range rows {
+		_, err = tx.ExecContext(ctx, `INSERT INTO events (at, type, call_id, counselor_id, queue, data)
+			VALUES (?, ?, ?, ?, ?, ?)`, row...)
+		if err != nil {
+			return fmt.Errorf("append %d events: %w", len(evs), err)
+		}
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("append %d events: commit: %w", len(evs), err)
+	}
+	return nil
+}
+
+// eventRow returns the column values of e. An event without a time gets
+// the store's clock.
+func (s *Store) eventRow(e events.Event) ([]any, error) {
+	if e.Type == "" {
+		return nil, fmt.Errorf("append event: %w: empty type (call %q)", ErrInvalidInput, e.CallID)
+	}
+	at := e.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	data := []byte("{}")
+	if len(e.Data) > 0 {
+		var err error
+		if data, err = json.Marshal(e.Data); err != nil {
+			return nil, fmt.Errorf("append event %s: encode data: %w", e.Type, err)
+		}
+	}
+	return []any{at.UnixNano(), string(e.Type), e.CallID, e.CounselorID, e.Queue, string(data)}, nil
+}
+
+// ListEvents returns the stored events at or after opts.Since in the order
+// they were appended. Each event's Seq is its row id, which keeps growing
+// across restarts, and At is in UTC.
+func (s *Store) ListEvents(ctx context.Context, opts EventListOptions) ([]events.Event, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = noLimit
+	}
+	since := int64(math.MinInt64)
+	if !opts.Since.IsZero() {
+		since = opts.Since.UnixNano()
+	}
+
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, at, type, call_id, counselor_id, queue, data
+		FROM events WHERE at >= ? ORDER BY id LIMIT ?`, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+
+	var list []events.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		list = append(list, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return list, nil
+}
+
+// scanEvent reads one row of the events table.
+func scanEvent(row rowScanner) (events.Event, error) {
+	var (
+		e         events.Event
+		at        int64
+		eventType string
+		data      string
+	)
+	if err := row.Scan(&e.Seq, &at, &eventType, &e.CallID, &e.CounselorID, &e.Queue, &data); err != nil {
+		return events.Event{}, err
+	}
+	e.At = unixNanoUTC(at)
+	e.Type = events.Type(eventType)
+	if data != "" && data != "{}" {
+		if err := json.Unmarshal([]byte(data), &e.Data); err != nil {
+			return events.Event{}, fmt.Errorf("event %d: decode data: %w", e.Seq, err)
+		}
+	}
+	return e, nil
+}
