@@ -89,6 +89,9 @@ type OfferResult struct {
 	// Err is the cause of a failed offer, such as a transport error, for
 	// the log. It may be nil.
 	Err error
+	// Status is the final SIP status of the counselor's INVITE, or 0 when
+	// none arrived (ring timeout, transport error, no registered phone).
+	Status int
 }
 
 // OfferRequest is one offer for the Offerer to make.

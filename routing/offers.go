@@ -61,6 +61,7 @@ func (d *Distributor) startOffer(ctx context.Context, r queue.Reservation) {
 	req := OfferRequest{Reservation: r, Confirm: func() error { return d.confirm(ctx, o) }}
 
 	d.log.Info().Str("call_id", r.CallID).Str("counselor_id", r.CounselorID).Msg("offering caller to counselor")
+	d.publishOffered(r)
 	d.offerGroup.Go(func() {
 		result := d.offerer.Offer(offerCtx, req)
 		cancel(nil)
@@ -130,6 +131,7 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 			return
 		}
 		d.markTried(r)
+		d.publishOfferFailed(r, done.result)
 		log.Info().Err(done.result.Err).Msg("offer failed, trying next counselor")
 	}
 }

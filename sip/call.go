@@ -74,6 +74,8 @@ type call struct {
 	peer        *outboundLeg
 	// holdStop stops the queue music when a counselor answers.
 	holdStop context.CancelFunc
+	// queue is the queue the caller joined, "" before that.
+	queue string
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.

@@ -90,12 +90,14 @@ func (c *call) enqueue(result ivr.Result) {
 		c.end(&hangup{side: records.SideServer, reason: "queue failed: " + err.Error(), outcome: records.OutcomeFailed})
 		return
 	}
+	c.publishCallerEntered(queueName, result.Attributes)
 
 	holdCtx, stopHold := context.WithCancel(c.ctx)
 	c.mu.Lock()
 	c.phase = phaseQueued
 	c.queuedAt = now
 	c.holdStop = stopHold
+	c.queue = queueName
 	c.mu.Unlock()
 
 	c.record(records.Patch{QueuedAt: &now, Queue: &queueName})
@@ -150,7 +152,7 @@ func (c *call) offer(ctx context.Context, r queue.Reservation, confirm func() er
 	})
 	if d.outcome != routing.Answered {
 		log.Info().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("offer not taken")
-		return routing.OfferResult{Outcome: d.outcome, Err: d.err}
+		return routing.OfferResult{Outcome: d.outcome, Err: d.err, Status: d.status}
 	}
 
 	if c.ctx.Err() != nil || confirm() != nil {
@@ -181,6 +183,7 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	c.counselorID = counselorID
 	queuedAt := c.queuedAt
 	stopHold := c.holdStop
+	queueName := c.queue
 	c.mu.Unlock()
 
 	if stopHold != nil {
@@ -189,6 +192,7 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	wait := now.Sub(queuedAt)
 	c.record(records.Patch{CounselorAnsweredAt: &now, Counselor: &counselorID, QueueWait: &wait})
 	c.log.Info().Str("counselor", counselorID).Dur("queue_wait", wait).Msg("counselor answered, bridging")
+	c.publishConnected(queueName, counselorID, wait)
 
 	leg.media.Start(c.ctx)
 	c.srv.spawn(func() { c.bridge(leg) })
@@ -229,6 +233,7 @@ func (c *call) transfer(target string) {
 	c.mu.Lock()
 	c.peer = d.leg
 	c.mu.Unlock()
+	c.publishTransferred(uri.Host)
 	d.leg.media.Start(c.ctx)
 	c.srv.spawn(func() { c.bridge(d.leg) })
 }
@@ -255,7 +260,7 @@ func (c *call) finish() {
 	c.mu.Lock()
 	lastPhase := c.phase
 	c.phase = phaseEnded
-	peer, counselorID, queuedAt := c.peer, c.counselorID, c.queuedAt
+	peer, counselorID, queuedAt, queueName := c.peer, c.counselorID, c.queuedAt, c.queue
 	c.mu.Unlock()
 
 	if lastPhase == phaseQueued {
@@ -271,14 +276,17 @@ func (c *call) finish() {
 	side, reason := cause.side, cause.reason
 	now := time.Now()
 	patch := records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason}
+	var queueWait time.Duration
 	if lastPhase == phaseQueued {
 		// A caller who left the queue waited until now.
-		wait := now.Sub(queuedAt)
-		patch.QueueWait = &wait
+		queueWait = now.Sub(queuedAt)
+		patch.QueueWait = &queueWait
 	}
 	c.record(patch)
 	c.log.Info().Str("outcome", string(outcome)).Str("hangup_side", string(side)).Str("reason", reason).
 		Dur("duration", now.Sub(c.startedAt)).Msg("call ended")
+	c.publishEnd(callEnd{outcome: outcome, side: side, queue: queueName, counselorID: counselorID,
+		queueWait: queueWait, duration: now.Sub(c.startedAt)})
 
 	if c.callerMedia != nil {
 		_ = c.callerMedia.Close()

@@ -125,6 +125,8 @@ type app struct {
 	sip       *sip.Server
 	// distributors has one distributor per configured queue.
 	distributors []*routing.Distributor
+	// persister writes every event into the records store.
+	persister *records.EventPersister
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -142,7 +144,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	bus := events.NewBus()
 	q := queue.NewMemoryStore()
 	wake := &notifier{}
-	registrar, err := newRegistrar(cfg, q, wake, log)
+	registrar, err := newRegistrar(cfg, q, wake, bus, log)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
@@ -184,7 +186,9 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	server.SetNotifier(notifyAll)
 	wake.set(notifyAll)
 
-	return &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors}, nil
+	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
+	return &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
+		persister: persister}, nil
 }
 
 // loadPrompts checks that every prompt the menu names exists in both
@@ -233,8 +237,9 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 
 // newRegistrar builds the registrar and ties registrations to counselor
 // states: a registered counselor is available, an unregistered one logged
-// out (after the call, if one is in progress).
-func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, log zerolog.Logger) (*sip.Registrar, error) {
+// out (after the call, if one is in progress). Each change it makes is
+// published as a counselor_state event.
+func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, pub events.Publisher, log zerolog.Logger) (*sip.Registrar, error) {
 	passwords := make(map[string]string, len(cfg.Counselors))
 	ctx := context.Background()
 	for _, c := range cfg.Counselors {
@@ -257,9 +262,7 @@ func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, log zerolog
 			if registered {
 				state = queue.StateAvailable
 			}
-			if err := q.SetState(context.Background(), user, state, "", time.Now()); err != nil {
-				log.Debug().Err(err).Str("counselor", user).Msg("counselor state unchanged by registration")
-			}
+			setStateFromRegistration(q, pub, user, state, log)
 			wake.notify()
 		},
 	})
@@ -350,11 +353,15 @@ func (a *app) logReady() {
 		Msg("helpline ready")
 }
 
-// close stops the SIP stack and flushes the records.
+// close stops the SIP stack, stores the buffered events and flushes the
+// records.
 func (a *app) close() {
 	if err := a.sip.Close(); err != nil {
 		a.log.Warn().Err(err).Msg("closing SIP stack failed")
 	}
+	ctx, stop := context.WithTimeout(context.Background(), eventDrainTimeout)
+	_ = a.persister.Close(ctx)
+	stop()
 	if err := a.records.Close(); err != nil {
 		a.log.Error().Err(err).Msg("closing records failed")
 	}
