@@ -170,6 +170,9 @@ type Queue struct {
 	// RetryDelay is how long a counselor who did not take an offer is
 	// skipped for that caller once every counselor was tried. Default 5s.
 	RetryDelay time.Duration `mapstructure:"retry_delay"`
+	// AnnounceInterval is how often a waiting caller hears their place in
+	// line and the estimated wait, or 0 for never. Default 60s.
+	AnnounceInterval time.Duration `mapstructure:"announce_interval"`
 }
 
 // Records is the call-record storage section.

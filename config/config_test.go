@@ -62,6 +62,7 @@ func TestExampleValues(t *testing.T) {
 		{"ring timeout", cfg.Queue.RingTimeout, 15 * time.Second},
 		{"wrap up", cfg.Queue.WrapUp, 30 * time.Second},
 		{"retry delay", cfg.Queue.RetryDelay, 5 * time.Second},
+		{"announce interval", cfg.Queue.AnnounceInterval, 60 * time.Second},
 		{"ivr start", cfg.IVR.Start, "welcome"},
 		{"ivr language", cfg.IVR.DefaultLanguage, "ko"},
 		{"ivr nodes", len(cfg.IVR.Nodes), 7},

@@ -316,6 +316,23 @@ func validateQueue(q *Queue, ps *problems) {
 	requirePositive(ps, "queue.ring_timeout", q.RingTimeout)
 	requireNonNegative(ps, "queue.wrap_up", q.WrapUp)
 	requireNonNegative(ps, "queue.retry_delay", q.RetryDelay)
+	validateAnnounceInterval(ps, q.AnnounceInterval)
+}
+
+// minAnnounceInterval is the shortest queue.announce_interval other than 0,
+// so that a typo such as 60ms cannot leave a caller hearing nothing but
+// announcements.
+const minAnnounceInterval = time.Second
+
+// validateAnnounceInterval accepts 0 (no announcements) or at least
+// minAnnounceInterval.
+func validateAnnounceInterval(ps *problems, d time.Duration) {
+	switch {
+	case d < 0:
+		ps.add("queue.announce_interval", d, "must not be negative: use 0 to turn announcements off, or a duration such as 60s")
+	case d > 0 && d < minAnnounceInterval:
+		ps.add("queue.announce_interval", d, "is shorter than 1s: use 0 to turn announcements off, or a duration such as 60s")
+	}
 }
 
 // validateQueues checks that there is at least one queue and that names

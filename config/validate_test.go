@@ -195,6 +195,8 @@ func TestQueueRules(t *testing.T) {
 		{name: "zero ring timeout", edits: []edit{{"queue.ring_timeout", "0s"}}, key: "queue.ring_timeout", message: "must be positive"},
 		{name: "negative wrap up", edits: []edit{{"queue.wrap_up", "-1s"}}, key: "queue.wrap_up", message: "must not be negative"},
 		{name: "negative retry delay", edits: []edit{{"queue.retry_delay", "-5s"}}, key: "queue.retry_delay", message: "must not be negative"},
+		{name: "negative announce interval", edits: []edit{{"queue.announce_interval", "-1s"}}, key: "queue.announce_interval", message: "use 0 to turn announcements off"},
+		{name: "announce interval below a second", edits: []edit{{"queue.announce_interval", "60ms"}}, key: "queue.announce_interval", message: "is shorter than 1s"},
 	})
 }
 

@@ -76,6 +76,8 @@ type call struct {
 	holdStop context.CancelFunc
 	// queue is the queue the caller joined, "" before that.
 	queue string
+	// connectedAt is when a counselor answered, zero before.
+	connectedAt time.Time
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.

@@ -108,8 +108,8 @@ func (c *call) enqueue(result ivr.Result) {
 	c.srv.spawn(func() { c.playHold(holdCtx, language) })
 }
 
-// playHold loops the comfort message and music for a waiting caller, in
-// the language the caller chose.
+// playHold plays the comfort message, music and position announcements
+// for a waiting caller, in the language the caller chose.
 func (c *call) playHold(ctx context.Context, language string) {
 	if language == "" {
 		language = c.srv.graph.DefaultLanguage
@@ -119,7 +119,7 @@ func (c *call) playHold(ctx context.Context, language string) {
 		c.log.Error().Err(err).Msg("hold prompts missing, caller waits in silence")
 		return
 	}
-	if err := c.callerMedia.PlayLoop(ctx, comfort, music); err != nil && !errors.Is(err, context.Canceled) {
+	if err := c.holdLoop(ctx, language, comfort, music); err != nil && !errors.Is(err, context.Canceled) {
 		c.log.Warn().Err(err).Msg("hold playback stopped")
 	}
 }
@@ -181,6 +181,7 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	c.phase = phaseTalking
 	c.peer = leg
 	c.counselorID = counselorID
+	c.connectedAt = now
 	queuedAt := c.queuedAt
 	stopHold := c.holdStop
 	queueName := c.queue
@@ -261,6 +262,7 @@ func (c *call) finish() {
 	lastPhase := c.phase
 	c.phase = phaseEnded
 	peer, counselorID, queuedAt, queueName := c.peer, c.counselorID, c.queuedAt, c.queue
+	connectedAt := c.connectedAt
 	c.mu.Unlock()
 
 	if lastPhase == phaseQueued {
@@ -287,6 +289,9 @@ func (c *call) finish() {
 		Dur("duration", now.Sub(c.startedAt)).Msg("call ended")
 	c.publishEnd(callEnd{outcome: outcome, side: side, queue: queueName, counselorID: counselorID,
 		queueWait: queueWait, duration: now.Sub(c.startedAt)})
+	if !connectedAt.IsZero() {
+		c.srv.waits.Observe(queueName, now.Sub(connectedAt))
+	}
 
 	if c.callerMedia != nil {
 		_ = c.callerMedia.Close()

@@ -67,8 +67,8 @@ func (p *PromptCache) hold(g *ivr.Graph, language string) (*media.Audio, *media.
 	return comfort, music, nil
 }
 
-// PromptNames lists every prompt the graph can play, hold audio included,
-// each once.
+// PromptNames lists every prompt the graph can play, hold audio and the
+// position announcements included, each once.
 func PromptNames(g *ivr.Graph) []string {
 	seen := map[string]bool{}
 	var names []string
@@ -80,6 +80,9 @@ func PromptNames(g *ivr.Graph) []string {
 	}
 	add(g.HoldPrompt)
 	add(g.HoldMusic)
+	for _, name := range announcementPromptNames() {
+		add(name)
+	}
 	for _, node := range g.Nodes {
 		for _, p := range node.Play {
 			add(p)

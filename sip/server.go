@@ -65,6 +65,9 @@ type Options struct {
 	// AllowedTargets are the outside numbers counselors may transfer to or
 	// call into a running call.
 	AllowedTargets []string
+	// AnnounceInterval is how often a waiting caller hears their place in
+	// line and estimated wait; 0 turns the announcements off.
+	AnnounceInterval time.Duration
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -121,6 +124,9 @@ type Server struct {
 	closers []func() error
 	// bound are the addresses actually bound, port 0 resolved; guarded by listenMu.
 	bound []Listener
+
+	// waits estimates the wait that announcements tell waiting callers.
+	waits *queue.WaitEstimator
 }
 
 // New builds a server. Start binds its listeners.
@@ -160,6 +166,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		numbers:   make(map[string]bool, len(opts.Numbers)),
 		dialogs:   newDialogTable(),
 		calls:     newCallTable(),
+		waits:     queue.NewWaitEstimator(),
 	}
 	if s.events == nil {
 		s.events = events.Nop{}

@@ -303,6 +303,7 @@ func sipOptions(cfg *config.Config) sip.Options {
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,
 		RetryAfter:        cfg.Shutdown.RetryAfter,
+		AnnounceInterval:  cfg.Queue.AnnounceInterval,
 	}
 }
 
