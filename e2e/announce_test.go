@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"helpline/media"
+)
+
+// Settings of the announcement test.
+const (
+	// announceInterval is short so that a caller hears several
+	// announcements within one test.
+	announceInterval = "2s"
+	// promptFrameSamples is one 20 ms packet of 8 kHz audio.
+	promptFrameSamples = 160
+	// matchFrames is how many consecutive packets must equal the prompt
+	// for it to count as played.
+	matchFrames = 25
+	// speechLevel is the sample value above which a frame holds speech
+	// rather than the prompt's leading silence.
+	speechLevel = 500
+)
+
+// promptFrames returns the A-law payloads a server sends for a built-in
+// prompt, from its first frame with speech: matchFrames packets. The
+// server codes each clip from its first sample in 160-sample frames, so
+// the first prompt of a clip arrives in exactly these payloads.
+func promptFrames(t *testing.T, language, name string) [][]byte {
+	t.Helper()
+	wav, err := ReadWAV(filepath.Join(RepoRoot(t), "ivr", "prompts", language, name+".wav"))
+	if err != nil {
+		t.Fatalf("reading prompt %s/%s: %v", language, name, err)
+	}
+
+	var frames [][]byte
+	speaking := false
+	for start := 0; start+promptFrameSamples <= len(wav.Samples) && len(frames) < matchFrames; start += promptFrameSamples {
+		frame := wav.Samples[start : start+promptFrameSamples]
+		if !speaking && !hasSpeech(frame) {
+			continue
+		}
+		speaking = true
+		payload := make([]byte, promptFrameSamples)
+		for i, sample := range frame {
+			payload[i] = media.EncodeALaw(sample)
+		}
+		frames = append(frames, payload)
+	}
+	if len(frames) < matchFrames {
+		t.Fatalf("prompt %s/%s has %d frames of speech, want %d", language, name, len(frames), matchFrames)
+	}
+	return frames
+}
+
+// hasSpeech reports whether a frame has a sample above speechLevel.
+func hasSpeech(frame []int16) bool {
+	for _, s := range frame {
+		if s > speechLevel || s < -speechLevel {
+			return true
+		}
+	}
+	return false
+}
+
+// countRuns counts the places where want appears as consecutive payloads.
+func countRuns(payloads, want [][]byte) int {
+	count := 0
+	for i := 0; i+len(want) <= len(payloads); i++ {
+		matched := true
+		for j := range want {
+			if !bytes.Equal(payloads[i+j], want[j]) {
+				matched = false
+				break
+			}
+		}
+		if matched {
+			count++
+			i += len(want) - 1
+		}
+	}
+	return count
+}
+
+func TestPositionAnnouncedWhileWaiting(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		MustSetConfig(t, cfg, "queue.announce_interval", announceInterval)
+		// A short comfort message brings the announcements sooner.
+		MustSetConfig(t, cfg, "ivr.hold_prompt", "invalid")
+	}})
+
+	// No counselor is logged in: the caller waits 40 s and hangs up.
+	mediaPort := FreeMediaPort(t)
+	capture := Capture(t, mediaPort)
+	result := RunSipp(t, SippOptions{
+		Scenario:  "uac_abandon.xml",
+		Target:    srv.Addr(),
+		Service:   "120",
+		MediaPort: mediaPort,
+		Vars:      map[string]string{"abandon_ms": "40000"},
+		Timeout:   90 * time.Second,
+	})
+	capture.Stop(t)
+	rec := waitEndedRecord(t, srv, result.CallID)
+	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_queue", "language": "ko"})
+
+	var announced []map[string]any
+	for _, entry := range srv.Logs() {
+		if entry["message"] == "position announced" && entry["call_id"] == result.CallID {
+			announced = append(announced, entry)
+		}
+	}
+	if len(announced) < 2 {
+		t.Fatalf("server logged %d position announcements for the call, want 2 or more", len(announced))
+	}
+	for _, entry := range announced {
+		if entry["position"] != float64(1) {
+			t.Errorf("announced position = %v, want 1 (the only caller)", entry["position"])
+		}
+		if wait, _ := entry["estimated_wait"].(float64); wait < 60 {
+			t.Errorf("announced estimated_wait = %v s, want at least the 60 s floor", entry["estimated_wait"])
+		}
+	}
+	first, _ := time.Parse(time.RFC3339, announced[0]["time"].(string))
+	second, _ := time.Parse(time.RFC3339, announced[1]["time"].(string))
+	if gap := second.Sub(first); gap < 2*time.Second {
+		t.Errorf("announcements %v apart, want at least the %s interval", gap, announceInterval)
+	}
+
+	// The caller's stream carries the Korean "대기 순번은" once per
+	// announcement, coded exactly as the prompt file.
+	payloads := capture.Payloads(t, mediaPort)
+	intro := promptFrames(t, "ko", "position_intro")
+	runs := countRuns(payloads, intro)
+	t.Logf("%d announcements logged, position prompt found %d times in %d packets to the caller", len(announced), runs, len(payloads))
+	if runs < len(announced) {
+		t.Errorf("the caller's RTP carries the position prompt %d times in %d packets, want %d (one per logged announcement)",
+			runs, len(payloads), len(announced))
+	}
+	if runs := countRuns(payloads, promptFrames(t, "en", "position_intro")); runs != 0 {
+		t.Errorf("the Korean caller heard the English position prompt %d times", runs)
+	}
+	noFullNumberInLogs(t, srv)
+}
