@@ -37,7 +37,7 @@ func (s *Server) EventsText(t testing.TB) string {
 }
 
 // WaitEvents lists the events until done returns true for the list and
-// returns that list; it fails the test after timeout.
+// returns that list. It fails the test after timeout.
 func (s *Server) WaitEvents(t testing.TB, done func(list []map[string]any) bool, timeout time.Duration) []map[string]any {
 	t.Helper()
 

@@ -55,7 +55,7 @@ func hasEvent(list []map[string]any, callID, eventType string) bool {
 
 // requireSubsequence fails unless want appears in got in order, other
 // entries allowed between.
-func requireSubsequence(t *testing.T, what string, got, want []string) {
+func requireSubsequence(t *testing.T, label string, got, want []string) {
 	t.Helper()
 	i := 0
 	for _, g := range got {
@@ -64,7 +64,7 @@ func requireSubsequence(t *testing.T, what string, got, want []string) {
 		}
 	}
 	if i < len(want) {
-		t.Errorf("%s: events %v lack %v in this order", what, got, want)
+		t.Errorf("%s: events %v lack %v in this order", label, got, want)
 	}
 }
 

@@ -13,15 +13,15 @@ import (
 
 // EventListOptions selects the events ListEvents returns.
 type EventListOptions struct {
-	// Since keeps the events at or after it; zero keeps all.
+	// Since keeps the events at or after it. The zero time keeps all.
 	Since time.Time
-	// Limit caps the number of events; zero or less means no cap.
+	// Limit caps the number of events. Zero or less means no cap.
 	Limit int
 }
 
 // AppendEvents stores evs in one transaction, in the order given. The
 // stored rows get their own increasing ids, which ListEvents returns as
-// Seq; the Seq of each event in evs is not stored. An event without a Type
+// Seq, so the Seq of each event in evs is not stored. An event without a Type
 // fails the whole batch with ErrInvalidInput and stores nothing.
 func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) (err error) {
 	if err := s.checkOpen(); err != nil {

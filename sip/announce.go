@@ -24,8 +24,8 @@ const (
 	promptMinutesN      = "minutes_"
 
 	// maxSpokenNumber is the largest place in line and number of minutes
-	// the prompts say; larger ones are "after number twenty" and "more
-	// than twenty minutes".
+	// the prompts say. Larger ones are said as "after number twenty" and
+	// "more than twenty minutes".
 	maxSpokenNumber = 20
 )
 

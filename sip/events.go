@@ -75,7 +75,7 @@ func (c *call) publishEnd(end callEnd) {
 	})
 }
 
-// callEnd is what publishEnd reports about a finished call.
+// callEnd is the summary of a finished call that publishEnd reports.
 type callEnd struct {
 	outcome     records.Outcome
 	side        records.Side
