@@ -262,10 +262,12 @@ func TestUnansweredCounselorIsSkipped(t *testing.T) {
 		name     string
 		scenario string
 		outcome  string
+		// event is the type of the event that reports the failed offer.
+		event string
 	}{
-		{"ring timeout", "uas_ring_forever.xml", "no_answer"},
-		{"answer crossing the CANCEL", "uas_answer_on_cancel.xml", "no_answer"},
-		{"busy", "uas_busy.xml", "busy"},
+		{"ring timeout", "uas_ring_forever.xml", "no_answer", "ring_no_answer"},
+		{"answer crossing the CANCEL", "uas_answer_on_cancel.xml", "no_answer", "ring_no_answer"},
+		{"busy", "uas_busy.xml", "busy", "offer_rejected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,6 +292,15 @@ func TestUnansweredCounselorIsSkipped(t *testing.T) {
 			rec := waitEndedRecord(t, srv, result.CallID)
 			wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001"})
 			srv.WaitLog(t, LogFields(map[string]any{"message": "offer not taken", "counselor": "1002", "outcome": tt.outcome}), logTimeout)
+
+			list := srv.WaitEvents(t, func(list []map[string]any) bool { return hasEvent(list, result.CallID, "call_ended") }, eventTimeout)
+			events := callEvents(list, result.CallID)
+			requireSubsequence(t, "call", eventTypes(events), []string{"offered", tt.event, "offered", "connected", "call_ended"})
+			for _, e := range events {
+				if eventField(e, "type") == tt.event && (eventField(e, "counselor_id") != "1002" || eventData(e, "outcome") != tt.outcome) {
+					t.Errorf("%s event = %v, want counselor 1002 with outcome %s", tt.event, e, tt.outcome)
+				}
+			}
 		})
 	}
 }

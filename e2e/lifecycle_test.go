@@ -59,6 +59,22 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	}
 	rec := srv.WaitRecord(t, RecordWithCallID(result.CallID), recordTimeout)
 	wantRecord(t, rec, map[string]string{"outcome": "interrupted", "hangup_side": "server", "hangup_reason": "server shutdown"})
+
+	// The call ended during the drain, and its last event still reached
+	// the records store before it closed.
+	ended := false
+	for _, e := range callEvents(srv.Events(t), result.CallID) {
+		if eventField(e, "type") == "call_ended" && eventData(e, "outcome") == "interrupted" {
+			ended = true
+		}
+	}
+	if !ended {
+		t.Errorf("no call_ended event with outcome interrupted for the drained call")
+	}
+	stopped := srv.WaitLog(t, LogMessage("event persister stopped"), logTimeout)
+	if stopped["lost"] != float64(0) {
+		t.Errorf("event persister lost %v events at shutdown, want 0", stopped["lost"])
+	}
 }
 
 // A call left open by a server that died is marked interrupted at the next start.
@@ -179,4 +195,13 @@ func TestTransferToGeneralService(t *testing.T) {
 
 	rec := waitEndedRecord(t, srv, result.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "transferred", "transfer_target": uri, "counselor": ""})
+
+	list := srv.WaitEvents(t, func(list []map[string]any) bool { return hasEvent(list, result.CallID, "call_ended") }, eventTimeout)
+	events := callEvents(list, result.CallID)
+	requireSubsequence(t, "transferred call", eventTypes(events), []string{"transferred", "call_ended"})
+	for _, e := range events {
+		if eventField(e, "type") == "transferred" && eventData(e, "target_host") != Loopback {
+			t.Errorf("transferred target_host = %q, want %q", eventData(e, "target_host"), Loopback)
+		}
+	}
 }
