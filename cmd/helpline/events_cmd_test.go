@@ -67,6 +67,7 @@ func TestRecordsEventsText(t *testing.T) {
 		t.Fatalf("exit status = %d, want 0\n%s", code, stderr.String())
 	}
 
+	t.Logf("text listing:\n%s", stdout.String())
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != 4 {
 		t.Fatalf("got %d lines, want 4:\n%s", len(lines), stdout.String())
