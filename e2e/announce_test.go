@@ -86,8 +86,28 @@ func countRuns(payloads, want [][]byte) int {
 
 func TestPositionAnnouncedWhileWaiting(t *testing.T) {
 	RequireTool(t, "sipp")
+	tests := []struct {
+		language string
+		other    string
+	}{
+		{language: "ko", other: "en"},
+		{language: "en", other: "ko"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.language, func(t *testing.T) {
+			checkPositionAnnounced(t, tt.language, tt.other)
+		})
+	}
+}
+
+// checkPositionAnnounced lets one caller, who hears the menu in language,
+// wait with nobody to answer, and checks that the position announcement is
+// logged and heard more than once, in language and not in other.
+func checkPositionAnnounced(t *testing.T, language, other string) {
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		MustSetConfig(t, cfg, "queue.announce_interval", announceInterval)
+		// The caller's keys (5, then 1) keep the default language.
+		MustSetConfig(t, cfg, "ivr.default_language", language)
 		// A short comfort message brings the announcements sooner.
 		MustSetConfig(t, cfg, "ivr.hold_prompt", "invalid")
 	}})
@@ -105,7 +125,7 @@ func TestPositionAnnouncedWhileWaiting(t *testing.T) {
 	})
 	capture.Stop(t)
 	rec := waitEndedRecord(t, srv, result.CallID)
-	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_queue", "language": "ko"})
+	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_queue", "language": language})
 
 	var announced []map[string]any
 	for _, entry := range srv.Logs() {
@@ -130,18 +150,17 @@ func TestPositionAnnouncedWhileWaiting(t *testing.T) {
 		t.Errorf("announcements %v apart, want at least the %s interval", gap, announceInterval)
 	}
 
-	// The caller's stream carries the Korean "대기 순번은" once per
+	// The caller's stream carries "대기 순번은" or "You are number" once per
 	// announcement, coded exactly as the prompt file.
 	payloads := capture.Payloads(t, mediaPort)
-	intro := promptFrames(t, "ko", "position_intro")
-	runs := countRuns(payloads, intro)
+	runs := countRuns(payloads, promptFrames(t, language, "position_intro"))
 	t.Logf("%d announcements logged, position prompt found %d times in %d packets to the caller", len(announced), runs, len(payloads))
 	if runs < len(announced) {
 		t.Errorf("the caller's RTP carries the position prompt %d times in %d packets, want %d (one per logged announcement)",
 			runs, len(payloads), len(announced))
 	}
-	if runs := countRuns(payloads, promptFrames(t, "en", "position_intro")); runs != 0 {
-		t.Errorf("the Korean caller heard the English position prompt %d times", runs)
+	if runs := countRuns(payloads, promptFrames(t, other, "position_intro")); runs != 0 {
+		t.Errorf("the caller heard the position prompt in %s %d times", other, runs)
 	}
 	noFullNumberInLogs(t, srv)
 }
