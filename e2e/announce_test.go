@@ -65,9 +65,10 @@ func hasSpeech(frame []int16) bool {
 	return false
 }
 
-// countRuns counts the places where want appears as consecutive payloads.
-func countRuns(payloads, want [][]byte) int {
-	count := 0
+// findRuns returns the indices where want starts as consecutive payloads,
+// without overlaps.
+func findRuns(payloads, want [][]byte) []int {
+	var starts []int
 	for i := 0; i+len(want) <= len(payloads); i++ {
 		matched := true
 		for j := range want {
@@ -77,11 +78,22 @@ func countRuns(payloads, want [][]byte) int {
 			}
 		}
 		if matched {
-			count++
+			starts = append(starts, i)
 			i += len(want) - 1
 		}
 	}
-	return count
+	return starts
+}
+
+// hasBetween reports whether some value of list lies after low and before
+// high.
+func hasBetween(list []int, low, high int) bool {
+	for _, v := range list {
+		if v > low && v < high {
+			return true
+		}
+	}
+	return false
 }
 
 func TestPositionAnnouncedWhileWaiting(t *testing.T) {
@@ -151,16 +163,27 @@ func checkPositionAnnounced(t *testing.T, language, other string) {
 	}
 
 	// The caller's stream carries "대기 순번은" or "You are number" once per
-	// announcement, coded exactly as the prompt file.
+	// announcement, coded exactly as the prompt file, and the comfort
+	// message before the first announcement and after each one.
 	payloads := capture.Payloads(t, mediaPort)
-	runs := countRuns(payloads, promptFrames(t, language, "position_intro"))
-	t.Logf("%d announcements logged, position prompt found %d times in %d packets to the caller", len(announced), runs, len(payloads))
-	if runs < len(announced) {
-		t.Errorf("the caller's RTP carries the position prompt %d times in %d packets, want %d (one per logged announcement)",
-			runs, len(payloads), len(announced))
+	intros := findRuns(payloads, promptFrames(t, language, "position_intro"))
+	comforts := findRuns(payloads, promptFrames(t, language, "invalid"))
+	t.Logf("%d announcements logged; in %d packets to the caller the position prompt starts at %v and the comfort message at %v",
+		len(announced), len(payloads), intros, comforts)
+	if len(intros) < len(announced) {
+		t.Fatalf("the caller's RTP carries the position prompt %d times, want %d (one per logged announcement)",
+			len(intros), len(announced))
 	}
-	if runs := countRuns(payloads, promptFrames(t, other, "position_intro")); runs != 0 {
-		t.Errorf("the caller heard the position prompt in %s %d times", other, runs)
+	if !hasBetween(comforts, -1, intros[0]) {
+		t.Errorf("no comfort message before the first announcement")
+	}
+	for i := range len(intros) - 1 {
+		if !hasBetween(comforts, intros[i], intros[i+1]) {
+			t.Errorf("no comfort message between announcements %d and %d", i+1, i+2)
+		}
+	}
+	if runs := findRuns(payloads, promptFrames(t, other, "position_intro")); len(runs) != 0 {
+		t.Errorf("the caller heard the position prompt in %s %d times", other, len(runs))
 	}
 	noFullNumberInLogs(t, srv)
 }
