@@ -66,7 +66,7 @@ type Options struct {
 	// call into a running call.
 	AllowedTargets []string
 	// AnnounceInterval is how often a waiting caller hears their place in
-	// line and estimated wait; 0 turns the announcements off.
+	// line and estimated wait. Zero turns the announcements off.
 	AnnounceInterval time.Duration
 }
 
