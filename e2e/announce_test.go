@@ -124,7 +124,8 @@ func checkPositionAnnounced(t *testing.T, language, other string) {
 		MustSetConfig(t, cfg, "ivr.hold_prompt", "invalid")
 	}})
 
-	// No counselor is logged in: the caller waits 40 s and hangs up.
+	// No counselor is logged in: the caller waits 50 s and hangs up. A
+	// Korean announcement lasts about 14 s, so two fit with room to spare.
 	mediaPort := FreeMediaPort(t)
 	capture := Capture(t, mediaPort)
 	result := RunSipp(t, SippOptions{
@@ -132,8 +133,8 @@ func checkPositionAnnounced(t *testing.T, language, other string) {
 		Target:    srv.Addr(),
 		Service:   "120",
 		MediaPort: mediaPort,
-		Vars:      map[string]string{"abandon_ms": "40000"},
-		Timeout:   90 * time.Second,
+		Vars:      map[string]string{"abandon_ms": "50000"},
+		Timeout:   120 * time.Second,
 	})
 	capture.Stop(t)
 	rec := waitEndedRecord(t, srv, result.CallID)
