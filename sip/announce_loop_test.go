@@ -22,7 +22,7 @@ import (
 const rtpHeaderBytes = 12
 
 // labelledPrompts are the prompts of the hold loop test. Each is one or two
-// frames of one constant sample value, so that a received packet tells
+// frames of one constant sample value, so that a received packet identifies
 // which prompt it came from.
 var labelledPrompts = []struct {
 	name   string
