@@ -15,6 +15,10 @@
 // that turns this state into offers lives in package routing. The package
 // follows no RFC and never touches the network.
 //
+// WaitEstimator gives a waiting caller a rough estimate of the wait left,
+// from the queue's recent talk times, the caller's place in line and the
+// counselors who take calls.
+//
 // A counselor moves through these states:
 //
 //	logged_out ──login──▶ available ──Reserve──▶ offered ──Connect──▶ on_call
