@@ -43,6 +43,9 @@ func validateOverflows(queues []QueueDef, trunk *Trunk, ps *problems) {
 			ps.add(key+".overflow.action", action, "is not an overflow action: use one of %s", strings.Join(overflowActions, ", "))
 			continue
 		}
+		if action == OverflowCallback && trunk.OutboundURI == "" {
+			ps.add(key+".overflow.action", action, "needs trunk.outbound_uri to dial callers back: set the outbound gateway, or use keep_waiting or transfer")
+		}
 		target := q.Overflow.Target
 		switch {
 		case action != OverflowTransfer && target != "":

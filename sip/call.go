@@ -74,6 +74,15 @@ type call struct {
 	peer        *outboundLeg
 	// holdStop stops the queue music when a counselor answers.
 	holdStop context.CancelFunc
+
+	// identity is the caller's number as the trunk sent it, for callbacks.
+	// It is set before the call runs and never changes.
+	identity CallerIdentity
+	// ivrDigits carries the caller's digits once the IVR media exists; the
+	// queue reads the callback key from it. Set before the IVR runs.
+	ivrDigits chan rune
+	// overflowTransferred marks a call the overflow rule transferred.
+	overflowTransferred atomic.Bool
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.

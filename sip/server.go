@@ -65,6 +65,16 @@ type Options struct {
 	// AllowedTargets are the outside numbers counselors may transfer to or
 	// call into a running call.
 	AllowedTargets []string
+	// CallbackKey is the DTMF key a waiting caller presses to be called
+	// back, "" to turn the key off.
+	CallbackKey string
+	// AfterAbandonWait is the wait after which a caller who hangs up in the
+	// queue gets a callback task, 0 for never. High-risk callers always
+	// get one.
+	AfterAbandonWait time.Duration
+	// Overflow maps a queue name to its overflow rule. A queue without an
+	// entry keeps its callers waiting.
+	Overflow map[string]OverflowRule
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -121,6 +131,12 @@ type Server struct {
 	closers []func() error
 	// bound are the addresses actually bound, port 0 resolved; guarded by listenMu.
 	bound []Listener
+
+	// callbacks keeps callback tasks, nil when callbacks are off. Set
+	// before Start.
+	callbacks CallbackService
+	// callbackCalls are the callback calls in progress.
+	callbackCalls callbackTable
 }
 
 // New builds a server. Start binds its listeners.
@@ -348,6 +364,7 @@ func (s *Server) Drain(ctx context.Context) {
 		defer stop()
 		s.calls.waitEmpty(waitCtx)
 	}
+	s.drainCallbacks()
 }
 
 // Close stops the listeners and the SIP stack and waits for the server's
@@ -416,6 +433,9 @@ func (s *Server) finishCounselor(counselorID string, wrapUp time.Duration) {
 func (s *Server) Offer(ctx context.Context, req routing.OfferRequest) routing.OfferResult {
 	c, ok := s.calls.get(req.Reservation.CallID)
 	if !ok {
+		if s.callbacks != nil && s.callbacks.Owns(req.Reservation.CallID) {
+			return s.offerCallback(ctx, req)
+		}
 		return routing.OfferResult{Outcome: routing.CallerGone}
 	}
 	return c.offer(ctx, req.Reservation, req.Confirm)
