@@ -179,15 +179,16 @@ type Result struct {
 // answered attempt completes it; a failed one either fails the task, when
 // it was the last, or makes it re-enter the queue after the interval. An
 // attempt that ended because the counselor hung up first does not count,
-// and the task re-enters the queue at once.
-func (m *Manager) FinishAttempt(ctx context.Context, a Attempt, res Result) {
+// and the task re-enters the queue at once. It ends a.Ctx and returns the
+// task as it now is.
+func (m *Manager) FinishAttempt(ctx context.Context, a Attempt, res Result) Task {
 	now := m.now()
 
 	m.mu.Lock()
 	t, ok := m.tasks[a.TaskID]
 	if !ok {
 		m.mu.Unlock()
-		return
+		return Task{}
 	}
 	if t.cancelAttempt != nil {
 		t.cancelAttempt()
@@ -242,6 +243,7 @@ func (m *Manager) FinishAttempt(ctx context.Context, a Attempt, res Result) {
 		log.Info().Time("next_attempt_at", requeueAt).Msg("callback attempt failed, trying again later")
 		m.wakeUp()
 	}
+	return snapshot
 }
 
 // storeAttemptEnd writes the end of an attempt.

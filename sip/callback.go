@@ -51,7 +51,7 @@ type CallbackService interface {
 	Get(id string) (callback.Task, error)
 	Create(ctx context.Context, req callback.Request) (callback.Task, error)
 	StartAttempt(id, counselorID string) (callback.Attempt, error)
-	FinishAttempt(ctx context.Context, a callback.Attempt, res callback.Result)
+	FinishAttempt(ctx context.Context, a callback.Attempt, res callback.Result) callback.Task
 }
 
 // SetCallbacks enables callbacks. Call it before Start.
@@ -212,8 +212,15 @@ func (cb *callbackCall) run(attempt callback.Attempt, counselor *outboundLeg) {
 	stopNotice()
 	<-noticeDone
 
-	s.callbacks.FinishAttempt(context.Background(), attempt, result)
-	if caller != nil {
+	// FinishAttempt ends attempt.Ctx: stop watching it first. A task
+	// cancelled in the instant the caller answered is not bridged.
+	stopWatch()
+	task := s.callbacks.FinishAttempt(context.Background(), attempt, result)
+	if caller != nil && task.State != records.CallbackCompleted {
+		cb.log.Info().Str("state", string(task.State)).Msg("callback cancelled as the caller answered, hanging up")
+		cb.end(&hangup{side: records.SideServer, reason: "callback cancelled"})
+	}
+	if caller != nil && cb.ctx.Err() == nil {
 		cb.mu.Lock()
 		cb.caller = caller
 		cb.mu.Unlock()
