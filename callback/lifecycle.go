@@ -360,3 +360,53 @@ func (m *Manager) Run(ctx context.Context) {
 		}
 	}
 }
+
+// restartOutcome is the outcome of an attempt cut off by a restart.
+const restartOutcome = "interrupted"
+
+// Restore takes back the tasks an earlier run left pending or dialling,
+// read from the store, and queues them again at their original place, so a
+// restart loses no callback. An attempt that was running counts as
+// interrupted and not against the limit. It returns how many tasks it
+// restored.
+func (m *Manager) Restore(ctx context.Context, stored []records.Callback) int {
+	restored := 0
+	for _, cb := range stored {
+		if cb.State.Final() {
+			continue
+		}
+		t := &task{Task: Task{
+			ID: cb.TaskID, CallID: cb.CallID, Queue: cb.Queue, Reason: cb.Reason, State: records.CallbackPending,
+			Withheld: cb.NumberWithheld, Priority: cb.Priority, EnqueuedAt: cb.EnqueuedAt, CreatedAt: cb.CreatedAt,
+			MaxAttempts: m.cfg.Attempts,
+		}, tries: len(cb.Attempts)}
+		t.number = cb.Number
+		for _, a := range cb.Attempts {
+			if a.Outcome != OutcomeCounselorGone && a.Outcome != restartOutcome && a.Outcome != "" {
+				t.Attempts++
+			}
+			if a.EndedAt.IsZero() {
+				m.storeAttemptEnd(Attempt{TaskID: cb.TaskID, N: a.Attempt}, a.Counselor, Result{Outcome: restartOutcome}, m.now())
+			}
+		}
+		if cb.NumberErr != nil || t.number == "" {
+			m.log.Error().AnErr("reason", cb.NumberErr).Str("callback_id", cb.TaskID).
+				Msg("stored callback number unreadable: the task cannot be restored")
+			continue
+		}
+		m.remember(t)
+		if err := m.enqueue(ctx, t.copy()); err != nil {
+			m.log.Error().Err(err).Str("callback_id", t.ID).Msg("queueing a restored callback failed; retrying after the interval")
+			m.deferTask(t.ID, m.now().Add(m.cfg.Interval))
+		}
+		storeCtx, stop := storeContext()
+		m.setState(storeCtx, t.copy(), "", m.now())
+		stop()
+		restored++
+	}
+	if restored > 0 {
+		m.log.Info().Int("callbacks", restored).Msg("callbacks left by the last run queued again")
+		m.notifyDistributors()
+	}
+	return restored
+}

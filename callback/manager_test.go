@@ -330,3 +330,38 @@ func TestCancelEndsRunningAttempt(t *testing.T) {
 		t.Error("a cancelled task came back to the queue")
 	}
 }
+
+func TestRestoreQueuesOpenTasksAgain(t *testing.T) {
+	f := newFixture(t, 3)
+	joined := f.clock.Now().Add(-time.Hour)
+	stored := []records.Callback{
+		{TaskID: "cb-open", CallID: "call-1", Queue: "q", Reason: ReasonRequested, State: records.CallbackDialling,
+			Number: "01012345678", EnqueuedAt: joined, CreatedAt: joined,
+			Attempts: []records.CallbackAttempt{
+				{TaskID: "cb-open", Attempt: 1, Outcome: "busy", EndedAt: joined},
+				{TaskID: "cb-open", Attempt: 2, StartedAt: joined},
+			}},
+		{TaskID: "cb-done", CallID: "call-2", Queue: "q", State: records.CallbackCompleted, Number: "01011112222"},
+	}
+	if n := f.m.Restore(context.Background(), stored); n != 1 {
+		t.Fatalf("Restore = %d, want 1", n)
+	}
+	waiting := f.waiting(t)
+	if len(waiting) != 1 || waiting[0].CallID != "cb-open" || !waiting[0].EnqueuedAt.Equal(joined) {
+		t.Fatalf("queue = %+v, want cb-open at its original place", waiting)
+	}
+	got, err := f.m.Get("cb-open")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if got.State != records.CallbackPending || got.Attempts != 1 {
+		t.Errorf("restored task = state %s attempts %d, want pending with 1 counted", got.State, got.Attempts)
+	}
+	a := f.attempt(t, "cb-open")
+	if a.N != 3 {
+		t.Errorf("next attempt number = %d, want 3", a.N)
+	}
+	if len(f.store.finished) != 1 || f.store.finished[0].Outcome != restartOutcome {
+		t.Errorf("stored attempt ends = %+v, want the cut-off attempt marked interrupted", f.store.finished)
+	}
+}

@@ -174,10 +174,22 @@ const callbackColumns = `task_id, call_id, queue, reason, state, number_withheld
 
 // ListCallbacks returns every task with its attempts, oldest first.
 func (s *Store) ListCallbacks(ctx context.Context) ([]Callback, error) {
+	return s.listCallbacks(ctx, `SELECT `+callbackColumns+` FROM callbacks ORDER BY created_at, task_id`)
+}
+
+// ListOpenCallbacks returns the tasks that are pending or dialling, with
+// their attempts, oldest first.
+func (s *Store) ListOpenCallbacks(ctx context.Context) ([]Callback, error) {
+	return s.listCallbacks(ctx, `SELECT `+callbackColumns+` FROM callbacks WHERE state IN (?, ?) ORDER BY created_at, task_id`,
+		string(CallbackPending), string(CallbackDialling))
+}
+
+// listCallbacks runs a select of callbackColumns and adds the attempts.
+func (s *Store) listCallbacks(ctx context.Context, query string, args ...any) ([]Callback, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+callbackColumns+` FROM callbacks ORDER BY created_at, task_id`)
+	rows, err := s.reader.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list callbacks: %w", err)
 	}

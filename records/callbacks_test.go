@@ -32,6 +32,9 @@ func TestCallbackRoundTrip(t *testing.T) {
 	if err := store.FinishCallbackAttempt(ctx, attempt); err != nil {
 		t.Fatalf("FinishCallbackAttempt: %v", err)
 	}
+	if open, err := store.ListOpenCallbacks(ctx); err != nil || len(open) != 1 || len(open[0].Attempts) != 1 {
+		t.Errorf("ListOpenCallbacks = %+v (err %v), want the pending task with its attempt", open, err)
+	}
 	if err := store.SetCallbackState(ctx, "cb-1", CallbackFailed, "attempts used", testTime(3e9)); err != nil {
 		t.Fatalf("SetCallbackState: %v", err)
 	}
@@ -89,5 +92,12 @@ func TestCallbackWithheldNumberStoresNone(t *testing.T) {
 	}
 	if len(list) != 1 || list[0].Number != "" || !list[0].NumberWithheld {
 		t.Errorf("ListCallbacks = %+v, want one withheld task without a number", list)
+	}
+	open, err := store.ListOpenCallbacks(ctx)
+	if err != nil {
+		t.Fatalf("ListOpenCallbacks: %v", err)
+	}
+	if len(open) != 0 {
+		t.Errorf("ListOpenCallbacks = %+v, want none: the only task failed", open)
 	}
 }

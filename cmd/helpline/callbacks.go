@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"slices"
+	"time"
+
 	"github.com/rs/zerolog"
 
 	"helpline/callback"
@@ -43,10 +47,39 @@ func newCallbacks(cfg *config.Config, q queue.Store, store *records.Store, bus *
 		callback.WithLogger(log.With().Str("component", "callbacks").Logger()),
 	)
 	m.SetNotifier(notify)
-	if callbacksEnabled(cfg) {
-		server.SetCallbacks(m)
-	} else {
+	if !callbacksEnabled(cfg) {
 		log.Info().Msg("callbacks off: set trunk.outbound_uri to call waiting callers back")
+		return m
 	}
+	server.SetCallbacks(m)
+	restoreCallbacks(cfg, m, store, log)
 	return m
 }
+
+// restoreCallbacks queues again the open tasks of the last run whose queue
+// is still configured.
+func restoreCallbacks(cfg *config.Config, m *callback.Manager, store *records.Store, log zerolog.Logger) {
+	ctx, stop := context.WithTimeout(context.Background(), restoreTimeout)
+	defer stop()
+	stored, err := store.ListOpenCallbacks(ctx)
+	if err != nil {
+		log.Error().Err(err).Msg("reading the callbacks of the last run failed: open tasks stay in the records only")
+		return
+	}
+	queues := cfg.QueueNames()
+	var open []records.Callback
+	for _, cb := range stored {
+		if cb.State.Final() {
+			continue
+		}
+		if !slices.Contains(queues, cb.Queue) {
+			log.Warn().Str("callback_id", cb.TaskID).Str("queue", cb.Queue).Msg("open callback of a queue no longer configured is not restored")
+			continue
+		}
+		open = append(open, cb)
+	}
+	m.Restore(ctx, open)
+}
+
+// restoreTimeout bounds reading and queueing the open callbacks at start.
+const restoreTimeout = 30 * time.Second
