@@ -224,3 +224,51 @@ func TestOverflowNoCounselorTransfer(t *testing.T) {
 	rec := waitEndedRecord(t, srv, caller.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "overflow_transferred", "transfer_target": target})
 }
+
+// A caller with a withheld number hangs up after the threshold: the task
+// is stored as failed with the reason, nothing is dialled, nothing breaks.
+func TestCallbackWithheldNumberRecorded(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(FreePort(t), func(cfg map[string]any) {
+		_ = SetConfig(cfg, "callbacks.after_abandon_wait", "1s")
+	})})
+
+	caller := RunSipp(t, SippOptions{
+		Scenario: "uac_abandon.xml", Target: srv.Addr(), Service: "120",
+		Vars: map[string]string{"abandon_ms": "7000", "caller": "anonymous"},
+	})
+	rec := waitEndedRecord(t, srv, caller.CallID)
+	wantRecord(t, rec, map[string]string{"outcome": "abandoned_in_queue", "hangup_side": "caller"})
+	task := waitCallback(t, srv, "failed for the withheld number", func(cb records.Callback) bool {
+		return cb.CallID == caller.CallID && cb.State == records.CallbackFailed
+	})
+	if task.EndReason != "number_withheld" || !task.NumberWithheld || task.Number != "" || len(task.Attempts) != 0 {
+		t.Errorf("task = %+v, want failed with number_withheld, no number and no attempt", task)
+	}
+	srv.WaitLog(t, LogMessage("caller number withheld, callback not possible"), logTimeout)
+}
+
+// A caller waits past the queue's max_wait while the only counselor does
+// not answer: the overflow rule ends the call with a callback task.
+func TestOverflowMaxWaitCallback(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(FreePort(t), func(cfg map[string]any) {
+		overflowQueue(map[string]any{"action": "callback"})(cfg)
+		cfg["queues"].([]any)[0].(map[string]any)["max_wait"] = "3s"
+	})})
+	counselorPhone(t, srv, "1001", false)
+
+	caller := RunSipp(t, SippOptions{
+		Scenario: "uac_ivr_talk.xml", Target: srv.Addr(), Service: "120",
+		Vars: map[string]string{"wait_bye": "1"}, Timeout: 90 * time.Second,
+	})
+	rec := waitEndedRecord(t, srv, caller.CallID)
+	wantRecord(t, rec, map[string]string{"outcome": "overflow_callback", "hangup_side": "server", "counselor": ""})
+	srv.WaitLog(t, LogFields(map[string]any{"message": "queue overflow", "trigger": "max_wait", "action": "callback"}), logTimeout)
+	if wait, _ := rec["queue_wait_seconds"].(float64); wait < 3 {
+		t.Errorf("queue_wait_seconds = %v, want at least the 3 s max_wait", rec["queue_wait_seconds"])
+	}
+	waitCallback(t, srv, "for the overflow", func(cb records.Callback) bool {
+		return cb.CallID == caller.CallID && cb.Reason == "overflow"
+	})
+}

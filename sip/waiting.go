@@ -312,15 +312,10 @@ func (c *call) callbackAfterAbandon(left queue.Caller) {
 	if c.srv.callbacks == nil || c.hangupCause().side != records.SideCaller {
 		return
 	}
-	highRisk := left.Attributes[attrHighRisk] == highRiskValue || left.Priority > 0
-	after := c.srv.opts.AfterAbandonWait
 	waited := time.Since(left.EnqueuedAt)
-	reason := callback.ReasonHighRisk
-	if !highRisk {
-		if after <= 0 || waited < after {
-			return
-		}
-		reason = callback.ReasonAbandoned
+	reason, ok := abandonCallbackReason(left, waited, c.srv.opts.AfterAbandonWait)
+	if !ok {
+		return
 	}
 
 	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
@@ -337,6 +332,20 @@ func (c *call) callbackAfterAbandon(left queue.Caller) {
 	default:
 		c.log.Info().Str("reason", reason).Dur("queue_wait", waited).Msg("caller hung up in the queue, callback task created")
 	}
+}
+
+// abandonCallbackReason decides whether a caller who hung up after waiting
+// gets a callback task, and why: high_risk for a high-risk caller (call
+// attribute high_risk=true or a priority above 0) whatever the wait,
+// abandoned for a wait of at least after, which 0 turns off.
+func abandonCallbackReason(left queue.Caller, waited, after time.Duration) (string, bool) {
+	if left.Attributes[attrHighRisk] == highRiskValue || left.Priority > 0 {
+		return callback.ReasonHighRisk, true
+	}
+	if after > 0 && waited >= after {
+		return callback.ReasonAbandoned, true
+	}
+	return "", false
 }
 
 // withCallbackOffer appends the callback offer to the hold comfort
