@@ -166,7 +166,7 @@ func (m *Manager) StartAttempt(id, counselorID string) (Attempt, error) {
 	return attempt, nil
 }
 
-// Result is how an attempt ended.
+// Result is the end of an attempt: its outcome and SIP status.
 type Result struct {
 	// Outcome is answered, busy, no_answer, declined, unavailable,
 	// no_route or counselor_gone.

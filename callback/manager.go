@@ -50,8 +50,8 @@ const (
 	endCancelled      = "cancelled_by_supervisor"
 )
 
-// idPrefix starts every task ID, so that a queue entry's ID tells a task
-// from a SIP Call-ID.
+// idPrefix starts every task ID, so that a queue entry's ID shows a task
+// apart from a SIP Call-ID.
 const idPrefix = "cb-"
 
 // idBytes is the random part of a task ID.
@@ -135,7 +135,7 @@ func (t Task) MaskedNumber() string { return records.MaskNumber(t.number) }
 
 // Attempt is one running attempt, returned by StartAttempt.
 type Attempt struct {
-	// TaskID and Number say whom to dial.
+	// TaskID and Number identify the task and the number to dial.
 	TaskID string
 	Number string
 	// N numbers the attempt from 1.

@@ -343,6 +343,7 @@ func TestRestoreQueuesOpenTasksAgain(t *testing.T) {
 			}},
 		{TaskID: "cb-done", CallID: "call-2", Queue: "q", State: records.CallbackCompleted, Number: "01011112222"},
 	}
+
 	if n := f.m.Restore(context.Background(), stored); n != 1 {
 		t.Fatalf("Restore = %d, want 1", n)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// CallbackState is where a callback task stands.
+// CallbackState is the stage a callback task has reached.
 type CallbackState string
 
 // Callback task states. Completed, failed and cancelled are final.
@@ -47,7 +47,7 @@ type Callback struct {
 	// CallID is the Call-ID of the call the caller made.
 	CallID string
 	Queue  string
-	// Reason is why the task exists: requested, abandoned, high_risk or
+	// Reason is the cause of the task: requested, abandoned, high_risk or
 	// overflow.
 	Reason string
 	State  CallbackState
@@ -63,7 +63,7 @@ type Callback struct {
 	CreatedAt  time.Time
 	// EndedAt is when the task reached a final state, else zero.
 	EndedAt time.Time
-	// EndReason says why a task failed or was cancelled.
+	// EndReason is the cause of a failure or cancellation.
 	EndReason string
 	UpdatedAt time.Time
 	// Attempts are the dialling attempts in order.

@@ -24,8 +24,8 @@ const (
 	// promptCallbackConnecting is what the counselor hears while the
 	// caller is dialled.
 	promptCallbackConnecting = "callback_connecting"
-	// promptOverflowCallback tells a caller that the overflow rule ends the
-	// call with a callback.
+	// promptOverflowCallback informs a caller that the overflow rule ends
+	// the call with a callback.
 	promptOverflowCallback = "overflow_callback"
 )
 

@@ -16,7 +16,7 @@ type CallbackTasks interface {
 	Cancel(ctx context.Context, id, by string) (callback.Task, error)
 }
 
-// CallbackDeps are what the callback routes need.
+// CallbackDeps are the dependencies of the callback routes.
 type CallbackDeps struct {
 	Tasks CallbackTasks
 }
