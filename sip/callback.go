@@ -137,6 +137,10 @@ type callbackCall struct {
 // dialled in the background and the offer reports Answered.
 func (s *Server) offerCallback(ctx context.Context, req routing.OfferRequest) routing.OfferResult {
 	r := req.Reservation
+	if s.draining.Load() {
+		// The task stays in the queue and is restored at the next start.
+		return routing.OfferResult{Outcome: routing.Unavailable, Err: errors.New("server is draining: no new callbacks")}
+	}
 	binding, ok := s.registrar.Lookup(r.CounselorID)
 	if !ok {
 		return routing.OfferResult{Outcome: routing.Unavailable, Err: errors.New("counselor has no registered phone")}
