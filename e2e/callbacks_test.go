@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -246,6 +247,9 @@ func TestCallbackWithheldNumberRecorded(t *testing.T) {
 		t.Errorf("task = %+v, want failed with number_withheld, no number and no attempt", task)
 	}
 	srv.WaitLog(t, LogMessage("caller number withheld, callback not possible"), logTimeout)
+	// The example's rule keeps the caller waiting when no counselor is
+	// logged in, and says so once.
+	srv.WaitLog(t, LogFields(map[string]any{"message": "queue overflow", "trigger": "no_counselor", "action": "keep_waiting"}), logTimeout)
 }
 
 // A caller waits past the queue's max_wait while the only counselor does
@@ -271,4 +275,30 @@ func TestOverflowMaxWaitCallback(t *testing.T) {
 	waitCallback(t, srv, "for the overflow", func(cb records.Callback) bool {
 		return cb.CallID == caller.CallID && cb.Reason == "overflow"
 	})
+}
+
+// The overflow transfer target may be a number of trunk.allowed_targets,
+// dialled through the outbound gateway.
+func TestOverflowTransferToAllowedNumber(t *testing.T) {
+	RequireTool(t, "sipp")
+	gatewayPort := FreePort(t)
+	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(gatewayPort, overflowQueue(map[string]any{"action": "transfer", "target": "109"}))})
+	gateway := StartSipp(t, SippOptions{
+		Scenario: "uas_verify_hangup.xml", LocalPort: gatewayPort,
+		Vars: map[string]string{"hangup_ms": "2000"}, Timeout: 90 * time.Second,
+	})
+
+	caller := RunSipp(t, SippOptions{
+		Scenario: "uac_ivr_talk.xml", Target: srv.Addr(), Service: "120",
+		Vars: map[string]string{"wait_bye": "1"}, Timeout: 90 * time.Second,
+	})
+	done := gateway.Wait(t)
+	if done.ExitCode != 0 {
+		t.Fatalf("gateway failed:\n%s", done.Report())
+	}
+	if !strings.Contains(done.Messages, "INVITE sip:109@") {
+		t.Errorf("gateway did not get an INVITE for 109:\n%s", done.Messages)
+	}
+	rec := waitEndedRecord(t, srv, caller.CallID)
+	wantRecord(t, rec, map[string]string{"outcome": "overflow_transferred"})
 }
