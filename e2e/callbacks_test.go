@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -64,6 +66,27 @@ func waitCallback(t *testing.T, srv *Server, what string, match func(records.Cal
 	}
 	t.Fatalf("no callback task %s within %s; tasks: %+v", what, callbackTimeout, last)
 	return records.Callback{}
+}
+
+// exportCallbackLines runs "helpline records callbacks" against the
+// server's configuration and returns its JSON lines.
+func exportCallbackLines(t *testing.T, srv *Server) []map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, srv.binary, "records", "callbacks", "--config", srv.ConfigPath)
+	cmd.Env = srv.env
+	cmd.WaitDelay = waitDelay
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("helpline records callbacks: %v\nstderr:\n%s", err, stderr.String())
+	}
+	lines, err := parseJSONLines(stdout.Bytes())
+	if err != nil {
+		t.Fatalf("reading the callbacks output: %v", err)
+	}
+	return lines
 }
 
 // logIndex returns the position of the first log line with message, or -1.
@@ -176,6 +199,20 @@ func TestCallbackAfterAbandonFailsWhenBusy(t *testing.T) {
 		}
 	}
 	srv.WaitLog(t, LogMessage("callback failed: every attempt used"), logTimeout)
+
+	lines := exportCallbackLines(t, srv)
+	if len(lines) != 1 {
+		t.Fatalf("records callbacks printed %d tasks, want 1: %v", len(lines), lines)
+	}
+	if got := lines[0]["number"]; got != "010-****-5678" {
+		t.Errorf("exported number = %v, want the masked 010-****-5678", got)
+	}
+	if got := lines[0]["state"]; got != "failed" {
+		t.Errorf("exported state = %v, want failed", got)
+	}
+	if attempts, _ := lines[0]["attempts"].([]any); len(attempts) != 3 {
+		t.Errorf("exported attempts = %v, want 3", lines[0]["attempts"])
+	}
 }
 
 // overflowQueue sets the one queue's overflow rule.

@@ -32,29 +32,11 @@ func exportRecords(args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 
-	cfg, err := loadConfig(*configPath, config.ForRecordsOnly())
-	if err != nil {
-		return err
-	}
-	key, _, err := records.LoadKey(records.KeySource{
-		Env:       cfg.Records.KeyEnv,
-		File:      cfg.Records.KeyFile,
-		AllowDemo: cfg.Records.AllowDemoKey,
-	}, os.Environ())
-	if err != nil {
-		return fmt.Errorf("%w: records key: %w", errConfig, err)
-	}
-
-	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("no records database at %s: run the export from the folder the server runs in, or pass the server's --config (records.data_dir): %w", path, err)
-	}
-
 	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
 	defer stop()
-	store, err := records.Open(ctx, path, key)
+	store, err := openRecordsStore(ctx, *configPath)
 	if err != nil {
-		return fmt.Errorf("opening records %s: %w", path, err)
+		return err
 	}
 	defer store.Close()
 
@@ -63,6 +45,33 @@ func exportRecords(args []string, stdout io.Writer) error {
 		return fmt.Errorf("reading records: %w", err)
 	}
 	return records.Export(stdout, recs, *format, *reveal)
+}
+
+// openRecordsStore opens the records database that the configuration at
+// configPath names, for the records subcommands.
+func openRecordsStore(ctx context.Context, configPath string) (*records.Store, error) {
+	cfg, err := loadConfig(configPath, config.ForRecordsOnly())
+	if err != nil {
+		return nil, err
+	}
+	key, _, err := records.LoadKey(records.KeySource{
+		Env:       cfg.Records.KeyEnv,
+		File:      cfg.Records.KeyFile,
+		AllowDemo: cfg.Records.AllowDemoKey,
+	}, os.Environ())
+	if err != nil {
+		return nil, fmt.Errorf("%w: records key: %w", errConfig, err)
+	}
+
+	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no records database at %s: run the export from the folder the server runs in, or pass the server's --config (records.data_dir): %w", path, err)
+	}
+	store, err := records.Open(ctx, path, key)
+	if err != nil {
+		return nil, fmt.Errorf("opening records %s: %w", path, err)
+	}
+	return store, nil
 }
 
 // parseSince reads --since as an RFC 3339 time or a duration back from now.

@@ -6,6 +6,7 @@
 //
 //	helpline serve [--config PATH]
 //	helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
+//	helpline records callbacks [--config PATH] [--reveal]
 //
 // Exit status: 0 on success, 1 when the server fails while running, 2 for
 // bad usage or a bad configuration.
@@ -36,6 +37,9 @@ Usage:
       configuration (config/helpline.example.yaml).
   helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
       Print call records. Callers' numbers are masked unless --reveal.
+  helpline records callbacks [--config PATH] [--reveal]
+      Print callback tasks and their attempts as JSON lines. Numbers are
+      masked unless --reveal.
 
 Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
 HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key.
@@ -58,8 +62,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stderr)
 	case args[0] == "records" && len(args) > 1 && args[1] == "export":
 		err = exportRecords(args[2:], stdout)
+	case args[0] == "records" && len(args) > 1 && args[1] == "callbacks":
+		err = exportCallbacks(args[2:], stdout)
 	case args[0] == "records":
-		err = fmt.Errorf("%w: records needs a subcommand: export", errUsage)
+		err = fmt.Errorf("%w: records needs a subcommand: export or callbacks", errUsage)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
