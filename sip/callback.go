@@ -229,6 +229,7 @@ func (cb *callbackCall) run(attempt callback.Attempt, counselor *outboundLeg) {
 		cb.caller = caller
 		cb.mu.Unlock()
 		caller.media.Start(cb.ctx)
+		s.spawn(func() { cb.watchMedia(counselor, caller) })
 		cb.log.Info().Int("attempt", attempt.N).Msg("caller answered the callback, bridging")
 		if err := media.Bridge(cb.ctx, counselor.media, caller.media); err != nil && !errors.Is(err, context.Canceled) {
 			cb.log.Warn().Err(err).Msg("callback audio bridge stopped")
@@ -247,6 +248,39 @@ func (cb *callbackCall) run(attempt callback.Attempt, counselor *outboundLeg) {
 		caller.release()
 	}
 }
+
+// watchMedia ends a bridged callback when either leg sends no RTP for the
+// media timeout, as calls from the trunk do.
+func (cb *callbackCall) watchMedia(legs ...*outboundLeg) {
+	timeout := cb.srv.opts.MediaTimeout
+	if timeout <= 0 {
+		return
+	}
+	started := time.Now()
+	tick := time.NewTicker(timeout / mediaChecksPerTimeout)
+	defer tick.Stop()
+	for {
+		select {
+		case <-cb.ctx.Done():
+			return
+		case <-tick.C:
+			for _, leg := range legs {
+				last := leg.media.Stats().LastReceived
+				if last.IsZero() {
+					last = started
+				}
+				if time.Since(last) > timeout {
+					cb.end(&hangup{side: records.SideServer, reason: "no RTP on a callback leg for " + timeout.String()})
+					return
+				}
+			}
+		}
+	}
+}
+
+// mediaChecksPerTimeout is how many times per media timeout the legs are
+// checked.
+const mediaChecksPerTimeout = 4
 
 // dialCaller dials the task's number through the outbound gateway and
 // returns the answered leg, or nil and why not.
