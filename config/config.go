@@ -163,7 +163,7 @@ type QueueDef struct {
 	// (the default) for no limit. The overflow also applies when no
 	// counselor is logged in.
 	MaxWait time.Duration `mapstructure:"max_wait"`
-	// Overflow is what happens to a caller when MaxWait passes or no
+	// Overflow is the rule applied to a caller when MaxWait passes or no
 	// counselor is logged in.
 	Overflow Overflow `mapstructure:"overflow"`
 }

@@ -44,8 +44,8 @@ type Caller struct {
 	// or "" while no offer is out. The store sets it, and Enqueue ignores
 	// any value given.
 	OfferedTo string
-	// Kind tells a caller on the line from a callback task that waits for
-	// its turn. The zero value is KindCall.
+	// Kind separates a caller on the line from a callback task that waits
+	// for its turn. The zero value is KindCall.
 	Kind Kind
 }
 
