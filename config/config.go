@@ -56,6 +56,8 @@ type Config struct {
 	// logs a warning while it is true. The records package decides in the
 	// end, because only it reads key_file.
 	UsesDemoKey bool `mapstructure:"-"`
+
+	Callbacks Callbacks `mapstructure:"callbacks"`
 }
 
 // SIP is the signalling section.
@@ -157,6 +159,50 @@ type QueueDef struct {
 	// Name identifies the queue in IVR queue nodes, records and events:
 	// letters, digits, _ and -.
 	Name string `mapstructure:"name"`
+	// MaxWait is how long a caller waits before the overflow applies, or 0
+	// (the default) for no limit. The overflow also applies when no
+	// counselor is logged in.
+	MaxWait time.Duration `mapstructure:"max_wait"`
+	// Overflow is the rule applied to a caller when MaxWait passes or no
+	// counselor is logged in.
+	Overflow Overflow `mapstructure:"overflow"`
+}
+
+// Overflow actions.
+const (
+	// OverflowKeepWaiting leaves the caller in the queue (the default).
+	OverflowKeepWaiting = "keep_waiting"
+	// OverflowCallback offers a callback, creates the task and ends the call.
+	OverflowCallback = "callback"
+	// OverflowTransfer transfers the caller to Overflow.Target.
+	OverflowTransfer = "transfer"
+)
+
+// Overflow is a queue's overflow rule.
+type Overflow struct {
+	// Action is keep_waiting, callback or transfer. Empty means
+	// keep_waiting.
+	Action string `mapstructure:"action"`
+	// Target is the transfer target: a sip: or sips: URI, or a number of
+	// trunk.allowed_targets dialled through trunk.outbound_uri.
+	Target string `mapstructure:"target"`
+}
+
+// Callbacks is the section about calling waiting callers back.
+type Callbacks struct {
+	// Key is the DTMF key a waiting caller presses to be called back
+	// instead: one of 0-9, * and #. Default "*", which no menu choice
+	// uses.
+	Key string `mapstructure:"key"`
+	// Attempts is how many times the server dials a caller back before the
+	// task fails. Default 3.
+	Attempts int `mapstructure:"attempts"`
+	// Interval is the pause between two attempts of one task. Default 5m.
+	Interval time.Duration `mapstructure:"interval"`
+	// AfterAbandonWait is the wait after which a caller who hangs up in
+	// the queue gets a callback task, or 0 to never create one. High-risk
+	// callers always get one. Default 60s.
+	AfterAbandonWait time.Duration `mapstructure:"after_abandon_wait"`
 }
 
 // Queue is the section of settings that every queue shares.

@@ -60,6 +60,8 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	cfg.UsesDemoKey = validateRecords(&cfg.Records, env, ps)
 	validateLog(&cfg.Log, ps)
 	validateShutdown(&cfg.Shutdown, ps)
+	validateCallbacks(&cfg.Callbacks, ps)
+	validateOverflows(cfg.Queues, &cfg.Trunk, ps)
 }
 
 func validateSIP(s *SIP, ps *problems) {

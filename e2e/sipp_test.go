@@ -22,6 +22,13 @@ type sippPair struct {
 // the verification-only scenarios replace.
 var sippPairs = []sippPair{
 	{
+		name: "callback key, server hangs up",
+		uas:  SippOptions{Scenario: "uas_verify_hangup.xml", Vars: map[string]string{"hangup_ms": "1500"}},
+		uac: SippOptions{Scenario: "uac_callback_key.xml", Service: "120",
+			Vars: map[string]string{"gap_ms": "300", "key_ms": "300"}},
+		wantLog: "the server sent BYE",
+	},
+	{
 		name: "ivr talk, caller hangs up",
 		uas:  SippOptions{Scenario: "uas_verify_answer.xml"},
 		uac: SippOptions{Scenario: "uac_ivr_talk.xml", Service: "120",

@@ -44,7 +44,26 @@ type Caller struct {
 	// or "" while no offer is out. The store sets it, and Enqueue ignores
 	// any value given.
 	OfferedTo string
+	// Kind separates a caller on the line from a callback task that waits
+	// for its turn. The zero value is KindCall.
+	Kind Kind
 }
+
+// Kind is the sort of entry a Caller is.
+type Kind string
+
+// Caller kinds.
+const (
+	// KindCall is a caller waiting on the line. It is the zero value's
+	// meaning, so "" and "call" are the same kind.
+	KindCall Kind = "call"
+	// KindCallback is a callback task: nobody is on the line, and the
+	// server dials the caller back once a counselor answered the offer.
+	KindCallback Kind = "callback"
+)
+
+// IsCallback reports whether the entry is a callback task.
+func (c Caller) IsCallback() bool { return c.Kind == KindCallback }
 
 // clone returns a copy of c that shares no map with it.
 func (c Caller) clone() Caller {

@@ -25,13 +25,24 @@ const (
 	// OutcomeInterrupted marks a call that was still open when the server
 	// stopped; MarkInterrupted sets it at the next start-up.
 	OutcomeInterrupted Outcome = "interrupted"
+	// OutcomeCallbackRequested marks a waiting caller who pressed the
+	// callback key and was hung up; a callback task took the caller's
+	// place.
+	OutcomeCallbackRequested Outcome = "callback_requested"
+	// OutcomeOverflowCallback marks a caller whom a queue's overflow rule
+	// hung up with a callback task.
+	OutcomeOverflowCallback Outcome = "overflow_callback"
+	// OutcomeOverflowTransferred marks a caller whom a queue's overflow
+	// rule transferred.
+	OutcomeOverflowTransferred Outcome = "overflow_transferred"
 )
 
 // Valid reports whether o is one of the Outcome constants.
 func (o Outcome) Valid() bool {
 	switch o {
 	case OutcomeAnswered, OutcomeAbandonedInIVR, OutcomeAbandonedInQueue, OutcomeNoCommonCodec,
-		OutcomeRejected, OutcomeTransferred, OutcomeFailed, OutcomeEndedInIVR, OutcomeInterrupted:
+		OutcomeRejected, OutcomeTransferred, OutcomeFailed, OutcomeEndedInIVR, OutcomeInterrupted,
+		OutcomeCallbackRequested, OutcomeOverflowCallback, OutcomeOverflowTransferred:
 		return true
 	}
 	return false

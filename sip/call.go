@@ -78,6 +78,15 @@ type call struct {
 	queue string
 	// connectedAt is when a counselor answered, zero before.
 	connectedAt time.Time
+
+	// identity is the caller's number as the trunk sent it, for callbacks.
+	// It is set before the call runs and never changes.
+	identity CallerIdentity
+	// ivrDigits carries the caller's digits once the IVR media exists; the
+	// queue reads the callback key from it. Set before the IVR runs.
+	ivrDigits chan rune
+	// overflowTransferred marks a call the overflow rule transferred.
+	overflowTransferred atomic.Bool
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.

@@ -106,6 +106,7 @@ func (c *call) enqueue(result ivr.Result) {
 
 	language := result.Attributes[attrLanguage]
 	c.srv.spawn(func() { c.playHold(holdCtx, language) })
+	c.srv.spawn(func() { c.watchWaiting(holdCtx, caller) })
 }
 
 // playHold plays the comfort message, music and position announcements
@@ -274,7 +275,7 @@ func (c *call) finish() {
 		c.srv.finishCounselor(counselorID, c.srv.opts.WrapUp)
 	}
 
-	outcome := outcomeFor(lastPhase, cause)
+	outcome := c.overflowOutcome(outcomeFor(lastPhase, cause))
 	side, reason := cause.side, cause.reason
 	now := time.Now()
 	patch := records.Patch{EndedAt: &now, Outcome: &outcome, HangupSide: &side, HangupReason: &reason}
@@ -309,8 +310,12 @@ func (c *call) finish() {
 func (c *call) leaveQueue() {
 	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
 	defer stop()
-	if _, err := c.srv.queue.Leave(ctx, c.id); err != nil && !errors.Is(err, queue.ErrNotWaiting) {
+	left, err := c.srv.queue.Leave(ctx, c.id)
+	if err != nil && !errors.Is(err, queue.ErrNotWaiting) {
 		c.log.Error().Err(err).Msg("leaving the queue failed")
+	}
+	if err == nil {
+		c.callbackAfterAbandon(left)
 	}
 	c.srv.notifyDistributor()
 }
@@ -389,6 +394,7 @@ func (m *ivrMedia) Play(ctx context.Context, prompt, language string) error {
 // as the call lasts.
 func newIVRMedia(c *call) *ivrMedia {
 	m := &ivrMedia{call: c, digits: make(chan rune, digitBuffer)}
+	c.ivrDigits = m.digits
 	in := c.callerMedia.Digits()
 	ctx := c.ctx
 	c.srv.spawn(func() {

@@ -64,7 +64,7 @@ func (p *PromptCache) hold(g *ivr.Graph, language string) (*media.Audio, *media.
 	if err != nil {
 		return nil, nil, err
 	}
-	return comfort, music, nil
+	return p.withCallbackOffer(comfort, language), music, nil
 }
 
 // PromptNames lists every prompt the graph can play, hold audio and the

@@ -68,6 +68,16 @@ type Options struct {
 	// AnnounceInterval is how often a waiting caller hears their place in
 	// line and estimated wait. Zero turns the announcements off.
 	AnnounceInterval time.Duration
+	// CallbackKey is the DTMF key a waiting caller presses to be called
+	// back, "" to turn the key off.
+	CallbackKey string
+	// AfterAbandonWait is the wait after which a caller who hangs up in the
+	// queue gets a callback task, 0 for never. High-risk callers always
+	// get one.
+	AfterAbandonWait time.Duration
+	// Overflow maps a queue name to its overflow rule. A queue without an
+	// entry keeps its callers waiting.
+	Overflow map[string]OverflowRule
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -127,6 +137,11 @@ type Server struct {
 
 	// waits estimates the wait that announcements tell waiting callers.
 	waits *queue.WaitEstimator
+	// callbacks keeps callback tasks, nil when callbacks are off. Set
+	// before Start.
+	callbacks CallbackService
+	// callbackCalls are the callback calls in progress.
+	callbackCalls callbackTable
 }
 
 // New builds a server. Start binds its listeners.
@@ -355,6 +370,7 @@ func (s *Server) Drain(ctx context.Context) {
 		defer stop()
 		s.calls.waitEmpty(waitCtx)
 	}
+	s.drainCallbacks()
 }
 
 // Close stops the listeners and the SIP stack and waits for the server's
@@ -423,6 +439,9 @@ func (s *Server) finishCounselor(counselorID string, wrapUp time.Duration) {
 func (s *Server) Offer(ctx context.Context, req routing.OfferRequest) routing.OfferResult {
 	c, ok := s.calls.get(req.Reservation.CallID)
 	if !ok {
+		if s.callbacks != nil && s.callbacks.Owns(req.Reservation.CallID) {
+			return s.offerCallback(ctx, req)
+		}
 		return routing.OfferResult{Outcome: routing.CallerGone}
 	}
 	return c.offer(ctx, req.Reservation, req.Confirm)

@@ -198,6 +198,7 @@ const maxCallIDSuffix = 9
 // startRecord writes the record of a call as it starts, under the call's
 // id or, when that is taken, the free id startRecordID chose.
 func (s *Server) startRecord(c *call, req *sipmsg.Request, identity CallerIdentity, source netip.Addr) error {
+	c.identity = identity
 	id, err := s.startRecordID(c.id, records.StartInfo{
 		Source:         source.String(),
 		CalledNumber:   req.Recipient.User,

@@ -7,6 +7,7 @@
 //	helpline serve [--config PATH]
 //	helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
 //	helpline records events [--config PATH] [--since TIME] [--format text|jsonl]
+//	helpline records callbacks [--config PATH] [--reveal]
 //
 // Exit status: 0 on success, 1 when the server fails while running, 2 for
 // bad usage or a bad configuration.
@@ -41,6 +42,9 @@ Usage:
       Print the event log (caller entered, offered, connected, abandoned,
       call ended, counselor state...), oldest first. TIME is RFC 3339 or a
       duration back from now, such as 1h.
+  helpline records callbacks [--config PATH] [--reveal]
+      Print callback tasks and their attempts as JSON lines. Numbers are
+      masked unless --reveal.
 
 Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
 HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key.
@@ -65,8 +69,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = exportRecords(args[2:], stdout)
 	case args[0] == "records" && len(args) > 1 && args[1] == "events":
 		err = listEvents(args[2:], stdout)
+	case args[0] == "records" && len(args) > 1 && args[1] == "callbacks":
+		err = exportCallbacks(args[2:], stdout)
 	case args[0] == "records":
-		err = fmt.Errorf("%w: records needs a subcommand: export or events", errUsage)
+		err = fmt.Errorf("%w: records needs a subcommand: export, events or callbacks", errUsage)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK

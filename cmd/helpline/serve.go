@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"helpline/callback"
 	"helpline/config"
 	"helpline/events"
 	"helpline/ivr"
@@ -25,6 +26,7 @@ import (
 	"helpline/records"
 	"helpline/routing"
 	"helpline/sip"
+	"helpline/web"
 )
 
 // errConfig marks a configuration that cannot run; the exit status is 2.
@@ -127,6 +129,10 @@ type app struct {
 	distributors []*routing.Distributor
 	// persister writes every event into the records store.
 	persister *records.EventPersister
+	// callbacks keeps the callback tasks.
+	callbacks *callback.Manager
+	// api is the JSON API, nil while it is not built.
+	api *web.API
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -185,10 +191,15 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	}
 	server.SetNotifier(notifyAll)
 	wake.set(notifyAll)
+	callbacks := newCallbacks(cfg, q, store, bus, server, notifyAll, log)
 
 	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
-	return &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
-		persister: persister}, nil
+	a := &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
+		persister: persister, callbacks: callbacks}
+	if a.api != nil {
+		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
+	}
+	return a, nil
 }
 
 // loadPrompts checks that every prompt the menu names exists in both
@@ -201,7 +212,11 @@ func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
 	if err := cfg.IVR.Validate(set); err != nil {
 		return nil, err
 	}
-	return sip.NewPromptCache(set, sip.PromptNames(&cfg.IVR), languages)
+	names := sip.PromptNames(&cfg.IVR)
+	if callbacksEnabled(cfg) {
+		names = append(names, sip.CallbackPromptNames...)
+	}
+	return sip.NewPromptCache(set, names, languages)
 }
 
 // openRecords loads the records key, opens the database and marks calls
@@ -304,6 +319,9 @@ func sipOptions(cfg *config.Config) sip.Options {
 		MediaTimeout:      cfg.RTP.MediaTimeout,
 		RetryAfter:        cfg.Shutdown.RetryAfter,
 		AnnounceInterval:  cfg.Queue.AnnounceInterval,
+		CallbackKey:       callbackKey(cfg),
+		AfterAbandonWait:  cfg.Callbacks.AfterAbandonWait,
+		Overflow:          overflowRules(cfg),
 	}
 }
 
@@ -321,6 +339,8 @@ func (a *app) run(ctx context.Context) error {
 			}
 		}
 	}
+
+	go a.callbacks.Run(distCtx)
 
 	if err := a.sip.Start(ctx); err != nil {
 		stopDist()
