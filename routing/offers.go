@@ -119,6 +119,7 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 			return
 		}
 		log.Info().Msg("caller connected to counselor")
+		d.noteOutcome(ctx, r, Answered)
 
 	case !confirmed && done.result.Outcome == Answered:
 		d.connectUnconfirmed(ctx, r)
@@ -131,6 +132,7 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 		}
 		d.markTried(r)
 		log.Info().Err(done.result.Err).Msg("offer failed, trying next counselor")
+		d.noteOutcome(ctx, r, done.result.Outcome)
 	}
 }
 
