@@ -131,6 +131,7 @@ func setDefaults(v *viper.Viper) error {
 		v.SetDefault(nodesKey, example.Get(nodesKey))
 	}
 	v.SetDefault(allowDemoKeyKey, false)
+	v.SetDefault(allowDemoTokenKey, false)
 	return nil
 }
 

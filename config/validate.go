@@ -60,6 +60,7 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	cfg.UsesDemoKey = validateRecords(&cfg.Records, env, ps)
 	validateLog(&cfg.Log, ps)
 	validateShutdown(&cfg.Shutdown, ps)
+	validateStates(cfg, env, ps, warnings)
 }
 
 func validateSIP(s *SIP, ps *problems) {
