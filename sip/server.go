@@ -65,6 +65,9 @@ type Options struct {
 	// AllowedTargets are the outside numbers counselors may transfer to or
 	// call into a running call.
 	AllowedTargets []string
+	// CounselorWrapUp maps a counselor ID to that counselor's wrap-up time,
+	// which replaces WrapUp.
+	CounselorWrapUp map[string]time.Duration
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -78,6 +81,9 @@ type Deps struct {
 	Records   RecordStore
 	// Events receives what happens on each call. Nil drops every event.
 	Events events.Publisher
+	// Features maps the feature codes counselors dial. Nil answers them
+	// like any other number.
+	Features *FeatureTable
 }
 
 // RecordStore is the part of the records store a call writes to.
@@ -103,6 +109,7 @@ type Server struct {
 	queue     queue.Store
 	records   RecordStore
 	events    events.Publisher
+	features  *FeatureTable
 	codecs    []media.Codec
 	numbers   map[string]bool
 
@@ -156,6 +163,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		queue:     deps.Queue,
 		records:   deps.Records,
 		events:    deps.Events,
+		features:  deps.Features,
 		codecs:    []media.Codec{media.PCMU, media.PCMA},
 		numbers:   make(map[string]bool, len(opts.Numbers)),
 		dialogs:   newDialogTable(),

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"helpline/config"
+	"helpline/counselor"
 	"helpline/events"
 	"helpline/ivr"
 	"helpline/media"
@@ -25,6 +26,7 @@ import (
 	"helpline/records"
 	"helpline/routing"
 	"helpline/sip"
+	"helpline/web"
 )
 
 // errConfig marks a configuration that cannot run; the exit status is 2.
@@ -112,6 +114,9 @@ func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
 	for _, w := range cfg.Warnings {
 		log.Warn().Str("key", w.Key).Msg(w.Message)
 	}
+	if cfg.API.UsesDemoToken {
+		log.Warn().Msg("the API accepts the public demo token: set " + cfg.API.TokenEnv + " or api.token before taking real calls")
+	}
 }
 
 // app is the wired server: every part and the order to stop them in.
@@ -125,6 +130,8 @@ type app struct {
 	sip       *sip.Server
 	// distributors has one distributor per configured queue.
 	distributors []*routing.Distributor
+	// api is the HTTP API's routes, nil when the API is off.
+	api *web.API
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -142,7 +149,23 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	bus := events.NewBus()
 	q := queue.NewMemoryStore()
 	wake := &notifier{}
-	registrar, err := newRegistrar(cfg, q, wake, log)
+	var registrar *sip.Registrar
+	states := newCounselorService(cfg, counselor.Config{
+		Store:  q,
+		Events: bus,
+		Notify: wake.notify,
+		Registered: func(id string) bool {
+			_, ok := registrar.Lookup(id)
+			return ok
+		},
+		Logger: log.With().Str("component", "counselors").Logger(),
+	})
+	features, err := newFeatureTable(cfg, states)
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	registrar, err = newRegistrar(cfg, q, states, log)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
@@ -162,18 +185,21 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		Queue:     q,
 		Records:   store,
 		Events:    bus,
+		Features:  features,
 	})
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
 	distributors := make([]*routing.Distributor, 0, len(cfg.Queues))
+	misses := routing.NewMissPolicy(cfg.Queue.MaxMissed, cfg.Queue.BusySkip)
 	for _, def := range cfg.Queues {
 		distributors = append(distributors, routing.NewDistributor(q, server,
 			routing.WithLogger(log.With().Str("component", "distributor").Logger()),
 			routing.WithRetryDelay(cfg.Queue.RetryDelay),
 			routing.WithQueue(def.Name),
 			routing.WithEvents(bus),
+			routing.WithMissPolicy(misses),
 		))
 	}
 	notifyAll := func() {
@@ -184,7 +210,8 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	server.SetNotifier(notifyAll)
 	wake.set(notifyAll)
 
-	return &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors}, nil
+	return &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
+		api: newAPI(cfg, states, log)}, nil
 }
 
 // loadPrompts checks that every prompt the menu names exists in both
@@ -197,7 +224,8 @@ func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
 	if err := cfg.IVR.Validate(set); err != nil {
 		return nil, err
 	}
-	return sip.NewPromptCache(set, sip.PromptNames(&cfg.IVR), languages)
+	names := append(sip.PromptNames(&cfg.IVR), sip.FeaturePrompts...)
+	return sip.NewPromptCache(set, names, languages)
 }
 
 // openRecords loads the records key, opens the database and marks calls
@@ -232,9 +260,10 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 }
 
 // newRegistrar builds the registrar and ties registrations to counselor
-// states: a registered counselor is available, an unregistered one logged
-// out (after the call, if one is in progress).
-func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, log zerolog.Logger) (*sip.Registrar, error) {
+// states: a registered phone makes the counselor reachable but not
+// available, and the end of its last registration logs the counselor out
+// (after the call, if one is in progress).
+func newRegistrar(cfg *config.Config, q queue.Store, states *counselor.Service, log zerolog.Logger) (*sip.Registrar, error) {
 	passwords := make(map[string]string, len(cfg.Counselors))
 	ctx := context.Background()
 	for _, c := range cfg.Counselors {
@@ -253,14 +282,7 @@ func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, log zerolog
 		DefaultExpires:   cfg.SIP.DefaultExpires,
 		Logger:           log.With().Str("component", "registrar").Logger(),
 		OnChange: func(user string, registered bool) {
-			state := queue.StateLoggedOut
-			if registered {
-				state = queue.StateAvailable
-			}
-			if err := q.SetState(context.Background(), user, state, "", time.Now()); err != nil {
-				log.Debug().Err(err).Str("counselor", user).Msg("counselor state unchanged by registration")
-			}
-			wake.notify()
+			states.PhoneRegistered(context.Background(), user, registered)
 		},
 	})
 	return registrar, err
@@ -296,6 +318,7 @@ func sipOptions(cfg *config.Config) sip.Options {
 		GeneralServiceURI: cfg.Trunk.GeneralServiceURI,
 		OutboundURI:       cfg.Trunk.OutboundURI,
 		AllowedTargets:    cfg.Trunk.AllowedTargets,
+		CounselorWrapUp:   counselorWrapUps(cfg),
 		RingTimeout:       cfg.Queue.RingTimeout,
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,
@@ -323,6 +346,13 @@ func (a *app) run(ctx context.Context) error {
 		waitDistributors()
 		return err
 	}
+	api, err := startAPI(a.cfg, a.api, a.log)
+	if err != nil {
+		stopDist()
+		waitDistributors()
+		return err
+	}
+	defer api.stop()
 	a.logReady()
 
 	<-ctx.Done()
