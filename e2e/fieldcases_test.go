@@ -250,6 +250,7 @@ func sippCounselor(t *testing.T, srv *Server, user, scenario string) *SippProces
 		Args:      []string{"-au", user, "-ap", "demo-" + user},
 	})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
+	srv.LoginCounselor(t, user)
 	return StartSipp(t, SippOptions{Scenario: scenario, LocalPort: port, Timeout: 90 * time.Second})
 }
 
