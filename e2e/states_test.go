@@ -248,3 +248,81 @@ func TestAPIStateChange(t *testing.T) {
 		t.Errorf("end wrap-up on break: %s, want 409", answer)
 	}
 }
+
+// Field case Q2: a phone that rings past the ring timeout is cancelled
+// and the next counselor takes the caller; after two misses in a row the
+// counselor is put on break with a reason supervisors see, and comes back
+// by request, never removed for good.
+func TestMissedCallsPauseCounselor(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		fastQueue("0s")(cfg)
+		MustSetConfig(t, cfg, "queue.ring_timeout", "3s")
+		MustSetConfig(t, cfg, "queue.max_missed", 2)
+	}})
+	// 1002 logs in first, so it has been idle longest and is rung first.
+	slow := sippCounselorCalls(t, srv, "1002", "uas_ring_forever.xml", 2)
+	counselorPhone(t, srv, "1001", true)
+
+	for call := 1; call <= 2; call++ {
+		result := RunSipp(t, SippOptions{
+			Scenario: "uac_ivr_talk.xml",
+			Target:   srv.Addr(),
+			Service:  "120",
+			Vars:     map[string]string{"queue_ms": "8000", "hold_ms": "1000"},
+			Timeout:  90 * time.Second,
+		})
+		rec := waitEndedRecord(t, srv, result.CallID)
+		wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001"})
+		if call == 1 {
+			if status := srv.CounselorStatus(t, "1002"); status["state"] != "available" {
+				t.Fatalf("counselor 1002 is %v after one miss, want available", status["state"])
+			}
+		}
+	}
+	if phone := slow.Wait(t); phone.ExitCode != 0 {
+		t.Errorf("counselor 1002's phone saw a wrong exchange:\n%s", phone.Report())
+	}
+
+	srv.WaitLog(t, LogFields(map[string]any{"message": "counselor put on break after missed offers in a row",
+		"counselor_id": "1002", "reason": "missed calls"}), logTimeout)
+	status := srv.CounselorStatus(t, "1002")
+	if status["state"] != "break" || status["reason"] != "missed calls" {
+		t.Fatalf("counselor 1002 = %v, want break with reason \"missed calls\"", status)
+	}
+	if rings := ringCount(srv, "1002"); rings != 2 {
+		t.Errorf("counselor 1002 was rung %d times, want 2", rings)
+	}
+
+	if answer := srv.SetCounselorState(t, "1002", "available", ""); answer.Status != http.StatusOK {
+		t.Errorf("bringing 1002 back: %s, want 200", answer)
+	}
+}
+
+// A phone that answers 486 Busy Here is skipped at once, and for the next
+// caller too while queue.busy_skip lasts; a busy answer is no miss.
+func TestBusyPhoneSkippedForEveryCaller(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		fastQueue("0s")(cfg)
+		MustSetConfig(t, cfg, "queue.max_missed", 1)
+		MustSetConfig(t, cfg, "queue.busy_skip", "2m")
+	}})
+	busy := sippCounselor(t, srv, "1002", "uas_busy.xml")
+	counselorPhone(t, srv, "1001", true)
+
+	for range 2 {
+		rec := talkingCaller(t, srv)
+		wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001"})
+	}
+	if phone := busy.Wait(t); phone.ExitCode != 0 {
+		t.Errorf("counselor 1002's phone saw a wrong exchange:\n%s", phone.Report())
+	}
+
+	if rings := ringCount(srv, "1002"); rings != 1 {
+		t.Errorf("busy counselor 1002 was rung %d times, want once: skipped for the second caller", rings)
+	}
+	if status := srv.CounselorStatus(t, "1002"); status["state"] != "available" {
+		t.Errorf("counselor 1002 is %v, want available: a busy answer is no miss", status["state"])
+	}
+}
