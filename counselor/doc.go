@@ -1,7 +1,7 @@
-// Package counselor changes counselor states on request: a login, a logout
-// or a break from a counselor's softphone feature code or from the HTTP
-// API, the end of a wrap-up, and the logout that follows when a phone's
-// last registration ends.
+// Package counselor changes counselor states on request. A counselor logs
+// in, logs out, takes a break or ends a wrap-up with a softphone feature
+// code or through the HTTP API, and the end of a phone's last registration
+// logs the counselor out.
 //
 // Registration and login are separate. A registered softphone only makes
 // the counselor reachable. A counselor takes calls after logging in (the

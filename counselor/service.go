@@ -120,7 +120,7 @@ func New(cfg Config) *Service {
 	return s
 }
 
-// List returns every counselor the store knows, sorted by ID.
+// List returns every counselor in the store, sorted by ID.
 func (s *Service) List(ctx context.Context) ([]Status, error) {
 	counselors, err := s.store.Counselors(ctx)
 	if err != nil {

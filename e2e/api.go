@@ -20,13 +20,13 @@ const apiRequestTimeout = 10 * time.Second
 
 // loginTimeout bounds LoginCounselor's retries. A login right after the
 // phone saw its 200 to REGISTER can come before the server applied the
-// binding, which the API answers with 409.
+// binding, and the API then responds 409.
 const loginTimeout = 20 * time.Second
 
 // loginRetryInterval is the pause between login attempts.
 const loginRetryInterval = 100 * time.Millisecond
 
-// APIResponse is the answer to one API request.
+// APIResponse is the response to one API request.
 type APIResponse struct {
 	// Status is the HTTP status code.
 	Status int
@@ -43,7 +43,7 @@ func (s *Server) APIURL() string {
 
 // API sends a request to the server's API with the harness's token, or
 // with token when it is given ("" sends no Authorization header), and
-// returns the answer. body is sent as JSON unless it is nil.
+// returns the response. body is sent as JSON unless it is nil.
 func (s *Server) API(t testing.TB, method, path string, body any, token ...string) APIResponse {
 	t.Helper()
 
@@ -83,7 +83,7 @@ func (s *Server) API(t testing.TB, method, path string, body any, token ...strin
 }
 
 // SetCounselorState posts a state change for counselor id and returns the
-// answer.
+// response.
 func (s *Server) SetCounselorState(t testing.TB, id, state, reason string) APIResponse {
 	t.Helper()
 	body := map[string]string{"state": state}
@@ -149,7 +149,7 @@ func (s *Server) WaitCounselorState(t testing.TB, id, state string, timeout time
 	}
 }
 
-// String formats the answer for failure messages.
+// String formats the response for failure messages.
 func (a APIResponse) String() string {
 	return fmt.Sprintf("%d %s", a.Status, a.Raw)
 }

@@ -249,10 +249,10 @@ func TestAPIStateChange(t *testing.T) {
 	}
 }
 
-// Field case Q2: a phone that rings past the ring timeout is cancelled
-// and the next counselor takes the caller; after two misses in a row the
-// counselor is put on break with a reason supervisors see, and comes back
-// by request, never removed for good.
+// A phone that rings past the ring timeout is cancelled and the next
+// counselor takes the caller. After two misses in a row the counselor is
+// put on break with a reason supervisors see, and comes back by request:
+// no counselor is removed for good.
 func TestMissedCallsPauseCounselor(t *testing.T) {
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {

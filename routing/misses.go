@@ -25,14 +25,14 @@ const (
 	SourceMissedCalls = "missed_calls"
 )
 
-// MissPolicy counts each counselor's missed offers and busy answers across
+// MissPolicy counts each counselor's missed offers and busy responses across
 // every queue, so one policy is shared by all distributors of a server.
 //
 // A miss is an offer that rang until the ring timeout or could not reach
-// the phone. After MaxMissed misses in a row the counselor is put on break
+// the phone. After maxMissed misses in a row the counselor is put on break
 // with reason MissedCallsReason, and an answered offer resets the count. A
-// busy answer (486 or 600) is not a miss: the counselor is skipped for
-// every caller for BusySkip instead. No counselor is removed for good: a
+// busy response (486 or 600) is not a miss: the counselor is skipped for
+// every caller for busySkip instead. No counselor is removed for good: a
 // paused counselor comes back with the back-from-break code or the API.
 type MissPolicy struct {
 	maxMissed int
@@ -164,7 +164,7 @@ func (d *Distributor) noteOutcome(ctx context.Context, r queue.Reservation, outc
 }
 
 // pauseCounselor puts a counselor who missed too many offers on break and
-// tells supervisors with a CounselorState event.
+// publishes a CounselorState event for supervisors.
 //
 // NOTE: between the cancelled reservation and this break another
 // distributor may offer the counselor a caller. The break is then rejected

@@ -27,7 +27,7 @@ var FeaturePrompts = []string{
 	promptWrapUpEnded,
 }
 
-// featureCodePattern is what a dialled feature code looks like: '*' and
+// featureCodePattern is the form of a dialled feature code: '*' and
 // digits, the argument included.
 var featureCodePattern = regexp.MustCompile(`^\*[0-9]+$`)
 
@@ -96,9 +96,10 @@ func (t *FeatureTable) add(code string, entry featureEntry) error {
 	return nil
 }
 
-// Lookup finds the handler for a dialled code. A code dialled alone wins;
-// otherwise the longest code added with AddWithArg that starts the dialled
-// digits and leaves at least one digit as the argument.
+// Lookup finds the handler for a dialled code. A code added with Add that
+// equals the dialled digits wins. Otherwise the longest code added with
+// AddWithArg that starts the dialled digits and leaves at least one digit
+// for the argument wins.
 func (t *FeatureTable) Lookup(dialled string) (FeatureHandler, FeatureRequest, error) {
 	if !featureCodePattern.MatchString(dialled) {
 		return nil, FeatureRequest{}, fmt.Errorf("%w: %q", ErrUnknownFeature, dialled)

@@ -15,8 +15,8 @@ import (
 // maxReasonLength bounds a break reason, in characters.
 const maxReasonLength = 200
 
-// CounselorService is what the counselor routes need; *counselor.Service
-// implements it.
+// CounselorService is the state service behind the counselor routes.
+// *counselor.Service implements it.
 type CounselorService interface {
 	List(ctx context.Context) ([]counselor.Status, error)
 	Get(ctx context.Context, id string) (counselor.Status, error)
@@ -41,7 +41,7 @@ type counselorList struct {
 //	POST /api/v1/counselors/{id}/state          {"state": "available|break|logged_out", "reason": "..."}
 //	POST /api/v1/counselors/{id}/wrap-up/end    end the wrap-up now
 //
-// A change answers 200 with the counselor's new status. Errors: 400 for a
+// A change responds 200 with the counselor's new status. Errors: 400 for a
 // bad body or state, 404 for an unknown counselor, 409 for a change the
 // counselor's state does not allow or a login without a registered phone.
 func RegisterCounselors(api *API, svc CounselorService) {
@@ -113,7 +113,7 @@ func checkStateRequest(body stateRequest) (string, bool) {
 	return "", true
 }
 
-// writeStatus answers 200 with the counselor's current status.
+// writeStatus responds 200 with the counselor's current status.
 func (h counselorHandlers) writeStatus(w http.ResponseWriter, r *http.Request, id string) {
 	status, err := h.svc.Get(r.Context(), id)
 	if err != nil {
@@ -123,7 +123,7 @@ func (h counselorHandlers) writeStatus(w http.ResponseWriter, r *http.Request, i
 	WriteJSON(w, http.StatusOK, status)
 }
 
-// fail answers err with the status that its kind calls for.
+// fail responds to err with the HTTP status of its kind.
 func (h counselorHandlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, queue.ErrUnknownCounselor):

@@ -78,8 +78,8 @@ func newAPI(cfg *config.Config, states *counselor.Service, log zerolog.Logger) *
 	return api
 }
 
-// startAPI binds the API's listener and serves it until stopAPI. A nil api
-// starts nothing.
+// startAPI binds the API's listener and serves it until apiServer.stop.
+// A nil api starts nothing.
 func startAPI(cfg *config.Config, api *web.API, log zerolog.Logger) (*apiServer, error) {
 	if api == nil {
 		return nil, nil
