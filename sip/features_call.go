@@ -27,6 +27,8 @@ type featureCall struct {
 
 	ctx context.Context
 	end context.CancelFunc
+	// ended records the end of the call in Server.featureCalls.
+	ended func()
 }
 
 // handleFeatureInvite serves an INVITE whose Request-URI user is a feature
@@ -65,6 +67,7 @@ func (s *Server) handleFeatureInvite(req *sipmsg.Request, tx sipmsg.ServerTransa
 		leg.reject(err)
 		return
 	}
+	fc.ended = s.featureCalls.begin(counselorID)
 
 	prompt := s.runFeature(handler, request, log)
 	if err := leg.answer(fc.ctx, answer, fc.end); err != nil {
@@ -165,6 +168,7 @@ func (fc *featureCall) play(prompt string) {
 // release frees the media and the dialog.
 func (fc *featureCall) release() {
 	fc.end()
+	fc.ended()
 	if fc.session != nil {
 		_ = fc.session.Close()
 	}

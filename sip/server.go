@@ -128,6 +128,9 @@ type Server struct {
 	closers []func() error
 	// bound are the addresses actually bound, port 0 resolved; guarded by listenMu.
 	bound []Listener
+
+	// featureCalls tracks the feature code calls in progress per counselor.
+	featureCalls featureCallSet
 }
 
 // New builds a server. Start binds its listeners.
@@ -413,7 +416,7 @@ func (s *Server) finishCounselor(counselorID string, wrapUp time.Duration) {
 	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
 	defer stop()
 	now := time.Now()
-	if err := s.queue.FinishCall(ctx, counselorID, now.Add(wrapUp), now); err != nil {
+	if err := s.finishCallState(ctx, counselorID, now.Add(wrapUp), now); err != nil {
 		s.log.Error().Err(err).Str("counselor", counselorID).Msg("ending the counselor's call in the queue failed")
 	}
 	s.notifyDistributor()
@@ -426,6 +429,7 @@ func (s *Server) Offer(ctx context.Context, req routing.OfferRequest) routing.Of
 	if !ok {
 		return routing.OfferResult{Outcome: routing.CallerGone}
 	}
+	s.featureCalls.wait(ctx, req.Reservation.CounselorID)
 	return c.offer(ctx, req.Reservation, req.Confirm)
 }
 

@@ -118,3 +118,11 @@ func (s *apiServer) stop() {
 		s.log.Warn().Err(err).Msg("API server stopped with an error")
 	}
 }
+
+// apiAddress returns the API's address for the ready line, or "off".
+func apiAddress(cfg *config.Config) string {
+	if !cfg.API.Enabled() {
+		return "off"
+	}
+	return cfg.API.Address.String()
+}

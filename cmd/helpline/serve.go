@@ -377,6 +377,7 @@ func (a *app) logReady() {
 		Str("rtp", fmt.Sprintf("%s:%d-%d", a.cfg.RTP.Address, a.cfg.RTP.PortMin, a.cfg.RTP.PortMax)).
 		Str("records", filepath.Join(a.cfg.Records.DataDir, a.cfg.Records.File)).
 		Int("counselors", len(a.cfg.Counselors)).
+		Str("api", apiAddress(a.cfg)).
 		Msg("helpline ready")
 }
 
