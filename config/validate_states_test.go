@@ -39,6 +39,7 @@ func TestAPIToken(t *testing.T) {
 		{name: "demo token allowed", wantToken: DemoAPIToken, wantDemo: true, wantOn: true},
 		{name: "no token, demo not allowed", edits: []edit{{"api.allow_demo_token", false}}, wantOn: false, warning: "api.token_env"},
 		{name: "listen empty", edits: []edit{{"api.listen", ""}}, wantOn: false},
+		{name: "demo flag left out", edits: []edit{{"api.allow_demo_token", remove}}, wantOn: false, warning: "api.token_env"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
