@@ -10,14 +10,8 @@ import (
 	"helpline/queue"
 )
 
-// Defaults of a MissPolicy.
+// Names the miss policy gives its pause.
 const (
-	// DefaultMaxMissed is the number of missed offers in a row after which
-	// a counselor is put on break.
-	DefaultMaxMissed = 2
-	// DefaultBusySkip is how long a counselor whose phone answered busy
-	// is skipped for every caller.
-	DefaultBusySkip = 30 * time.Second
 	// MissedCallsReason is the break reason of a counselor paused after
 	// missed offers. Supervisors see it in the counselor_state event.
 	MissedCallsReason = "missed calls"
