@@ -43,6 +43,8 @@ type Config struct {
 	Records    Records     `mapstructure:"records"`
 	Log        Log         `mapstructure:"log"`
 	Shutdown   Shutdown    `mapstructure:"shutdown"`
+	API        API         `mapstructure:"api"`
+	Features   Features    `mapstructure:"features"`
 
 	// Path is the file the configuration came from, or empty for the
 	// embedded example.
@@ -145,6 +147,9 @@ type Counselor struct {
 	Password string `mapstructure:"password" json:"-"`
 	// PasswordEnv names the environment variable holding the password.
 	PasswordEnv string `mapstructure:"password_env"`
+	// WrapUp is this counselor's pause after each call, or 0 (the default)
+	// for queue.wrap_up. It may not exceed queue.max_wrap_up.
+	WrapUp time.Duration `mapstructure:"wrap_up"`
 }
 
 // String returns the id and name and hides the password, so that logging a
@@ -219,6 +224,15 @@ type Queue struct {
 	// AnnounceInterval is how often a waiting caller hears their place in
 	// line and the estimated wait, or 0 for never. Default 60s.
 	AnnounceInterval time.Duration `mapstructure:"announce_interval"`
+	// MaxMissed is the number of offers in a row a counselor may miss (ring
+	// timeout or unreachable phone) before being put on break, or 0 for
+	// never. Default 2.
+	MaxMissed int `mapstructure:"max_missed"`
+	// BusySkip is how long a counselor whose phone answered busy is skipped
+	// for every caller, or 0 for no skip. Default 30s.
+	BusySkip time.Duration `mapstructure:"busy_skip"`
+	// MaxWrapUp caps wrap_up and every counselors[].wrap_up. Default 5m.
+	MaxWrapUp time.Duration `mapstructure:"max_wrap_up"`
 }
 
 // Records is the call-record storage section.

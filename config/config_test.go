@@ -142,7 +142,7 @@ records:
 
 func TestLoadTempFile(t *testing.T) {
 	path := writeConfig(t, customConfig)
-	environ := []string{"HELPLINE_TEST_PASSWORD_KIM=from-env", "HOME=/root"}
+	environ := []string{"HELPLINE_TEST_PASSWORD_KIM=from-env", "HOME=/root", "HELPLINE_API_TOKEN=api-secret"}
 	cfg := mustLoad(t, path, environ)
 
 	checks := []struct {
@@ -177,6 +177,13 @@ func TestLoadTempFile(t *testing.T) {
 		{"no demo key", cfg.UsesDemoKey, false},
 		{"log level from example", cfg.Log.Level, "info"},
 		{"retry after from example", cfg.Shutdown.RetryAfter, time.Minute},
+		{"api token from environment", cfg.API.Token, "api-secret"},
+		{"api address from example", cfg.API.Address.String(), "127.0.0.1:8080"},
+		{"demo token off when left out", cfg.API.UsesDemoToken, false},
+		{"max missed from example", cfg.Queue.MaxMissed, 2},
+		{"busy skip from example", cfg.Queue.BusySkip, 30 * time.Second},
+		{"max wrap-up from example", cfg.Queue.MaxWrapUp, 5 * time.Minute},
+		{"login code from example", cfg.Features.Login, "*21"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -253,7 +253,7 @@ func keyFromEnvName(name string) string {
 // secretVariables returns the variables that the configuration reads
 // secrets from.
 func secretVariables(cfg *Config) []string {
-	names := []string{cfg.Records.KeyEnv}
+	names := []string{cfg.Records.KeyEnv, cfg.API.TokenEnv}
 	for _, counselor := range cfg.Counselors {
 		names = append(names, counselor.PasswordEnv)
 	}

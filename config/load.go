@@ -36,8 +36,9 @@ const (
 // os.Environ form) and validates the result in one step.
 //
 // A key that the file leaves out takes its value from the example, except
-// counselors, which must be listed, and records.allow_demo_key, which is
-// false. A file that lists ivr.nodes replaces the whole example menu.
+// counselors, which must be listed, and records.allow_demo_key and
+// api.allow_demo_token, which are false. A file that lists ivr.nodes
+// replaces the whole example menu.
 //
 // A configuration that cannot run gives an error wrapping ErrInvalid: a
 // *ValidationError listing every problem, or a YAML syntax error. A file
@@ -112,8 +113,8 @@ func readYAML(data []byte) (*viper.Viper, error) {
 }
 
 // setDefaults gives every key that the file leaves out the example's value,
-// with the exceptions described at counselorsKey, nodesKey and
-// allowDemoKeyKey.
+// with the exceptions described at counselorsKey, nodesKey, allowDemoKeyKey
+// and allowDemoTokenKey.
 func setDefaults(v *viper.Viper) error {
 	example, err := readYAML(exampleYAML)
 	if err != nil {
@@ -131,6 +132,7 @@ func setDefaults(v *viper.Viper) error {
 		v.SetDefault(nodesKey, example.Get(nodesKey))
 	}
 	v.SetDefault(allowDemoKeyKey, false)
+	v.SetDefault(allowDemoTokenKey, false)
 	return nil
 }
 

@@ -62,6 +62,7 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	validateShutdown(&cfg.Shutdown, ps)
 	validateCallbacks(&cfg.Callbacks, ps)
 	validateOverflows(cfg.Queues, &cfg.Trunk, ps)
+	validateStates(cfg, env, ps, warnings)
 }
 
 func validateSIP(s *SIP, ps *problems) {

@@ -27,8 +27,18 @@ func fastQueue(wrapUp string) func(cfg map[string]any) {
 	}
 }
 
-// counselorPhone registers baresip as a counselor on srv.
+// counselorPhone registers baresip as a counselor on srv and logs the
+// counselor in through the API, so that callers are offered to it.
 func counselorPhone(t *testing.T, srv *Server, user string, autoAnswer bool) *Phone {
+	t.Helper()
+	phone := registeredPhone(t, srv, user, autoAnswer)
+	srv.LoginCounselor(t, user)
+	return phone
+}
+
+// registeredPhone registers baresip as a counselor on srv without logging
+// the counselor in.
+func registeredPhone(t *testing.T, srv *Server, user string, autoAnswer bool) *Phone {
 	t.Helper()
 	RequireTool(t, "baresip")
 	return StartBaresip(t, Softphone{

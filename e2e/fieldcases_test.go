@@ -241,6 +241,13 @@ func TestSimultaneousCallersOneCounselor(t *testing.T) {
 // server's INVITE reaches it (requests go to the REGISTER's source).
 func sippCounselor(t *testing.T, srv *Server, user, scenario string) *SippProcess {
 	t.Helper()
+	return sippCounselorCalls(t, srv, user, scenario, 1)
+}
+
+// sippCounselorCalls is sippCounselor for a phone that takes calls offers
+// before its scenario ends.
+func sippCounselorCalls(t *testing.T, srv *Server, user, scenario string, calls int) *SippProcess {
+	t.Helper()
 	port := FreePort(t)
 	RunSipp(t, SippOptions{
 		Scenario:  "uac_register.xml",
@@ -250,7 +257,8 @@ func sippCounselor(t *testing.T, srv *Server, user, scenario string) *SippProces
 		Args:      []string{"-au", user, "-ap", "demo-" + user},
 	})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
-	return StartSipp(t, SippOptions{Scenario: scenario, LocalPort: port, Timeout: 90 * time.Second})
+	srv.LoginCounselor(t, user)
+	return StartSipp(t, SippOptions{Scenario: scenario, LocalPort: port, Calls: calls, Timeout: 90 * time.Second})
 }
 
 // A phone that rings past the ring timeout is cancelled and the next

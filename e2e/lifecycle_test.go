@@ -136,6 +136,7 @@ func TestCounselorOverTCP(t *testing.T) {
 	RequireTool(t, "baresip")
 	srv := StartServer(t, ServerOptions{})
 	StartBaresip(t, Softphone{User: "1003", Password: "demo-1003", Server: srv.Addr(), Transport: "tcp", AutoAnswer: true})
+	srv.LoginCounselor(t, "1003")
 
 	result := RunSipp(t, SippOptions{
 		Scenario: "uac_ivr_talk.xml",

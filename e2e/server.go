@@ -75,6 +75,10 @@ type Server struct {
 	RTP PortRange
 	// RecordsKey is the base64 records key passed in HELPLINE_RECORDS_KEY.
 	RecordsKey string
+	// APIPort is the port of the HTTP API on 127.0.0.1.
+	APIPort int
+	// APIToken is the API's bearer token, passed in HELPLINE_API_TOKEN.
+	APIToken string
 
 	binary string
 	env    []string
@@ -122,6 +126,8 @@ func (s *Server) configure(t testing.TB, opts ServerOptions) {
 	s.DataDir = filepath.Join(dir, "data")
 	s.ConfigPath = filepath.Join(dir, "helpline.yaml")
 	s.RecordsKey = newRecordsKey(t)
+	s.APIPort = FreePort(t)
+	s.APIToken = newRecordsKey(t)
 
 	cfg := LoadExampleConfig(t)
 	address := net.JoinHostPort(Loopback, strconv.Itoa(s.SIPPort))
@@ -144,6 +150,10 @@ func (s *Server) configure(t testing.TB, opts ServerOptions) {
 		{"log.format", "json"},
 		{"log.level", "debug"},
 		{"shutdown.drain_timeout", DefaultDrainTimeout},
+		{"api.listen", net.JoinHostPort(Loopback, strconv.Itoa(s.APIPort))},
+		{"api.token_env", APITokenEnv},
+		{"api.token", ""},
+		{"api.allow_demo_token", false},
 	}
 	for _, setting := range settings {
 		MustSetConfig(t, cfg, setting.path, setting.value)
@@ -154,7 +164,7 @@ func (s *Server) configure(t testing.TB, opts ServerOptions) {
 
 	writeConfig(t, cfg, s.ConfigPath)
 	s.Config = cfg
-	s.env = serverEnv(RecordsKeyEnv+"="+s.RecordsKey, opts.Env)
+	s.env = serverEnv(RecordsKeyEnv+"="+s.RecordsKey, append([]string{APITokenEnv + "=" + s.APIToken}, opts.Env...))
 }
 
 func newRecordsKey(t testing.TB) string {

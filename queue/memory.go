@@ -126,7 +126,7 @@ func compareServiceOrder(a, b Caller) int {
 }
 
 // AddCounselor implements Store.
-func (s *MemoryStore) AddCounselor(ctx context.Context, id string, _ time.Time) error {
+func (s *MemoryStore) AddCounselor(ctx context.Context, id string, now time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("add counselor %s: %w", id, err)
 	}
@@ -138,7 +138,7 @@ func (s *MemoryStore) AddCounselor(ctx context.Context, id string, _ time.Time) 
 	defer s.mu.Unlock()
 
 	if _, ok := s.counselors[id]; !ok {
-		s.counselors[id] = Counselor{ID: id, State: StateLoggedOut}
+		s.counselors[id] = Counselor{ID: id, State: StateLoggedOut, Since: now}
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func (s *MemoryStore) SetState(ctx context.Context, id string, state CounselorSt
 	if err != nil {
 		return fmt.Errorf("set counselor state: %w", err)
 	}
-	s.counselors[id] = next
+	s.putLocked(next, now)
 	return nil
 }
 
@@ -108,7 +108,7 @@ func (s *MemoryStore) Reserve(ctx context.Context, req ReserveRequest) (Reservat
 	counselor.State = StateOffered
 	counselor.OfferCallID = caller.CallID
 	counselor.WrapUpUntil = time.Time{}
-	s.counselors[counselor.ID] = counselor
+	s.putLocked(counselor, req.Now)
 
 	caller.OfferedTo = counselor.ID
 	s.callers[caller.CallID] = caller
@@ -151,7 +151,7 @@ func idleSince(c Counselor) time.Time {
 }
 
 // CancelReservation implements Store.
-func (s *MemoryStore) CancelReservation(ctx context.Context, r Reservation, _ time.Time) error {
+func (s *MemoryStore) CancelReservation(ctx context.Context, r Reservation, now time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("cancel reservation of caller %s for counselor %s: %w", r.CallID, r.CounselorID, err)
 	}
@@ -163,16 +163,16 @@ func (s *MemoryStore) CancelReservation(ctx context.Context, r Reservation, _ ti
 		return fmt.Errorf("cancel reservation of caller %s for counselor %s: %w",
 			r.CallID, r.CounselorID, ErrUnknownCounselor)
 	}
-	s.releaseLocked(r)
+	s.releaseLocked(r, now)
 	return nil
 }
 
 // releaseLocked frees both sides of r where they still hold it: the counselor
 // returns to available (or logged_out) and the caller's offer mark is cleared.
-func (s *MemoryStore) releaseLocked(r Reservation) {
+func (s *MemoryStore) releaseLocked(r Reservation, now time.Time) {
 	counselor, ok := s.counselors[r.CounselorID]
 	if ok && counselor.State == StateOffered && counselor.OfferCallID == r.CallID {
-		s.counselors[r.CounselorID] = releasedCounselor(counselor)
+		s.putLocked(releasedCounselor(counselor), now)
 	}
 
 	caller, ok := s.callers[r.CallID]
@@ -193,7 +193,7 @@ func releasedCounselor(c Counselor) Counselor {
 }
 
 // Connect implements Store.
-func (s *MemoryStore) Connect(ctx context.Context, r Reservation, _ time.Time) error {
+func (s *MemoryStore) Connect(ctx context.Context, r Reservation, now time.Time) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("connect caller %s to counselor %s: %w", r.CallID, r.CounselorID, err)
 	}
@@ -213,7 +213,7 @@ func (s *MemoryStore) Connect(ctx context.Context, r Reservation, _ time.Time) e
 	held := counselor.State == StateOffered && counselor.OfferCallID == r.CallID &&
 		waiting && caller.OfferedTo == r.CounselorID
 	if !held {
-		s.releaseLocked(r)
+		s.releaseLocked(r, now)
 		return fmt.Errorf("connect caller %s to counselor %s: hang up the counselor: %w",
 			r.CallID, r.CounselorID, ErrReservationLost)
 	}
@@ -222,7 +222,7 @@ func (s *MemoryStore) Connect(ctx context.Context, r Reservation, _ time.Time) e
 	counselor.State = StateOnCall
 	counselor.CallID = r.CallID
 	counselor.OfferCallID = ""
-	s.counselors[r.CounselorID] = counselor
+	s.putLocked(counselor, now)
 	return nil
 }
 
@@ -252,7 +252,7 @@ func (s *MemoryStore) FinishCall(ctx context.Context, counselorID string, wrapUp
 	default:
 		counselor = Counselor{ID: counselorID, State: StateWrapUp, IdleSince: wrapUpUntil, WrapUpUntil: wrapUpUntil}
 	}
-	s.counselors[counselorID] = counselor
+	s.putLocked(counselor, now)
 	return nil
 }
 
@@ -273,6 +273,6 @@ func (s *MemoryStore) EndWrapUp(ctx context.Context, counselorID string, now tim
 		return fmt.Errorf("end wrap-up: %w",
 			&TransitionError{CounselorID: counselorID, From: counselor.State, To: StateAvailable})
 	}
-	s.counselors[counselorID] = availableFrom(counselor, now)
+	s.putLocked(availableFrom(counselor, now), now)
 	return nil
 }

@@ -96,6 +96,9 @@ type Counselor struct {
 	// offered or on a call. The counselor becomes logged_out when that offer
 	// fails or that call ends, never in the middle of a call.
 	LogoutAfterCall bool
+	// Since is when the counselor entered State. Setting a counselor to
+	// the state it is in keeps Since.
+	Since time.Time
 }
 
 // Offerable reports whether Reserve may offer a caller to c at now: c is

@@ -67,6 +67,9 @@ type Distributor struct {
 
 	// passHook, when set by tests, receives a report after each walk.
 	passHook func(passReport)
+
+	// misses counts missed and busy offers across distributors, or is nil.
+	misses *MissPolicy
 }
 
 // passReport describes one walk of the queue, for tests.

@@ -120,6 +120,7 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 			return
 		}
 		log.Info().Msg("caller connected to counselor")
+		d.noteOutcome(ctx, r, Answered)
 
 	case !confirmed && done.result.Outcome == Answered:
 		d.connectUnconfirmed(ctx, r)
@@ -133,6 +134,7 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 		d.markTried(r)
 		d.publishOfferFailed(r, done.result)
 		log.Info().Err(done.result.Err).Msg("offer failed, trying next counselor")
+		d.noteOutcome(ctx, r, done.result.Outcome)
 	}
 }
 

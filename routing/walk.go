@@ -52,6 +52,7 @@ func (d *Distributor) walkAt(ctx context.Context, now time.Time) time.Time {
 		return now.Add(d.retryDelay)
 	case walkUnserved:
 		next = earliest(d.nextRetry(), d.nextWrapUpEnd(ctx, now))
+		next = earliest(next, d.nextBusySkipEnd(now))
 	default:
 		next = d.nextRetry()
 	}
@@ -146,6 +147,7 @@ func (d *Distributor) reserve(ctx context.Context, callID string, state *callerS
 	if state != nil {
 		req.Exclude = sortedKeys(state.tried)
 	}
+	req.Exclude = append(req.Exclude, d.busySkipped(now)...)
 
 	callCtx, cancel := boundedContext(ctx)
 	defer cancel()

@@ -272,7 +272,7 @@ func (c *call) finish() {
 	c.hangUpLegs(cause, peer)
 
 	if counselorID != "" {
-		c.srv.finishCounselor(counselorID, c.srv.opts.WrapUp)
+		c.srv.finishCounselor(counselorID, c.srv.wrapUpFor(counselorID))
 	}
 
 	outcome := c.overflowOutcome(outcomeFor(lastPhase, cause))

@@ -78,6 +78,9 @@ type Options struct {
 	// Overflow maps a queue name to its overflow rule. A queue without an
 	// entry keeps its callers waiting.
 	Overflow map[string]OverflowRule
+	// CounselorWrapUp maps a counselor ID to that counselor's wrap-up time,
+	// which replaces WrapUp.
+	CounselorWrapUp map[string]time.Duration
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -91,6 +94,9 @@ type Deps struct {
 	Records   RecordStore
 	// Events receives what happens on each call. Nil drops every event.
 	Events events.Publisher
+	// Features maps the feature codes counselors dial. Nil answers them
+	// like any other number.
+	Features *FeatureTable
 }
 
 // RecordStore is the part of the records store a call writes to.
@@ -116,6 +122,7 @@ type Server struct {
 	queue     queue.Store
 	records   RecordStore
 	events    events.Publisher
+	features  *FeatureTable
 	codecs    []media.Codec
 	numbers   map[string]bool
 
@@ -142,6 +149,8 @@ type Server struct {
 	callbacks CallbackService
 	// callbackCalls are the callback calls in progress.
 	callbackCalls callbackTable
+	// featureCalls tracks the feature code calls in progress per counselor.
+	featureCalls featureCallSet
 }
 
 // New builds a server. Start binds its listeners.
@@ -177,6 +186,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		queue:     deps.Queue,
 		records:   deps.Records,
 		events:    deps.Events,
+		features:  deps.Features,
 		codecs:    []media.Codec{media.PCMU, media.PCMA},
 		numbers:   make(map[string]bool, len(opts.Numbers)),
 		dialogs:   newDialogTable(),
@@ -428,7 +438,7 @@ func (s *Server) finishCounselor(counselorID string, wrapUp time.Duration) {
 	ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
 	defer stop()
 	now := time.Now()
-	if err := s.queue.FinishCall(ctx, counselorID, now.Add(wrapUp), now); err != nil {
+	if err := s.finishCallState(ctx, counselorID, now.Add(wrapUp), now); err != nil {
 		s.log.Error().Err(err).Str("counselor", counselorID).Msg("ending the counselor's call in the queue failed")
 	}
 	s.notifyDistributor()
@@ -444,6 +454,7 @@ func (s *Server) Offer(ctx context.Context, req routing.OfferRequest) routing.Of
 		}
 		return routing.OfferResult{Outcome: routing.CallerGone}
 	}
+	s.featureCalls.wait(ctx, req.Reservation.CounselorID)
 	return c.offer(ctx, req.Reservation, req.Confirm)
 }
 

@@ -25,6 +25,10 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		s.handleInDialog(req, tx)
 		return
 	}
+	if s.features != nil && isFeatureCall(req.Recipient.User) {
+		s.handleFeatureInvite(req, tx)
+		return
+	}
 
 	callID := req.CallID().Value()
 	log := s.log.With().Str("call_id", callID).Logger()

@@ -19,6 +19,7 @@ import (
 
 	"helpline/callback"
 	"helpline/config"
+	"helpline/counselor"
 	"helpline/events"
 	"helpline/ivr"
 	"helpline/media"
@@ -114,6 +115,9 @@ func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
 	for _, w := range cfg.Warnings {
 		log.Warn().Str("key", w.Key).Msg(w.Message)
 	}
+	if cfg.API.UsesDemoToken {
+		log.Warn().Msg("the API accepts the public demo token: set " + cfg.API.TokenEnv + " or api.token before taking real calls")
+	}
 }
 
 // app is the wired server: every part and the order to stop them in.
@@ -131,7 +135,7 @@ type app struct {
 	persister *records.EventPersister
 	// callbacks keeps the callback tasks.
 	callbacks *callback.Manager
-	// api is the JSON API, nil while it is not built.
+	// api is the HTTP API's routes, nil when the API is off.
 	api *web.API
 }
 
@@ -150,7 +154,23 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	bus := events.NewBus()
 	q := queue.NewMemoryStore()
 	wake := &notifier{}
-	registrar, err := newRegistrar(cfg, q, wake, bus, log)
+	var registrar *sip.Registrar
+	states := newCounselorService(cfg, counselor.Config{
+		Store:  q,
+		Events: bus,
+		Notify: wake.notify,
+		Registered: func(id string) bool {
+			_, ok := registrar.Lookup(id)
+			return ok
+		},
+		Logger: log.With().Str("component", "counselors").Logger(),
+	})
+	features, err := newFeatureTable(cfg, states)
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
+	registrar, err = newRegistrar(cfg, q, states, log)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
@@ -170,18 +190,21 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		Queue:     q,
 		Records:   store,
 		Events:    bus,
+		Features:  features,
 	})
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
 	distributors := make([]*routing.Distributor, 0, len(cfg.Queues))
+	misses := routing.NewMissPolicy(cfg.Queue.MaxMissed, cfg.Queue.BusySkip)
 	for _, def := range cfg.Queues {
 		distributors = append(distributors, routing.NewDistributor(q, server,
 			routing.WithLogger(log.With().Str("component", "distributor").Logger()),
 			routing.WithRetryDelay(cfg.Queue.RetryDelay),
 			routing.WithQueue(def.Name),
 			routing.WithEvents(bus),
+			routing.WithMissPolicy(misses),
 		))
 	}
 	notifyAll := func() {
@@ -195,7 +218,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 
 	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
 	a := &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
-		persister: persister, callbacks: callbacks}
+		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log)}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 	}
@@ -212,7 +235,7 @@ func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
 	if err := cfg.IVR.Validate(set); err != nil {
 		return nil, err
 	}
-	names := sip.PromptNames(&cfg.IVR)
+	names := append(sip.PromptNames(&cfg.IVR), sip.FeaturePrompts...)
 	if callbacksEnabled(cfg) {
 		names = append(names, sip.CallbackPromptNames...)
 	}
@@ -251,10 +274,10 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 }
 
 // newRegistrar builds the registrar and ties registrations to counselor
-// states: a registered counselor is available, an unregistered one logged
-// out (after the call, if one is in progress). Each change it makes is
-// published as a counselor_state event.
-func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, pub events.Publisher, log zerolog.Logger) (*sip.Registrar, error) {
+// states: a registered phone makes the counselor reachable but not
+// available, and the end of its last registration logs the counselor out
+// (after the call, if one is in progress).
+func newRegistrar(cfg *config.Config, q queue.Store, states *counselor.Service, log zerolog.Logger) (*sip.Registrar, error) {
 	passwords := make(map[string]string, len(cfg.Counselors))
 	ctx := context.Background()
 	for _, c := range cfg.Counselors {
@@ -273,12 +296,7 @@ func newRegistrar(cfg *config.Config, q queue.Store, wake *notifier, pub events.
 		DefaultExpires:   cfg.SIP.DefaultExpires,
 		Logger:           log.With().Str("component", "registrar").Logger(),
 		OnChange: func(user string, registered bool) {
-			state := queue.StateLoggedOut
-			if registered {
-				state = queue.StateAvailable
-			}
-			setStateFromRegistration(q, pub, user, state, log)
-			wake.notify()
+			states.PhoneRegistered(context.Background(), user, registered)
 		},
 	})
 	return registrar, err
@@ -314,6 +332,7 @@ func sipOptions(cfg *config.Config) sip.Options {
 		GeneralServiceURI: cfg.Trunk.GeneralServiceURI,
 		OutboundURI:       cfg.Trunk.OutboundURI,
 		AllowedTargets:    cfg.Trunk.AllowedTargets,
+		CounselorWrapUp:   counselorWrapUps(cfg),
 		RingTimeout:       cfg.Queue.RingTimeout,
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,
@@ -347,6 +366,13 @@ func (a *app) run(ctx context.Context) error {
 		waitDistributors()
 		return err
 	}
+	api, err := startAPI(a.cfg, a.api, a.log)
+	if err != nil {
+		stopDist()
+		waitDistributors()
+		return err
+	}
+	defer api.stop()
 	a.logReady()
 
 	<-ctx.Done()
@@ -371,6 +397,7 @@ func (a *app) logReady() {
 		Str("rtp", fmt.Sprintf("%s:%d-%d", a.cfg.RTP.Address, a.cfg.RTP.PortMin, a.cfg.RTP.PortMax)).
 		Str("records", filepath.Join(a.cfg.Records.DataDir, a.cfg.Records.File)).
 		Int("counselors", len(a.cfg.Counselors)).
+		Str("api", apiAddress(a.cfg)).
 		Msg("helpline ready")
 }
 
