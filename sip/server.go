@@ -65,6 +65,11 @@ type Options struct {
 	// AllowedTargets are the outside numbers counselors may transfer to or
 	// call into a running call.
 	AllowedTargets []string
+	// EmergencyCode starts an emergency call from the counselor's phone:
+	// the code, the number, then '#'. Empty means DefaultEmergencyCode.
+	EmergencyCode string
+	// Supervisors are the counselor ids that may monitor calls.
+	Supervisors []string
 }
 
 // Deps are the parts of the server the signalling layer drives.
