@@ -130,6 +130,10 @@ type Trunk struct {
 	// AllowedTargets are the outside numbers that counselors may transfer
 	// a caller to or call into a running call, such as 119, 112 and 109.
 	AllowedTargets []string `mapstructure:"allowed_targets"`
+	// EmergencyCode is the feature code a counselor presses during a call,
+	// followed by an allowed target and #, to call that target into the
+	// call: 1 to 4 keys of 0-9 and *, starting with *. Default "*9".
+	EmergencyCode string `mapstructure:"emergency_code"`
 }
 
 // Counselor is one person who may register a softphone.
@@ -143,12 +147,26 @@ type Counselor struct {
 	Password string `mapstructure:"password" json:"-"`
 	// PasswordEnv names the environment variable holding the password.
 	PasswordEnv string `mapstructure:"password_env"`
+	// Supervisor lets this counselor listen to, whisper to and barge into
+	// other counselors' calls. Default false.
+	Supervisor bool `mapstructure:"supervisor"`
 }
 
 // String returns the id and name and hides the password, so that logging a
 // Counselor or a Config never prints a secret.
 func (c Counselor) String() string {
 	return fmt.Sprintf("{ID:%s Name:%s}", c.ID, c.Name)
+}
+
+// Supervisors returns the ids of the counselors marked supervisor: true.
+func (c *Config) Supervisors() []string {
+	var ids []string
+	for _, counselor := range c.Counselors {
+		if counselor.Supervisor {
+			ids = append(ids, counselor.ID)
+		}
+	}
+	return ids
 }
 
 // QueueDef is one queue that callers wait in, such as the Korean line or

@@ -183,6 +183,8 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	}
 	server.SetNotifier(notifyAll)
 	wake.set(notifyAll)
+	// NOTE: no API server is built here yet; pass its *web.API instead of nil.
+	registerCallRoutes(nil, server, log)
 
 	return &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors}, nil
 }
@@ -296,6 +298,8 @@ func sipOptions(cfg *config.Config) sip.Options {
 		GeneralServiceURI: cfg.Trunk.GeneralServiceURI,
 		OutboundURI:       cfg.Trunk.OutboundURI,
 		AllowedTargets:    cfg.Trunk.AllowedTargets,
+		EmergencyCode:     cfg.Trunk.EmergencyCode,
+		Supervisors:       cfg.Supervisors(),
 		RingTimeout:       cfg.Queue.RingTimeout,
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,
