@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,8 +221,21 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	barging := time.Now()
 	bargeEnd := e2e.Measure(5 * time.Second)
 
+	// The supervisor leaves; caller and counselor go on talking.
+	supervisor.Hangup(t)
+	supervisor.WaitEvent(t, e2e.EventCallClosed, time.Minute)
+	supervisorLeft := time.Now()
+	afterEnd := e2e.Measure(5 * time.Second)
+	for _, phone := range []*e2e.Phone{caller, counselor} {
+		for _, event := range phone.Events() {
+			if event.Type == e2e.EventCallClosed {
+				t.Fatalf("a phone's call closed when the supervisor left: %+v", event)
+			}
+		}
+	}
+
 	caller.Hangup(t)
-	for _, phone := range []*e2e.Phone{caller, counselor, supervisor} {
+	for _, phone := range []*e2e.Phone{caller, counselor} {
 		phone.WaitEvent(t, e2e.EventCallClosed, time.Minute)
 	}
 
@@ -246,6 +260,62 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	e2e.CheckHears(t, "caller", "in barge", callerTimeline.Segment(t, callerWAV, barging, bargeEnd), counselorAndSupervisor, callerTone)
 	e2e.CheckHears(t, "counselor", "in barge", counselorTimeline.Segment(t, counselorWAV, barging, bargeEnd), callerAndSupervisor, counselorTone)
 	e2e.CheckHears(t, "supervisor", "in barge", supervisorTimeline.Segment(t, supervisorWAV, barging, bargeEnd), callerAndCounselor, supervisorTone)
+
+	e2e.CheckHears(t, "caller", "after the supervisor left", callerTimeline.Segment(t, callerWAV, supervisorLeft, afterEnd), counselorTone, callerAndSupervisor)
+	e2e.CheckHears(t, "counselor", "after the supervisor left", counselorTimeline.Segment(t, counselorWAV, supervisorLeft, afterEnd), callerTone, counselorAndSupervisor)
+}
+
+// A counselor's console calls 119 into a call through the API: the
+// gateway is called, the emergency_joined event names the target, and the
+// record keeps it.
+func TestEmergencyFromAPI(t *testing.T) {
+	e2e.RequireTool(t, "baresip")
+	e2e.RequireTool(t, "sipp")
+	gatewayPort := e2e.FreePort(t)
+	srv := startInProcess(t, func(cfg map[string]any) {
+		e2e.MustSetConfig(t, cfg, "trunk.outbound_uri", "sip:gw@"+net.JoinHostPort(e2e.Loopback, strconv.Itoa(gatewayPort)))
+	})
+	counselor := e2e.StartTonePhone(t, srv.addr, "1001", "demo-1001", e2e.CounselorToneHz, true)
+	caller := e2e.StartTonePhone(t, srv.addr, "7000", "", e2e.CallerToneHz, false)
+	gateway := e2e.StartSipp(t, e2e.SippOptions{
+		Scenario:  "uas_gateway.xml",
+		LocalPort: gatewayPort,
+		Vars:      map[string]string{"hold_ms": "60000"},
+		Timeout:   120 * time.Second,
+	})
+
+	caller.Command(t, "dial", "sip:120@"+srv.addr)
+	callerCall := caller.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+	counselor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+
+	callPath := "/api/v1/calls/" + callerCall.ID + "/emergency"
+	status, body := srv.post(t, callPath, map[string]string{"target": "119"})
+	if status != http.StatusAccepted || body["target"] != "119" {
+		t.Fatalf("emergency: status %d %v, want 202 for 119", status, body)
+	}
+	joined := srv.waitEvent(t, events.EmergencyJoined, nil)
+	if joined.CallID != callerCall.ID || joined.CounselorID != "1001" || joined.Data["target"] != "119" {
+		t.Errorf("emergency_joined event = %+v, want call %s, counselor 1001, target 119", joined, callerCall.ID)
+	}
+	status, body = srv.post(t, callPath, map[string]string{"target": "112"})
+	if status != http.StatusConflict {
+		t.Errorf("second emergency target: status %d %v, want 409", status, body)
+	}
+
+	caller.Hangup(t)
+	counselor.WaitEvent(t, e2e.EventCallClosed, time.Minute)
+	result := gateway.Wait(t)
+	if result.ExitCode != 0 || !strings.Contains(result.Log, "the server sent BYE") {
+		t.Errorf("gateway did not get the server's BYE when the caller hung up:\n%s", result.Report())
+	}
+
+	record, err := srv.app.records.Get(context.Background(), callerCall.ID)
+	if err != nil {
+		t.Fatalf("reading the record: %v", err)
+	}
+	if record.EmergencyTarget != "119" || record.Counselor != "1001" {
+		t.Errorf("record emergency_target %q counselor %q, want 119 and 1001", record.EmergencyTarget, record.Counselor)
+	}
 }
 
 // checkRejections checks the API's answers to requests the server must
