@@ -36,7 +36,8 @@ const (
 )
 
 // emergencyRingTimeout bounds the ringing of an emergency target. Emergency
-// services answer quickly, and a counselor waiting longer is better told.
+// services answer quickly, so a longer wait means the call failed, and the
+// counselor should know it and try again.
 const emergencyRingTimeout = 60 * time.Second
 
 // conference is a call's mix once a third party joined: it replaces the
@@ -55,8 +56,8 @@ type conference struct {
 	mode            MonitorMode
 }
 
-// hearsMatrix sets who hears whom from who is present and the monitor
-// mode. The caller's mu is held.
+// setMatrixLocked sets who hears whom from the parties present and the
+// monitor mode. The call's mu must be held.
 func (cf *conference) setMatrixLocked() {
 	supervisorHeard := func(listener string) []string {
 		switch {
@@ -254,11 +255,12 @@ func (s *Server) CallEmergency(callID, target string) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrCallNotFound, callID)
 	}
-	return c.startEmergency(target)
+	return c.startEmergency(target, nil)
 }
 
 // startEmergency validates target and dials it in the background.
-func (c *call) startEmergency(target string) error {
+// notifyFailure, when not nil, runs when the target cannot be added.
+func (c *call) startEmergency(target string, notifyFailure func()) error {
 	if !c.srv.targetAllowed(target) {
 		return fmt.Errorf("%w: %q", ErrTargetNotAllowed, target)
 	}
@@ -286,27 +288,30 @@ func (c *call) startEmergency(target string) error {
 			c.emergencyDialing = false
 			c.mu.Unlock()
 		}()
-		c.dialEmergency(target, uri)
+		if !c.dialEmergency(target, uri) && notifyFailure != nil {
+			notifyFailure()
+		}
 	})
 	return nil
 }
 
-// dialEmergency rings the emergency target and adds it to the mix.
-func (c *call) dialEmergency(target string, uri sipmsg.Uri) {
+// dialEmergency rings the emergency target and adds it to the mix. It
+// returns false when the target did not join.
+func (c *call) dialEmergency(target string, uri sipmsg.Uri) bool {
 	log := c.log.With().Str("emergency_target", target).Logger()
 	log.Info().Str("gateway", uri.Host).Msg("calling the emergency target into the call")
 
 	leg, err := c.dialParty(dialRequest{target: uri, ringTimeout: emergencyRingTimeout, log: log}, partyEmergency)
 	if err != nil {
 		log.Warn().Err(err).Msg("emergency target not reached")
-		return
+		return false
 	}
 	cf, err := c.joinConference()
 	if err != nil {
 		log.Warn().Err(err).Msg("emergency target answered but the call cannot take it, hanging up the target")
 		leg.byeDetached()
 		leg.release()
-		return
+		return false
 	}
 
 	c.mu.Lock()
@@ -316,7 +321,7 @@ func (c *call) dialEmergency(target string, uri sipmsg.Uri) {
 	c.mu.Unlock()
 	if err := cf.mixer.Add(c.ctx, partyEmergency, leg.media); err != nil {
 		log.Warn().Err(err).Msg("adding the emergency target to the mix failed")
-		return
+		return false
 	}
 
 	c.record(records.Patch{EmergencyTarget: &target})
@@ -325,6 +330,7 @@ func (c *call) dialEmergency(target string, uri sipmsg.Uri) {
 		Data: map[string]string{"target": target},
 	})
 	log.Info().Msg("emergency target joined the call")
+	return true
 }
 
 // runBridge relays audio between the caller and leg until the call ends

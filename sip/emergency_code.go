@@ -69,7 +69,8 @@ func (r *featureCodeReader) restartWith(key rune) {
 
 // watchCounselorDigits reads the counselor's keys for the emergency
 // feature code until the call ends. A code for a target that is not
-// allowed, or that cannot be called now, gets an error tone.
+// allowed or cannot be called now, or a call to the target that fails,
+// gets an error tone.
 func (c *call) watchCounselorDigits(leg *outboundLeg) {
 	code := c.srv.opts.EmergencyCode
 	if code == "" {
@@ -86,7 +87,7 @@ func (c *call) watchCounselorDigits(leg *outboundLeg) {
 			if !ok {
 				continue
 			}
-			if err := c.startEmergency(target); err != nil {
+			if err := c.startEmergency(target, func() { c.playCounselorError(leg) }); err != nil {
 				c.log.Warn().Err(err).Str("emergency_target", target).Msg("emergency feature code rejected")
 				c.playCounselorError(leg)
 			}

@@ -10,7 +10,7 @@ import (
 	"helpline/media"
 )
 
-// MonitorMode is how a supervisor takes part in a counselor's call.
+// MonitorMode names who hears a supervisor in a counselor's call.
 type MonitorMode string
 
 // Monitor modes. The supervisor always hears caller and counselor.

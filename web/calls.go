@@ -20,7 +20,7 @@ type CallControl interface {
 	MonitorCall(callID, supervisorID string, mode sip.MonitorMode) error
 }
 
-// CallsDeps are what the call routes need.
+// CallsDeps contains the dependencies of the call routes.
 type CallsDeps struct {
 	Calls CallControl
 	Log   zerolog.Logger
