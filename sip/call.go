@@ -125,6 +125,9 @@ const recordTimeout = 5 * time.Second
 
 // legHangup is called when a leg's peer sends BYE.
 func (c *call) legHangup(leg any, reason string) {
+	if c.counselorLeftMix(leg) {
+		return
+	}
 	if leg == any(c.caller) {
 		c.end(&hangup{side: records.SideCaller, reason: "caller sent " + reason})
 		return

@@ -54,6 +54,8 @@ type conference struct {
 	supervisor      *outboundLeg
 	supervisorID    string
 	mode            MonitorMode
+	// closed is set when the call ended and its parties were hung up.
+	closed bool
 }
 
 // setMatrixLocked sets who hears whom from the parties present and the
@@ -137,6 +139,7 @@ func (c *call) closeConference(cause *hangup) {
 	if cf != nil {
 		legs = append(legs, cf.emergency, cf.supervisor)
 		cf.emergency, cf.supervisor = nil, nil
+		cf.closed = true
 	}
 	c.mu.Unlock()
 	if cf == nil {
@@ -156,6 +159,52 @@ func (c *call) closeConference(cause *hangup) {
 		stop()
 		leg.release()
 	}
+}
+
+// attachParty stores leg as the call's party role (set runs under the
+// call's mu) and adds it to the mix. When the call ended meanwhile, or the
+// mix rejects the leg, the leg is hung up and attachParty returns false.
+func (c *call) attachParty(cf *conference, role string, leg *outboundLeg, set func()) bool {
+	c.mu.Lock()
+	if cf.closed {
+		c.mu.Unlock()
+		leg.log.Info().Msg("call ended as the third party answered, hanging up the third party")
+		leg.byeDetached()
+		leg.release()
+		return false
+	}
+	set()
+	cf.setMatrixLocked()
+	c.mu.Unlock()
+
+	err := cf.mixer.Add(c.ctx, role, leg.media)
+	if err == nil {
+		return true
+	}
+	leg.log.Warn().Err(err).Msg("adding the third party to the mix failed, hanging up the third party")
+	if c.detachParty(cf, role, leg) {
+		leg.byeDetached()
+		leg.release()
+	}
+	return false
+}
+
+// detachParty clears the party role when it is still leg, and reports
+// whether it did. The caller that clears a leg owns hanging it up.
+func (c *call) detachParty(cf *conference, role string, leg *outboundLeg) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case role == partyEmergency && cf.emergency == leg:
+		cf.emergency = nil
+	case role == partySupervisor && cf.supervisor == leg:
+		cf.supervisor = nil
+		cf.supervisorID = ""
+	default:
+		return false
+	}
+	cf.setMatrixLocked()
+	return true
 }
 
 // partyEvents receives the in-dialog requests of a third party's leg.
@@ -190,25 +239,17 @@ func (p *partyEvents) legReoffer(leg any, offer []byte) ([]byte, error) {
 func (c *call) partyLeft(role string, leg *outboundLeg, reason string) {
 	c.mu.Lock()
 	cf := c.conf
-	if cf == nil {
-		c.mu.Unlock()
-		return
-	}
-	switch {
-	case role == partyEmergency && cf.emergency == leg:
-		cf.emergency = nil
-	case role == partySupervisor && cf.supervisor == leg:
-		cf.supervisor = nil
-		cf.supervisorID = ""
-	default:
-		c.mu.Unlock()
-		return
-	}
 	c.mu.Unlock()
+	if cf == nil || !c.detachParty(cf, role, leg) {
+		return
+	}
 
 	cf.mixer.Remove(role)
 	leg.release()
 	c.log.Info().Str("party", role).Str("reason", reason).Msg("third party left the call")
+	if role == partyEmergency {
+		c.endIfAlone()
+	}
 }
 
 // dialParty rings a third party for the call and returns its answered
@@ -314,15 +355,15 @@ func (c *call) dialEmergency(target string, uri sipmsg.Uri) bool {
 		return false
 	}
 
-	c.mu.Lock()
-	cf.emergency, cf.emergencyTarget = leg, target
-	cf.setMatrixLocked()
-	counselorID := c.counselorID
-	c.mu.Unlock()
-	if err := cf.mixer.Add(c.ctx, partyEmergency, leg.media); err != nil {
-		log.Warn().Err(err).Msg("adding the emergency target to the mix failed")
+	attached := c.attachParty(cf, partyEmergency, leg, func() {
+		cf.emergency, cf.emergencyTarget = leg, target
+	})
+	if !attached {
 		return false
 	}
+	c.mu.Lock()
+	counselorID := c.counselorID
+	c.mu.Unlock()
 
 	c.record(records.Patch{EmergencyTarget: &target})
 	c.srv.events.Publish(events.Event{
@@ -394,4 +435,42 @@ func (c *call) pauseBridge() (resume func(), ok bool) {
 		c.mu.Unlock()
 		close(pause)
 	}, true
+}
+
+// counselorLeftMix handles the counselor's BYE while an emergency target
+// is on the call: the counselor leaves the mix and is freed for wrap-up,
+// and the caller stays with the target, because a caller in danger must
+// not lose the emergency service when the counselor hangs up. It returns
+// false, and does nothing, when leg is not the counselor's or no target
+// is on the call.
+func (c *call) counselorLeftMix(leg any) bool {
+	c.mu.Lock()
+	peer := c.peer
+	cf := c.conf
+	if peer == nil || leg != any(peer) || cf == nil || cf.emergency == nil || c.phase != phaseTalking {
+		c.mu.Unlock()
+		return false
+	}
+	counselorID := c.counselorID
+	c.peer = nil
+	c.counselorID = ""
+	c.mu.Unlock()
+
+	cf.mixer.Remove(partyCounselor)
+	c.srv.dialogs.remove(peer.dialog.key)
+	peer.release()
+	c.srv.finishCounselor(counselorID, c.srv.opts.WrapUp)
+	c.log.Info().Str("counselor", counselorID).Msg("counselor left, the caller stays with the emergency target")
+	return true
+}
+
+// endIfAlone ends the call when the emergency target left after the
+// counselor, which leaves the caller alone in the mix.
+func (c *call) endIfAlone() {
+	c.mu.Lock()
+	alone := c.peer == nil && c.phase == phaseTalking
+	c.mu.Unlock()
+	if alone {
+		c.end(&hangup{side: records.SideServer, reason: "emergency target sent BYE after the counselor left"})
+	}
 }

@@ -164,12 +164,10 @@ func (c *call) dialSupervisor(req dialRequest, supervisorID string, mode Monitor
 		return
 	}
 
-	c.mu.Lock()
-	cf.supervisor, cf.supervisorID, cf.mode = leg, supervisorID, mode
-	cf.setMatrixLocked()
-	c.mu.Unlock()
-	if err := cf.mixer.Add(c.ctx, partySupervisor, leg.media); err != nil {
-		req.log.Warn().Err(err).Msg("adding the supervisor to the mix failed")
+	attached := c.attachParty(cf, partySupervisor, leg, func() {
+		cf.supervisor, cf.supervisorID, cf.mode = leg, supervisorID, mode
+	})
+	if !attached {
 		return
 	}
 

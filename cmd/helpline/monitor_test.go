@@ -267,7 +267,8 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 
 // A counselor's console calls 119 into a call through the API: the
 // gateway is called, the emergency_joined event names the target, and the
-// record keeps it.
+// record keeps it. When the counselor then hangs up, the caller stays with
+// the target, which echoes the caller's tone back.
 func TestEmergencyFromAPI(t *testing.T) {
 	e2e.RequireTool(t, "baresip")
 	e2e.RequireTool(t, "sipp")
@@ -281,11 +282,13 @@ func TestEmergencyFromAPI(t *testing.T) {
 		Scenario:  "uas_gateway.xml",
 		LocalPort: gatewayPort,
 		Vars:      map[string]string{"hold_ms": "60000"},
+		Args:      []string{"-rtp_echo"},
 		Timeout:   120 * time.Second,
 	})
 
 	caller.Command(t, "dial", "sip:120@"+srv.addr)
 	callerCall := caller.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+	callerTimeline := e2e.Timeline{Established: time.Now()}
 	counselor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
 
 	callPath := "/api/v1/calls/" + callerCall.ID + "/emergency"
@@ -302,8 +305,18 @@ func TestEmergencyFromAPI(t *testing.T) {
 		t.Errorf("second emergency target: status %d %v, want 409", status, body)
 	}
 
-	caller.Hangup(t)
+	counselor.Hangup(t)
 	counselor.WaitEvent(t, e2e.EventCallClosed, time.Minute)
+	counselorLeft := time.Now()
+	afterEnd := e2e.Measure(5 * time.Second)
+	for _, event := range caller.Events() {
+		if event.Type == e2e.EventCallClosed {
+			t.Fatalf("the caller's call closed when the counselor left the emergency call: %+v", event)
+		}
+	}
+
+	caller.Hangup(t)
+	caller.WaitEvent(t, e2e.EventCallClosed, time.Minute)
 	result := gateway.Wait(t)
 	if result.ExitCode != 0 || !strings.Contains(result.Log, "the server sent BYE") {
 		t.Errorf("gateway did not get the server's BYE when the caller hung up:\n%s", result.Report())
@@ -316,6 +329,11 @@ func TestEmergencyFromAPI(t *testing.T) {
 	if record.EmergencyTarget != "119" || record.Counselor != "1001" {
 		t.Errorf("record emergency_target %q counselor %q, want 119 and 1001", record.EmergencyTarget, record.Counselor)
 	}
+
+	callerWAV := e2e.ReadRecording(t, caller, "caller")
+	e2e.CheckHears(t, "caller", "after the counselor left", callerTimeline.Segment(t, callerWAV, counselorLeft, afterEnd),
+		map[string]float64{"caller (echoed by the target)": e2e.CallerToneHz},
+		map[string]float64{"counselor": e2e.CounselorToneHz})
 }
 
 // checkRejections checks the API's answers to requests the server must
