@@ -49,6 +49,12 @@ func TestEmergencyThreeWayFromPhone(t *testing.T) {
 	srv.WaitLog(t, LogMessage("emergency target joined the call"), logTimeout)
 	joined := time.Now()
 
+	// A second target while 119 is on the call: error tone through the mix.
+	Measure(2 * time.Second)
+	counselor.Command(t, "sndcode", "*9112#")
+	srv.WaitLog(t, LogFields(map[string]any{"message": "emergency feature code rejected", "emergency_target": "112"}), logTimeout)
+	rejectedInMix := time.Now()
+
 	gatewayResult := gateway.Wait(t)
 	if gatewayResult.ExitCode != 0 {
 		t.Fatalf("gateway failed:\n%s", gatewayResult.Report())
@@ -83,9 +89,15 @@ func TestEmergencyThreeWayFromPhone(t *testing.T) {
 	CheckHears(t, "caller", "while bridged", callerTimeline.Segment(t, callerWAV, bridged, bridgeEnd), counselorTone, callerTone)
 	CheckHears(t, "counselor", "while bridged", counselorTimeline.Segment(t, counselorWAV, bridged, bridgeEnd), callerTone, counselorTone)
 
-	errorTone := counselorTimeline.Segment(t, counselorWAV, rejected.Add(-SegmentMargin), rejected.Add(errorToneLength+SegmentMargin))
-	if amplitude := GoertzelAmplitude(errorTone, ErrorToneHighHz); amplitude < HeardAmplitude/2 {
-		t.Errorf("counselor heard the error tone's %d Hz at amplitude %.0f, want the tone after a rejected code", ErrorToneHighHz, amplitude)
+	for when, at := range map[string]time.Time{"while bridged": rejected, "with the target": rejectedInMix} {
+		errorTone := counselorTimeline.Segment(t, counselorWAV, at.Add(-SegmentMargin), at.Add(errorToneLength+SegmentMargin))
+		if amplitude := GoertzelAmplitude(errorTone, ErrorToneHighHz); amplitude < HeardAmplitude/2 {
+			t.Errorf("counselor %s heard the error tone's %d Hz at amplitude %.0f, want the tone after a rejected code", when, ErrorToneHighHz, amplitude)
+		}
+		callerHeard := callerTimeline.Segment(t, callerWAV, at.Add(-SegmentMargin), at.Add(errorToneLength+SegmentMargin))
+		if amplitude := GoertzelAmplitude(callerHeard, ErrorToneHighHz); amplitude > UnheardAmplitude {
+			t.Errorf("caller %s heard the counselor's error tone at amplitude %.0f", when, amplitude)
+		}
 	}
 
 	CheckHears(t, "caller", "with the target", callerTimeline.Segment(t, callerWAV, joined, left), both, nil)

@@ -18,12 +18,12 @@ const (
 
 // Tone levels: the sources play at PartyToneAmplitude of full scale, a
 // peak of about 6550. A party counts as heard above HeardAmplitude and as
-// not heard below UnHeardAmplitude (peak sample values), with G.711
+// not heard below UnheardAmplitude (peak sample values), with G.711
 // coding, jitter buffers and baresip's own processing in between.
 const (
 	PartyToneAmplitude = 0.2
 	HeardAmplitude     = 1000
-	UnHeardAmplitude   = 250
+	UnheardAmplitude   = 250
 )
 
 // SegmentMargin is cut from both ends of a time segment before its audio
@@ -102,8 +102,8 @@ func CheckHears(t *testing.T, who, when string, samples []int16, heard, unheard 
 		}
 	}
 	for party, frequency := range unheard {
-		if amplitude := GoertzelAmplitude(samples, frequency); amplitude > UnHeardAmplitude {
-			t.Errorf("%s %s: %s's tone (%.0f Hz) at amplitude %.0f, want at most %d", who, when, party, frequency, amplitude, UnHeardAmplitude)
+		if amplitude := GoertzelAmplitude(samples, frequency); amplitude > UnheardAmplitude {
+			t.Errorf("%s %s: %s's tone (%.0f Hz) at amplitude %.0f, want at most %d", who, when, party, frequency, amplitude, UnheardAmplitude)
 		}
 	}
 }

@@ -67,6 +67,9 @@ type mixParty struct {
 	// participant, and sent is false until the first one.
 	timestamp uint32
 	sent      bool
+	// clip is what remains of a clip that PlayTo mixes into what this
+	// participant hears. The mixer's mu guards it.
+	clip []int16
 }
 
 // NewMixer returns an empty mixer. Call Run to start mixing.
@@ -158,6 +161,23 @@ func (m *Mixer) Hears(listener string) []string {
 	return slices.Clone(m.hears[listener])
 }
 
+// PlayTo mixes clip into what participant id hears, from the next frame
+// on, as a tone or prompt that only this participant hears. It replaces a
+// clip still playing to id, and returns false when id is not in the mix.
+func (m *Mixer) PlayTo(id string, clip *Audio) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	party := m.party(id)
+	if party == nil {
+		return false
+	}
+	party.clip = nil
+	if clip != nil {
+		party.clip = clip.Samples
+	}
+	return true
+}
+
 // Participants returns the ids in the mix, in the order they joined.
 func (m *Mixer) Participants() []string {
 	m.mu.Lock()
@@ -229,7 +249,8 @@ func (m *Mixer) tick(now time.Time) {
 }
 
 // mixFor sums, into m.out, the frames of the participants that listener
-// hears, clipped to the int16 range.
+// hears and the next frame of a clip played to it, clipped to the int16
+// range.
 func (m *Mixer) mixFor(listener *mixParty) {
 	clear(m.sum[:])
 	for _, id := range m.hears[listener.id] {
@@ -243,6 +264,13 @@ func (m *Mixer) mixFor(listener *mixParty) {
 		for i, sample := range speaker.frame {
 			m.sum[i] += int32(sample)
 		}
+	}
+	if len(listener.clip) > 0 {
+		n := min(len(listener.clip), FrameSamples)
+		for i, sample := range listener.clip[:n] {
+			m.sum[i] += int32(sample)
+		}
+		listener.clip = listener.clip[n:]
 	}
 	for i, total := range m.sum {
 		m.out[i] = saturate(total)

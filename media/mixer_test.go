@@ -422,6 +422,35 @@ func TestMixForClipsAndSkipsSelf(t *testing.T) {
 	}
 }
 
+func TestMixerPlayToOneListener(t *testing.T) {
+	m := NewMixer(zerolog.Nop())
+	a, b := &mixParty{id: "a"}, &mixParty{id: "b"}
+	m.parties = []*mixParty{a, b}
+	m.hears["a"] = []string{"b"}
+	for i := range FrameSamples {
+		b.frame[i] = 100
+	}
+
+	if m.PlayTo("missing", audioOf(FrameSamples, 1)) {
+		t.Error("PlayTo an unknown participant returned true")
+	}
+	if !m.PlayTo("a", audioOf(FrameSamples+FrameSamples/2, 1000)) {
+		t.Fatal("PlayTo returned false for a participant in the mix")
+	}
+
+	want := []struct{ first, last int16 }{{1100, 1100}, {1100, 100}, {100, 100}}
+	for n, w := range want {
+		m.mixFor(a)
+		if m.out[0] != w.first || m.out[FrameSamples-1] != w.last {
+			t.Errorf("frame %d: first %d last %d, want %d and %d", n, m.out[0], m.out[FrameSamples-1], w.first, w.last)
+		}
+	}
+	m.mixFor(b)
+	if m.out[0] != 0 {
+		t.Errorf("b hears %d, want silence: the clip is for a only", m.out[0])
+	}
+}
+
 // jitterPacket writes a packet of n samples of value at timestamp.
 func jitterPacket(j *jitterBuffer, ssrc, timestamp uint32, n int, value int16) {
 	payload := make([]byte, n)

@@ -95,13 +95,23 @@ func (c *call) watchCounselorDigits(leg *outboundLeg) {
 	}
 }
 
-// playCounselorError plays the error tone to the counselor alone, pausing
-// the bridge meanwhile. In a mix the tone is skipped, because the mix
-// owns the counselor's stream.
+// playCounselorError plays the error tone to the counselor alone: in a
+// mix through the mixer, otherwise on the counselor's stream while the
+// bridge is paused.
 func (c *call) playCounselorError(leg *outboundLeg) {
+	c.mu.Lock()
+	cf := c.conf
+	c.mu.Unlock()
+	if cf != nil {
+		if !cf.mixer.PlayTo(partyCounselor, errorTone) {
+			c.log.Debug().Msg("error tone not played: the counselor is not in the mix")
+		}
+		return
+	}
+
 	resume, ok := c.pauseBridge()
 	if !ok {
-		c.log.Info().Msg("error tone skipped: the call is mixed")
+		c.log.Debug().Msg("error tone not played: another tone is playing")
 		return
 	}
 	defer resume()
