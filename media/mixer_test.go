@@ -53,8 +53,10 @@ func newTonePeer(t *testing.T, codec Codec, frequency float64) *tonePeer {
 }
 
 // sendTone sends the tone to to in 20 ms packets until ctx ends, dropping
-// the packets whose number drop returns true for.
-func (p *tonePeer) sendTone(ctx context.Context, to netip.AddrPort, drop func(n int) bool) {
+// the packets whose number drop returns true for, and holding each packet
+// back by delay(n) when delay is set, which makes the next ones follow in
+// a burst.
+func (p *tonePeer) sendTone(ctx context.Context, to netip.AddrPort, drop func(n int) bool, delay func(n int) time.Duration) {
 	law := lawOf(p.codec)
 	samples := make([]int16, FrameSamples)
 	payload := make([]byte, FrameSamples)
@@ -68,6 +70,9 @@ func (p *tonePeer) sendTone(ctx context.Context, to netip.AddrPort, drop func(n 
 			samples[i] = int16(toneAmplitude * math.Sin(phase))
 		}
 		law.encode(payload, samples)
+		if delay != nil {
+			time.Sleep(delay(n))
+		}
 		if drop == nil || !drop(n) {
 			datagram, err := (&rtp.Packet{Header: header, Payload: payload}).Marshal()
 			if err == nil {
@@ -138,7 +143,7 @@ type mixFixture struct {
 
 // startMix starts a mixer with a participant per entry of tones, each
 // sending its tone from a peer.
-func startMix(t *testing.T, tones map[string]float64, codecs map[string]Codec, drop func(n int) bool) *mixFixture {
+func startMix(t *testing.T, tones map[string]float64, codecs map[string]Codec, drop func(n int) bool, delay func(n int) time.Duration) *mixFixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -162,7 +167,7 @@ func startMix(t *testing.T, tones map[string]float64, codecs map[string]Codec, d
 		}
 		f.peers[id], f.sessions[id] = peer, session
 		go peer.receive(ctx)
-		go peer.sendTone(ctx, session.LocalAddr(), drop)
+		go peer.sendTone(ctx, session.LocalAddr(), drop, delay)
 	}
 	return f
 }
@@ -216,7 +221,7 @@ var threeParties = map[string]float64{"caller": 440, "counselor": 1000, "target"
 var threeCodecs = map[string]Codec{"caller": PCMU, "counselor": PCMA, "target": PCMU}
 
 func TestMixerEachHearsTheOthers(t *testing.T) {
-	f := startMix(t, threeParties, threeCodecs, nil)
+	f := startMix(t, threeParties, threeCodecs, nil, nil)
 	f.mixer.SetHears("caller", "counselor", "target", "caller")
 	f.mixer.SetHears("counselor", "caller", "target")
 	f.mixer.SetHears("target", "caller", "counselor")
@@ -232,7 +237,7 @@ func TestMixerEachHearsTheOthers(t *testing.T) {
 }
 
 func TestMixerFollowsMatrixChanges(t *testing.T) {
-	f := startMix(t, threeParties, threeCodecs, nil)
+	f := startMix(t, threeParties, threeCodecs, nil, nil)
 	// Listen: the supervisor ("target" here) hears both, nobody hears it.
 	f.mixer.SetHears("caller", "counselor")
 	f.mixer.SetHears("counselor", "caller")
@@ -261,7 +266,7 @@ func TestMixerFollowsMatrixChanges(t *testing.T) {
 func TestMixerSendsSilenceForLostPackets(t *testing.T) {
 	// Every third packet of every peer is lost: the mix goes on, and the
 	// tones are still heard at two thirds of their energy.
-	f := startMix(t, threeParties, threeCodecs, func(n int) bool { return n%3 == 2 })
+	f := startMix(t, threeParties, threeCodecs, func(n int) bool { return n%3 == 2 }, nil)
 	f.mixer.SetHears("caller", "counselor", "target")
 	f.mixer.SetHears("counselor", "caller", "target")
 	f.mixer.SetHears("target", "caller", "counselor")
@@ -278,6 +283,41 @@ func TestMixerSendsSilenceForLostPackets(t *testing.T) {
 			if speaker != id && amplitude < toneAmplitude/3 {
 				t.Errorf("%s hears %s at amplitude %.0f, want at least %d", id, speaker, amplitude, toneAmplitude/3)
 			}
+		}
+	}
+}
+
+func TestMixerAbsorbsJitter(t *testing.T) {
+	// Packets leave up to 35 ms late in a repeating pattern, and the ones
+	// after a late packet follow in a burst. The 40 ms playout delay takes
+	// it all, so the tones arrive whole.
+	pattern := []time.Duration{0, 35, 5, 20, 0, 30, 10, 0}
+	delay := func(n int) time.Duration { return pattern[n%len(pattern)] * time.Millisecond }
+	f := startMix(t, threeParties, threeCodecs, nil, delay)
+	f.mixer.SetHears("caller", "counselor", "target")
+	f.mixer.SetHears("counselor", "caller", "target")
+	f.mixer.SetHears("target", "caller", "counselor")
+	f.waitFrames(t, 10)
+	from := time.Now()
+	f.waitFrames(t, 50)
+
+	for id, peer := range f.peers {
+		audio := peer.audioSince(from)
+		for speaker, speakerPeer := range f.peers {
+			amplitude := goertzelAmplitude(audio, speakerPeer.frequency)
+			if speaker != id && amplitude < toneAmplitude*9/10 {
+				t.Errorf("%s hears %s at amplitude %.0f, want at least %d: audio was lost to jitter", id, speaker, amplitude, toneAmplitude*9/10)
+			}
+		}
+	}
+	for id, session := range f.sessions {
+		session.Session.relayMu.Lock()
+		input := session.Session.mixInput
+		session.Session.relayMu.Unlock()
+		// A loaded machine may delay a packet beyond the playout delay
+		// now and then; the pattern alone never does.
+		if s := input.stats(); s.dropped*50 > s.packets {
+			t.Errorf("%s jitter buffer: %+v, want under 2%% of packets late", id, s)
 		}
 	}
 }
