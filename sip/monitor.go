@@ -149,6 +149,9 @@ func (c *call) startMonitor(supervisorID string, mode MonitorMode) error {
 }
 
 // dialSupervisor rings the supervisor's phone and adds it to the mix.
+//
+// NOTE: the supervisor stays available in the queue while monitoring, so
+// the distributor may ring the same phone for a new caller meanwhile.
 func (c *call) dialSupervisor(req dialRequest, supervisorID string, mode MonitorMode) {
 	req.log.Info().Str("mode", string(mode)).Msg("calling the supervisor into the call")
 	leg, err := c.dialParty(req, partySupervisor)
