@@ -314,7 +314,7 @@ func (c *call) startEmergency(target string, notifyFailure func()) error {
 	}
 
 	c.mu.Lock()
-	busy := c.conf != nil && c.conf.emergency != nil || c.emergencyDialing
+	busy := (c.conf != nil && c.conf.emergency != nil) || c.emergencyDialing
 	if !busy {
 		c.emergencyDialing = true
 	}
