@@ -134,6 +134,10 @@ type Trunk struct {
 	// AllowedTargets are the outside numbers that counselors may transfer
 	// a caller to or call into a running call, such as 119, 112 and 109.
 	AllowedTargets []string `mapstructure:"allowed_targets"`
+	// EmergencyCode is the feature code a counselor presses during a call,
+	// followed by an allowed target and #, to call that target into the
+	// call: 1 to 4 keys of 0-9 and *, starting with *. Default "*9".
+	EmergencyCode string `mapstructure:"emergency_code"`
 }
 
 // Counselor is one person who may register a softphone.
@@ -150,12 +154,26 @@ type Counselor struct {
 	// WrapUp is this counselor's pause after each call, or 0 (the default)
 	// for queue.wrap_up. It may not exceed queue.max_wrap_up.
 	WrapUp time.Duration `mapstructure:"wrap_up"`
+	// Supervisor lets this counselor listen to, whisper to and barge into
+	// other counselors' calls. Default false.
+	Supervisor bool `mapstructure:"supervisor"`
 }
 
 // String returns the id and name and hides the password, so that logging a
 // Counselor or a Config never prints a secret.
 func (c Counselor) String() string {
 	return fmt.Sprintf("{ID:%s Name:%s}", c.ID, c.Name)
+}
+
+// Supervisors returns the ids of the counselors marked supervisor: true.
+func (c *Config) Supervisors() []string {
+	var ids []string
+	for _, counselor := range c.Counselors {
+		if counselor.Supervisor {
+			ids = append(ids, counselor.ID)
+		}
+	}
+	return ids
 }
 
 // QueueDef is one queue that callers wait in, such as the Korean line or

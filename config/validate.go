@@ -227,6 +227,18 @@ func validateTrunk(t *Trunk, ps, warnings *problems) {
 		}
 	}
 	validateAllowedTargets(ps, t.AllowedTargets)
+	validateEmergencyCode(ps, t.EmergencyCode)
+}
+
+// emergencyCodePattern is a feature code: * and up to three more keys of
+// 0-9 and *. It has no #, because # ends the number typed after it.
+var emergencyCodePattern = regexp.MustCompile(`^\*[0-9*]{0,3}$`)
+
+// validateEmergencyCode checks the counselor's emergency feature code.
+func validateEmergencyCode(ps *problems, code string) {
+	if !emergencyCodePattern.MatchString(code) {
+		ps.add("trunk.emergency_code", code, "is not a feature code: use * and up to three more keys of 0-9 and *, such as *9 (no #, which ends the number)")
+	}
 }
 
 // validateAllowedTargets checks that each transfer target is a dialable

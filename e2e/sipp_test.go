@@ -29,6 +29,22 @@ var sippPairs = []sippPair{
 		wantLog: "the server sent BYE",
 	},
 	{
+		name: "gateway answers and hangs up first",
+		uas: SippOptions{Scenario: "uas_gateway.xml", Vars: map[string]string{"hold_ms": "800"},
+			Args: []string{"-rtp_echo"}},
+		uac: SippOptions{Scenario: "uac_ivr_talk.xml", Service: "119",
+			Vars: map[string]string{"gap_ms": "300", "queue_ms": "200", "hold_ms": "200", "wait_bye": "1"}},
+		wantLog: "the server sent BYE",
+		wantUAS: "gateway called for 119",
+	},
+	{
+		name: "gateway answers, caller hangs up first",
+		uas:  SippOptions{Scenario: "uas_gateway.xml", Vars: map[string]string{"hold_ms": "30000"}},
+		uac: SippOptions{Scenario: "uac_ivr_talk.xml", Service: "112",
+			Vars: map[string]string{"gap_ms": "300", "queue_ms": "200", "hold_ms": "200"}},
+		wantUAS: "the server sent BYE",
+	},
+	{
 		name: "ivr talk, caller hangs up",
 		uas:  SippOptions{Scenario: "uas_verify_answer.xml"},
 		uac: SippOptions{Scenario: "uac_ivr_talk.xml", Service: "120",

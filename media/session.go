@@ -139,6 +139,10 @@ type Session struct {
 	closed   bool
 	done     chan struct{} // closed by Close
 	receiver sync.WaitGroup
+
+	// mixInput, guarded by relayMu, receives the peer's audio while the
+	// session is in a Mixer.
+	mixInput *jitterBuffer
 }
 
 // latchState is the learned source of the peer's RTP.

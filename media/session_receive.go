@@ -171,11 +171,15 @@ func (s *Session) detectTones(payload []byte) {
 	}
 }
 
-// forward sends the packet in s.packet on to the bridged session, if any.
+// forward sends the packet in s.packet on to the bridged session, if any,
+// and its audio to the mixer the session is in, if any.
 func (s *Session) forward(kind packetKind, now time.Time) {
 	s.relayMu.Lock()
 	defer s.relayMu.Unlock()
 
+	if s.mixInput != nil && kind == kindAudio {
+		s.mixInput.write(&s.packet.Header, s.packet.Payload, s.law)
+	}
 	if s.relayTo == nil {
 		return
 	}

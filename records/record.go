@@ -109,6 +109,10 @@ type Record struct {
 
 	// UpdatedAt is the time of the last write to the record.
 	UpdatedAt time.Time
+
+	// EmergencyTarget is the emergency service number called into the
+	// call, such as 119, or empty.
+	EmergencyTarget string
 }
 
 // StartInfo contains the facts known about a call when it arrives.
@@ -144,6 +148,8 @@ type Patch struct {
 	QueueWait  *time.Duration
 	Outcome    *Outcome
 	HangupSide *Side
+
+	EmergencyTarget *string
 }
 
 // ErrInvalidInput is returned for a start or patch the store rejects before

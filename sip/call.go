@@ -87,6 +87,17 @@ type call struct {
 	ivrDigits chan rune
 	// overflowTransferred marks a call the overflow rule transferred.
 	overflowTransferred atomic.Bool
+	// bridgeStop ends the running caller-counselor bridge, and
+	// bridgePause, while set, keeps the bridge from restarting until it
+	// is closed (see pauseBridge).
+	bridgeStop  context.CancelFunc
+	bridgePause chan struct{}
+	// conf is the mix that replaces the bridge once a third party joins.
+	conf *conference
+	// emergencyDialing and monitorDialing are set while an emergency
+	// target or a supervisor is being rung.
+	emergencyDialing bool
+	monitorDialing   bool
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.
@@ -127,6 +138,9 @@ const recordTimeout = 5 * time.Second
 
 // legHangup is called when a leg's peer sends BYE.
 func (c *call) legHangup(leg any, reason string) {
+	if c.counselorLeftMix(leg) {
+		return
+	}
 	if leg == any(c.caller) {
 		c.end(&hangup{side: records.SideCaller, reason: "caller sent " + reason})
 		return
@@ -134,10 +148,14 @@ func (c *call) legHangup(leg any, reason string) {
 	c.end(&hangup{side: records.SideCounselor, reason: "counselor sent " + reason})
 }
 
-// legDigit delivers an INFO digit from the caller to the IVR.
+// legDigit delivers an INFO digit from the caller to the IVR, and one
+// from the counselor to the feature code reader.
 func (c *call) legDigit(leg any, digit rune) {
 	if leg == any(c.caller) && c.callerMedia != nil {
 		c.callerMedia.InjectDigit(media.Digit(digit))
+	}
+	if out, ok := leg.(*outboundLeg); ok && out.media != nil {
+		out.media.InjectDigit(media.Digit(digit))
 	}
 }
 

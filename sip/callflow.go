@@ -8,7 +8,6 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"helpline/ivr"
-	"helpline/media"
 	"helpline/queue"
 	"helpline/records"
 	"helpline/routing"
@@ -198,13 +197,13 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 
 	leg.media.Start(c.ctx)
 	c.srv.spawn(func() { c.bridge(leg) })
+	c.srv.spawn(func() { c.watchCounselorDigits(leg) })
 }
 
-// bridge relays audio between the caller and the peer leg until the call ends.
+// bridge relays audio between the caller and the peer leg until the call
+// ends or a third party joins (see runBridge).
 func (c *call) bridge(leg *outboundLeg) {
-	if err := media.Bridge(c.ctx, c.callerMedia, leg.media); err != nil && !errors.Is(err, context.Canceled) {
-		c.log.Warn().Err(err).Msg("audio bridge stopped")
-	}
+	c.runBridge(leg)
 }
 
 // transfer connects the caller to a SIP URI (the 120 general service) and
@@ -270,6 +269,7 @@ func (c *call) finish() {
 		c.leaveQueue()
 	}
 	c.hangUpLegs(cause, peer)
+	c.closeConference(cause)
 
 	if counselorID != "" {
 		c.srv.finishCounselor(counselorID, c.srv.wrapUpFor(counselorID))

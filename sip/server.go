@@ -81,6 +81,11 @@ type Options struct {
 	// CounselorWrapUp maps a counselor ID to that counselor's wrap-up time,
 	// which replaces WrapUp.
 	CounselorWrapUp map[string]time.Duration
+	// EmergencyCode starts an emergency call from the counselor's phone:
+	// the code, the number, then '#'. Empty means DefaultEmergencyCode.
+	EmergencyCode string
+	// Supervisors are the counselor ids that may monitor calls.
+	Supervisors []string
 }
 
 // Deps are the parts of the server the signalling layer drives.

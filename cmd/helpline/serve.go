@@ -221,6 +221,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log)}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
+		registerCallRoutes(a.api, server, log)
 	}
 	return a, nil
 }
@@ -333,6 +334,8 @@ func sipOptions(cfg *config.Config) sip.Options {
 		OutboundURI:       cfg.Trunk.OutboundURI,
 		AllowedTargets:    cfg.Trunk.AllowedTargets,
 		CounselorWrapUp:   counselorWrapUps(cfg),
+		EmergencyCode:     cfg.Trunk.EmergencyCode,
+		Supervisors:       cfg.Supervisors(),
 		RingTimeout:       cfg.Queue.RingTimeout,
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,

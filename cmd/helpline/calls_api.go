@@ -1,0 +1,20 @@
+package main
+
+import (
+	"github.com/rs/zerolog"
+
+	"helpline/sip"
+	"helpline/web"
+)
+
+// The SIP server is what the call routes drive.
+var _ web.CallControl = (*sip.Server)(nil)
+
+// registerCallRoutes adds the emergency and monitor routes to api. It does
+// nothing while no API server is configured (api is nil).
+func registerCallRoutes(api *web.API, server *sip.Server, log zerolog.Logger) {
+	if api == nil {
+		return
+	}
+	web.RegisterCalls(api, web.CallsDeps{Calls: server, Log: log.With().Str("component", "api").Logger()})
+}

@@ -1,0 +1,155 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/rs/zerolog"
+
+	"helpline/sip"
+)
+
+// CallControl is the part of the SIP server that the call routes drive.
+// *sip.Server implements it.
+type CallControl interface {
+	// CallEmergency calls target into the call, through the outbound
+	// gateway, in the background.
+	CallEmergency(callID, target string) error
+	// MonitorCall calls the supervisor into the call in mode, or changes
+	// the mode of a supervisor already on it.
+	MonitorCall(callID, supervisorID string, mode sip.MonitorMode) error
+}
+
+// CallsDeps contains the dependencies of the call routes.
+type CallsDeps struct {
+	Calls CallControl
+	Log   zerolog.Logger
+}
+
+// emergencyRequest is the body of POST /api/v1/calls/{call_id}/emergency.
+type emergencyRequest struct {
+	// Target is the number to call in, one of trunk.allowed_targets.
+	Target string `json:"target"`
+}
+
+// monitorRequest is the body of POST /api/v1/calls/{call_id}/monitor.
+type monitorRequest struct {
+	Supervisor string `json:"supervisor"`
+	Mode       string `json:"mode"`
+}
+
+// callActionResponse is the body of an accepted call action.
+type callActionResponse struct {
+	CallID     string `json:"call_id"`
+	Status     string `json:"status"`
+	Target     string `json:"target,omitempty"`
+	Supervisor string `json:"supervisor,omitempty"`
+	Mode       string `json:"mode,omitempty"`
+}
+
+// RegisterCalls adds the routes that act on a call in progress:
+//
+//   - POST /api/v1/calls/{call_id}/emergency {"target":"119"} calls an
+//     emergency service into the call; caller, counselor and target then
+//     hear each other.
+//   - POST /api/v1/calls/{call_id}/monitor {"supervisor":"1003",
+//     "mode":"listen|whisper|barge"} calls a supervisor into the call, or
+//     changes the mode of the supervisor already on it.
+//
+// Both answer 202 Accepted once the request is checked: the call to the
+// target or the supervisor's phone goes on in the background, and its
+// result shows in the events (emergency_joined, monitor_started) and the
+// logs. The call id is the caller's SIP Call-ID, as in the records.
+func RegisterCalls(api *API, deps CallsDeps) {
+	h := &callHandlers{calls: deps.Calls, log: deps.Log}
+	api.Handle("POST /api/v1/calls/{call_id}/emergency", h.emergency)
+	api.Handle("POST /api/v1/calls/{call_id}/monitor", h.monitor)
+}
+
+type callHandlers struct {
+	calls CallControl
+	log   zerolog.Logger
+}
+
+func (h *callHandlers) emergency(w http.ResponseWriter, r *http.Request) {
+	callID := r.PathValue("call_id")
+	var req emergencyRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Target == "" {
+		WriteError(w, http.StatusUnprocessableEntity, `target is missing: send {"target":"119"} with a number from trunk.allowed_targets`)
+		return
+	}
+
+	if err := h.calls.CallEmergency(callID, req.Target); err != nil {
+		h.writeCallError(w, err, callID)
+		return
+	}
+	h.log.Info().Str("call_id", callID).Str("emergency_target", req.Target).Msg("emergency call requested by API")
+	WriteJSON(w, http.StatusAccepted, callActionResponse{CallID: callID, Status: "calling", Target: req.Target})
+}
+
+func (h *callHandlers) monitor(w http.ResponseWriter, r *http.Request) {
+	callID := r.PathValue("call_id")
+	var req monitorRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Supervisor == "" {
+		WriteError(w, http.StatusUnprocessableEntity, `supervisor is missing: send {"supervisor":"<counselor id>","mode":"listen"}`)
+		return
+	}
+	mode, err := sip.ParseMonitorMode(req.Mode)
+	if err != nil {
+		WriteError(w, http.StatusUnprocessableEntity, "mode: "+err.Error())
+		return
+	}
+
+	if err := h.calls.MonitorCall(callID, req.Supervisor, mode); err != nil {
+		h.writeCallError(w, err, callID)
+		return
+	}
+	h.log.Info().Str("call_id", callID).Str("supervisor", req.Supervisor).Str("mode", string(mode)).Msg("monitoring requested by API")
+	WriteJSON(w, http.StatusAccepted, callActionResponse{CallID: callID, Status: "accepted", Supervisor: req.Supervisor, Mode: string(mode)})
+}
+
+// callErrorStatuses maps the SIP server's errors to HTTP statuses. The
+// first match wins; anything else is a 500.
+var callErrorStatuses = []struct {
+	err    error
+	status int
+}{
+	{sip.ErrCallNotFound, http.StatusNotFound},
+	{sip.ErrTargetNotAllowed, http.StatusForbidden},
+	{sip.ErrNotSupervisor, http.StatusForbidden},
+	{sip.ErrNoOutboundRoute, http.StatusUnprocessableEntity},
+	{sip.ErrInvalidMonitorMode, http.StatusUnprocessableEntity},
+	{sip.ErrMonitorOwnCall, http.StatusUnprocessableEntity},
+	{sip.ErrCallNotTalking, http.StatusConflict},
+	{sip.ErrPartyBusy, http.StatusConflict},
+	{sip.ErrSupervisorNotRegistered, http.StatusConflict},
+}
+
+// callErrorStatus returns the HTTP status for an error of a call action.
+func callErrorStatus(err error) int {
+	for _, entry := range callErrorStatuses {
+		if errors.Is(err, entry.err) {
+			return entry.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// writeCallError answers a call action that the SIP server rejected.
+func (h *callHandlers) writeCallError(w http.ResponseWriter, err error, callID string) {
+	status := callErrorStatus(err)
+	event := h.log.Warn()
+	if status == http.StatusInternalServerError {
+		event = h.log.Error()
+	}
+	event.Err(err).Str("call_id", callID).Int("status", status).Msg("call action rejected")
+	WriteError(w, status, err.Error())
+}
