@@ -67,6 +67,11 @@ type Distributor struct {
 
 	// passHook, when set by tests, receives a report after each walk.
 	passHook func(passReport)
+
+	// strategy is passed in every Reserve request.
+	strategy queue.Strategy
+	// skills limits the candidates, or is nil for every counselor.
+	skills *skillRouting
 }
 
 // passReport describes one walk of the queue, for tests.
@@ -167,7 +172,7 @@ func (d *Distributor) Run(ctx context.Context) error {
 	}
 	defer d.running.Store(false)
 
-	d.log.Info().Dur("retry_delay", d.retryDelay).Msg("distributor started")
+	d.logStart()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()

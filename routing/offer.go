@@ -103,6 +103,13 @@ type OfferRequest struct {
 	// counselor leg with BYE and return CallerGone. Later calls return the
 	// first result, and calls after Offer returned fail with ErrOfferEnded.
 	Confirm func() error
+	// ConfirmCounselor is Confirm for a reservation that rings several
+	// counselors (Reservation.Ringing is not empty): it names the
+	// counselor who answered first. It shares Confirm's single use, so
+	// only the first answer is connected and every later one gets an
+	// error: the Offerer must hang that leg up. For a single counselor it
+	// behaves as Confirm when given Reservation.CounselorID.
+	ConfirmCounselor func(counselorID string) error
 }
 
 // Offerer rings counselors. package sip implements it.

@@ -58,7 +58,11 @@ func (d *Distributor) startOffer(ctx context.Context, r queue.Reservation) {
 	o := &offer{reservation: r, cancel: cancel}
 	d.offers[r.CallID] = o
 	d.offersStarted++
-	req := OfferRequest{Reservation: r, Confirm: func() error { return d.confirm(ctx, o) }}
+	req := OfferRequest{
+		Reservation:      r,
+		Confirm:          func() error { return d.confirm(ctx, o, r.CounselorID) },
+		ConfirmCounselor: func(counselorID string) error { return d.confirm(ctx, o, counselorID) },
+	}
 
 	d.log.Info().Str("call_id", r.CallID).Str("counselor_id", r.CounselorID).Msg("offering caller to counselor")
 	d.offerGroup.Go(func() {
@@ -68,9 +72,9 @@ func (d *Distributor) startOffer(ctx context.Context, r queue.Reservation) {
 	})
 }
 
-// confirm runs Store.Connect for o once and returns its result. It runs on
-// the Offerer's goroutine.
-func (d *Distributor) confirm(ctx context.Context, o *offer) error {
+// confirm runs Store.Connect for o once, with counselorID as the counselor
+// who answered, and returns its result. It runs on the Offerer's goroutine.
+func (d *Distributor) confirm(ctx context.Context, o *offer, counselorID string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 
@@ -83,7 +87,7 @@ func (d *Distributor) confirm(ctx context.Context, o *offer) error {
 	}
 
 	o.confirmed = true
-	o.confirmErr = d.connect(ctx, o.reservation)
+	o.confirmErr = d.connect(ctx, answeredBy(o.reservation, counselorID))
 	if o.confirmErr != nil {
 		// Connect may have freed the counselor, who can take the next caller.
 		d.Notify()
@@ -146,7 +150,7 @@ func (d *Distributor) connectUnconfirmed(ctx context.Context, r queue.Reservatio
 	}
 }
 
-// markTried adds r's counselor to the tried set of r's caller.
+// markTried adds r's counselors to the tried set of r's caller.
 //
 // NOTE: CancelReservation keeps a failed counselor's IdleSince, so a
 // counselor who never answers stays the longest idle and is offered first to
@@ -158,7 +162,9 @@ func (d *Distributor) markTried(r queue.Reservation) {
 		state = &callerState{tried: make(map[string]bool)}
 		d.callers[r.CallID] = state
 	}
-	state.tried[r.CounselorID] = true
+	for _, id := range r.Counselors() {
+		state.tried[id] = true
+	}
 }
 
 // cancelReservation cancels r in the store, and keeps it for retryCancels
