@@ -98,6 +98,9 @@ type Record struct {
 
 	// UpdatedAt is the time of the last write to the record.
 	UpdatedAt time.Time
+	// Priority is the caller's queue priority from the IVR: "high_risk"
+	// for a caller in danger right now, else empty.
+	Priority string
 }
 
 // StartInfo contains the facts known about a call when it arrives.
@@ -133,6 +136,8 @@ type Patch struct {
 	QueueWait  *time.Duration
 	Outcome    *Outcome
 	HangupSide *Side
+
+	Priority *string
 }
 
 // ErrInvalidInput is returned for a start or patch the store rejects before

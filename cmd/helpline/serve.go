@@ -174,6 +174,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 			routing.WithRetryDelay(cfg.Queue.RetryDelay),
 			routing.WithQueue(def.Name),
 			routing.WithEvents(bus),
+			queueRouting(cfg, def),
 		))
 	}
 	notifyAll := func() {
