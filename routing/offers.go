@@ -25,6 +25,8 @@ type offer struct {
 	confirmed bool
 	// confirmErr is the result of Confirm.
 	confirmErr error
+	// confirmedBy is the counselor the first Confirm named.
+	confirmedBy string
 	// ended is set when the Run goroutine took the offer's result.
 	ended bool
 }
@@ -83,10 +85,11 @@ func (d *Distributor) confirm(ctx context.Context, o *offer, counselorID string)
 			o.reservation.CallID, o.reservation.CounselorID, ErrOfferEnded)
 	}
 	if o.confirmed {
-		return o.confirmErr
+		return repeatedConfirm(o, counselorID)
 	}
 
 	o.confirmed = true
+	o.confirmedBy = counselorID
 	o.confirmErr = d.connect(ctx, answeredBy(o.reservation, counselorID))
 	if o.confirmErr != nil {
 		// Connect may have freed the counselor, who can take the next caller.

@@ -166,8 +166,11 @@ func TestDistributorRingAll(t *testing.T) {
 	if err := call.req.ConfirmCounselor("c1"); err != nil {
 		t.Fatalf("ConfirmCounselor(c1): %v", err)
 	}
-	if err := call.req.ConfirmCounselor("c2"); err != nil {
-		t.Errorf("second ConfirmCounselor = %v, want the first result", err)
+	if err := call.req.ConfirmCounselor("c1"); err != nil {
+		t.Errorf("repeated ConfirmCounselor(c1) = %v, want the first result", err)
+	}
+	if err := call.req.ConfirmCounselor("c2"); !errors.Is(err, routing.ErrAnsweredElsewhere) {
+		t.Errorf("ConfirmCounselor(c2) after c1 = %v, want ErrAnsweredElsewhere", err)
 	}
 	call.respond(routing.OfferResult{Outcome: routing.Answered})
 	h.settle(idle)

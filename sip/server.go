@@ -418,6 +418,9 @@ func (s *Server) Offer(ctx context.Context, req routing.OfferRequest) routing.Of
 	if !ok {
 		return routing.OfferResult{Outcome: routing.CallerGone}
 	}
+	if len(req.Reservation.Ringing) > 1 {
+		return c.offerAll(ctx, req)
+	}
 	return c.offer(ctx, req.Reservation, req.Confirm)
 }
 
