@@ -25,14 +25,17 @@ func cancelReasonFor(ctx context.Context) string {
 	return ""
 }
 
-// forkResult is how one phone of a ring-all offer ended.
+// forkResult is the outcome of one phone of a ring-all offer.
 type forkResult struct {
 	counselorID string
 	dial        dialOutcome
 }
 
 // offerAll rings every reserved counselor of a ring-all reservation at
-// once. The first phone to answer is confirmed and bridged; the others get
+// once.
+//
+// NOTE: the store releases the reservation only when the whole offer ends,
+// so a phone that rejects early stays offered until the others finish. The first phone to answer is confirmed and bridged; the others get
 // CANCEL with reasonCompletedElsewhere, and a phone whose 200 OK arrives
 // anyway is acknowledged and sent BYE. It returns once every phone is
 // settled.
