@@ -17,7 +17,7 @@ const priorityHighRisk = "high_risk"
 // priorityTimeout bounds one priority change.
 const priorityTimeout = 5 * time.Second
 
-// PriorityDeps is what the priority route needs.
+// PriorityDeps are the dependencies of the priority route.
 type PriorityDeps struct {
 	// RaisePriority makes a waiting caller high risk while keeping their
 	// wait, such as sip.Server.RaisePriority. It returns an error wrapping
@@ -30,7 +30,7 @@ type priorityRequest struct {
 	Priority string `json:"priority"`
 }
 
-// priorityResponse is the answer to a priority change.
+// priorityResponse is the body of a successful priority change.
 type priorityResponse struct {
 	CallID   string `json:"call_id"`
 	Priority string `json:"priority"`
@@ -39,7 +39,7 @@ type priorityResponse struct {
 // RegisterPriority adds POST /api/v1/calls/{id}/priority, with which a
 // supervisor marks a waiting caller high risk ({"priority": "high_risk"}).
 // The caller moves ahead of every normal caller and keeps their wait.
-// Answers: 200 with the call and its priority, 400 for another priority or
+// Responses: 200 with the call and its priority, 400 for another priority or
 // a bad body, 404 when the call does not wait in a queue, 500 when the
 // queue fails.
 func RegisterPriority(api *API, deps PriorityDeps) {
