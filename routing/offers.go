@@ -115,6 +115,9 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 	r := o.reservation
 	delete(d.offers, r.CallID)
 	confirmed, confirmErr := o.end()
+	if confirmed && confirmErr == nil {
+		r = answeredBy(r, o.confirmedBy)
+	}
 	log := d.log.With().Str("call_id", r.CallID).Str("counselor_id", r.CounselorID).
 		Stringer("outcome", done.result.Outcome).Logger()
 

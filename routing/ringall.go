@@ -17,9 +17,9 @@ func repeatedConfirm(o *offer, counselorID string) error {
 		o.reservation.CallID, counselorID, o.confirmedBy, ErrAnsweredElsewhere)
 }
 
-// answeredBy returns r with counselorID as the counselor to connect. A
-// counselor that r does not hold is kept too, so that Store.Connect rejects
-// it with queue.ErrReservationLost.
+// answeredBy returns r with counselorID as the counselor to connect, or r
+// unchanged when counselorID is empty. A counselor that r does not hold is
+// kept too, so that Store.Connect rejects it with queue.ErrReservationLost.
 func answeredBy(r queue.Reservation, counselorID string) queue.Reservation {
 	if counselorID == "" {
 		return r
