@@ -137,8 +137,8 @@ var (
 	// returned. The counselor leg must be hung up.
 	ErrOfferEnded = errors.New("offer already ended")
 	// ErrAnsweredElsewhere is returned by ConfirmCounselor for a ring-all
-	// offer that another counselor answered first. That counselor's leg
-	// must be hung up.
+	// offer that another counselor answered first. The leg of the counselor
+	// named in the call must be hung up.
 	ErrAnsweredElsewhere = errors.New("another counselor answered first")
 	// ErrAlreadyRunning is returned by Run when the Distributor's loop is
 	// already running. Create one Distributor per loop.
