@@ -218,3 +218,51 @@ func logTime(t *testing.T, entry map[string]any) time.Time {
 	}
 	return at
 }
+
+// Counselor 1002 serves both the Korean queue and the concerned-others
+// queue. With a caller waiting in each, the phone gets one call at a time:
+// the second caller is offered only after the first call ended.
+func TestCounselorOfTwoQueuesGetsOneCallAtATime(t *testing.T) {
+	srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
+
+	korean := keysCaller(t, srv, []string{"5", "1"}, "")
+	srv.WaitLog(t, LogFields(map[string]any{"message": "caller queued", "queue": "loneliness_ko"}), logTimeout)
+	concerned := keysCaller(t, srv, []string{"5", "2"}, "")
+	srv.WaitLog(t, LogFields(map[string]any{"message": "caller queued", "queue": "concerned_others"}), logTimeout)
+
+	phone := counselorPhone(t, srv, "1002", true)
+	next := waitPhoneLine(t, phone, 0, "Call established")
+	if offers := countLogs(srv, "offering caller to counselor", "1002"); offers != 1 {
+		t.Errorf("offers to 1002 during its first call = %d, want 1", offers)
+	}
+	phone.Hangup(t)
+	next = waitPhoneLine(t, phone, next, "terminate")
+	next = waitPhoneLine(t, phone, next, "Call established")
+	phone.Hangup(t)
+	waitPhoneLine(t, phone, next, "terminate")
+
+	koreanRec := waitEndedRecord(t, srv, waitCallerDone(t, korean).CallID)
+	concernedRec := waitEndedRecord(t, srv, waitCallerDone(t, concerned).CallID)
+	wantRecord(t, koreanRec, map[string]string{"outcome": "answered", "counselor": "1002", "queue": "loneliness_ko"})
+	wantRecord(t, concernedRec, map[string]string{"outcome": "answered", "counselor": "1002", "queue": "concerned_others", "caller_type": "someone_else"})
+
+	first, second := koreanRec, concernedRec
+	if recordField(second, "counselor_answered_at") < recordField(first, "counselor_answered_at") {
+		first, second = second, first
+	}
+	if recordField(second, "counselor_answered_at") < recordField(first, "ended_at") {
+		t.Errorf("second call answered at %q, before the first call ended at %q",
+			recordField(second, "counselor_answered_at"), recordField(first, "ended_at"))
+	}
+}
+
+// countLogs counts the server log lines with message for counselorID.
+func countLogs(srv *Server, message, counselorID string) int {
+	count := 0
+	for _, entry := range srv.Logs() {
+		if entry["message"] == message && entry["counselor_id"] == counselorID {
+			count++
+		}
+	}
+	return count
+}
