@@ -157,6 +157,21 @@ type Counselor struct {
 	// Supervisor lets this counselor listen to, whisper to and barge into
 	// other counselors' calls. Default false.
 	Supervisor bool `mapstructure:"supervisor"`
+	// Skills maps a skill name, such as a language ("ko", "en") or a
+	// queue's topic ("loneliness_ko"), to the counselor's level in it,
+	// from MinSkillLevel to MaxSkillLevel. Queues that name a skill offer
+	// callers to counselors who have it. A counselor without skills (the
+	// default) takes every queue, at MinSkillLevel in every skill.
+	Skills map[string]int `mapstructure:"skills"`
+}
+
+// SkillLevel returns the counselor's level in skill, 0 when the counselor
+// lacks it, and MinSkillLevel for every skill when Skills is empty.
+func (c Counselor) SkillLevel(skill string) int {
+	if len(c.Skills) == 0 {
+		return MinSkillLevel
+	}
+	return c.Skills[skill]
 }
 
 // String returns the id and name and hides the password, so that logging a
@@ -182,6 +197,17 @@ type QueueDef struct {
 	// Name identifies the queue in IVR queue nodes, records and events:
 	// letters, digits, _ and -.
 	Name string `mapstructure:"name"`
+	// Strategy picks the counselor for the next caller: longest_idle (the
+	// default), round_robin, fewest_calls, skills or ring_all.
+	Strategy string `mapstructure:"strategy"`
+	// Skill is the skill a counselor needs to take this queue's callers,
+	// or empty (the default) for every counselor.
+	Skill string `mapstructure:"skill"`
+	// WidenAfter, when positive, first offers a caller only to counselors
+	// with the best level of Skill among all configured counselors, and
+	// after the caller waited this long to every counselor. 0 (the
+	// default) offers to every counselor with Skill from the start.
+	WidenAfter time.Duration `mapstructure:"widen_after"`
 	// MaxWait is how long a caller waits before the overflow applies, or 0
 	// (the default) for no limit. The overflow also applies when no
 	// counselor is logged in.
@@ -227,6 +253,12 @@ type Callbacks struct {
 	// callers always get one. Default 60s.
 	AfterAbandonWait time.Duration `mapstructure:"after_abandon_wait"`
 }
+
+// Skill levels of counselors[].skills.
+const (
+	MinSkillLevel = 1
+	MaxSkillLevel = 10
+)
 
 // Queue is the section of settings that every queue shares.
 type Queue struct {

@@ -58,14 +58,19 @@ func TestExampleValues(t *testing.T) {
 		{"general service", cfg.Trunk.GeneralServiceURI, ""},
 		{"counselors", len(cfg.Counselors), 3},
 		{"first counselor password", cfg.Counselors[0].Password, "demo-1001"},
-		{"queue name", cfg.Queues[0].Name, "loneliness"},
+		{"queue name", cfg.Queues[0].Name, "loneliness_ko"},
 		{"ring timeout", cfg.Queue.RingTimeout, 15 * time.Second},
 		{"wrap up", cfg.Queue.WrapUp, 30 * time.Second},
 		{"retry delay", cfg.Queue.RetryDelay, 5 * time.Second},
 		{"announce interval", cfg.Queue.AnnounceInterval, 60 * time.Second},
 		{"ivr start", cfg.IVR.Start, "welcome"},
 		{"ivr language", cfg.IVR.DefaultLanguage, "ko"},
-		{"ivr nodes", len(cfg.IVR.Nodes), 7},
+		{"ivr nodes", len(cfg.IVR.Nodes), 10},
+		{"english queue", cfg.Queues[1].Name, "loneliness_en"},
+		{"english queue strategy", cfg.Queues[1].Strategy, "skills"},
+		{"english queue widening", cfg.Queues[1].WidenAfter, time.Minute},
+		{"first counselor korean level", cfg.Counselors[0].Skills["ko"], 5},
+		{"branch 0 priority", cfg.IVR.Nodes["who_for"].Branches["0"].Set["priority"], "high_risk"},
 		{"welcome max digits", cfg.IVR.Nodes["welcome"].Collect.MaxDigits, 1},
 		{"welcome first digit timeout", cfg.IVR.Nodes["welcome"].Collect.FirstDigitTimeout, 5 * time.Second},
 		{"branch 9 language", cfg.IVR.Nodes["welcome"].Branches["9"].Set["language"], "en"},
@@ -134,7 +139,7 @@ ivr:
         "1": { next: to_queue }
       on_fail: { next: to_queue }
     to_queue:
-      queue: loneliness
+      queue: loneliness_ko
 records:
   data_dir: /var/lib/helpline
   key_file: /etc/helpline/records.key
@@ -166,7 +171,7 @@ func TestLoadTempFile(t *testing.T) {
 		{"second password", cfg.Counselors[1].Password, "correct-horse-battery"},
 		{"ring timeout", cfg.Queue.RingTimeout, 20 * time.Second},
 		{"wrap up from example", cfg.Queue.WrapUp, 30 * time.Second},
-		{"queues from example", cfg.Queues[0].Name, "loneliness"},
+		{"queues from example", cfg.Queues[0].Name, "loneliness_ko"},
 		{"ivr start", cfg.IVR.Start, "main"},
 		{"menu replaced, not merged", len(cfg.IVR.Nodes), 2},
 		{"language from example", cfg.IVR.DefaultLanguage, "ko"},
@@ -201,8 +206,8 @@ func TestLoadTempFile(t *testing.T) {
 func TestLoadMinimalTestdata(t *testing.T) {
 	cfg := mustLoad(t, filepath.Join("testdata", "minimal.yaml"), []string{"HELPLINE_RECORDS_KEY=set"})
 
-	if got := len(cfg.IVR.Nodes); got != 7 {
-		t.Errorf("nodes = %d, want the 7 nodes of the example menu", got)
+	if got := len(cfg.IVR.Nodes); got != 10 {
+		t.Errorf("nodes = %d, want the 10 nodes of the example menu", got)
 	}
 	if got, want := cfg.Counselors[0].ID, "7"; got != want {
 		t.Errorf("counselor id = %q, want %q", got, want)

@@ -38,6 +38,7 @@ func TestReferenceDocumentsListEntryKeys(t *testing.T) {
 	types := map[string]reflect.Type{
 		"counselor": reflect.TypeFor[Counselor](),
 		"listener":  reflect.TypeFor[Listener](),
+		"queue":     reflect.TypeFor[QueueDef](),
 		"node":      reflect.TypeFor[ivr.Node](),
 		"collect":   reflect.TypeFor[ivr.Collect](),
 		"edge":      reflect.TypeFor[ivr.Edge](),

@@ -56,6 +56,7 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	validateCounselors(cfg.Counselors, env, options, ps)
 	validateQueue(&cfg.Queue, ps)
 	validateQueues(cfg.Queues, ps)
+	validateRouting(cfg, ps)
 	validateIVR(&cfg.IVR, cfg.QueueNames(), ps, warnings)
 	cfg.UsesDemoKey = validateRecords(&cfg.Records, env, ps)
 	validateLog(&cfg.Log, ps)

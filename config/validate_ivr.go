@@ -22,6 +22,9 @@ var languages = []string{"ko", "en"}
 var setValues = map[string][]string{
 	"language":    languages,
 	"caller_type": {"self", "someone_else"},
+	// priority high_risk puts the caller ahead of everyone waiting in the
+	// queue and tells supervisors at once.
+	"priority": {"high_risk"},
 }
 
 var (

@@ -57,7 +57,7 @@ func TestExactMessages(t *testing.T) {
 		{
 			"unknown node",
 			[]edit{{"ivr.nodes.welcome.branches.5.next", "who"}},
-			`ivr.nodes.welcome.branches.5.next: "who" is not a node: use one of explain, general_service, goodbye, to_queue, welcome, welcome_en, who_for`,
+			`ivr.nodes.welcome.branches.5.next: "who" is not a node: use one of explain, general_service, goodbye, to_concerned_others, to_queue, to_queue_en, welcome, welcome_en, who_for, who_for_en`,
 		},
 		{
 			"bad duration",
@@ -257,7 +257,7 @@ func TestIVRRules(t *testing.T) {
 		{name: "http transfer", edits: []edit{{"ivr.nodes.general_service.transfer", "http://example.org"}}, key: "ivr.nodes.general_service.transfer", message: `or "general_service" for trunk.general_service_uri`},
 		{name: "transfer without fallback", edits: []edit{{"ivr.nodes.general_service.fallback", remove}}, key: "ivr.nodes.general_service.fallback", message: "must name a node for a transfer node"},
 		{name: "fallback without transfer", edits: []edit{{goodbye + ".fallback", "explain"}}, key: goodbye + ".fallback", message: "is used only by a node with transfer"},
-		{name: "other queue", edits: []edit{{"ivr.nodes.to_queue.queue", "other"}}, key: "ivr.nodes.to_queue.queue", message: "is not a configured queue: use one of loneliness, or add it to queues"},
+		{name: "other queue", edits: []edit{{"ivr.nodes.to_queue.queue", "other"}}, key: "ivr.nodes.to_queue.queue", message: "is not a configured queue: use one of loneliness_ko, loneliness_en, concerned_others, or add it to queues"},
 		{name: "unknown set attribute", edits: []edit{{"ivr.nodes.welcome.branches.9.set.mood", "ok"}}, key: "ivr.nodes.welcome.branches.9.set.mood", message: "use one of caller_type, language"},
 		{name: "bad set language", edits: []edit{{"ivr.nodes.welcome.branches.9.set.language", "fr"}}, key: "ivr.nodes.welcome.branches.9.set.language", message: "use one of ko, en"},
 		{name: "bad set caller type", edits: []edit{{"ivr.nodes.who_for.branches.1.set.caller_type", "other"}}, key: "ivr.nodes.who_for.branches.1.set.caller_type", message: "use one of self, someone_else"},

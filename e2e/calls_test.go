@@ -108,7 +108,7 @@ func TestCallAnsweredByCounselor(t *testing.T) {
 		"counselor":   "1001",
 		"language":    "ko",
 		"caller_type": "self",
-		"queue":       "loneliness",
+		"queue":       "loneliness_ko",
 		"hangup_side": "caller",
 	})
 	if wait, ok := rec["queue_wait_seconds"].(float64); !ok || wait < 0 {

@@ -104,7 +104,7 @@ func TestRestartMarksOpenCallsInterrupted(t *testing.T) {
 	})
 	second.WaitLog(t, LogMessage("calls left open by the last run marked interrupted"), logTimeout)
 	rec := second.WaitRecord(t, RecordWithCallID(callID), recordTimeout)
-	wantRecord(t, rec, map[string]string{"outcome": "interrupted", "digits": "51", "queue": "loneliness"})
+	wantRecord(t, rec, map[string]string{"outcome": "interrupted", "digits": "51", "queue": "loneliness_ko"})
 }
 
 // Without an ACK the 200 is retransmitted, and after 64×T1 the server ends

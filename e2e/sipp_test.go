@@ -149,6 +149,34 @@ var sippPairs = []sippPair{
 		uac:     SippOptions{Scenario: "uac_verify_ring_cancel.xml", Service: "1001"},
 		wantLog: "the INVITE was answered before the CANCEL took effect",
 	},
+	{
+		name: "ring-all loser cancelled with a reason",
+		uas:  SippOptions{Scenario: "uas_ring_all_loser.xml"},
+		uac: SippOptions{Scenario: "uac_verify_ring_cancel.xml", Service: "1001",
+			Vars: map[string]string{"cancel_ms": "300"}},
+		wantUAS: `CANCEL with Reason SIP;cause=200;text="Call completed elsewhere"`,
+	},
+	{
+		name:    "ring-all loser answers as the cancel arrives",
+		uas:     SippOptions{Scenario: "uas_ring_all_loser.xml", Vars: map[string]string{"answer_on_cancel": "1"}},
+		uac:     SippOptions{Scenario: "uac_verify_ring_cancel.xml", Service: "1001"},
+		wantLog: "the INVITE was answered before the CANCEL took effect",
+		wantUAS: "BYE after the crossing 200",
+	},
+	{
+		name: "three keys as SIP INFO",
+		uas:  SippOptions{Scenario: "uas_verify_keys.xml"},
+		uac: SippOptions{Scenario: "uac_keys.xml", Service: "120",
+			Vars: map[string]string{"key1": "9", "key2": "5", "key3": "1", "first_ms": "100", "gap_ms": "100", "hold_ms": "200"}},
+		wantUAS: "key 9 from Signal=9\nkey 5 from Signal=5\nkey 1 from Signal=1",
+	},
+	{
+		name: "two keys as SIP INFO",
+		uas:  SippOptions{Scenario: "uas_verify_keys.xml"},
+		uac: SippOptions{Scenario: "uac_keys.xml", Service: "120",
+			Vars: map[string]string{"key1": "5", "key2": "0", "first_ms": "100", "gap_ms": "100", "hold_ms": "200"}},
+		wantUAS: "key 5 from Signal=5\nkey 0 from Signal=0\n",
+	},
 }
 
 func TestSippScenariosRun(t *testing.T) {

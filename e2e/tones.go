@@ -68,7 +68,7 @@ func StartTonePhone(t *testing.T, server string, user, password string, frequenc
 // DirectQueue makes every call skip the menu and wait in the queue, so that
 // a caller phone without keys reaches a counselor.
 func DirectQueue(cfg map[string]any) {
-	_ = SetConfig(cfg, "ivr.nodes.direct", map[string]any{"queue": "loneliness"})
+	_ = SetConfig(cfg, "ivr.nodes.direct", map[string]any{"queue": "loneliness_ko"})
 	_ = SetConfig(cfg, "ivr.start", "direct")
 }
 

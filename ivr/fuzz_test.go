@@ -2,6 +2,7 @@ package ivr_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,11 +81,16 @@ func FuzzRunDigits(f *testing.F) {
 
 		switch result.Action {
 		case ivr.ActionQueue:
-			if result.Queue != "loneliness" {
-				t.Errorf("queue = %q, expected loneliness", result.Queue)
+			if !slices.Contains([]string{"loneliness_ko", "loneliness_en", "concerned_others"}, result.Queue) {
+				t.Errorf("queue = %q, expected loneliness_ko, loneliness_en or concerned_others", result.Queue)
 			}
-			if callerType := result.Attributes["caller_type"]; callerType != "self" && callerType != "someone_else" {
-				t.Errorf("queued with caller_type %q, expected self or someone_else", callerType)
+			callerType := result.Attributes["caller_type"]
+			highRisk := result.Attributes["priority"] == "high_risk"
+			if callerType != "self" && callerType != "someone_else" && !highRisk {
+				t.Errorf("queued with caller_type %q and no high-risk priority, expected self or someone_else", callerType)
+			}
+			if wantEnglish := result.Queue == "loneliness_en"; wantEnglish != (result.Attributes["language"] == "en") && result.Queue != "concerned_others" {
+				t.Errorf("queue %s with language %q", result.Queue, result.Attributes["language"])
 			}
 		case ivr.ActionHangup:
 			if last := result.Path[len(result.Path)-1]; last != "goodbye" {

@@ -33,7 +33,13 @@ const (
 	// AttributeCallerType is the person the call is about: "self" or
 	// "someone_else" in the shipped menu.
 	AttributeCallerType = "caller_type"
+	// AttributePriority is the caller's queue priority: "high_risk" for a
+	// caller who said they are in danger right now.
+	AttributePriority = "priority"
 )
+
+// PriorityHighRisk is the AttributePriority value of a caller in danger.
+const PriorityHighRisk = "high_risk"
 
 // TransferGeneralService is the Transfer target that names the 120 general
 // service URI of the trunk configuration instead of a SIP URI. A transfer

@@ -98,6 +98,7 @@ func TestRunShippedMenu(t *testing.T) {
 	}
 	korean := map[string]string{"language": "ko"}
 	queuePath := []string{"welcome", "who_for", "to_queue"}
+	concernedPath := []string{"welcome", "who_for", "to_concerned_others"}
 
 	tests := []struct {
 		name    string
@@ -113,7 +114,7 @@ func TestRunShippedMenu(t *testing.T) {
 				hear("connecting", "ko"),
 			},
 			want: want{
-				action: ivr.ActionQueue, queue: "loneliness", digits: "51", path: queuePath,
+				action: ivr.ActionQueue, queue: "loneliness_ko", digits: "51", path: queuePath,
 				attributes: map[string]string{"language": "ko", "caller_type": "self"},
 			},
 		},
@@ -126,8 +127,8 @@ func TestRunShippedMenu(t *testing.T) {
 				hear("connecting", "en"),
 			},
 			want: want{
-				action: ivr.ActionQueue, queue: "loneliness", digits: "952",
-				path:       []string{"welcome", "welcome_en", "who_for", "to_queue"},
+				action: ivr.ActionQueue, queue: "concerned_others", digits: "952",
+				path:       []string{"welcome", "welcome_en", "who_for_en", "to_concerned_others"},
 				attributes: map[string]string{"language": "en", "caller_type": "someone_else"},
 			},
 		},
@@ -136,10 +137,11 @@ func TestRunShippedMenu(t *testing.T) {
 			steps: []step{
 				pressDuring("welcome", "ko", "5"),
 				hear("who_for", "ko"),
+				hear("danger", "ko"),
 				hear("connecting", "ko"),
 			},
 			want: want{
-				action: ivr.ActionQueue, queue: "loneliness", digits: "5", path: queuePath,
+				action: ivr.ActionQueue, queue: "loneliness_ko", digits: "5", path: queuePath,
 				attributes: map[string]string{"language": "ko", "caller_type": "self"},
 			},
 		},
@@ -153,7 +155,7 @@ func TestRunShippedMenu(t *testing.T) {
 				hear("connecting", "ko"),
 			},
 			want: want{
-				action: ivr.ActionQueue, queue: "loneliness", digits: "751", path: queuePath,
+				action: ivr.ActionQueue, queue: "loneliness_ko", digits: "751", path: queuePath,
 				attributes: map[string]string{"language": "ko", "caller_type": "self"},
 			},
 		},
@@ -170,8 +172,49 @@ func TestRunShippedMenu(t *testing.T) {
 				hear("connecting", "ko"),
 			},
 			want: want{
-				action: ivr.ActionQueue, queue: "loneliness", digits: "7352", path: queuePath,
+				action: ivr.ActionQueue, queue: "concerned_others", digits: "7352", path: concernedPath,
 				attributes: map[string]string{"language": "ko", "caller_type": "someone_else"},
+			},
+		},
+		{
+			name: "english caller about self",
+			steps: []step{
+				pressDuring("welcome", "ko", "9"),
+				pressDuring("welcome", "en", "5"),
+				pressDuring("who_for", "en", "1"),
+				hear("connecting", "en"),
+			},
+			want: want{
+				action: ivr.ActionQueue, queue: "loneliness_en", digits: "951",
+				path:       []string{"welcome", "welcome_en", "who_for_en", "to_queue_en"},
+				attributes: map[string]string{"language": "en", "caller_type": "self"},
+			},
+		},
+		{
+			name: "danger in korean",
+			steps: []step{
+				pressDuring("welcome", "ko", "5"),
+				hear("who_for", "ko"),
+				pressDuring("danger", "ko", "0"),
+				hear("connecting", "ko"),
+			},
+			want: want{
+				action: ivr.ActionQueue, queue: "loneliness_ko", digits: "50", path: queuePath,
+				attributes: map[string]string{"language": "ko", "priority": "high_risk"},
+			},
+		},
+		{
+			name: "danger in english",
+			steps: []step{
+				pressDuring("welcome", "ko", "9"),
+				pressDuring("welcome", "en", "5"),
+				pressDuring("who_for", "en", "0"),
+				hear("connecting", "en"),
+			},
+			want: want{
+				action: ivr.ActionQueue, queue: "loneliness_en", digits: "950",
+				path:       []string{"welcome", "welcome_en", "who_for_en", "to_queue_en"},
+				attributes: map[string]string{"language": "en", "priority": "high_risk"},
 			},
 		},
 		{
@@ -316,7 +359,7 @@ func TestRunHooks(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 
-	if expected := []string{"welcome", "welcome_en", "who_for", "to_queue"}; !slices.Equal(nodes, expected) {
+	if expected := []string{"welcome", "welcome_en", "who_for_en", "to_concerned_others"}; !slices.Equal(nodes, expected) {
 		t.Errorf("OnNode calls = %v, expected %v", nodes, expected)
 	}
 	if expected := []string{"language=ko", "language=en", "caller_type=someone_else"}; !slices.Equal(attributes, expected) {
@@ -337,16 +380,15 @@ func TestRunPromptFailureGoesOn(t *testing.T) {
 	welcome.expectStopped(t)
 	whoFor := media.expectPlay(t, "who_for", "ko")
 	whoFor.finish <- errors.New("prompt file unreadable")
-	media.press("2")
-	media.follow(t, []step{hear("connecting", "ko")})
+	media.follow(t, []step{pressDuring("danger", "ko", "2"), hear("connecting", "ko")})
 	result, err := running.wait(t)
 
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	checkResult(t, result, want{
-		action: ivr.ActionQueue, queue: "loneliness", digits: "52",
-		path:       []string{"welcome", "who_for", "to_queue"},
+		action: ivr.ActionQueue, queue: "concerned_others", digits: "52",
+		path:       []string{"welcome", "who_for", "to_concerned_others"},
 		attributes: map[string]string{"language": "ko", "caller_type": "someone_else"},
 	})
 }

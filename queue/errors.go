@@ -34,6 +34,9 @@ var (
 	// ErrInvalidCounselor is returned by AddCounselor for an empty
 	// counselor ID.
 	ErrInvalidCounselor = errors.New("invalid counselor")
+	// ErrUnknownStrategy is returned by Reserve for a request whose
+	// Strategy is not one of Strategies.
+	ErrUnknownStrategy = errors.New("unknown reservation strategy")
 )
 
 // TransitionError is a rejected counselor state change. It matches

@@ -19,6 +19,9 @@ type MemoryStore struct {
 	callers map[string]Caller
 	// counselors maps each known counselor ID to the counselor.
 	counselors map[string]Counselor
+	// lastReserved maps a queue name to the counselor that its last
+	// StrategyRoundRobin reservation picked.
+	lastReserved map[string]string
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -28,6 +31,8 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		callers:    make(map[string]Caller),
 		counselors: make(map[string]Counselor),
+
+		lastReserved: make(map[string]string),
 	}
 }
 

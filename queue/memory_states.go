@@ -73,12 +73,19 @@ func availableFrom(c Counselor, now time.Time) Counselor {
 	if c.State == StateWrapUp && c.WrapUpUntil.Before(now) {
 		idleSince = c.WrapUpUntil
 	}
-	return Counselor{ID: c.ID, State: StateAvailable, IdleSince: idleSince}
+	return keepCounts(Counselor{ID: c.ID, State: StateAvailable, IdleSince: idleSince}, c)
 }
 
 // loggedOut returns c logged out with every call field cleared.
 func loggedOut(c Counselor) Counselor {
-	return Counselor{ID: c.ID, State: StateLoggedOut}
+	return keepCounts(Counselor{ID: c.ID, State: StateLoggedOut}, c)
+}
+
+// keepCounts returns next with the answered-call count of prev, which a
+// state change never resets.
+func keepCounts(next, prev Counselor) Counselor {
+	next.AnsweredToday, next.AnsweredDay = prev.AnsweredToday, prev.AnsweredDay
+	return next
 }
 
 // Reserve implements Store.
@@ -99,38 +106,33 @@ func (s *MemoryStore) Reserve(ctx context.Context, req ReserveRequest) (Reservat
 			req.CallID, caller.OfferedTo, ErrOfferPending)
 	}
 
-	counselor, ok := s.longestIdleLocked(req)
-	if !ok {
+	picked, err := s.pickLocked(req, caller.Queue)
+	if err != nil {
+		return Reservation{}, fmt.Errorf("reserve counselor for caller %s: %w", req.CallID, err)
+	}
+	if len(picked) == 0 {
 		return Reservation{}, fmt.Errorf("reserve counselor for caller %s: %w", req.CallID, ErrNoCounselor)
 	}
 
-	counselor.IdleSince = idleSince(counselor)
-	counselor.State = StateOffered
-	counselor.OfferCallID = caller.CallID
-	counselor.WrapUpUntil = time.Time{}
-	s.putLocked(counselor, req.Now)
-
-	caller.OfferedTo = counselor.ID
-	s.callers[caller.CallID] = caller
-
-	return Reservation{CallID: caller.CallID, CounselorID: counselor.ID, Queue: caller.Queue, At: req.Now}, nil
-}
-
-// longestIdleLocked returns the candidate of req with the earliest idle time,
-// ties going to the smaller ID.
-func (s *MemoryStore) longestIdleLocked(req ReserveRequest) (Counselor, bool) {
-	var best Counselor
-	found := false
-	for _, candidate := range s.counselors {
-		if !candidate.Offerable(req.Now) || slices.Contains(req.Exclude, candidate.ID) {
-			continue
-		}
-		if !found || compareIdle(candidate, best) < 0 {
-			best = candidate
-			found = true
+	r := Reservation{CallID: caller.CallID, CounselorID: picked[0].ID, Queue: caller.Queue, At: req.Now}
+	for _, counselor := range picked {
+		counselor.IdleSince = idleSince(counselor)
+		counselor.State = StateOffered
+		counselor.OfferCallID = caller.CallID
+		counselor.WrapUpUntil = time.Time{}
+		s.putLocked(counselor, req.Now)
+		if req.Strategy == StrategyRingAll {
+			r.Ringing = append(r.Ringing, counselor.ID)
 		}
 	}
-	return best, found
+	if req.Strategy == StrategyRoundRobin {
+		s.lastReserved[caller.Queue] = r.CounselorID
+	}
+
+	caller.OfferedTo = r.CounselorID
+	caller.OfferedToAll = slices.Clone(r.Ringing)
+	s.callers[caller.CallID] = caller
+	return r, nil
 }
 
 // compareIdle orders counselors by idle time, then ID.
@@ -167,18 +169,28 @@ func (s *MemoryStore) CancelReservation(ctx context.Context, r Reservation, now 
 	return nil
 }
 
-// releaseLocked frees both sides of r where they still hold it: the counselor
-// returns to available (or logged_out) and the caller's offer mark is cleared.
+// releaseLocked frees both sides of r where they still hold it: each
+// counselor of r returns to available (or logged_out) and the caller's offer
+// marks are cleared.
 func (s *MemoryStore) releaseLocked(r Reservation, now time.Time) {
-	counselor, ok := s.counselors[r.CounselorID]
-	if ok && counselor.State == StateOffered && counselor.OfferCallID == r.CallID {
-		s.putLocked(releasedCounselor(counselor), now)
+	for _, id := range r.Counselors() {
+		s.releaseCounselorLocked(id, r.CallID, now)
 	}
 
 	caller, ok := s.callers[r.CallID]
-	if ok && caller.OfferedTo == r.CounselorID {
+	if ok && slices.Contains(r.Counselors(), caller.OfferedTo) {
 		caller.OfferedTo = ""
+		caller.OfferedToAll = nil
 		s.callers[r.CallID] = caller
+	}
+}
+
+// releaseCounselorLocked frees counselor id when it is still offered for
+// callID.
+func (s *MemoryStore) releaseCounselorLocked(id, callID string, now time.Time) {
+	counselor, ok := s.counselors[id]
+	if ok && counselor.State == StateOffered && counselor.OfferCallID == callID {
+		s.putLocked(releasedCounselor(counselor), now)
 	}
 }
 
@@ -189,7 +201,7 @@ func releasedCounselor(c Counselor) Counselor {
 	if c.LogoutAfterCall {
 		return loggedOut(c)
 	}
-	return Counselor{ID: c.ID, State: StateAvailable, IdleSince: c.IdleSince}
+	return keepCounts(Counselor{ID: c.ID, State: StateAvailable, IdleSince: c.IdleSince}, c)
 }
 
 // Connect implements Store.
@@ -211,7 +223,7 @@ func (s *MemoryStore) Connect(ctx context.Context, r Reservation, now time.Time)
 
 	caller, waiting := s.callers[r.CallID]
 	held := counselor.State == StateOffered && counselor.OfferCallID == r.CallID &&
-		waiting && caller.OfferedTo == r.CounselorID
+		waiting && slices.Contains(offeredSet(caller), r.CounselorID)
 	if !held {
 		s.releaseLocked(r, now)
 		return fmt.Errorf("connect caller %s to counselor %s: hang up the counselor: %w",
@@ -219,11 +231,32 @@ func (s *MemoryStore) Connect(ctx context.Context, r Reservation, now time.Time)
 	}
 
 	delete(s.callers, r.CallID)
+	for _, other := range offeredSet(caller) {
+		if other != r.CounselorID {
+			s.releaseCounselorLocked(other, r.CallID, now)
+		}
+	}
+	if day := answeredDay(now); counselor.AnsweredDay == day {
+		counselor.AnsweredToday++
+	} else {
+		counselor.AnsweredDay, counselor.AnsweredToday = day, 1
+	}
 	counselor.State = StateOnCall
 	counselor.CallID = r.CallID
 	counselor.OfferCallID = ""
 	s.putLocked(counselor, now)
 	return nil
+}
+
+// offeredSet returns the counselors ringing for a waiting caller.
+func offeredSet(c Caller) []string {
+	if len(c.OfferedToAll) > 0 {
+		return c.OfferedToAll
+	}
+	if c.OfferedTo == "" {
+		return nil
+	}
+	return []string{c.OfferedTo}
 }
 
 // FinishCall implements Store.
@@ -248,9 +281,9 @@ func (s *MemoryStore) FinishCall(ctx context.Context, counselorID string, wrapUp
 	case counselor.LogoutAfterCall:
 		counselor = loggedOut(counselor)
 	case !wrapUpUntil.After(now):
-		counselor = Counselor{ID: counselorID, State: StateAvailable, IdleSince: now}
+		counselor = keepCounts(Counselor{ID: counselorID, State: StateAvailable, IdleSince: now}, counselor)
 	default:
-		counselor = Counselor{ID: counselorID, State: StateWrapUp, IdleSince: wrapUpUntil, WrapUpUntil: wrapUpUntil}
+		counselor = keepCounts(Counselor{ID: counselorID, State: StateWrapUp, IdleSince: wrapUpUntil, WrapUpUntil: wrapUpUntil}, counselor)
 	}
 	s.putLocked(counselor, now)
 	return nil

@@ -12,7 +12,8 @@ import (
 // Methods return copies, so changing a returned value never changes the
 // store. All times come from the caller of the method, never from a clock
 // inside the store, so that several processes sharing one store agree and
-// tests control time. Counselors serve every queue.
+// tests control time. Counselors serve every queue, and one counselor has at
+// most one offer at a time across all queues.
 //
 // A method whose context has ended returns an error wrapping the context's
 // error and changes nothing.
@@ -71,11 +72,15 @@ type Store interface {
 	//
 	// The caller must wait with no offer out, else ErrNotWaiting or
 	// ErrOfferPending. Candidates are the counselors that are Offerable at
-	// req.Now and not in req.Exclude. A wrap_up candidate counts as idle
-	// since its WrapUpUntil. The candidate with the earliest IdleSince wins,
-	// and ties go to the smaller ID. The winner becomes offered with
-	// OfferCallID set, and the caller's OfferedTo becomes its ID. Without a
-	// candidate Reserve returns ErrNoCounselor and changes nothing.
+	// req.Now, not in req.Exclude, and listed in req.Candidates when that is
+	// not empty. A wrap_up candidate counts as idle since its WrapUpUntil.
+	// req.Strategy picks the winner (see Strategy): by default the earliest
+	// IdleSince wins, and ties go to the smaller ID. The winner becomes
+	// offered with OfferCallID set, and the caller's OfferedTo becomes its
+	// ID. Under StrategyRingAll every candidate becomes offered, and the
+	// caller's OfferedToAll and the reservation's Ringing list them all.
+	// Without a candidate Reserve returns ErrNoCounselor and changes
+	// nothing; an unknown strategy returns ErrUnknownStrategy.
 	Reserve(ctx context.Context, req ReserveRequest) (Reservation, error)
 
 	// CancelReservation undoes a reservation whose offer failed: no answer,
@@ -84,13 +89,18 @@ type Store interface {
 	// when LogoutAfterCall is set. A caller still waiting with OfferedTo
 	// equal to r.CounselorID gets OfferedTo cleared. Other states are left
 	// alone, so cancelling twice, or after the counselor got a newer
-	// offer, is safe. It returns ErrUnknownCounselor for an unknown
-	// counselor.
+	// offer, is safe. A ring_all reservation releases every counselor in
+	// r.Ringing. It returns ErrUnknownCounselor for an unknown
+	// r.CounselorID.
 	CancelReservation(ctx context.Context, r Reservation, now time.Time) error
 
 	// Connect commits a reservation once the counselor answered: the
 	// counselor becomes on_call with CallID set, and the caller leaves the
 	// queue. Connecting a counselor already on_call for r.CallID returns nil.
+	// The counselor's AnsweredToday grows by one, and starts again at one
+	// on a new day of now. For a ring_all reservation, r.CounselorID is the
+	// counselor who answered, and the other counselors still offered for
+	// the caller are released as CancelReservation would.
 	//
 	// When the reservation no longer holds, because the caller left or the
 	// offer was cancelled, Connect returns ErrReservationLost and connects
@@ -109,4 +119,10 @@ type Store interface {
 	// to now, or to WrapUpUntil when that has already passed. A counselor
 	// not in wrap_up gets a TransitionError.
 	EndWrapUp(ctx context.Context, counselorID string, now time.Time) error
+
+	// SetPriority changes the priority of a waiting caller and returns the
+	// caller as it is now. EnqueuedAt is kept, so the caller keeps its wait
+	// and moves ahead of every caller of lower priority. It returns
+	// ErrNotWaiting when the call ID does not wait.
+	SetPriority(ctx context.Context, callID string, priority int) (Caller, error)
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -47,6 +48,9 @@ type Caller struct {
 	// Kind separates a caller on the line from a callback task that waits
 	// for its turn. The zero value is KindCall.
 	Kind Kind
+	// OfferedToAll lists every counselor ringing for this caller under
+	// StrategyRingAll, OfferedTo first. It is nil for a single offer.
+	OfferedToAll []string
 }
 
 // Kind is the sort of entry a Caller is.
@@ -68,6 +72,7 @@ func (c Caller) IsCallback() bool { return c.Kind == KindCallback }
 // clone returns a copy of c that shares no map with it.
 func (c Caller) clone() Caller {
 	c.Attributes = maps.Clone(c.Attributes)
+	c.OfferedToAll = slices.Clone(c.OfferedToAll)
 	return c
 }
 
@@ -99,6 +104,12 @@ type Counselor struct {
 	// Since is when the counselor entered State. Setting a counselor to
 	// the state it is in keeps Since.
 	Since time.Time
+	// AnsweredToday counts the calls Connect gave the counselor on the day
+	// AnsweredDay, across all queues.
+	AnsweredToday int
+	// AnsweredDay is the date (YYYY-MM-DD, in the location of the time
+	// passed to Connect) that AnsweredToday counts.
+	AnsweredDay string
 }
 
 // Offerable reports whether Reserve may offer a caller to c at now: c is
@@ -124,6 +135,19 @@ type Reservation struct {
 	Queue string
 	// At is the time of the Reserve request that made the reservation.
 	At time.Time
+	// Ringing lists every counselor reserved under StrategyRingAll, in the
+	// strategy's order. CounselorID is the first of them at Reserve. To
+	// connect the one who answered, pass the reservation to Connect with
+	// CounselorID set to that counselor. It is nil for a single offer.
+	Ringing []string
+}
+
+// Counselors returns the counselors r holds: Ringing, or CounselorID alone.
+func (r Reservation) Counselors() []string {
+	if len(r.Ringing) > 0 {
+		return r.Ringing
+	}
+	return []string{r.CounselorID}
 }
 
 // ReserveRequest is the input of Store.Reserve.
@@ -136,4 +160,10 @@ type ReserveRequest struct {
 	// Now is the current time. It decides which wrap-up times have ended
 	// and becomes Reservation.At.
 	Now time.Time
+	// Strategy picks among the candidates. Empty means
+	// StrategyLongestIdle.
+	Strategy Strategy
+	// Candidates, when not empty, limits the offer to these counselors
+	// and gives their skill levels. Empty allows every counselor.
+	Candidates []Candidate
 }

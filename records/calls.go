@@ -122,6 +122,7 @@ func (p Patch) assignments() []assignment {
 	addText("transfer_target", p.TransferTarget)
 	addText("hangup_reason", p.HangupReason)
 	addText("emergency_target", p.EmergencyTarget)
+	addText("priority", p.Priority)
 	if p.QueueWait != nil {
 		list = append(list, assignment{column: "queue_wait_ns", value: int64(*p.QueueWait)})
 	}

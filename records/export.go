@@ -40,7 +40,7 @@ var csvHeader = []string{
 	"call_id", "source", "called_number", "caller_number", "caller_withheld", "caller_hash", "caller_number_error",
 	"started_at", "answered_at", "queued_at", "counselor_answered_at", "ended_at",
 	"digits", "language", "caller_type", "queue", "counselor", "transfer_target", "queue_wait_seconds",
-	"outcome", "hangup_side", "hangup_reason", "updated_at", "emergency_target",
+	"outcome", "hangup_side", "hangup_reason", "updated_at", "emergency_target", "priority",
 }
 
 // exportRow is one record as exported. Times are text so that a zero time
@@ -70,6 +70,7 @@ type exportRow struct {
 	HangupReason        string  `json:"hangup_reason"`
 	UpdatedAt           string  `json:"updated_at"`
 	EmergencyTarget     string  `json:"emergency_target"`
+	Priority            string  `json:"priority"`
 }
 
 // Export writes recs to w as JSON Lines (one object per line) or as CSV with
@@ -159,6 +160,7 @@ func newExportRow(rec Record, reveal bool) exportRow {
 		HangupReason:        rec.HangupReason,
 		UpdatedAt:           exportTime(rec.UpdatedAt),
 		EmergencyTarget:     rec.EmergencyTarget,
+		Priority:            rec.Priority,
 	}
 
 	switch {
@@ -181,7 +183,7 @@ func (row exportRow) csvCells() []string {
 		row.StartedAt, row.AnsweredAt, row.QueuedAt, row.CounselorAnsweredAt, row.EndedAt,
 		row.Digits, row.Language, row.CallerType, row.Queue, row.Counselor, row.TransferTarget,
 		strconv.FormatFloat(row.QueueWaitSeconds, 'f', -1, 64),
-		row.Outcome, row.HangupSide, row.HangupReason, row.UpdatedAt, row.EmergencyTarget,
+		row.Outcome, row.HangupSide, row.HangupReason, row.UpdatedAt, row.EmergencyTarget, row.Priority,
 	}
 	for i, cell := range cells {
 		cells[i] = escapeFormula(cell)

@@ -30,7 +30,7 @@ func exportRecords() []Record {
 			CounselorAnsweredAt: at(45 * time.Second), EndedAt: at(10 * time.Minute),
 			Digits: "12", Language: "ko", CallerType: "self", Queue: "general", Counselor: "counselor-7",
 			QueueWait: 25*time.Second + 1234567*time.Nanosecond,
-			Outcome:   OutcomeAnswered, HangupSide: SideCaller, HangupReason: "BYE",
+			Outcome:   OutcomeAnswered, HangupSide: SideCaller, HangupReason: "BYE", Priority: "high_risk",
 			UpdatedAt: at(10 * time.Minute),
 		},
 		{

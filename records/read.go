@@ -13,7 +13,7 @@ import (
 const selectColumns = `call_id, source, called_number, caller_withheld, caller_number_sealed, caller_hash,
 	started_at, answered_at, queued_at, counselor_answered_at, ended_at,
 	digits, language, caller_type, queue, counselor, transfer_target, queue_wait_ns,
-	outcome, hangup_side, hangup_reason, updated_at, emergency_target`
+	outcome, hangup_side, hangup_reason, updated_at, emergency_target, priority`
 
 // noLimit is SQLite's LIMIT value for "all rows".
 const noLimit = -1
@@ -160,7 +160,7 @@ func scanRecord(row rowScanner) (Record, []byte, error) {
 	err := row.Scan(&rec.CallID, &rec.Source, &rec.CalledNumber, &rec.CallerWithheld, &sealed, &rec.CallerHash,
 		&startedAt, &answeredAt, &queuedAt, &counselorAnsweredAt, &endedAt,
 		&rec.Digits, &rec.Language, &rec.CallerType, &rec.Queue, &rec.Counselor, &rec.TransferTarget, &queueWait,
-		&outcome, &hangupSide, &rec.HangupReason, &updatedAt, &rec.EmergencyTarget)
+		&outcome, &hangupSide, &rec.HangupReason, &updatedAt, &rec.EmergencyTarget, &rec.Priority)
 	if err != nil {
 		return Record{}, nil, err
 	}

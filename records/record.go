@@ -113,6 +113,9 @@ type Record struct {
 	// EmergencyTarget is the emergency service number called into the
 	// call, such as 119, or empty.
 	EmergencyTarget string
+	// Priority is the caller's queue priority from the IVR: "high_risk"
+	// for a caller in danger right now, else empty.
+	Priority string
 }
 
 // StartInfo contains the facts known about a call when it arrives.
@@ -150,6 +153,7 @@ type Patch struct {
 	HangupSide *Side
 
 	EmergencyTarget *string
+	Priority        *string
 }
 
 // ErrInvalidInput is returned for a start or patch the store rejects before

@@ -70,6 +70,10 @@ type Distributor struct {
 
 	// misses counts missed and busy offers across distributors, or is nil.
 	misses *MissPolicy
+	// strategy is passed in every Reserve request.
+	strategy queue.Strategy
+	// skills limits the candidates, or is nil for every counselor.
+	skills *skillRouting
 }
 
 // passReport describes one walk of the queue, for tests.
@@ -170,7 +174,7 @@ func (d *Distributor) Run(ctx context.Context) error {
 	}
 	defer d.running.Store(false)
 
-	d.log.Info().Dur("retry_delay", d.retryDelay).Msg("distributor started")
+	d.logStart()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()

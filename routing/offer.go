@@ -106,6 +106,15 @@ type OfferRequest struct {
 	// counselor leg with BYE and return CallerGone. Later calls return the
 	// first result, and calls after Offer returned fail with ErrOfferEnded.
 	Confirm func() error
+	// ConfirmCounselor is Confirm for a reservation that rings several
+	// counselors (Reservation.Ringing is not empty): it names the
+	// counselor who answered first. It shares Confirm's single use, so
+	// only the first answer is connected. A later call for the same
+	// counselor returns the first result, and one for another counselor
+	// returns ErrAnsweredElsewhere: the Offerer must hang that leg up.
+	// For a single counselor it behaves as Confirm when given
+	// Reservation.CounselorID.
+	ConfirmCounselor func(counselorID string) error
 }
 
 // Offerer rings counselors. package sip implements it.
@@ -130,6 +139,10 @@ var (
 	// ErrOfferEnded is returned by Confirm when called after Offer
 	// returned. The counselor leg must be hung up.
 	ErrOfferEnded = errors.New("offer already ended")
+	// ErrAnsweredElsewhere is returned by ConfirmCounselor for a ring-all
+	// offer that another counselor answered first. The leg of the counselor
+	// named in the call must be hung up.
+	ErrAnsweredElsewhere = errors.New("another counselor answered first")
 	// ErrAlreadyRunning is returned by Run when the Distributor's loop is
 	// already running. Create one Distributor per loop.
 	ErrAlreadyRunning = errors.New("distributor already running")

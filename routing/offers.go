@@ -25,6 +25,8 @@ type offer struct {
 	confirmed bool
 	// confirmErr is the result of Confirm.
 	confirmErr error
+	// confirmedBy is the counselor the first Confirm named.
+	confirmedBy string
 	// ended is set when the Run goroutine took the offer's result.
 	ended bool
 }
@@ -58,7 +60,11 @@ func (d *Distributor) startOffer(ctx context.Context, r queue.Reservation) {
 	o := &offer{reservation: r, cancel: cancel}
 	d.offers[r.CallID] = o
 	d.offersStarted++
-	req := OfferRequest{Reservation: r, Confirm: func() error { return d.confirm(ctx, o) }}
+	req := OfferRequest{
+		Reservation:      r,
+		Confirm:          func() error { return d.confirm(ctx, o, r.CounselorID) },
+		ConfirmCounselor: func(counselorID string) error { return d.confirm(ctx, o, counselorID) },
+	}
 
 	d.log.Info().Str("call_id", r.CallID).Str("counselor_id", r.CounselorID).Msg("offering caller to counselor")
 	d.publishOffered(r)
@@ -69,9 +75,9 @@ func (d *Distributor) startOffer(ctx context.Context, r queue.Reservation) {
 	})
 }
 
-// confirm runs Store.Connect for o once and returns its result. It runs on
-// the Offerer's goroutine.
-func (d *Distributor) confirm(ctx context.Context, o *offer) error {
+// confirm runs Store.Connect for o once, with counselorID as the counselor
+// who answered, and returns its result. It runs on the Offerer's goroutine.
+func (d *Distributor) confirm(ctx context.Context, o *offer, counselorID string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 
@@ -80,11 +86,12 @@ func (d *Distributor) confirm(ctx context.Context, o *offer) error {
 			o.reservation.CallID, o.reservation.CounselorID, ErrOfferEnded)
 	}
 	if o.confirmed {
-		return o.confirmErr
+		return repeatedConfirm(o, counselorID)
 	}
 
 	o.confirmed = true
-	o.confirmErr = d.connect(ctx, o.reservation)
+	o.confirmedBy = counselorID
+	o.confirmErr = d.connect(ctx, answeredBy(o.reservation, counselorID))
 	if o.confirmErr != nil {
 		// Connect may have freed the counselor, who can take the next caller.
 		d.Notify()
@@ -109,6 +116,9 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 	r := o.reservation
 	delete(d.offers, r.CallID)
 	confirmed, confirmErr := o.end()
+	if confirmed && confirmErr == nil {
+		r = answeredBy(r, o.confirmedBy)
+	}
 	log := d.log.With().Str("call_id", r.CallID).Str("counselor_id", r.CounselorID).
 		Stringer("outcome", done.result.Outcome).Logger()
 
@@ -150,7 +160,7 @@ func (d *Distributor) connectUnconfirmed(ctx context.Context, r queue.Reservatio
 	}
 }
 
-// markTried adds r's counselor to the tried set of r's caller.
+// markTried adds r's counselors to the tried set of r's caller.
 //
 // NOTE: CancelReservation keeps a failed counselor's IdleSince, so a
 // counselor who never answers stays the longest idle and is offered first to
@@ -162,7 +172,9 @@ func (d *Distributor) markTried(r queue.Reservation) {
 		state = &callerState{tried: make(map[string]bool)}
 		d.callers[r.CallID] = state
 	}
-	state.tried[r.CounselorID] = true
+	for _, id := range r.Counselors() {
+		state.tried[id] = true
+	}
 }
 
 // cancelReservation cancels r in the store, and keeps it for retryCancels

@@ -3,6 +3,7 @@ package routing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -53,6 +54,7 @@ func (d *Distributor) walkAt(ctx context.Context, now time.Time) time.Time {
 	case walkUnserved:
 		next = earliest(d.nextRetry(), d.nextWrapUpEnd(ctx, now))
 		next = earliest(next, d.nextBusySkipEnd(now))
+		next = earliest(next, d.nextWidening(waiting, now))
 	default:
 		next = d.nextRetry()
 	}
@@ -114,14 +116,19 @@ func (d *Distributor) offerWaiting(ctx context.Context, waiting []queue.Caller, 
 		}
 
 		state := d.callers[caller.CallID]
-		r, err := d.reserve(ctx, caller.CallID, state, now)
+		r, err := d.reserve(ctx, caller, state, now)
 		switch {
 		case err == nil:
 			d.startOffer(ctx, r)
 		case errors.Is(err, queue.ErrNoCounselor) && (state == nil || len(state.tried) == 0):
-			// No counselor at all is free, so none is free for the
-			// callers behind this one either.
-			return walkUnserved
+			if d.skills == nil {
+				// No counselor at all is free, so none is free for the
+				// callers behind this one either.
+				return walkUnserved
+			}
+			// A caller behind this one may have waited long enough to
+			// be offered to more counselors.
+			end = walkUnserved
 		case errors.Is(err, queue.ErrNoCounselor):
 			if state.retryAt.IsZero() {
 				state.retryAt = now.Add(d.retryDelay)
@@ -140,12 +147,13 @@ func (d *Distributor) offerWaiting(ctx context.Context, waiting []queue.Caller, 
 	return end
 }
 
-// reserve calls Store.Reserve for callID, excluding the counselors in
-// state's tried set.
-func (d *Distributor) reserve(ctx context.Context, callID string, state *callerState, now time.Time) (queue.Reservation, error) {
-	req := queue.ReserveRequest{CallID: callID, Now: now}
-	if state != nil {
-		req.Exclude = sortedKeys(state.tried)
+// reserve calls Store.Reserve for caller, excluding the counselors in
+// state's tried set and those the queue's skill rules out.
+func (d *Distributor) reserve(ctx context.Context, caller queue.Caller, state *callerState, now time.Time) (queue.Reservation, error) {
+	req, any := d.reserveRequest(caller, state, now)
+	if !any {
+		return queue.Reservation{}, fmt.Errorf("reserve counselor for caller %s: no counselor has skill %s at the level needed now: %w",
+			caller.CallID, d.skills.skill, queue.ErrNoCounselor)
 	}
 	req.Exclude = append(req.Exclude, d.busySkipped(now)...)
 

@@ -83,6 +83,7 @@ func (c *call) enqueue(result ivr.Result) {
 		Queue:      queueName,
 		EnqueuedAt: now,
 		Attributes: result.Attributes,
+		Priority:   callerPriority(result.Attributes),
 	}
 	if err := c.srv.queue.Enqueue(c.ctx, caller); err != nil {
 		c.log.Error().Err(err).Msg("queueing the caller failed")
@@ -101,6 +102,9 @@ func (c *call) enqueue(result ivr.Result) {
 
 	c.record(records.Patch{QueuedAt: &now, Queue: &queueName})
 	c.log.Info().Str("queue", queueName).Msg("caller queued")
+	if caller.Priority >= PriorityHighRisk {
+		c.announceHighRisk(queueName, now)
+	}
 	c.srv.notifyDistributor()
 
 	language := result.Attributes[attrLanguage]

@@ -460,6 +460,9 @@ func (s *Server) Offer(ctx context.Context, req routing.OfferRequest) routing.Of
 		return routing.OfferResult{Outcome: routing.CallerGone}
 	}
 	s.featureCalls.wait(ctx, req.Reservation.CounselorID)
+	if len(req.Reservation.Ringing) > 1 {
+		return c.offerAll(ctx, req)
+	}
 	return c.offer(ctx, req.Reservation, req.Confirm)
 }
 

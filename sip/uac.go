@@ -126,21 +126,23 @@ func (s *Server) awaitAnswer(ctx context.Context, d dialRequest, leg *outboundLe
 	defer ring.Stop()
 
 	var (
-		provisional bool
-		cancelled   bool
-		cancelCause routing.OfferOutcome
-		cancelSent  bool
-		giveUp      <-chan time.Time
+		provisional  bool
+		cancelled    bool
+		cancelCause  routing.OfferOutcome
+		cancelSent   bool
+		cancelReason string
+		giveUp       <-chan time.Time
 	)
 	requestCancel := func(cause routing.OfferOutcome) {
 		if cancelled {
 			return
 		}
 		cancelled, cancelCause = true, cause
+		cancelReason = cancelReasonFor(ctx)
 		giveUp = time.After(cancelGrace)
 		if provisional {
 			cancelSent = true
-			s.sendCancel(invite, d.log)
+			s.sendCancel(invite, d.log, cancelReason)
 		}
 	}
 	ctxDone := ctx.Done()
@@ -153,7 +155,7 @@ func (s *Server) awaitAnswer(ctx context.Context, d dialRequest, leg *outboundLe
 				provisional = true
 				if cancelled && !cancelSent {
 					cancelSent = true
-					s.sendCancel(invite, d.log)
+					s.sendCancel(invite, d.log, cancelReason)
 				}
 			case res.IsSuccess():
 				return s.takeAnswer(d, leg, invite, tx, res, cancelled, cancelCause)
@@ -248,8 +250,9 @@ func (s *Server) sendAck(leg *outboundLeg, invite *sipmsg.Request, tx sipmsg.Cli
 }
 
 // sendCancel cancels a pending INVITE (RFC 3261 9.1): same Request-URI,
-// Call-ID, From, To, CSeq number and top Via as the INVITE.
-func (s *Server) sendCancel(invite *sipmsg.Request, log zerolog.Logger) {
+// Call-ID, From, To, CSeq number and top Via as the INVITE. A reason that
+// is not empty goes into a Reason header (RFC 3326).
+func (s *Server) sendCancel(invite *sipmsg.Request, log zerolog.Logger, reason string) {
 	cancel := sipmsg.NewRequest(sipmsg.CANCEL, invite.Recipient)
 	if via := invite.Via(); via != nil {
 		cancel.AppendHeader(via.Clone())
@@ -262,6 +265,9 @@ func (s *Server) sendCancel(invite *sipmsg.Request, log zerolog.Logger) {
 	cancel.AppendHeader(&sipmsg.CSeqHeader{SeqNo: invite.CSeq().SeqNo, MethodName: sipmsg.CANCEL})
 	maxForwards := sipmsg.MaxForwardsHeader(70)
 	cancel.AppendHeader(&maxForwards)
+	if reason != "" {
+		cancel.AppendHeader(sipmsg.NewHeader("Reason", reason))
+	}
 	cancel.SetTransport(invite.Transport())
 	cancel.SetDestination(invite.Destination())
 

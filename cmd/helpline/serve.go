@@ -205,6 +205,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 			routing.WithQueue(def.Name),
 			routing.WithEvents(bus),
 			routing.WithMissPolicy(misses),
+			queueRouting(cfg, def),
 		))
 	}
 	notifyAll := func() {
@@ -222,6 +223,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, log)
+		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 	}
 	return a, nil
 }

@@ -49,6 +49,10 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("EndWrapUp", func(t *testing.T) { testEndWrapUp(t, newStore) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelledContext(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })
+	t.Run("Strategies", func(t *testing.T) { testStrategies(t, newStore) })
+	t.Run("RingAll", func(t *testing.T) { testRingAll(t, newStore) })
+	t.Run("OneOfferAcrossQueues", func(t *testing.T) { testOneOfferAcrossQueues(t, newStore) })
+	t.Run("SetPriority", func(t *testing.T) { testSetPriority(t, newStore) })
 }
 
 // fixture is a store under test with helpers that fail the test on any
