@@ -215,10 +215,16 @@ func TestCallbackAfterAbandonFailsWhenBusy(t *testing.T) {
 	}
 }
 
-// overflowQueue sets the one queue's overflow rule.
+// overflowQueue sets the overflow rule of the Korean queue, which the
+// callers of these tests reach.
 func overflowQueue(overflow map[string]any) func(cfg map[string]any) {
 	return func(cfg map[string]any) {
-		cfg["queues"] = []any{map[string]any{"name": "loneliness", "overflow": overflow}}
+		queues, _ := cfg["queues"].([]any)
+		for _, entry := range queues {
+			if q, ok := entry.(map[string]any); ok && q["name"] == "loneliness_ko" {
+				q["overflow"] = overflow
+			}
+		}
 	}
 }
 
