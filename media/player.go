@@ -16,7 +16,7 @@ import (
 // ends first, and ErrSessionClosed when the session is closed. It waits
 // while another Play, PlayLoop or Bridge sends on the session.
 func (s *Session) Play(ctx context.Context, a *Audio) error {
-	if s.law == lawNone {
+	if s.currentLaw() == lawNone {
 		return ErrUnsupportedCodec
 	}
 	release, err := s.acquireSender(ctx)
@@ -34,7 +34,7 @@ func (s *Session) Play(ctx context.Context, a *Audio) error {
 // after first until ctx ends. Like Play, it waits while another sender is
 // active and returns ErrSessionClosed when the session is closed.
 func (s *Session) PlayLoop(ctx context.Context, first, loop *Audio) error {
-	if s.law == lawNone {
+	if s.currentLaw() == lawNone {
 		return ErrUnsupportedCodec
 	}
 	release, err := s.acquireSender(ctx)

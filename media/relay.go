@@ -40,8 +40,8 @@ func Bridge(ctx context.Context, a, b *Session) error {
 	if a == b {
 		return ErrSameSession
 	}
-	if a.law == lawNone || b.law == lawNone {
-		return fmt.Errorf("bridge %s with %s: %w", a.codec.Name, b.codec.Name, ErrUnsupportedCodec)
+	if a.currentLaw() == lawNone || b.currentLaw() == lawNone {
+		return fmt.Errorf("bridge %s with %s: %w", a.currentCodec().Name, b.currentCodec().Name, ErrUnsupportedCodec)
 	}
 
 	release, err := acquireBothSenders(ctx, a, b)
