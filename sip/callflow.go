@@ -191,12 +191,12 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	c.log.Info().Str("counselor", counselorID).Dur("queue_wait", wait).Msg("counselor answered, bridging")
 
 	leg.media.Start(c.ctx)
-	c.srv.spawn(func() { c.bridge(leg) })
+	c.planMedia()
 }
 
-// bridge relays audio between the caller and the peer leg until the call ends.
-func (c *call) bridge(leg *outboundLeg) {
-	if err := media.Bridge(c.ctx, c.callerMedia, leg.media); err != nil && !errors.Is(err, context.Canceled) {
+// bridge relays audio between the caller and the peer leg until ctx ends.
+func (c *call) bridge(ctx context.Context, leg *outboundLeg) {
+	if err := media.Bridge(ctx, c.callerMedia, leg.media); err != nil && !errors.Is(err, context.Canceled) {
 		c.log.Warn().Err(err).Msg("audio bridge stopped")
 	}
 }
@@ -230,7 +230,7 @@ func (c *call) transfer(target string) {
 	c.peer = d.leg
 	c.mu.Unlock()
 	d.leg.media.Start(c.ctx)
-	c.srv.spawn(func() { c.bridge(d.leg) })
+	c.planMedia()
 }
 
 // resolveTransfer turns an IVR transfer target into a SIP URI, or "" when

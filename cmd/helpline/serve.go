@@ -300,6 +300,8 @@ func sipOptions(cfg *config.Config) sip.Options {
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,
 		RetryAfter:        cfg.Shutdown.RetryAfter,
+		SessionExpires:    cfg.SIP.SessionExpires,
+		MinSE:             cfg.SIP.MinSE,
 	}
 }
 
