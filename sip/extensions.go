@@ -7,7 +7,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 )
 
-// SIP option tags (RFC 3261 section 19.2) this server knows.
+// SIP option tags (RFC 3261 section 19.2) this server reads.
 const (
 	// extensionTimer is session timers (RFC 4028), which this server
 	// supports.
@@ -71,7 +71,7 @@ func (s *Server) rejectUnsupportedRequire(req *sipmsg.Request, tx sipmsg.ServerT
 		return false
 	}
 
-	s.log.Warn().Str("method", string(req.Method)).Strs("unsupported", unsupported).Msg("request requires an unsupported extension, answering 420")
+	s.log.Warn().Str("method", string(req.Method)).Strs("unsupported", unsupported).Msg("request requires an unsupported extension, responding 420")
 	s.respond(req, tx, sipmsg.StatusBadExtension, "Bad Extension", nil,
 		sipmsg.NewHeader("Unsupported", strings.Join(unsupported, ", ")),
 		supportedHeader())

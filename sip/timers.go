@@ -17,8 +17,9 @@ import (
 // Session timers (RFC 4028): the caller's INVITE may ask that the session
 // be refreshed by a re-INVITE or UPDATE within an interval. The refresher
 // is the caller ("uac") or this server ("uas"). When the caller is the
-// refresher and misses a refresh, the call ends with BYE on both legs;
-// when this server is, it sends an UPDATE at half the interval.
+// refresher and misses a refresh, the call ends with BYE on both legs.
+// When this server is the refresher, it sends an UPDATE at half the
+// interval.
 
 // Session timer defaults and names.
 const (
@@ -62,7 +63,8 @@ type sessionTimer struct {
 	peerSupports bool
 }
 
-// sessionTimerPlan is what one request negotiated.
+// sessionTimerPlan is the session interval, refresher and timer support
+// that one request negotiated.
 type sessionTimerPlan struct {
 	interval     time.Duration
 	refresher    string
@@ -218,8 +220,8 @@ func (c *call) startSessionTimer() {
 }
 
 // runSessionTimer waits for refreshes. When the caller is the refresher
-// and none comes in time, the call ends with BYE on both legs; when this
-// server is, it refreshes at half the interval.
+// and none comes in time, the call ends with BYE on both legs. When this
+// server is the refresher, it refreshes at half the interval.
 func (c *call) runSessionTimer(st *sessionTimer) {
 	for {
 		p := st.plan()
