@@ -32,6 +32,9 @@ type RawCall struct {
 	fromTag string
 	toTag   string
 	cseq    int
+	// branch is the Via branch of the last request, which the ACK of a
+	// non-2xx final response repeats (RFC 3261 17.1.1.3).
+	branch string
 
 	responses chan []byte
 	requests  *eventLog[string]
@@ -241,12 +244,13 @@ func (c *RawCall) WaitRequest(t testing.TB, method string, timeout time.Duration
 func (c *RawCall) Request(method string, headers []string, contentType, body string) []byte {
 	c.t.Helper()
 	c.cseq++
-	c.send(c.build(method, c.cseq, headers, contentType, body))
+	c.branch = randomID(c.t)
+	c.send(c.build(method, c.cseq, c.branch, headers, contentType, body))
 	return c.waitFinal(method, c.cseq)
 }
 
-// build writes a request of this dialog.
-func (c *RawCall) build(method string, cseq int, headers []string, contentType, body string) string {
+// build writes a request of this dialog with the given Via branch.
+func (c *RawCall) build(method string, cseq int, branch string, headers []string, contentType, body string) string {
 	local := c.localAddr()
 	to := "<sip:120@" + c.server + ">"
 	if c.toTag != "" {
@@ -254,7 +258,7 @@ func (c *RawCall) build(method string, cseq int, headers []string, contentType, 
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s sip:120@%s;transport=%s SIP/2.0\r\n", method, c.server, strings.ToLower(c.transport))
-	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s;branch=z9hG4bK%s;rport\r\n", c.transport, local, randomID(c.t))
+	fmt.Fprintf(&b, "Via: SIP/2.0/%s %s;branch=z9hG4bK%s;rport\r\n", c.transport, local, branch)
 	fmt.Fprintf(&b, "From: <sip:01012345678@%s>;tag=%s\r\n", local, c.fromTag)
 	fmt.Fprintf(&b, "To: %s\r\n", to)
 	fmt.Fprintf(&b, "Call-ID: %s\r\n", c.callID)
@@ -296,10 +300,16 @@ func (c *RawCall) waitFinal(method string, cseq int) []byte {
 func (c *RawCall) Invite(headers []string, sdp string) []byte {
 	c.t.Helper()
 	res := c.Request("INVITE", headers, "application/sdp", sdp)
-	if status := statusOf(res); status >= 200 && status < 300 {
-		c.toTag = tagOf(SIPHeader(res, "To"))
+	c.toTag = tagOf(SIPHeader(res, "To"))
+	switch status := statusOf(res); {
+	case status >= 200 && status < 300:
 		c.takeAnswer(res)
 		c.Ack()
+	case status >= 300:
+		// The ACK of a failed INVITE belongs to its transaction, and no
+		// dialog remains.
+		c.send(c.build("ACK", c.cseq, c.branch, nil, "", ""))
+		c.toTag = ""
 	}
 	return res
 }
@@ -312,8 +322,9 @@ func (c *RawCall) Reinvite(headers []string, sdp string) []byte {
 		c.takeAnswer(res)
 		c.Ack()
 	} else if status >= 300 {
-		// A failed INVITE transaction is acknowledged with the same CSeq.
-		c.send(c.build("ACK", c.cseq, nil, "", ""))
+		// The ACK of a failed INVITE belongs to its transaction: same
+		// branch and CSeq number.
+		c.send(c.build("ACK", c.cseq, c.branch, nil, "", ""))
 	}
 	return res
 }
@@ -321,7 +332,7 @@ func (c *RawCall) Reinvite(headers []string, sdp string) []byte {
 // Ack acknowledges the last INVITE's 2xx.
 func (c *RawCall) Ack() {
 	c.t.Helper()
-	c.send(c.build("ACK", c.cseq, nil, "", ""))
+	c.send(c.build("ACK", c.cseq, randomID(c.t), nil, "", ""))
 }
 
 // takeAnswer points the RTP sender at the address of an SDP answer.

@@ -354,14 +354,10 @@ func TestSeveralMediaLines(t *testing.T) {
 	wantStatus(t, "BYE", call.Request("BYE", nil, "", ""), 200)
 }
 
-// T3: a caller whose ACK never arrives, already talking to a counselor.
-// After 64×T1 the server sends BYE to both legs, and the counselor is free
-// for the next caller.
-func TestMissingAckFreesCounselor(t *testing.T) {
-	RequireTool(t, "baresip")
-	srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
-	phone := counselorPhone(t, srv, "1001", true)
-
+// noAckCall places a raw call whose 200 OK is never acknowledged, and
+// queues it.
+func noAckCall(t *testing.T, srv *Server) *RawCall {
+	t.Helper()
 	call := DialRaw(t, srv, "udp")
 	res := call.Request("INVITE", nil, "application/sdp", callerOffer(call, "sendrecv"))
 	wantStatus(t, "INVITE", res, 200)
@@ -369,17 +365,54 @@ func TestMissingAckFreesCounselor(t *testing.T) {
 	call.takeAnswer(res)
 	call.SendRTP(0, callerPayload, fillPCMU)
 	queueRawCall(t, srv, call)
-	srv.WaitLog(t, LogFields(map[string]any{"message": "counselor answered, bridging", "call_id": call.CallID()}), logTimeout)
+	return call
+}
 
-	call.WaitRequest(t, "BYE", 60*time.Second)
-	phone.WaitEvent(t, "CALL_CLOSED", phoneTimeout)
-	rec := waitEndedRecord(t, srv, call.CallID())
-	wantRecord(t, rec, map[string]string{"outcome": "failed", "hangup_side": "server", "counselor": "1001"})
+// T3: a caller whose ACK never arrives gets BYE after 64×T1, and so does
+// the counselor talking to it. The counselor answers the next caller, and
+// a caller who was still queued leaves the queue: a counselor who logs in
+// afterwards is never offered that call.
+func TestMissingAckFreesCounselorAndQueue(t *testing.T) {
+	RequireTool(t, "baresip")
 
-	next := answeredCall(t, srv, "udp", nil)
-	queueRawCall(t, srv, next)
-	srv.WaitLog(t, LogFields(map[string]any{"message": "counselor answered, bridging", "call_id": next.CallID(), "counselor": "1001"}), logTimeout)
-	wantStatus(t, "BYE", next.Request("BYE", nil, "", ""), 200)
+	t.Run("talking to a counselor", func(t *testing.T) {
+		t.Parallel()
+		srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
+		phone := counselorPhone(t, srv, "1001", true)
+
+		call := noAckCall(t, srv)
+		srv.WaitLog(t, LogFields(map[string]any{"message": "counselor answered, bridging", "call_id": call.CallID()}), logTimeout)
+		call.WaitRequest(t, "BYE", 60*time.Second)
+		phone.WaitEvent(t, "CALL_CLOSED", phoneTimeout)
+		rec := waitEndedRecord(t, srv, call.CallID())
+		wantRecord(t, rec, map[string]string{"outcome": "failed", "hangup_side": "server", "counselor": "1001"})
+
+		next := answeredCall(t, srv, "udp", nil)
+		queueRawCall(t, srv, next)
+		srv.WaitLog(t, LogFields(map[string]any{"message": "counselor answered, bridging", "call_id": next.CallID(), "counselor": "1001"}), logTimeout)
+		wantStatus(t, "BYE", next.Request("BYE", nil, "", ""), 200)
+	})
+
+	t.Run("waiting in the queue", func(t *testing.T) {
+		t.Parallel()
+		srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
+
+		call := noAckCall(t, srv)
+		call.WaitRequest(t, "BYE", 60*time.Second)
+		rec := waitEndedRecord(t, srv, call.CallID())
+		wantRecord(t, rec, map[string]string{"outcome": "failed", "hangup_side": "server"})
+
+		counselorPhone(t, srv, "1002", true)
+		next := answeredCall(t, srv, "udp", nil)
+		queueRawCall(t, srv, next)
+		srv.WaitLog(t, LogFields(map[string]any{"message": "counselor answered, bridging", "call_id": next.CallID(), "counselor": "1002"}), logTimeout)
+		wantStatus(t, "BYE", next.Request("BYE", nil, "", ""), 200)
+		for _, entry := range srv.Logs() {
+			if entry["message"] == "ringing counselor" && entry["call_id"] == call.CallID() {
+				t.Errorf("counselor rung for the call that ended without an ACK: its queue slot was kept")
+			}
+		}
+	})
 }
 
 // shortTimers lets sessions expire within seconds: sip.min_se below the
@@ -544,6 +577,17 @@ func TestLargeAndTCPRequests(t *testing.T) {
 		wantStatus(t, "BYE over TCP", call.Request("BYE", nil, "", ""), 200)
 	})
 
+	t.Run("tcp request from the server", func(t *testing.T) {
+		// With refresher=uas the server sends UPDATE, which must come over
+		// the caller's own connection.
+		timers := StartServer(t, ServerOptions{Mutate: shortTimers(t)})
+		call := DialRaw(t, timers, "tcp")
+		res := call.Invite([]string{"Supported: timer", "Session-Expires: 4;refresher=uas"}, callerOffer(call, "sendrecv"))
+		wantStatus(t, "INVITE over TCP", res, 200)
+		call.WaitRequest(t, "UPDATE", 20*time.Second)
+		wantStatus(t, "BYE over TCP", call.Request("BYE", nil, "", ""), 200)
+	})
+
 	t.Run("udp larger than 1300 bytes", func(t *testing.T) {
 		call := DialRaw(t, srv, "udp")
 		var proxies []string
@@ -551,7 +595,7 @@ func TestLargeAndTCPRequests(t *testing.T) {
 			proxies = append(proxies, fmt.Sprintf("Via: SIP/2.0/UDP 127.0.0.%d:5060;branch=z9hG4bKproxy%02d%s;received=127.0.0.1", i+2, i, randomID(t)))
 		}
 		offer := largeOffer(call)
-		message := call.build("INVITE", 1, proxies, "application/sdp", offer)
+		message := call.build("INVITE", 1, randomID(t), proxies, "application/sdp", offer)
 		if len(message) <= 1300 {
 			t.Fatalf("test INVITE is %d bytes, want more than 1300", len(message))
 		}

@@ -62,6 +62,16 @@ func (c *call) reoffer(leg any, offer []byte) ([]byte, error) {
 	return answer, nil
 }
 
+// applyInitialDirection mutes the caller's session when the INVITE itself
+// offered hold (sendonly, inactive or c=0.0.0.0), so that no RTP reaches a
+// caller whose answer said recvonly or inactive.
+func (c *call) applyInitialDirection(n *media.Negotiated) {
+	c.callerMedia.SetSending(n.Sends())
+	c.mu.Lock()
+	c.callerHolds = !n.Sends()
+	c.mu.Unlock()
+}
+
 // legMedia returns the RTP session of leg and the o= session id and
 // version counter of the SDP this server sends on it.
 func (c *call) legMedia(leg any) (*media.Session, uint64, *atomic.Uint64) {

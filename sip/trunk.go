@@ -189,6 +189,7 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 		TelephoneEvent: negotiated.TelephoneEvent,
 		Logger:         log,
 	})
+	c.applyInitialDirection(negotiated)
 	leg.handler = c
 	leg.attach(c)
 
