@@ -173,7 +173,7 @@ func (c *RawCall) readSIP() {
 		if len(bytes.TrimSpace(msg)) == 0 {
 			continue // a CRLF keep-alive
 		}
-		if statusOf(msg) != 0 {
+		if SIPStatus(msg) != 0 {
 			c.responses <- msg
 			continue
 		}
@@ -284,7 +284,7 @@ func (c *RawCall) waitFinal(method string, cseq int) []byte {
 	for {
 		select {
 		case msg := <-c.responses:
-			if SIPHeader(msg, "CSeq") != want || statusOf(msg) < 200 {
+			if SIPHeader(msg, "CSeq") != want || SIPStatus(msg) < 200 {
 				continue
 			}
 			return msg
@@ -301,7 +301,7 @@ func (c *RawCall) Invite(headers []string, sdp string) []byte {
 	c.t.Helper()
 	res := c.Request("INVITE", headers, "application/sdp", sdp)
 	c.toTag = tagOf(SIPHeader(res, "To"))
-	switch status := statusOf(res); {
+	switch status := SIPStatus(res); {
 	case status >= 200 && status < 300:
 		c.takeAnswer(res)
 		c.Ack()
@@ -318,7 +318,7 @@ func (c *RawCall) Invite(headers []string, sdp string) []byte {
 func (c *RawCall) Reinvite(headers []string, sdp string) []byte {
 	c.t.Helper()
 	res := c.Request("INVITE", headers, "application/sdp", sdp)
-	if status := statusOf(res); status >= 200 && status < 300 {
+	if status := SIPStatus(res); status >= 200 && status < 300 {
 		c.takeAnswer(res)
 		c.Ack()
 	} else if status >= 300 {
@@ -350,8 +350,8 @@ func (c *RawCall) takeAnswer(res []byte) {
 func (c *RawCall) Digit(t testing.TB, key string) {
 	t.Helper()
 	res := c.Request("INFO", nil, "application/dtmf-relay", "Signal="+key+"\r\nDuration=160\r\n")
-	if statusOf(res) != 200 {
-		t.Fatalf("INFO %s answered %d, want 200\n%s", key, statusOf(res), res)
+	if SIPStatus(res) != 200 {
+		t.Fatalf("INFO %s answered %d, want 200\n%s", key, SIPStatus(res), res)
 	}
 }
 
@@ -511,4 +511,15 @@ func SDPAudioAddr(sdp string) (netip.AddrPort, bool) {
 		return netip.AddrPort{}, false
 	}
 	return netip.AddrPortFrom(addr, uint16(port)), true
+}
+
+// SIPStatus returns the status code of a SIP response, or 0 for a request.
+func SIPStatus(msg []byte) int {
+	line, _, _ := bytes.Cut(msg, []byte("\r\n"))
+	fields := strings.Fields(string(line))
+	if len(fields) < 2 || fields[0] != "SIP/2.0" {
+		return 0
+	}
+	code, _ := strconv.Atoi(fields[1])
+	return code
 }

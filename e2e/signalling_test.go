@@ -52,7 +52,7 @@ func callerOffer(call *RawCall, direction string) string {
 // wantStatus fails unless res has the status.
 func wantStatus(t *testing.T, what string, res []byte, want int) {
 	t.Helper()
-	if got := statusOf(res); got != want {
+	if got := SIPStatus(res); got != want {
 		t.Fatalf("%s answered %d, want %d\n%s", what, got, want, res)
 	}
 }

@@ -180,9 +180,10 @@ func (p *sessionTimerPlan) headers() []sipmsg.Header {
 
 // useSessionTimer sets the session timer the caller's INVITE negotiated,
 // and the headers of the 200 OK that confirm it. A nil plan leaves the
-// call without a session timer.
+// call without a session timer, and the 200 OK only says Supported: timer.
 func (c *call) useSessionTimer(plan *sessionTimerPlan) {
 	if plan == nil {
+		c.caller.answerHeaders = append(c.caller.answerHeaders, supportedHeader())
 		return
 	}
 	st := &sessionTimer{refreshed: make(chan struct{}, 1)}
