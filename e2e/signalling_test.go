@@ -611,3 +611,32 @@ func TestLargeAndTCPRequests(t *testing.T) {
 		wantStatus(t, "BYE", call.Request("BYE", nil, "", ""), 200)
 	})
 }
+
+// S3 and S2 from the counselor's side: a SIPp counselor phone re-offers
+// PCMA only (answered PT 8 while the caller stays on PCMU), then an offer
+// without m= lines (answered without any, and the caller hears the hold
+// music), then PCMU again (the bridge resumes). SIPp checks each answer.
+func TestCounselorReoffersSession(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{})
+	phone := sippCounselor(t, srv, "1002", "uas_reinvite.xml")
+
+	call := answeredCall(t, srv, "udp", nil)
+	queueRawCall(t, srv, call)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "counselor answered, bridging", "call_id": call.CallID()}), logTimeout)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "rtp format changed", "codec": "PCMA", "counselor": "1002"}), logTimeout)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "call held", "by": "counselor", "call_id": call.CallID()}), logTimeout)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "hold music playing", "listener": "caller", "call_id": call.CallID()}), logTimeout)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "call resumed", "by": "counselor", "call_id": call.CallID()}), logTimeout)
+
+	for _, p := range call.ReceivedRTP(time.Time{}, time.Now()) {
+		if p.PayloadType != 0 {
+			t.Errorf("caller received payload type %d, want PCMU (0) throughout: only the counselor's leg changed codec", p.PayloadType)
+			break
+		}
+	}
+	wantStatus(t, "BYE", call.Request("BYE", nil, "", ""), 200)
+	if result := phone.Wait(t); result.ExitCode != 0 {
+		t.Errorf("the counselor's SIPp phone saw a wrong answer:\n%s", result.Report())
+	}
+}

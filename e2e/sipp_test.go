@@ -121,6 +121,12 @@ var sippPairs = []sippPair{
 			Vars: map[string]string{"cancel_ms": "300"}},
 	},
 	{
+		name:    "counselor re-offers the session",
+		uas:     SippOptions{Scenario: "uas_reinvite.xml", Vars: map[string]string{"pause_ms": "300"}},
+		uac:     SippOptions{Scenario: "uac_verify_reinvite.xml", Service: "1002"},
+		wantUAS: "the server resumed the counselor leg on PCMU",
+	},
+	{
 		name:    "counselor answers as the cancel arrives",
 		uas:     SippOptions{Scenario: "uas_answer_on_cancel.xml"},
 		uac:     SippOptions{Scenario: "uac_verify_ring_cancel.xml", Service: "1001"},
