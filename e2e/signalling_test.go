@@ -640,3 +640,37 @@ func TestCounselorReoffersSession(t *testing.T) {
 		t.Errorf("the counselor's SIPp phone saw a wrong answer:\n%s", result.Report())
 	}
 }
+
+// T5 with SIPp as the caller: Session-Expires 12 with refresher=uac, three
+// UPDATE refreshes 4 s apart, then none. SIPp checks that the 200 OK and
+// each refresh's 200 carry Session-Expires and Require: timer, and the
+// server's BYE ends the session after the refreshes stop.
+func TestSessionTimerWithSipp(t *testing.T) {
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{Mutate: shortTimers(t)})
+	result := RunSipp(t, SippOptions{
+		Scenario: "uac_session_timer.xml",
+		Target:   srv.Addr(),
+		Service:  "120",
+		Vars:     map[string]string{"se": "12", "refresh_ms": "4000"},
+		Timeout:  90 * time.Second,
+	})
+
+	for _, want := range []string{
+		"200 OK with Session-Expires 12;refresher=uac and Require timer",
+		"refresh 3 answered with Session-Expires 12;refresher=uac and Require timer",
+		"the server ended the session with BYE",
+	} {
+		if !strings.Contains(result.Log, want) {
+			t.Errorf("SIPp log lacks %q:\n%s", want, result.Log)
+		}
+	}
+	if result.Duration < 14*time.Second {
+		t.Errorf("call lasted %s, want it to outlive its first 12 s interval through the refreshes", result.Duration)
+	}
+	rec := waitEndedRecord(t, srv, result.CallID)
+	wantRecord(t, rec, map[string]string{"hangup_side": "server", "outcome": "abandoned_in_queue"})
+	if reason := recordField(rec, "hangup_reason"); !strings.Contains(reason, "session timer expired") {
+		t.Errorf("hangup_reason = %q, want the session timer's expiry", reason)
+	}
+}
