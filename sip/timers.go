@@ -289,9 +289,12 @@ func (c *call) sendSessionRefresh(p *sessionTimerPlan) bool {
 
 // refreshSession handles the session timer part of a re-INVITE or UPDATE
 // from leg, and returns the headers its 2xx carries. Only the caller's
-// leg has a session timer. A request without Session-Expires refreshes
-// the running timer with its current interval; one with Session-Expires
-// sets the new interval, or fails with ErrSessionIntervalTooSmall.
+// leg has a session timer. A request with Session-Expires sets the new
+// interval, or fails with ErrSessionIntervalTooSmall. A request without
+// it refreshes the running timer with its current interval, and when the
+// request does not list Supported: timer either, this server becomes the
+// refresher, so that a caller who dropped session timers is never hung up
+// for not refreshing (RFC 4028 section 9).
 func (c *call) refreshSession(leg any, req *sipmsg.Request) ([]sipmsg.Header, error) {
 	if leg != any(c.caller) {
 		return nil, nil
@@ -313,8 +316,12 @@ func (c *call) refreshSession(leg any, req *sipmsg.Request) ([]sipmsg.Header, er
 		return plan.headers(), nil
 	}
 
-	if plan == nil {
-		plan = st.plan()
+	current := st.plan()
+	if _, _, present, _ := parseSessionExpires(req); !present {
+		if plan == nil {
+			plan = &sessionTimerPlan{refresher: refresherUAS}
+		}
+		plan.interval = current.interval
 	}
 	st.apply(plan)
 	select {

@@ -90,3 +90,48 @@ func TestHeaderTokensRequire(t *testing.T) {
 		}
 	}
 }
+
+// A refresh keeps the current interval when it names none, and a refresh
+// from a caller that no longer lists timer support makes this server the
+// refresher instead of ending the call later.
+func TestRefreshSession(t *testing.T) {
+	c, leg := testCall(t)
+	c.srv.opts = Options{MinSE: 90 * time.Second, SessionExpires: 1800 * time.Second}
+	c.useSessionTimer(&sessionTimerPlan{interval: 120 * time.Second, refresher: refresherUAC, peerSupports: true})
+
+	tests := []struct {
+		name        string
+		req         *sipmsg.Request
+		wantExpires string
+		wantRequire bool
+	}{
+		{"Supported timer only", inviteWith("Supported", "timer"), "120;refresher=uac", true},
+		{"no timer headers", inviteWith(), "120;refresher=uas", false},
+		{"new interval", inviteWith("Supported", "timer", "Session-Expires", "300;refresher=uac"), "300;refresher=uac", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			headers, err := c.refreshSession(c.caller, tt.req)
+			if err != nil {
+				t.Fatalf("refreshSession: %v", err)
+			}
+			got := map[string]string{}
+			for _, h := range headers {
+				got[h.Name()] = h.Value()
+			}
+			if got["Session-Expires"] != tt.wantExpires {
+				t.Errorf("Session-Expires = %q, want %q", got["Session-Expires"], tt.wantExpires)
+			}
+			if _, ok := got["Require"]; ok != tt.wantRequire {
+				t.Errorf("Require present = %v, want %v", ok, tt.wantRequire)
+			}
+		})
+	}
+
+	if _, err := c.refreshSession(c.caller, inviteWith("Session-Expires", "30")); !errors.Is(err, ErrSessionIntervalTooSmall) {
+		t.Errorf("refresh with Session-Expires 30 = %v, want ErrSessionIntervalTooSmall (422)", err)
+	}
+	if headers, err := c.refreshSession(leg, inviteWith("Session-Expires", "300")); err != nil || headers != nil {
+		t.Errorf("refresh on the counselor leg = %v, %v; want no session timer there", headers, err)
+	}
+}
