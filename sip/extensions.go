@@ -17,7 +17,9 @@ const (
 // supportedExtensions are the option tags a request may Require. 100rel
 // (RFC 3262) is not among them: this server sends no provisional response
 // but 100 Trying, which is never sent reliably, so an INVITE that
-// requires 100rel gets 420 Bad Extension.
+// requires 100rel gets 420 Bad Extension. sipgo v1.7.3 would not help
+// here either: it names the PRACK method but keeps no RSeq and retransmits
+// no reliable provisional response.
 var supportedExtensions = map[string]bool{extensionTimer: true}
 
 // supportedHeader is the Supported header of this server's responses.
