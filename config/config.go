@@ -90,6 +90,15 @@ type SIP struct {
 	// DefaultExpires is the lifetime of a REGISTER without an Expires
 	// value. Whole seconds, default 10m.
 	DefaultExpires time.Duration `mapstructure:"default_expires"`
+	// SessionExpires is the session interval (RFC 4028) granted to a
+	// caller that supports session timers but asks for none. Whole
+	// seconds, default 30m; at least min_se.
+	SessionExpires time.Duration `mapstructure:"session_expires"`
+	// MinSE is the shortest session interval accepted; a shorter
+	// Session-Expires gets 422 with Min-SE. Whole seconds, default 90s,
+	// the floor of RFC 4028. Values from 1s to 89s are accepted with a
+	// warning, for tests only.
+	MinSE time.Duration `mapstructure:"min_se"`
 }
 
 // Listener is one SIP socket.

@@ -51,6 +51,7 @@ var (
 // and records the problems and warnings.
 func validate(cfg *Config, env environment, options loadOptions, ps, warnings *problems) {
 	validateSIP(&cfg.SIP, ps)
+	validateSessionTimers(&cfg.SIP, ps, warnings)
 	validateRTP(&cfg.RTP, cfg.SIP.PublicHost, ps)
 	validateTrunk(&cfg.Trunk, ps, warnings)
 	validateCounselors(cfg.Counselors, env, options, ps)

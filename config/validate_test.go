@@ -137,6 +137,9 @@ func TestSIPRules(t *testing.T) {
 		{name: "fractional max expires", edits: []edit{{"sip.max_expires", "1500ms"}}, key: "sip.max_expires", message: "not a whole number of seconds"},
 		{name: "default below min", edits: []edit{{"sip.default_expires", "30s"}}, key: "sip.default_expires", message: "is below sip.min_expires"},
 		{name: "default above max", edits: []edit{{"sip.default_expires", "2h"}}, key: "sip.default_expires", message: "is above sip.max_expires"},
+		{name: "zero min_se", edits: []edit{{"sip.min_se", "0s"}}, key: "sip.min_se", message: "must be positive"},
+		{name: "fractional session_expires", edits: []edit{{"sip.session_expires", "1800500ms"}}, key: "sip.session_expires", message: "not a whole number of seconds"},
+		{name: "session_expires below min_se", edits: []edit{{"sip.session_expires", "60s"}}, key: "sip.session_expires", message: "is below sip.min_se"},
 	})
 }
 
@@ -345,6 +348,12 @@ func TestWarnings(t *testing.T) {
 			edits:   []edit{{"trunk.trusted_sources", []any{"0.0.0.0/0"}}},
 			key:     "trunk.trusted_sources.0",
 			message: "trusts every source address",
+		},
+		{
+			name:    "min_se below the RFC 4028 floor",
+			edits:   []edit{{"sip.min_se", "2s"}},
+			key:     "sip.min_se",
+			message: "is below the 90s that RFC 4028 requires",
 		},
 		{
 			name:    "unknown variable",

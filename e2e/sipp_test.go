@@ -144,6 +144,19 @@ var sippPairs = []sippPair{
 			Vars: map[string]string{"cancel_ms": "300"}},
 	},
 	{
+		name: "session timer refreshed by UPDATE",
+		uas:  SippOptions{Scenario: "uas_verify_session_timer.xml"},
+		uac: SippOptions{Scenario: "uac_session_timer.xml", Service: "120",
+			Vars: map[string]string{"se": "12", "refresh_ms": "200"}},
+		wantLog: "the server ended the session with BYE",
+	},
+	{
+		name:    "counselor re-offers the session",
+		uas:     SippOptions{Scenario: "uas_reinvite.xml", Vars: map[string]string{"pause_ms": "300"}},
+		uac:     SippOptions{Scenario: "uac_verify_reinvite.xml", Service: "1002"},
+		wantUAS: "the server resumed the counselor leg on PCMU",
+	},
+	{
 		name:    "counselor answers as the cancel arrives",
 		uas:     SippOptions{Scenario: "uas_answer_on_cancel.xml"},
 		uac:     SippOptions{Scenario: "uac_verify_ring_cancel.xml", Service: "1001"},

@@ -81,8 +81,8 @@ func NewMixer(log zerolog.Logger) *Mixer {
 // slot, as Play does, until ctx ends. The participant hears whom the
 // matrix says for id, which may be set before Add.
 func (m *Mixer) Add(ctx context.Context, id string, session *Session) error {
-	if session.law == lawNone {
-		return fmt.Errorf("adding %q to the mix: %s: %w", id, session.codec.Name, ErrUnsupportedCodec)
+	if codec, law, _ := session.format(); law == lawNone {
+		return fmt.Errorf("adding %q to the mix: %s: %w", id, codec.Name, ErrUnsupportedCodec)
 	}
 	if err := m.checkAdd(id); err != nil {
 		return err

@@ -16,7 +16,7 @@ import (
 // ends first, and ErrSessionClosed when the session is closed. It waits
 // while another Play, PlayLoop or Bridge sends on the session.
 func (s *Session) Play(ctx context.Context, a *Audio) error {
-	if s.law == lawNone {
+	if s.currentLaw() == lawNone {
 		return ErrUnsupportedCodec
 	}
 	release, err := s.acquireSender(ctx)
@@ -34,7 +34,7 @@ func (s *Session) Play(ctx context.Context, a *Audio) error {
 // after first until ctx ends. Like Play, it waits while another sender is
 // active and returns ErrSessionClosed when the session is closed.
 func (s *Session) PlayLoop(ctx context.Context, first, loop *Audio) error {
-	if s.law == lawNone {
+	if s.currentLaw() == lawNone {
 		return ErrUnsupportedCodec
 	}
 	release, err := s.acquireSender(ctx)
@@ -115,13 +115,14 @@ func (s *Session) sendFrame(samples []int16, timestamp uint32, marker bool) {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 
+	codec, law, _ := s.format()
 	payload := s.out.payload[:FrameSamples]
-	s.law.encode(payload, samples)
-	silence := s.law.silence()
+	law.encode(payload, samples)
+	silence := law.silence()
 	for i := len(samples); i < FrameSamples; i++ {
 		payload[i] = silence
 	}
-	s.out.send(s, s.codec.PayloadType, payload, timestamp, FrameSamples, marker, time.Now())
+	s.out.send(s, codec.PayloadType, payload, timestamp, FrameSamples, marker, time.Now())
 }
 
 // framer cuts the clips that Play and PlayLoop send into frames: first

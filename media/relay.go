@@ -40,8 +40,8 @@ func Bridge(ctx context.Context, a, b *Session) error {
 	if a == b {
 		return ErrSameSession
 	}
-	if a.law == lawNone || b.law == lawNone {
-		return fmt.Errorf("bridge %s with %s: %w", a.codec.Name, b.codec.Name, ErrUnsupportedCodec)
+	if a.currentLaw() == lawNone || b.currentLaw() == lawNone {
+		return fmt.Errorf("bridge %s with %s: %w", a.currentCodec().Name, b.currentCodec().Name, ErrUnsupportedCodec)
 	}
 
 	release, err := acquireBothSenders(ctx, a, b)
@@ -116,17 +116,18 @@ func (s *Session) relayPacket(header *rtp.Header, payload []byte, from g711Law, 
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 
-	payloadType := s.codec.PayloadType
+	codec, law, eventPT := s.format()
+	payloadType := codec.PayloadType
 	span := uint32(len(payload))
 	if kind == kindEvent {
-		if s.eventPT == 0 {
+		if eventPT == 0 {
 			return false
 		}
-		payloadType = s.eventPT
+		payloadType = eventPT
 		span = 0
-	} else if from != s.law {
+	} else if from != law {
 		converted := s.out.payload[:len(payload)]
-		s.law.transcode(converted, payload, from)
+		law.transcode(converted, payload, from)
 		payload = converted
 	}
 

@@ -58,7 +58,7 @@ func Negotiate(offer *Description, supported []Codec) (*Negotiated, error) {
 			Remote:         remoteAddrPort(offer.MediaAddr(i), line.Port),
 			Codec:          codec,
 			TelephoneEvent: findTelephoneEvent(line.Formats),
-			Direction:      mirrorDirection(line.Direction),
+			Direction:      answerDirection(line.Direction, offer.MediaAddr(i)),
 			Ptime:          line.Ptime,
 		}, nil
 	}
@@ -153,6 +153,32 @@ func mirrorDirection(peer string) string {
 	default:
 		return DirectionSendRecv
 	}
+}
+
+// answerDirection returns our direction for an offered line: the mirror of
+// the peer's, without sending when the peer's address is 0.0.0.0 or ::.
+// That address is the hold of RFC 2543, which RFC 3264 section 8.4 still
+// asks answerers to understand: the peer receives nothing, whatever its
+// direction attribute says.
+func answerDirection(peer string, addr netip.Addr) string {
+	direction := mirrorDirection(peer)
+	if !addr.IsUnspecified() {
+		return direction
+	}
+	switch direction {
+	case DirectionSendRecv:
+		return DirectionRecvOnly
+	case DirectionSendOnly:
+		return DirectionInactive
+	default:
+		return direction
+	}
+}
+
+// Sends reports whether our direction lets us send RTP to the peer:
+// sendrecv or sendonly. It is false while the peer holds the call.
+func (n *Negotiated) Sends() bool {
+	return n.Direction == DirectionSendRecv || n.Direction == DirectionSendOnly || n.Direction == ""
 }
 
 // remoteAddrPort returns where to send media, or the zero AddrPort when

@@ -118,13 +118,13 @@ func TestNegotiate(t *testing.T) {
 			},
 		},
 		{
-			name:      "hold with 0.0.0.0 has no remote",
+			name:      "hold with 0.0.0.0 has no remote and is answered recvonly",
 			body:      readSDP(t, "hold_old_style.sdp"),
 			supported: g711,
 			want: Negotiated{
 				Codec:          PCMA,
 				TelephoneEvent: 102,
-				Direction:      DirectionSendRecv,
+				Direction:      DirectionRecvOnly,
 				Ptime:          20 * time.Millisecond,
 			},
 		},

@@ -88,13 +88,22 @@ type SessionConfig struct {
 // Callers stop the earlier one by cancelling its context. A Session is
 // safe for concurrent use.
 type Session struct {
-	id      uint64
-	conn    *net.UDPConn
-	local   netip.AddrPort
-	codec   Codec
-	law     g711Law
-	eventPT uint8
-	log     zerolog.Logger
+	id    uint64
+	conn  *net.UDPConn
+	local netip.AddrPort
+	log   zerolog.Logger
+
+	// formatMu guards codec, law and eventPT, which a re-INVITE may
+	// change. SetFormat holds outMu and then formatMu, so code that holds
+	// outMu may read them without formatMu.
+	formatMu sync.RWMutex
+	codec    Codec
+	law      g711Law
+	eventPT  uint8
+
+	// muted is set while the peer must not receive RTP: our SDP direction
+	// is recvonly or inactive, as when the peer holds the call.
+	muted atomic.Bool
 
 	// peerMu guards remote and latch.
 	peerMu sync.Mutex
@@ -125,7 +134,7 @@ type Session struct {
 	eventsStarted bool
 	// tones and pcm detect in-band DTMF in the decoded audio. They are
 	// used only when the peer negotiated no telephone-event, and pcm is
-	// nil otherwise.
+	// nil until then.
 	tones ToneDetector
 	pcm   []int16
 
@@ -168,6 +177,7 @@ type counters struct {
 	sendErrors      atomic.Uint64
 	digitsDropped   atomic.Uint64
 	lastReceived    atomic.Int64 // Unix nanoseconds, 0 before the first valid packet
+	muted           atomic.Uint64
 }
 
 // Stats is a snapshot of a session's counters.
@@ -209,6 +219,8 @@ type Stats struct {
 	// learned from the peer's packets (invalid until the first).
 	Remote  netip.AddrPort
 	Latched netip.AddrPort
+	// Muted counts packets not sent because sending was off (SetSending).
+	Muted uint64
 }
 
 // NewSession prepares a session on cfg.Conn. Call Start to receive.
@@ -277,9 +289,10 @@ func (s *Session) Start(ctx context.Context) {
 	s.receiver.Add(1)
 	go s.receive(ctx)
 
+	codec, _, eventPT := s.format()
 	s.log.Debug().Stringer("local", s.local).Stringer("remote", s.remote).
-		Str("codec", s.codec.Name).Uint8("payload_type", s.codec.PayloadType).
-		Uint8("telephone_event", s.eventPT).Msg("rtp session started")
+		Str("codec", codec.Name).Uint8("payload_type", codec.PayloadType).
+		Uint8("telephone_event", eventPT).Msg("rtp session started")
 }
 
 // Close stops the receive goroutine and waits for it, and makes Play,
@@ -409,6 +422,7 @@ func (s *Session) Stats() Stats {
 		LastReceived:    lastReceived,
 		Remote:          remote,
 		Latched:         latched,
+		Muted:           s.stats.muted.Load(),
 	}
 }
 

@@ -69,7 +69,8 @@ func (s *Session) handlePacket(datagram []byte, source netip.AddrPort, now time.
 	s.stats.packetsReceived.Add(1)
 	s.stats.bytesReceived.Add(uint64(len(datagram)))
 
-	kind := s.parse(datagram)
+	codec, law, eventPT := s.format()
+	kind := s.parse(datagram, codec, law, eventPT)
 	if kind == kindInvalid {
 		s.stats.invalid.Add(1)
 		return
@@ -84,16 +85,17 @@ func (s *Session) handlePacket(datagram []byte, source netip.AddrPort, now time.
 	payload := s.packet.Payload
 	if kind == kindAudio {
 		s.stats.audioReceived.Add(1)
-		s.detectTones(payload)
+		s.detectTones(payload, law, eventPT)
 	} else {
 		s.decodeEvent(header.SSRC, header.Timestamp, payload)
 	}
-	s.forward(kind, now)
+	s.forward(kind, law, now)
 }
 
-// parse unmarshals datagram into s.packet and classifies it. Version and
-// size are checked first, so that garbage costs no allocation.
-func (s *Session) parse(datagram []byte) packetKind {
+// parse unmarshals datagram into s.packet and classifies it by the
+// session's current format. Version and size are checked first, so that
+// garbage costs no allocation.
+func (s *Session) parse(datagram []byte, codec Codec, law g711Law, eventPT uint8) packetKind {
 	if len(datagram) < rtpHeaderSize || datagram[0]>>6 != rtpVersion {
 		return kindInvalid
 	}
@@ -105,9 +107,9 @@ func (s *Session) parse(datagram []byte) packetKind {
 	}
 
 	switch payloadType := s.packet.PayloadType; {
-	case s.law != lawNone && payloadType == s.codec.PayloadType:
+	case law != lawNone && payloadType == codec.PayloadType:
 		return kindAudio
-	case s.eventPT != 0 && payloadType == s.eventPT:
+	case eventPT != 0 && payloadType == eventPT:
 		return kindEvent
 	default:
 		return kindInvalid
@@ -160,30 +162,34 @@ func (s *Session) decodeEvent(ssrc, timestamp uint32, payload []byte) {
 // detectTones decodes an audio payload and reports a key press heard in
 // it to Digits. It does nothing when the peer negotiated telephone-event,
 // so that a key sent both ways counts once.
-func (s *Session) detectTones(payload []byte) {
-	if s.pcm == nil {
+func (s *Session) detectTones(payload []byte, law g711Law, eventPT uint8) {
+	if eventPT != 0 {
 		return
 	}
+	if s.pcm == nil {
+		// A re-INVITE dropped telephone-event: allocated once.
+		s.pcm = make([]int16, maxDatagramSize)
+	}
 	samples := s.pcm[:min(len(payload), len(s.pcm))]
-	s.law.decode(samples, payload[:len(samples)])
+	law.decode(samples, payload[:len(samples)])
 	if digit, ok := s.tones.Process(samples); ok {
 		s.pushDigit(digit)
 	}
 }
 
-// forward sends the packet in s.packet on to the bridged session, if any,
-// and its audio to the mixer the session is in, if any.
-func (s *Session) forward(kind packetKind, now time.Time) {
+// forward sends the packet in s.packet, coded in law, on to the bridged
+// session, if any, and its audio to the mixer the session is in, if any.
+func (s *Session) forward(kind packetKind, law g711Law, now time.Time) {
 	s.relayMu.Lock()
 	defer s.relayMu.Unlock()
 
 	if s.mixInput != nil && kind == kindAudio {
-		s.mixInput.write(&s.packet.Header, s.packet.Payload, s.law)
+		s.mixInput.write(&s.packet.Header, s.packet.Payload, law)
 	}
 	if s.relayTo == nil {
 		return
 	}
-	sent := s.relayTo.relayPacket(&s.packet.Header, s.packet.Payload, s.law, kind, now)
+	sent := s.relayTo.relayPacket(&s.packet.Header, s.packet.Payload, law, kind, now)
 
 	switch {
 	case kind == kindAudio:

@@ -67,6 +67,11 @@ func (o *outStream) talkspurtTimestamp(now time.Time) uint32 {
 // is counted as unsent and the next packet sent gets the marker bit. The
 // caller holds s.outMu.
 func (o *outStream) send(s *Session, payloadType uint8, payload []byte, timestamp, span uint32, marker bool, now time.Time) {
+	if s.muted.Load() {
+		o.gap = true
+		s.stats.muted.Add(1)
+		return
+	}
 	destination, ok := s.destination()
 	if !ok || s.conn == nil {
 		o.gap = true

@@ -98,6 +98,12 @@ type call struct {
 	// target or a supervisor is being rung.
 	emergencyDialing bool
 	monitorDialing   bool
+	// callerHolds and peerHolds are set while that party holds the call.
+	// runBridge plays hold music to the other party meanwhile.
+	callerHolds bool
+	peerHolds   bool
+	// sessionTimer is the RFC 4028 timer, nil when the call has none.
+	sessionTimer *sessionTimer
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.
@@ -159,35 +165,10 @@ func (c *call) legDigit(leg any, digit rune) {
 	}
 }
 
-// legReoffer answers a re-INVITE from either leg on the same port,
-// pointing the leg's media at the new remote address (hold, resume, codec
-// change). An offer without m= lines gets an answer without any.
+// legReoffer answers a re-INVITE or UPDATE offer from either leg on the
+// same port (hold, resume, codec change); see reoffer.
 func (c *call) legReoffer(leg any, offer []byte) ([]byte, error) {
-	if len(offer) == 0 {
-		return nil, ErrMissingOffer
-	}
-	desc, err := media.ParseSDP(offer)
-	if err != nil {
-		return nil, err
-	}
-
-	session, codecs := c.callerMedia, c.srv.codecs
-	if out, ok := leg.(*outboundLeg); ok {
-		session, codecs = out.media, []media.Codec{c.codec}
-	}
-	if session == nil {
-		return nil, ErrNoDialog
-	}
-	version := c.sdpVersion.Add(1)
-	if len(desc.Media) == 0 {
-		return media.BuildEmptyAnswer(session.LocalAddr().Addr(), c.sdpSession, version)
-	}
-	negotiated, err := media.Negotiate(desc, codecs)
-	if err != nil {
-		return nil, err
-	}
-	session.SetRemote(negotiated.Remote)
-	return media.BuildAnswer(desc, negotiated, session.LocalAddr(), c.sdpSession, version)
+	return c.reoffer(leg, offer)
 }
 
 // answerCall sends the 200 OK with the SDP answer. It runs in the INVITE
@@ -237,14 +218,14 @@ func (c *call) watchMedia() {
 		case <-c.ctx.Done():
 			return
 		case <-tick.C:
-			if c.silentFor(c.callerMedia) > timeout {
+			if c.expectsRTP(c.caller) && c.silentFor(c.callerMedia) > timeout {
 				c.end(&hangup{side: records.SideServer, reason: "no RTP from the caller for " + timeout.String(), outcome: ""})
 				return
 			}
 			c.mu.Lock()
 			peer := c.peer
 			c.mu.Unlock()
-			if peer != nil && peer.media != nil && c.silentFor(peer.media) > timeout {
+			if peer != nil && peer.media != nil && c.expectsRTP(peer) && c.silentFor(peer.media) > timeout {
 				c.end(&hangup{side: records.SideServer, reason: "no RTP from the counselor for " + timeout.String()})
 				return
 			}

@@ -395,9 +395,10 @@ func (c *call) runBridge(leg *outboundLeg) {
 		}
 		ctx, stop := context.WithCancel(c.ctx)
 		c.bridgeStop = stop
+		callerHolds, peerHolds := c.callerHolds, c.peerHolds
 		c.mu.Unlock()
 
-		err := media.Bridge(ctx, c.callerMedia, leg.media)
+		err := c.relaySegment(ctx, leg, callerHolds, peerHolds)
 		stop()
 		c.mu.Lock()
 		c.bridgeStop = nil

@@ -22,6 +22,8 @@ var (
 	ErrMissingOffer = errors.New("INVITE has no SDP offer")
 	// ErrNoDialog: an in-dialog request matches no dialog.
 	ErrNoDialog = errors.New("no dialog matches the request")
+	// ErrBadHeader: a header this server reads has an invalid value.
+	ErrBadHeader = errors.New("invalid header value")
 )
 
 // rejection is the SIP response for an error.
@@ -47,6 +49,8 @@ var rejections = []struct {
 	{ErrNoDialog, rejection{sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"}},
 	{media.ErrUnsupportedContentType, rejection{sipmsg.StatusUnsupportedMediaType, "Unsupported Media Type"}},
 	{media.ErrInvalidDigit, rejection{sipmsg.StatusBadRequest, "Bad Request"}},
+	{ErrSessionIntervalTooSmall, rejection{422, "Session Interval Too Small"}},
+	{ErrBadHeader, rejection{sipmsg.StatusBadRequest, "Bad Request"}},
 }
 
 // rejectionFor returns the response for err; anything unlisted is a 500.

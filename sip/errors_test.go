@@ -27,6 +27,8 @@ func TestRejectionFor(t *testing.T) {
 		{"no dialog", ErrNoDialog, sipmsg.StatusCallTransactionDoesNotExists},
 		{"INFO body type", media.ErrUnsupportedContentType, sipmsg.StatusUnsupportedMediaType},
 		{"INFO bad digit", media.ErrInvalidDigit, sipmsg.StatusBadRequest},
+		{"session interval too small", fmt.Errorf("%w: 60 s", ErrSessionIntervalTooSmall), 422},
+		{"bad Session-Expires", ErrBadHeader, sipmsg.StatusBadRequest},
 		{"anything else", errors.New("boom"), sipmsg.StatusInternalServerError},
 	}
 	for _, tt := range tests {

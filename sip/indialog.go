@@ -31,9 +31,11 @@ func handleLegRequest(srv *Server, leg any, events legEvents, log zerolog.Logger
 	case sipmsg.INVITE:
 		handleReinvite(srv, leg, events, log, req, tx)
 
-	case sipmsg.UPDATE, sipmsg.OPTIONS:
-		// A session refresh or keep-alive without a new offer: the session
-		// goes on unchanged.
+	case sipmsg.UPDATE:
+		handleUpdate(srv, leg, events, req, tx)
+
+	case sipmsg.OPTIONS:
+		// A keep-alive: the session goes on unchanged.
 		srv.respond(req, tx, sipmsg.StatusOK, "OK", nil,
 			sipmsg.NewHeader("Allow", allowMethods))
 
@@ -81,6 +83,10 @@ func handleReinvite(srv *Server, leg any, events legEvents, log zerolog.Logger, 
 		srv.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
 		return
 	}
+	timerHeaders, ok := refreshHeaders(srv, leg, events, req, tx)
+	if !ok {
+		return
+	}
 	answer, err := events.legReoffer(leg, req.Body())
 	if err != nil {
 		r := rejectionFor(err)
@@ -90,6 +96,9 @@ func handleReinvite(srv *Server, leg any, events legEvents, log zerolog.Logger, 
 	}
 
 	res := sipmsg.NewResponseFromRequest(req, sipmsg.StatusOK, "OK", answer)
+	for _, h := range timerHeaders {
+		res.AppendHeader(h)
+	}
 	res.AppendHeader(srv.contactHeader(req.Transport()))
 	res.AppendHeader(sipmsg.NewHeader("Content-Type", contentSDP))
 	if err := tx.Respond(res); err != nil {

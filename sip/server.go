@@ -86,6 +86,11 @@ type Options struct {
 	EmergencyCode string
 	// Supervisors are the counselor ids that may monitor calls.
 	Supervisors []string
+	// SessionExpires is the session interval (RFC 4028) granted to a
+	// caller that supports timers but asks for none (0: 1800 s).
+	SessionExpires time.Duration
+	// MinSE is the shortest session interval accepted (0: 90 s).
+	MinSE time.Duration
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -164,6 +169,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		return nil, errors.New("sip.New: registrar, ports, prompts, graph and queue are required")
 	}
 	sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger)))
+	allowLargeUDPMessages()
 
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost))
 	if err != nil {
@@ -248,6 +254,9 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 				}
 			}
 		}()
+		if s.rejectUnsupportedRequire(req, tx) {
+			return
+		}
 		h(req, tx)
 	}
 }

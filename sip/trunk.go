@@ -48,6 +48,11 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		return
 	}
 	log.Info().Str("called", req.Recipient.User).Bool("withheld", identity.Withheld).Msg("incoming call")
+	timerPlan, err := s.negotiateSessionTimer(req)
+	if err != nil {
+		s.rejectSessionTimer(leg, err)
+		return
+	}
 
 	c, negotiated, answer, err := s.prepareCall(req, leg, identity, source, log)
 	if err != nil {
@@ -55,7 +60,11 @@ func (s *Server) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) 
 		return
 	}
 
+	c.useSessionTimer(timerPlan)
 	answered := c.answerCall(negotiated, answer)
+	if answered {
+		c.startSessionTimer()
+	}
 	s.spawn(func() { c.run(answered) })
 }
 
@@ -184,6 +193,7 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 		TelephoneEvent: negotiated.TelephoneEvent,
 		Logger:         log,
 	})
+	c.applyInitialDirection(negotiated)
 	leg.handler = c
 	leg.attach(c)
 

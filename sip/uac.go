@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -47,6 +48,10 @@ type outboundLeg struct {
 	media  *media.Session
 	// handler receives the requests the peer sends inside the dialog.
 	handler legEvents
+	// sdpSession and sdpVersion are the o= line of the SDP this server
+	// sends on the leg: the id stays, the version grows (RFC 3264 8).
+	sdpSession uint64
+	sdpVersion atomic.Uint64
 }
 
 // dialOutcome is the result of a dial attempt.
@@ -89,7 +94,8 @@ func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
 // newOutboundInvite builds the INVITE and the leg's dialog state.
 func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundLeg, *sipmsg.Request, error) {
 	local := s.mediaAddrPort(conn)
-	offer, err := media.BuildOffer(local, []media.Codec{d.codec}, defaultEventPayloadType, sessionVersion(), 1)
+	sdpSession := sessionVersion()
+	offer, err := media.BuildOffer(local, []media.Codec{d.codec}, defaultEventPayloadType, sdpSession, 1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("building SDP offer: %w", err)
 	}
@@ -116,7 +122,8 @@ func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundL
 	invite.AppendHeader(sipmsg.NewHeader("User-Agent", s.opts.UserAgent))
 	invite.SetBody(offer)
 
-	leg := &outboundLeg{srv: s, log: d.log, dialog: state, port: conn, handler: d.events}
+	leg := &outboundLeg{srv: s, log: d.log, dialog: state, port: conn, handler: d.events, sdpSession: sdpSession}
+	leg.sdpVersion.Store(1)
 	return leg, invite, nil
 }
 

@@ -48,6 +48,9 @@ type inboundLeg struct {
 	// ackDeadline is when waiting for the ACK ends (64×T1 after the 2xx);
 	// guarded by mu.
 	ackDeadline time.Time
+	// answerHeaders are added to the 200 OK, such as the session timer's.
+	// They are set before answer runs.
+	answerHeaders []sipmsg.Header
 }
 
 // legEvents is the set of callbacks through which a leg reports to its call.
@@ -163,6 +166,9 @@ func (l *inboundLeg) answer(ctx context.Context, sdp []byte, onNoAck func()) err
 	res.AppendHeader(sipmsg.NewHeader("Allow", allowMethods))
 	res.AppendHeader(sipmsg.NewHeader("Accept", acceptBodies))
 	res.AppendHeader(sipmsg.NewHeader("Server", l.srv.opts.UserAgent))
+	for _, h := range l.answerHeaders {
+		res.AppendHeader(h)
+	}
 
 	// The dialog exists before the 200 leaves, so that a BYE sent before
 	// the ACK finds it.

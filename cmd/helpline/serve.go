@@ -346,6 +346,8 @@ func sipOptions(cfg *config.Config) sip.Options {
 		CallbackKey:       callbackKey(cfg),
 		AfterAbandonWait:  cfg.Callbacks.AfterAbandonWait,
 		Overflow:          overflowRules(cfg),
+		SessionExpires:    cfg.SIP.SessionExpires,
+		MinSE:             cfg.SIP.MinSE,
 	}
 }
 
