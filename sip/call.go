@@ -74,6 +74,11 @@ type call struct {
 	peer        *outboundLeg
 	// holdStop stops the queue music when a counselor answers.
 	holdStop context.CancelFunc
+	// bridgeStop stops the audio bridge of the current peer.
+	bridgeStop context.CancelFunc
+	// refer is the counselor's REFER transfer, pending or completed; nil
+	// when there is none or it failed.
+	refer *referTransfer
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.
@@ -114,6 +119,9 @@ const recordTimeout = 5 * time.Second
 
 // legHangup is called when a leg's peer sends BYE.
 func (c *call) legHangup(leg any, reason string) {
+	if c.referLegHangup(leg, reason) {
+		return
+	}
 	if leg == any(c.caller) {
 		c.end(&hangup{side: records.SideCaller, reason: "caller sent " + reason})
 		return

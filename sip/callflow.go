@@ -190,13 +190,13 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	c.record(records.Patch{CounselorAnsweredAt: &now, Counselor: &counselorID, QueueWait: &wait})
 	c.log.Info().Str("counselor", counselorID).Dur("queue_wait", wait).Msg("counselor answered, bridging")
 
-	leg.media.Start(c.ctx)
-	c.srv.spawn(func() { c.bridge(leg) })
+	c.startBridge(leg)
 }
 
-// bridge relays audio between the caller and the peer leg until the call ends.
-func (c *call) bridge(leg *outboundLeg) {
-	if err := media.Bridge(c.ctx, c.callerMedia, leg.media); err != nil && !errors.Is(err, context.Canceled) {
+// bridge relays audio between the caller and the peer leg until ctx ends:
+// the call's end, or a transfer that bridges the caller elsewhere.
+func (c *call) bridge(ctx context.Context, leg *outboundLeg) {
+	if err := media.Bridge(ctx, c.callerMedia, leg.media); err != nil && !errors.Is(err, context.Canceled) {
 		c.log.Warn().Err(err).Msg("audio bridge stopped")
 	}
 }
@@ -214,7 +214,7 @@ func (c *call) transfer(target string) {
 	log := c.log.With().Str("transfer_to", uri.Host).Logger()
 	log.Info().Msg("transferring the caller")
 
-	d := c.srv.dial(c.ctx, dialRequest{target: uri, codec: c.codec, ringTimeout: c.srv.opts.RingTimeout * 2, events: c, log: log})
+	d := c.dialOutside(uri, log)
 	if d.outcome != routing.Answered {
 		log.Warn().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("transfer not answered")
 		c.end(&hangup{side: records.SideServer, reason: reasonTransferFailed, outcome: records.OutcomeFailed})
@@ -229,8 +229,7 @@ func (c *call) transfer(target string) {
 	c.mu.Lock()
 	c.peer = d.leg
 	c.mu.Unlock()
-	d.leg.media.Start(c.ctx)
-	c.srv.spawn(func() { c.bridge(d.leg) })
+	c.startBridge(d.leg)
 }
 
 // resolveTransfer turns an IVR transfer target into a SIP URI, or "" when

@@ -27,6 +27,14 @@ func TestRejectionFor(t *testing.T) {
 		{"no dialog", ErrNoDialog, sipmsg.StatusCallTransactionDoesNotExists},
 		{"INFO body type", media.ErrUnsupportedContentType, sipmsg.StatusUnsupportedMediaType},
 		{"INFO bad digit", media.ErrInvalidDigit, sipmsg.StatusBadRequest},
+		{"no Refer-To", ErrReferToMissing, sipmsg.StatusBadRequest},
+		{"bad Refer-To", fmt.Errorf("%w: no scheme", ErrReferToInvalid), sipmsg.StatusBadRequest},
+		{"attended transfer", ErrAttendedTransfer, sipmsg.StatusNotImplemented},
+		{"REFER from the caller", ErrCallerCannotTransfer, sipmsg.StatusForbidden},
+		{"REFER on another leg", ErrNotTransferable, sipmsg.StatusForbidden},
+		{"target not allowed", ErrTargetNotAllowed, sipmsg.StatusForbidden},
+		{"transfer pending", ErrTransferPending, sipmsg.StatusRequestPending},
+		{"no outbound route", ErrNoOutboundRoute, sipmsg.StatusServiceUnavailable},
 		{"anything else", errors.New("boom"), sipmsg.StatusInternalServerError},
 	}
 	for _, tt := range tests {
