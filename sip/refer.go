@@ -265,7 +265,9 @@ func (c *call) sendReferNotify(t *referTransfer, status int, final bool) {
 		t.log.Warn().Err(err).Int("status", status).Msg("transfer NOTIFY failed")
 	case !res.IsSuccess():
 		t.log.Warn().Int("status", status).Int("response", res.StatusCode).Msg("transfer NOTIFY rejected")
+	case final:
+		t.log.Info().Int("status", status).Msg("transfer NOTIFY answered")
 	default:
-		t.log.Debug().Int("status", status).Msg("transfer NOTIFY sent")
+		t.log.Debug().Int("status", status).Msg("transfer NOTIFY answered")
 	}
 }
