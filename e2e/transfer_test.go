@@ -19,28 +19,24 @@ type transferCall struct {
 	gateway *SippProcess
 }
 
-// transferSetup starts the gateway scenario (when not empty), the server
-// routing outside calls to it, counselor 1001 and a caller who talks for
-// about voicePlays × 7 s, and waits until the counselor answered.
-func transferSetup(t *testing.T, gatewayScenario string, gatewayMedia int, voicePlays string) *transferCall {
+// transferSetup starts the gateway scenario, the server routing outside
+// calls to it, and baresip as counselor 1001.
+func transferSetup(t *testing.T, gatewayScenario string, gatewayMedia int) *transferCall {
 	t.Helper()
 	RequireTool(t, "sipp")
 
 	tc := &transferCall{}
-	if gatewayScenario != "" {
-		tc.gateway = StartSipp(t, SippOptions{Scenario: gatewayScenario, MediaPort: gatewayMedia, Timeout: 120 * time.Second})
-	}
+	tc.gateway = StartSipp(t, SippOptions{Scenario: gatewayScenario, MediaPort: gatewayMedia, Timeout: 120 * time.Second})
 	tc.srv = StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		fastQueue("1s")(cfg)
-		if tc.gateway != nil {
-			MustSetConfig(t, cfg, "trunk.outbound_uri", "sip:gw@"+tc.gateway.Addr())
-		}
+		MustSetConfig(t, cfg, "trunk.outbound_uri", "sip:gw@"+tc.gateway.Addr())
 	}})
 	tc.phone = counselorPhone(t, tc.srv, "1001", true)
 	return tc
 }
 
-// startCaller starts a SIPp caller through the IVR to the queue.
+// startCaller starts a SIPp caller who talks for about voicePlays × 7 s,
+// and waits until the server bridged the counselor.
 func (tc *transferCall) startCaller(t *testing.T, mediaPort int, voicePlays string) {
 	t.Helper()
 	tc.caller = StartSipp(t, SippOptions{
@@ -52,6 +48,9 @@ func (tc *transferCall) startCaller(t *testing.T, mediaPort int, voicePlays stri
 		Timeout:   120 * time.Second,
 	})
 	tc.phone.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	// The phone may see its call established a moment before the server
+	// bridges it; a REFER in between is rejected.
+	tc.srv.WaitLog(t, LogMessage("counselor answered, bridging"), logTimeout)
 }
 
 // transfer makes the counselor's phone send REFER to number.
@@ -63,7 +62,7 @@ func (tc *transferCall) transfer(t *testing.T, number string) {
 func TestReferTransferAnswered(t *testing.T) {
 	callerMedia := FreeMediaPort(t)
 	gatewayMedia := FreeMediaPort(t)
-	tc := transferSetup(t, "uas_verify_answer.xml", gatewayMedia, "3")
+	tc := transferSetup(t, "uas_verify_answer.xml", gatewayMedia)
 	toTarget := Capture(t, gatewayMedia)
 	toCaller := Capture(t, callerMedia)
 	tc.startCaller(t, callerMedia, "3")
@@ -134,4 +133,142 @@ func logTime(t *testing.T, entry map[string]any) time.Time {
 // afterTime keeps packets captured after at.
 func afterTime(at time.Time) func(RTPPacket) bool {
 	return func(p RTPPacket) bool { return p.Time.After(at) }
+}
+
+// referCase is a transfer that a SIPp counselor (uas_counselor_refer.xml)
+// asks for. baresip 1.0.0 cannot show these cases, because it hangs up
+// by itself when a transfer fails.
+type referCase struct {
+	name string
+	// gateway is the SIPp scenario of the outbound gateway; "" leaves
+	// trunk.outbound_uri empty.
+	gateway string
+	target  string
+	// phoneLog are lines the counselor scenario must log, in order.
+	phoneLog       []string
+	outcome        string
+	transferTarget string
+	// notifyStatus is the final NOTIFY status the server must log; 0 for
+	// a REFER that was rejected.
+	notifyStatus int
+}
+
+func TestReferTransferFromSippCounselor(t *testing.T) {
+	RequireTool(t, "sipp")
+	tests := []referCase{
+		{
+			name: "answered, server hangs up the counselor", gateway: "uas_verify_answer.xml", target: transferTarget,
+			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 200 OK", "BYE received"},
+			outcome:  "transferred", transferTarget: transferTarget, notifyStatus: 200,
+		},
+		{
+			name: "target busy", gateway: "uas_busy.xml", target: transferTarget,
+			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 486 Busy Here", "BYE received"},
+			outcome:  "answered", notifyStatus: 486,
+		},
+		{
+			name: "no outbound route", target: transferTarget,
+			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 503 Service Unavailable", "BYE received"},
+			outcome:  "answered", notifyStatus: 503,
+		},
+		{
+			name: "target not allowed", target: "01099998888",
+			phoneLog: []string{"REFER answered 403", "trunk.allowed_targets", "BYE received"},
+			outcome:  "answered",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runReferCase(t, tt) })
+	}
+}
+
+func runReferCase(t *testing.T, tt referCase) {
+	callerMedia := FreeMediaPort(t)
+	var gateway *SippProcess
+	if tt.gateway != "" {
+		gateway = StartSipp(t, SippOptions{Scenario: tt.gateway, Timeout: 120 * time.Second})
+	}
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		if gateway != nil {
+			MustSetConfig(t, cfg, "trunk.outbound_uri", "sip:gw@"+gateway.Addr())
+		}
+	}})
+	phone := sippReferCounselor(t, srv, "1001", tt.target)
+	toCaller := Capture(t, callerMedia)
+
+	result := RunSipp(t, SippOptions{
+		Scenario: "uac_ivr_talk.xml", Target: srv.Addr(), Service: "120", MediaPort: callerMedia,
+		Vars:    map[string]string{"queue_ms": "3000", "voice_plays": "2", "hold_ms": "1000"},
+		Timeout: 120 * time.Second,
+	})
+	phoneResult := phone.Wait(t)
+	if gateway != nil {
+		gateway.Wait(t)
+	}
+	toCaller.Stop(t)
+
+	if phoneResult.ExitCode != 0 {
+		t.Errorf("counselor phone saw a wrong exchange:\n%s", phoneResult.Report())
+	}
+	assertLinesInOrder(t, phoneResult.Log, tt.phoneLog)
+
+	rec := waitEndedRecord(t, srv, result.CallID)
+	wantRecord(t, rec, map[string]string{
+		"outcome":         tt.outcome,
+		"transfer_target": tt.transferTarget,
+		"counselor":       "1001",
+		"hangup_side":     "caller",
+	})
+
+	// After the transfer's result the caller hears a voice: the target's
+	// after a transfer, the counselor's after a failure.
+	var decided map[string]any
+	if tt.notifyStatus != 0 {
+		decided = srv.WaitLog(t, LogFields(map[string]any{"message": "transfer NOTIFY answered", "status": tt.notifyStatus}), logTimeout)
+	} else {
+		decided = srv.WaitLog(t, LogFields(map[string]any{"message": "REFER rejected", "status": 403}), logTimeout)
+	}
+	at := logTime(t, decided).Add(time.Second)
+	if got := toCaller.Packets(t).To(callerMedia).Filter(afterTime(at)); len(got) < 100 {
+		t.Errorf("caller got %d RTP packets after the transfer's result, want a voice (100 or more)", len(got))
+	}
+	for _, line := range srv.OutputLines() {
+		if strings.Contains(line, "01099998888") {
+			t.Errorf("a log line holds the rejected target's full number: %s", line)
+		}
+	}
+	noFullNumberInLogs(t, srv)
+}
+
+// sippReferCounselor registers user from a SIPp port and runs
+// uas_counselor_refer.xml there, transferring to target.
+func sippReferCounselor(t *testing.T, srv *Server, user, target string) *SippProcess {
+	t.Helper()
+	port := FreePort(t)
+	RunSipp(t, SippOptions{
+		Scenario:  "uac_register.xml",
+		Target:    srv.Addr(),
+		Service:   user,
+		LocalPort: port,
+		Args:      []string{"-au", user, "-ap", "demo-" + user},
+	})
+	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
+	return StartSipp(t, SippOptions{
+		Scenario: "uas_counselor_refer.xml", LocalPort: port, Timeout: 120 * time.Second,
+		Vars: map[string]string{"target": target},
+	})
+}
+
+// assertLinesInOrder checks that log contains each of want, in order.
+func assertLinesInOrder(t *testing.T, log string, want []string) {
+	t.Helper()
+	rest := log
+	for _, line := range want {
+		i := strings.Index(rest, line)
+		if i < 0 {
+			t.Errorf("counselor log lacks %q after the earlier lines:\n%s", line, log)
+			return
+		}
+		rest = rest[i+len(line):]
+	}
 }
