@@ -126,6 +126,14 @@ var sippPairs = []sippPair{
 		uac:     SippOptions{Scenario: "uac_verify_ring_cancel.xml", Service: "1001"},
 		wantLog: "the INVITE was answered before the CANCEL took effect",
 	},
+	{
+		name: "counselor transfers with REFER",
+		uas:  SippOptions{Scenario: "uas_counselor_refer.xml", Vars: map[string]string{"target": "112", "refer_ms": "200"}},
+		uac: SippOptions{Scenario: "uac_verify_refer.xml", Service: "1001",
+			Vars: map[string]string{"final": "486 Busy Here"}},
+		wantLog: "REFER to <sip:112@",
+		wantUAS: "final NOTIFY SIP/2.0 486 Busy Here (terminated)",
+	},
 }
 
 func TestSippScenariosRun(t *testing.T) {

@@ -88,7 +88,7 @@ func sipUserPart(rest string) (string, error) {
 		return "", ErrAttendedTransfer
 	}
 	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok || strings.TrimSpace(host) == "" {
+	if !ok || strings.TrimSpace(host) == "" || strings.HasPrefix(host, ":") || strings.HasPrefix(host, ";") {
 		return "", fmt.Errorf("%w: the sip URI has no user@host", ErrReferToInvalid)
 	}
 	user, _, _ := strings.Cut(userinfo, ":")

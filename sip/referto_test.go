@@ -54,6 +54,7 @@ func TestParseReferToRejects(t *testing.T) {
 		{"http scheme", "<http://example.com/119>", ErrReferToInvalid},
 		{"sip without user", "<sip:host.example>", ErrReferToInvalid},
 		{"sip without host", "<sip:119@>", ErrReferToInvalid},
+		{"sip with only a port", "<sip:119@:5060>", ErrReferToInvalid},
 		{"letters in user", "<sip:fire@host>", ErrReferToInvalid},
 		{"counselor name", "<sip:counselor1001x@host>", ErrReferToInvalid},
 		{"plus in the middle", "<sip:11+9@host>", ErrReferToInvalid},
