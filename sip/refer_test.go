@@ -2,14 +2,20 @@ package sip
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"helpline/events"
+	"helpline/media"
 	"helpline/queue"
+	"helpline/records"
 	"helpline/routing"
 )
 
@@ -274,5 +280,108 @@ func TestTransferFailureStatus(t *testing.T) {
 				t.Errorf("status = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// eventRecorder keeps the events published to it.
+type eventRecorder struct {
+	mu     sync.Mutex
+	events []events.Event
+}
+
+func (r *eventRecorder) Publish(e events.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+// patchRecorder is a RecordStore that keeps the patches.
+type patchRecorder struct {
+	mu      sync.Mutex
+	patches []records.Patch
+}
+
+func (r *patchRecorder) Start(context.Context, records.StartInfo) error { return nil }
+
+func (r *patchRecorder) Update(_ context.Context, _ string, p records.Patch) error {
+	r.mu.Lock()
+	r.patches = append(r.patches, p)
+	r.mu.Unlock()
+	return nil
+}
+
+// newTestSession opens an RTP session on a loopback port of ports.
+func newTestSession(t *testing.T, ports *media.PortRange) (*media.Session, *net.UDPConn) {
+	t.Helper()
+	conn, err := ports.Allocate()
+	if err != nil {
+		t.Fatalf("allocating an RTP port: %v", err)
+	}
+	return media.NewSession(media.SessionConfig{Conn: conn, Codec: media.PCMA, Logger: zerolog.Nop()}), conn
+}
+
+func TestCompleteReferHandsCallerToTarget(t *testing.T) {
+	ports, err := media.NewPortRange(netip.MustParseAddr("127.0.0.1"), 30000, 39998)
+	if err != nil {
+		t.Fatalf("NewPortRange: %v", err)
+	}
+	f := newReferFixture(t, Options{WrapUp: time.Second})
+	published := &eventRecorder{}
+	patches := &patchRecorder{}
+	f.srv.ports, f.srv.events, f.srv.records = ports, published, patches
+
+	callerMedia, callerConn := newTestSession(t, ports)
+	f.call.callerMedia = callerMedia
+	f.counselor.media, f.counselor.port = newTestSession(t, ports)
+	targetMedia, targetConn := newTestSession(t, ports)
+	target := &outboundLeg{srv: f.srv, log: zerolog.Nop(), handler: f.call, media: targetMedia, port: targetConn,
+		dialog: &dialogState{key: dialogKey{callID: "leg-2", localTag: "ours-2", remoteTag: "gw"}}}
+	f.call.startBridge(f.counselor)
+
+	transfer := &referTransfer{from: f.counselor, number: "119", gone: make(chan struct{}), log: zerolog.Nop()}
+	f.call.refer = transfer
+	// The counselor's phone already hung up, so no BYE is sent to it.
+	transfer.markGone()
+
+	f.call.completeRefer(transfer, target)
+
+	f.call.mu.Lock()
+	phase, peer, counselorID := f.call.phase, f.call.peer, f.call.counselorID
+	f.call.mu.Unlock()
+	if phase != phaseTransferred || peer != target || counselorID != "" {
+		t.Errorf("phase %d, peer %p, counselor %q: want transferred to the target %p with no counselor", phase, peer, counselorID, target)
+	}
+
+	patches.mu.Lock()
+	var recorded string
+	for _, p := range patches.patches {
+		if p.TransferTarget != nil {
+			recorded = *p.TransferTarget
+		}
+	}
+	patches.mu.Unlock()
+	if recorded != "119" {
+		t.Errorf("record transfer_target = %q, want 119", recorded)
+	}
+
+	published.mu.Lock()
+	if len(published.events) != 1 {
+		t.Fatalf("published %d events, want 1 transferred event", len(published.events))
+	}
+	e := published.events[0]
+	published.mu.Unlock()
+	if e.Type != events.Transferred || e.CallID != "call-1" || e.CounselorID != "1001" ||
+		e.Data["target"] != "119" || e.Data["by"] != "counselor" {
+		t.Errorf("event = %+v, want transferred to 119 by counselor 1001", e)
+	}
+
+	f.call.end(&hangup{side: records.SideCaller, reason: "test over"})
+	f.srv.tasks.Wait()
+	_ = callerMedia.Close()
+	_ = targetMedia.Close()
+	ports.Release(callerConn)
+	ports.Release(targetConn)
+	if n := ports.InUse(); n != 0 {
+		t.Errorf("%d RTP ports still in use, want the counselor's port released too", n)
 	}
 }
