@@ -69,7 +69,7 @@ func TestReferTransferAnswered(t *testing.T) {
 
 	tc.transfer(t, transferTarget)
 	transferred := tc.srv.WaitLog(t, LogMessage("caller transferred"), logTimeout)
-	tc.srv.WaitLog(t, LogFields(map[string]any{"message": "transfer NOTIFY answered", "status": 200}), logTimeout)
+	tc.srv.WaitLog(t, LogFields(map[string]any{"message": "transfer NOTIFY sent", "status": 200}), logTimeout)
 	// baresip 1.0.0 closes its call when the NOTIFY reports 200, with
 	// "Call transfered" as the reason, and sends BYE itself.
 	closed := tc.phone.WaitEvent(t, EventCallClosed, phoneTimeout)
@@ -224,7 +224,7 @@ func runReferCase(t *testing.T, tt referCase) {
 	// after a transfer, the counselor's after a failure.
 	var decided map[string]any
 	if tt.notifyStatus != 0 {
-		decided = srv.WaitLog(t, LogFields(map[string]any{"message": "transfer NOTIFY answered", "status": tt.notifyStatus}), logTimeout)
+		decided = srv.WaitLog(t, LogFields(map[string]any{"message": "transfer NOTIFY sent", "status": tt.notifyStatus}), logTimeout)
 	} else {
 		decided = srv.WaitLog(t, LogFields(map[string]any{"message": "REFER rejected", "status": 403}), logTimeout)
 	}

@@ -38,7 +38,7 @@ const (
 
 // Timing of REFER handling.
 const (
-	// notifyTimeout bounds the wait for the answer to one NOTIFY.
+	// notifyTimeout bounds the wait for the response to one NOTIFY.
 	notifyTimeout = 5 * time.Second
 	// referExpiryMargin is added to the target's ring time in the
 	// Subscription-State expires of the implicit subscription, so that the
@@ -110,8 +110,8 @@ func (s *Server) handleRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	referrer.legRefer(out, req, tx)
 }
 
-// rejectRefer answers a REFER with the status for err and a Warning that
-// says why.
+// rejectRefer responds to a REFER with the status for err and a Warning
+// header that gives the reason.
 func (s *Server) rejectRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction, err error) {
 	r := rejectionFor(err)
 	s.log.Warn().Err(err).Int("status", r.status).Str("sip_call_id", callIDOf(req)).Msg("REFER rejected")
@@ -266,8 +266,8 @@ func (c *call) sendReferNotify(t *referTransfer, status int, final bool) {
 	case !res.IsSuccess():
 		t.log.Warn().Int("status", status).Int("response", res.StatusCode).Msg("transfer NOTIFY rejected")
 	case final:
-		t.log.Info().Int("status", status).Msg("transfer NOTIFY answered")
+		t.log.Info().Int("status", status).Msg("transfer NOTIFY sent")
 	default:
-		t.log.Debug().Int("status", status).Msg("transfer NOTIFY answered")
+		t.log.Debug().Int("status", status).Msg("transfer NOTIFY sent")
 	}
 }

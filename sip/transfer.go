@@ -140,7 +140,7 @@ func (c *call) hangUpTransferor(t *referTransfer) {
 	ctx, stop := contextWithTimeout(byeTimeout)
 	defer stop()
 	if err := t.from.bye(ctx); err != nil {
-		t.log.Debug().Err(err).Msg("BYE to the counselor after the transfer failed")
+		t.log.Debug().Err(err).Msg("BYE to the counselor failed, the caller is already with the target")
 	}
 }
 
