@@ -342,6 +342,9 @@ func outcomeFor(p phase, cause *hangup) records.Outcome {
 		if p == phaseTalking && cause.outcome == records.OutcomeInterrupted {
 			return records.OutcomeAnswered
 		}
+		if p == phaseTransferred && cause.outcome == records.OutcomeInterrupted {
+			return records.OutcomeTransferred
+		}
 		return cause.outcome
 	}
 	switch p {

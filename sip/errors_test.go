@@ -60,6 +60,7 @@ func TestOutcomeFor(t *testing.T) {
 		{"transfer ends", phaseTransferred, caller, records.OutcomeTransferred},
 		{"shutdown in queue", phaseQueued, causeShutdown, records.OutcomeInterrupted},
 		{"shutdown during conversation", phaseTalking, causeShutdown, records.OutcomeAnswered},
+		{"shutdown after a transfer", phaseTransferred, causeShutdown, records.OutcomeTransferred},
 		{"no ACK", phaseIVR, causeNoAck, records.OutcomeFailed},
 	}
 	for _, tt := range tests {
