@@ -79,6 +79,10 @@ type call struct {
 	// refer is the counselor's REFER transfer, pending or completed; nil
 	// when there is none or it failed.
 	refer *referTransfer
+	// peerSince is when the audio bridge to peer started. The media
+	// timeout of a peer that has sent no RTP yet counts from then, not
+	// from the call's start.
+	peerSince time.Time
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.
@@ -219,9 +223,9 @@ func (c *call) watchMedia() {
 				return
 			}
 			c.mu.Lock()
-			peer := c.peer
+			peer, peerSince := c.peer, c.peerSince
 			c.mu.Unlock()
-			if peer != nil && peer.media != nil && c.silentFor(peer.media) > timeout {
+			if peer != nil && peer.media != nil && silentSince(peer.media, peerSince) > timeout {
 				c.end(&hangup{side: records.SideServer, reason: "no RTP from the counselor for " + timeout.String()})
 				return
 			}
@@ -232,9 +236,15 @@ func (c *call) watchMedia() {
 // silentFor is how long a session has received no RTP, counted from the
 // call's start when none arrived yet.
 func (c *call) silentFor(s *media.Session) time.Duration {
+	return silentSince(s, c.startedAt)
+}
+
+// silentSince is how long a session has received no RTP, counted from
+// start when none arrived yet.
+func silentSince(s *media.Session, start time.Time) time.Duration {
 	last := s.Stats().LastReceived
 	if last.IsZero() {
-		last = c.startedAt
+		last = start
 	}
 	return time.Since(last)
 }

@@ -178,6 +178,7 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	}
 	c.phase = phaseTalking
 	c.peer = leg
+	c.peerSince = now
 	c.counselorID = counselorID
 	queuedAt := c.queuedAt
 	stopHold := c.holdStop
@@ -228,6 +229,7 @@ func (c *call) transfer(target string) {
 	}
 	c.mu.Lock()
 	c.peer = d.leg
+	c.peerSince = time.Now()
 	c.mu.Unlock()
 	c.startBridge(d.leg)
 }

@@ -385,3 +385,23 @@ func TestCompleteReferHandsCallerToTarget(t *testing.T) {
 		t.Errorf("%d RTP ports still in use, want the counselor's port released too", n)
 	}
 }
+
+func TestSilentSinceCountsFromBridgeStart(t *testing.T) {
+	ports, err := media.NewPortRange(netip.MustParseAddr("127.0.0.1"), 30000, 39998)
+	if err != nil {
+		t.Fatalf("NewPortRange: %v", err)
+	}
+	session, conn := newTestSession(t, ports)
+	t.Cleanup(func() {
+		_ = session.Close()
+		ports.Release(conn)
+	})
+
+	// A transfer target answered just now after a long call: no RTP yet.
+	if got := silentSince(session, time.Now()); got > time.Second {
+		t.Errorf("silent for %s right after the bridge started, want under 1s", got)
+	}
+	if got := silentSince(session, time.Now().Add(-2*time.Minute)); got < time.Minute {
+		t.Errorf("silent for %s two minutes after the start, want at least 1m", got)
+	}
+}

@@ -106,6 +106,7 @@ func (c *call) completeRefer(t *referTransfer, target *outboundLeg) {
 	counselorID := c.counselorID
 	c.phase = phaseTransferred
 	c.peer = target
+	c.peerSince = time.Now()
 	c.counselorID = ""
 	c.mu.Unlock()
 
@@ -179,6 +180,7 @@ func (c *call) startBridge(leg *outboundLeg) {
 	c.mu.Lock()
 	previous := c.bridgeStop
 	c.bridgeStop = stop
+	c.peerSince = time.Now()
 	c.mu.Unlock()
 	if previous != nil {
 		previous()
