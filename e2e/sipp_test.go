@@ -134,6 +134,12 @@ var sippPairs = []sippPair{
 		wantLog: "REFER to <sip:112@",
 		wantUAS: "final NOTIFY SIP/2.0 486 Busy Here (terminated)",
 	},
+	{
+		name: "outside number answers late",
+		uas:  SippOptions{Scenario: "uas_answer_late.xml", Vars: map[string]string{"answer_ms": "300"}},
+		uac: SippOptions{Scenario: "uac_ivr_talk.xml", Service: "119",
+			Vars: map[string]string{"gap_ms": "300", "queue_ms": "200", "hold_ms": "200"}},
+	},
 }
 
 func TestSippScenariosRun(t *testing.T) {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -148,9 +149,19 @@ type referCase struct {
 	phoneLog       []string
 	outcome        string
 	transferTarget string
-	// notifyStatus is the final NOTIFY status the server must log; 0 for
-	// a REFER that was rejected.
-	notifyStatus int
+	// decided is the server log entry after which the caller must hear a
+	// voice: the target's or, after a failure, the counselor's.
+	decided map[string]any
+	// serverLog, when set, is a message the server must log.
+	serverLog string
+	// counselorVars and gatewayVars are -set values of the two scenarios.
+	counselorVars map[string]string
+	gatewayVars   map[string]string
+}
+
+// notifySent matches the server's log of a final NOTIFY with status.
+func notifySent(status int) map[string]any {
+	return map[string]any{"message": "transfer NOTIFY sent", "status": status}
 }
 
 func TestReferTransferFromSippCounselor(t *testing.T) {
@@ -159,22 +170,32 @@ func TestReferTransferFromSippCounselor(t *testing.T) {
 		{
 			name: "answered, server hangs up the counselor", gateway: "uas_verify_answer.xml", target: transferTarget,
 			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 200 OK", "BYE received"},
-			outcome:  "transferred", transferTarget: transferTarget, notifyStatus: 200,
+			outcome:  "transferred", transferTarget: transferTarget, decided: notifySent(200),
 		},
 		{
 			name: "target busy", gateway: "uas_busy.xml", target: transferTarget,
 			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 486 Busy Here", "BYE received"},
-			outcome:  "answered", notifyStatus: 486,
+			outcome:  "answered", decided: notifySent(486),
 		},
 		{
 			name: "no outbound route", target: transferTarget,
 			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 503 Service Unavailable", "BYE received"},
-			outcome:  "answered", notifyStatus: 503,
+			outcome:  "answered", decided: notifySent(503),
 		},
 		{
 			name: "target not allowed", target: "01099998888",
 			phoneLog: []string{"REFER answered 403", "trunk.allowed_targets", "BYE received"},
 			outcome:  "answered",
+			decided:  map[string]any{"message": "REFER rejected", "status": 403},
+		},
+		{
+			name: "counselor leaves while the target rings", gateway: "uas_answer_late.xml", target: transferTarget,
+			gatewayVars:   map[string]string{"answer_ms": "4000"},
+			counselorVars: map[string]string{"leave": "1"},
+			serverLog:     "counselor hung up after asking for the transfer",
+			phoneLog:      []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "counselor left during the transfer"},
+			outcome:       "transferred", transferTarget: transferTarget,
+			decided: map[string]any{"message": "caller transferred"},
 		},
 	}
 	for _, tt := range tests {
@@ -186,14 +207,14 @@ func runReferCase(t *testing.T, tt referCase) {
 	callerMedia := FreeMediaPort(t)
 	var gateway *SippProcess
 	if tt.gateway != "" {
-		gateway = StartSipp(t, SippOptions{Scenario: tt.gateway, Timeout: 120 * time.Second})
+		gateway = StartSipp(t, SippOptions{Scenario: tt.gateway, Timeout: 120 * time.Second, Vars: tt.gatewayVars})
 	}
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		if gateway != nil {
 			MustSetConfig(t, cfg, "trunk.outbound_uri", "sip:gw@"+gateway.Addr())
 		}
 	}})
-	phone := sippReferCounselor(t, srv, "1001", tt.target)
+	phone := sippReferCounselor(t, srv, "1001", tt.target, tt.counselorVars)
 	toCaller := Capture(t, callerMedia)
 
 	result := RunSipp(t, SippOptions{
@@ -222,12 +243,10 @@ func runReferCase(t *testing.T, tt referCase) {
 
 	// After the transfer's result the caller hears a voice: the target's
 	// after a transfer, the counselor's after a failure.
-	var decided map[string]any
-	if tt.notifyStatus != 0 {
-		decided = srv.WaitLog(t, LogFields(map[string]any{"message": "transfer NOTIFY sent", "status": tt.notifyStatus}), logTimeout)
-	} else {
-		decided = srv.WaitLog(t, LogFields(map[string]any{"message": "REFER rejected", "status": 403}), logTimeout)
+	if tt.serverLog != "" {
+		srv.WaitLog(t, LogMessage(tt.serverLog), logTimeout)
 	}
+	decided := srv.WaitLog(t, LogFields(tt.decided), logTimeout)
 	at := logTime(t, decided).Add(time.Second)
 	if got := toCaller.Packets(t).To(callerMedia).Filter(afterTime(at)); len(got) < 100 {
 		t.Errorf("caller got %d RTP packets after the transfer's result, want a voice (100 or more)", len(got))
@@ -241,8 +260,9 @@ func runReferCase(t *testing.T, tt referCase) {
 }
 
 // sippReferCounselor registers user from a SIPp port and runs
-// uas_counselor_refer.xml there, transferring to target.
-func sippReferCounselor(t *testing.T, srv *Server, user, target string) *SippProcess {
+// uas_counselor_refer.xml there, transferring to target, with further
+// -set values from vars.
+func sippReferCounselor(t *testing.T, srv *Server, user, target string, vars map[string]string) *SippProcess {
 	t.Helper()
 	port := FreePort(t)
 	RunSipp(t, SippOptions{
@@ -253,9 +273,11 @@ func sippReferCounselor(t *testing.T, srv *Server, user, target string) *SippPro
 		Args:      []string{"-au", user, "-ap", "demo-" + user},
 	})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
+	scenarioVars := map[string]string{"target": target}
+	maps.Copy(scenarioVars, vars)
 	return StartSipp(t, SippOptions{
 		Scenario: "uas_counselor_refer.xml", LocalPort: port, Timeout: 120 * time.Second,
-		Vars: map[string]string{"target": target},
+		Vars: scenarioVars,
 	})
 }
 
