@@ -142,7 +142,11 @@ func (c *call) legRefer(leg *outboundLeg, req *sipmsg.Request, tx sipmsg.ServerT
 	}
 	if err != nil {
 		r := rejectionFor(err)
-		log.Warn().Err(err).Int("status", r.status).Str("target", records.MaskNumber(number)).Msg("REFER rejected")
+		event := log.Warn().Err(err).Int("status", r.status)
+		if number != "" {
+			event = event.Str("target", records.MaskNumber(number))
+		}
+		event.Msg("REFER rejected")
 		c.srv.respond(req, tx, r.status, r.reason, nil, c.srv.warning(err.Error()))
 		return
 	}
