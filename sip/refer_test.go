@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -403,5 +404,41 @@ func TestSilentSinceCountsFromBridgeStart(t *testing.T) {
 	}
 	if got := silentSince(session, time.Now().Add(-2*time.Minute)); got < time.Minute {
 		t.Errorf("silent for %s two minutes after the start, want at least 1m", got)
+	}
+}
+
+func TestReferTargetFromParsedRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers string
+		want    string
+		wantErr error
+	}{
+		{"tel URI", "Refer-To: <tel:119>\r\n", "119", nil},
+		{"compact form", "r: <sip:112@127.0.0.1>\r\n", "112", nil},
+		{"addr-spec", "Refer-To: sip:109@127.0.0.1\r\n", "109", nil},
+		{"missing", "", "", ErrReferToMissing},
+		{"long and compact form together", "Refer-To: <sip:119@h>\r\nr: <sip:112@h>\r\n", "", ErrReferToMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := "REFER sip:helpline@127.0.0.1 SIP/2.0\r\n" +
+				"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-1\r\n" +
+				"From: <sip:1001@127.0.0.1>;tag=phone\r\nTo: <sip:helpline@127.0.0.1>;tag=ours\r\n" +
+				"Call-ID: leg-1\r\nCSeq: 2 REFER\r\n" + tt.headers + "Content-Length: 0\r\n\r\n"
+			msg, err := sipmsg.ParseMessage([]byte(raw))
+			if err != nil {
+				t.Fatalf("parsing the REFER: %v", err)
+			}
+
+			got, err := referTarget(msg.(*sipmsg.Request))
+
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("error = %v, want %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("target = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
