@@ -152,6 +152,8 @@ type referCase struct {
 	// decided is the server log entry after which the caller must hear a
 	// voice: the target's or, after a failure, the counselor's.
 	decided map[string]any
+	// config are server settings by dotted path.
+	config map[string]any
 	// serverLog, when set, is a message the server must log.
 	serverLog string
 	// counselorVars and gatewayVars are -set values of the two scenarios.
@@ -176,6 +178,13 @@ func TestReferTransferFromSippCounselor(t *testing.T) {
 			name: "target busy", gateway: "uas_busy.xml", target: transferTarget,
 			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 486 Busy Here", "BYE received"},
 			outcome:  "answered", decided: notifySent(486),
+		},
+		{
+			// The target rings for twice queue.ring_timeout, then gets CANCEL.
+			name: "target does not answer", gateway: "uas_ring_forever.xml", target: transferTarget,
+			config:   map[string]any{"queue.ring_timeout": "3s"},
+			phoneLog: []string{"REFER answered 202", "NOTIFY SIP/2.0 100 Trying", "final NOTIFY SIP/2.0 408 Request Timeout", "BYE received"},
+			outcome:  "answered", decided: notifySent(408),
 		},
 		{
 			name: "no outbound route", target: transferTarget,
@@ -212,6 +221,9 @@ func runReferCase(t *testing.T, tt referCase) {
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		if gateway != nil {
 			MustSetConfig(t, cfg, "trunk.outbound_uri", "sip:gw@"+gateway.Addr())
+		}
+		for path, value := range tt.config {
+			MustSetConfig(t, cfg, path, value)
 		}
 	}})
 	phone := sippReferCounselor(t, srv, "1001", tt.target, tt.counselorVars)

@@ -269,9 +269,11 @@ func TestTransferFailureStatus(t *testing.T) {
 		d    dialOutcome
 		want int
 	}{
-		{"busy", dialOutcome{status: 486}, 486},
-		{"declined", dialOutcome{status: 603}, 603},
+		{"busy", dialOutcome{outcome: routing.Busy, status: 486}, 486},
+		{"declined", dialOutcome{outcome: routing.Declined, status: 603}, 603},
+		{"not found", dialOutcome{outcome: routing.Unavailable, status: 404}, 404},
 		{"no answer", dialOutcome{outcome: routing.NoAnswer}, sipmsg.StatusRequestTimeout},
+		{"487 to our CANCEL at the ring timeout", dialOutcome{outcome: routing.NoAnswer, status: 487}, sipmsg.StatusRequestTimeout},
 		{"caller left", dialOutcome{outcome: routing.CallerGone}, sipmsg.StatusRequestTerminated},
 		{"unreachable", dialOutcome{outcome: routing.Unavailable}, sipmsg.StatusServiceUnavailable},
 	}

@@ -54,16 +54,17 @@ func (c *call) dialOutside(uri sipmsg.Uri, log zerolog.Logger) dialOutcome {
 }
 
 // transferFailureStatus is the status a failed dial reports in the final
-// NOTIFY: the target's own final response, or one that names the cause.
+// NOTIFY. A ring timeout is 408, not the 487 that answers our CANCEL.
+// Otherwise it is the target's own final response, or 503 when there was
+// none.
 func transferFailureStatus(d dialOutcome) int {
-	if d.status >= firstFailureStatus {
-		return d.status
-	}
-	switch d.outcome {
-	case routing.NoAnswer:
+	switch {
+	case d.outcome == routing.NoAnswer:
 		return sipmsg.StatusRequestTimeout
-	case routing.CallerGone:
+	case d.outcome == routing.CallerGone:
 		return sipmsg.StatusRequestTerminated
+	case d.status >= firstFailureStatus:
+		return d.status
 	default:
 		return sipmsg.StatusServiceUnavailable
 	}
