@@ -83,7 +83,7 @@ func TestUntrustedSourceForbidden(t *testing.T) {
 // In-dialog requests whose Call-ID and tags match no dialog get 481.
 func TestRequestsOutsideDialog(t *testing.T) {
 	srv := StartServer(t, ServerOptions{})
-	for _, name := range []string{"bye_unknown_dialog.sip", "valid/info_unknown_dialog.sip", "valid/reinvite_unknown_dialog.sip", "valid/cancel_unknown.sip"} {
+	for _, name := range []string{"bye_unknown_dialog.sip", "refer_unknown_dialog.sip", "refer_outside_dialog.sip", "valid/info_unknown_dialog.sip", "valid/reinvite_unknown_dialog.sip", "valid/cancel_unknown.sip"} {
 		t.Run(name, func(t *testing.T) {
 			peer := ListenUDP(t)
 			if got, msg := finalStatus(t, peer, srv, name, nil); got != 481 {

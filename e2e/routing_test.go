@@ -208,17 +208,6 @@ func TestEnglishQueueWidensAfterWait(t *testing.T) {
 	}
 }
 
-// logTime returns the time of a server log line.
-func logTime(t *testing.T, entry map[string]any) time.Time {
-	t.Helper()
-	text, _ := entry["time"].(string)
-	at, err := time.Parse(time.RFC3339, text)
-	if err != nil {
-		t.Fatalf("log line time %q: %v", text, err)
-	}
-	return at
-}
-
 // Counselor 1002 serves both the Korean queue and the concerned-others
 // queue. With a caller waiting in each, the phone gets one call at a time:
 // the second caller is offered only after the first call ended.

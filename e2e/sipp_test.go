@@ -190,6 +190,20 @@ var sippPairs = []sippPair{
 			Vars: map[string]string{"key1": "5", "key2": "0", "first_ms": "100", "gap_ms": "100", "hold_ms": "200"}},
 		wantUAS: "key 5 from Signal=5\nkey 0 from Signal=0\n",
 	},
+	{
+		name: "counselor transfers with REFER",
+		uas:  SippOptions{Scenario: "uas_counselor_refer.xml", Vars: map[string]string{"target": "112", "refer_ms": "200"}},
+		uac: SippOptions{Scenario: "uac_verify_refer.xml", Service: "1001",
+			Vars: map[string]string{"final": "486 Busy Here"}},
+		wantLog: "REFER to <sip:112@",
+		wantUAS: "final NOTIFY SIP/2.0 486 Busy Here (terminated)",
+	},
+	{
+		name: "outside number answers late",
+		uas:  SippOptions{Scenario: "uas_answer_late.xml", Vars: map[string]string{"answer_ms": "300"}},
+		uac: SippOptions{Scenario: "uac_ivr_talk.xml", Service: "119",
+			Vars: map[string]string{"gap_ms": "300", "queue_ms": "200", "hold_ms": "200"}},
+	},
 }
 
 func TestSippScenariosRun(t *testing.T) {

@@ -104,6 +104,16 @@ type call struct {
 	peerHolds   bool
 	// sessionTimer is the RFC 4028 timer, nil when the call has none.
 	sessionTimer *sessionTimer
+	// refer is the counselor's REFER transfer, pending or completed; nil
+	// when there is none or it failed.
+	refer *referTransfer
+	// peerSince is when the audio bridge to peer started. The media
+	// timeout of a peer that has sent no RTP yet counts from then, not
+	// from the call's start.
+	peerSince time.Time
+	// bridgeRunning is set while runBridge runs, so that startBridge
+	// hands a new peer to the running loop instead of starting another.
+	bridgeRunning bool
 }
 
 // hangupCause returns why the call ended, defaulting to the caller.
@@ -144,6 +154,9 @@ const recordTimeout = 5 * time.Second
 
 // legHangup is called when a leg's peer sends BYE.
 func (c *call) legHangup(leg any, reason string) {
+	if c.referLegHangup(leg, reason) {
+		return
+	}
 	if c.counselorLeftMix(leg) {
 		return
 	}
@@ -223,9 +236,9 @@ func (c *call) watchMedia() {
 				return
 			}
 			c.mu.Lock()
-			peer := c.peer
+			peer, peerSince := c.peer, c.peerSince
 			c.mu.Unlock()
-			if peer != nil && peer.media != nil && c.expectsRTP(peer) && c.silentFor(peer.media) > timeout {
+			if peer != nil && peer.media != nil && c.expectsRTP(peer) && silentSince(peer.media, peerSince) > timeout {
 				c.end(&hangup{side: records.SideServer, reason: "no RTP from the counselor for " + timeout.String()})
 				return
 			}
@@ -236,9 +249,15 @@ func (c *call) watchMedia() {
 // silentFor is how long a session has received no RTP, counted from the
 // call's start when none arrived yet.
 func (c *call) silentFor(s *media.Session) time.Duration {
+	return silentSince(s, c.startedAt)
+}
+
+// silentSince is how long a session has received no RTP, counted from
+// start when none arrived yet.
+func silentSince(s *media.Session, start time.Time) time.Duration {
 	last := s.Stats().LastReceived
 	if last.IsZero() {
-		last = c.startedAt
+		last = start
 	}
 	return time.Since(last)
 }

@@ -184,6 +184,7 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	}
 	c.phase = phaseTalking
 	c.peer = leg
+	c.peerSince = now
 	c.counselorID = counselorID
 	c.connectedAt = now
 	queuedAt := c.queuedAt
@@ -199,15 +200,8 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	c.log.Info().Str("counselor", counselorID).Dur("queue_wait", wait).Msg("counselor answered, bridging")
 	c.publishConnected(queueName, counselorID, wait)
 
-	leg.media.Start(c.ctx)
-	c.srv.spawn(func() { c.bridge(leg) })
+	c.startBridge(leg)
 	c.srv.spawn(func() { c.watchCounselorDigits(leg) })
-}
-
-// bridge relays audio between the caller and the peer leg until the call
-// ends or a third party joins (see runBridge).
-func (c *call) bridge(leg *outboundLeg) {
-	c.runBridge(leg)
 }
 
 // transfer connects the caller to a SIP URI (the 120 general service) and
@@ -223,7 +217,7 @@ func (c *call) transfer(target string) {
 	log := c.log.With().Str("transfer_to", uri.Host).Logger()
 	log.Info().Msg("transferring the caller")
 
-	d := c.srv.dial(c.ctx, dialRequest{target: uri, codec: c.codec, ringTimeout: c.srv.opts.RingTimeout * 2, events: c, log: log})
+	d := c.dialOutside(uri, log)
 	if d.outcome != routing.Answered {
 		log.Warn().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("transfer not answered")
 		c.end(&hangup{side: records.SideServer, reason: reasonTransferFailed, outcome: records.OutcomeFailed})
@@ -237,10 +231,10 @@ func (c *call) transfer(target string) {
 	}
 	c.mu.Lock()
 	c.peer = d.leg
+	c.peerSince = time.Now()
 	c.mu.Unlock()
 	c.publishTransferred(uri.Host)
-	d.leg.media.Start(c.ctx)
-	c.srv.spawn(func() { c.bridge(d.leg) })
+	c.startBridge(d.leg)
 }
 
 // resolveTransfer turns an IVR transfer target into a SIP URI, or "" when
@@ -364,6 +358,9 @@ func outcomeFor(p phase, cause *hangup) records.Outcome {
 	if cause.outcome != "" {
 		if p == phaseTalking && cause.outcome == records.OutcomeInterrupted {
 			return records.OutcomeAnswered
+		}
+		if p == phaseTransferred && cause.outcome == records.OutcomeInterrupted {
+			return records.OutcomeTransferred
 		}
 		return cause.outcome
 	}

@@ -377,10 +377,12 @@ func (c *call) dialEmergency(target string, uri sipmsg.Uri) bool {
 // runBridge relays audio between the caller and leg until the call ends
 // or a mix takes over. While pauseBridge holds it, the bridge waits, so
 // that a tone can be played to one leg.
-func (c *call) runBridge(leg *outboundLeg) {
+func (c *call) runBridge() {
 	for {
 		c.mu.Lock()
-		if c.conf != nil {
+		leg := c.peer
+		if c.conf != nil || leg == nil || c.ctx.Err() != nil {
+			c.bridgeRunning = false
 			c.mu.Unlock()
 			return
 		}
@@ -388,10 +390,9 @@ func (c *call) runBridge(leg *outboundLeg) {
 			c.mu.Unlock()
 			select {
 			case <-pause:
-				continue
 			case <-c.ctx.Done():
-				return
 			}
+			continue
 		}
 		ctx, stop := context.WithCancel(c.ctx)
 		c.bridgeStop = stop
@@ -400,17 +401,16 @@ func (c *call) runBridge(leg *outboundLeg) {
 
 		err := c.relaySegment(ctx, leg, callerHolds, peerHolds)
 		stop()
+
 		c.mu.Lock()
 		c.bridgeStop = nil
-		c.mu.Unlock()
-
-		if c.ctx.Err() != nil {
-			return
-		}
 		if err != nil && !errors.Is(err, context.Canceled) {
+			c.bridgeRunning = false
+			c.mu.Unlock()
 			c.log.Warn().Err(err).Msg("audio bridge stopped")
 			return
 		}
+		c.mu.Unlock()
 	}
 }
 

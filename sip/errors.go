@@ -51,6 +51,14 @@ var rejections = []struct {
 	{media.ErrInvalidDigit, rejection{sipmsg.StatusBadRequest, "Bad Request"}},
 	{ErrSessionIntervalTooSmall, rejection{422, "Session Interval Too Small"}},
 	{ErrBadHeader, rejection{sipmsg.StatusBadRequest, "Bad Request"}},
+	{ErrReferToMissing, rejection{sipmsg.StatusBadRequest, "Bad Request"}},
+	{ErrAttendedTransfer, rejection{sipmsg.StatusNotImplemented, "Not Implemented"}},
+	{ErrReferToInvalid, rejection{sipmsg.StatusBadRequest, "Bad Request"}},
+	{ErrCallerCannotTransfer, rejection{sipmsg.StatusForbidden, "Forbidden"}},
+	{ErrNotTransferable, rejection{sipmsg.StatusForbidden, "Forbidden"}},
+	{ErrTargetNotAllowed, rejection{sipmsg.StatusForbidden, "Transfer Target Not Allowed"}},
+	{ErrTransferPending, rejection{sipmsg.StatusRequestPending, "Request Pending"}},
+	{ErrNoOutboundRoute, rejection{sipmsg.StatusServiceUnavailable, "Service Unavailable"}},
 }
 
 // rejectionFor returns the response for err; anything unlisted is a 500.

@@ -29,6 +29,14 @@ func TestRejectionFor(t *testing.T) {
 		{"INFO bad digit", media.ErrInvalidDigit, sipmsg.StatusBadRequest},
 		{"session interval too small", fmt.Errorf("%w: 60 s", ErrSessionIntervalTooSmall), 422},
 		{"bad Session-Expires", ErrBadHeader, sipmsg.StatusBadRequest},
+		{"no Refer-To", ErrReferToMissing, sipmsg.StatusBadRequest},
+		{"bad Refer-To", fmt.Errorf("%w: no scheme", ErrReferToInvalid), sipmsg.StatusBadRequest},
+		{"attended transfer", ErrAttendedTransfer, sipmsg.StatusNotImplemented},
+		{"REFER from the caller", ErrCallerCannotTransfer, sipmsg.StatusForbidden},
+		{"REFER on another leg", ErrNotTransferable, sipmsg.StatusForbidden},
+		{"target not allowed", ErrTargetNotAllowed, sipmsg.StatusForbidden},
+		{"transfer pending", ErrTransferPending, sipmsg.StatusRequestPending},
+		{"no outbound route", ErrNoOutboundRoute, sipmsg.StatusServiceUnavailable},
 		{"anything else", errors.New("boom"), sipmsg.StatusInternalServerError},
 	}
 	for _, tt := range tests {
@@ -54,6 +62,7 @@ func TestOutcomeFor(t *testing.T) {
 		{"transfer ends", phaseTransferred, caller, records.OutcomeTransferred},
 		{"shutdown in queue", phaseQueued, causeShutdown, records.OutcomeInterrupted},
 		{"shutdown during conversation", phaseTalking, causeShutdown, records.OutcomeAnswered},
+		{"shutdown after a transfer", phaseTransferred, causeShutdown, records.OutcomeTransferred},
 		{"no ACK", phaseIVR, causeNoAck, records.OutcomeFailed},
 	}
 	for _, tt := range tests {

@@ -240,6 +240,7 @@ func (s *Server) routeRequests() {
 	s.server.OnCancel(s.guard(s.handleStrayCancel))
 	s.server.OnOptions(s.guard(s.handleOptions))
 	s.server.OnRegister(s.guard(s.registrar.HandleRegister))
+	s.server.OnRefer(s.guard(s.handleRefer))
 }
 
 // guard keeps one bad request from taking the server down: a panic in a

@@ -15,7 +15,7 @@ import (
 
 // Header values this server sends with dialog-creating responses.
 const (
-	allowMethods  = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+	allowMethods  = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER"
 	acceptBodies  = "application/sdp, application/dtmf-relay, application/dtmf"
 	contentSDP    = "application/sdp"
 	localTagBytes = 16

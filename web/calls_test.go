@@ -30,7 +30,6 @@ func (f *fakeCalls) MonitorCall(callID, supervisorID string, mode sip.MonitorMod
 	return f.err
 }
 
-
 // postCall sends body to path on an API with the call routes.
 func postCall(t *testing.T, calls CallControl, path, body string) (*httptest.ResponseRecorder, map[string]string) {
 	t.Helper()
