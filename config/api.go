@@ -54,4 +54,12 @@ type Features struct {
 	Back string `mapstructure:"back"`
 	// EndWrapUp ends the wrap-up time now. Default "*25".
 	EndWrapUp string `mapstructure:"end_wrap_up"`
+	// MonitorListen, followed by a counselor id, calls the supervisor who
+	// dialled it into that counselor's call to listen. Default "*31".
+	MonitorListen string `mapstructure:"monitor_listen"`
+	// MonitorWhisper does the same to whisper to the counselor. Default
+	// "*32".
+	MonitorWhisper string `mapstructure:"monitor_whisper"`
+	// MonitorBarge does the same to talk with both. Default "*33".
+	MonitorBarge string `mapstructure:"monitor_barge"`
 }

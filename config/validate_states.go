@@ -101,6 +101,9 @@ func validateFeatures(f *Features, ps *problems) {
 		{"features.break", f.Break},
 		{"features.back", f.Back},
 		{"features.end_wrap_up", f.EndWrapUp},
+		{"features.monitor_listen", f.MonitorListen},
+		{"features.monitor_whisper", f.MonitorWhisper},
+		{"features.monitor_barge", f.MonitorBarge},
 	}
 	seen := make(map[string]string, len(codes))
 	for _, c := range codes {

@@ -25,6 +25,7 @@ var FeaturePrompts = []string{
 	promptOnBreak,
 	promptBackFromBreak,
 	promptWrapUpEnded,
+	promptMonitorStarting,
 }
 
 // featureCodePattern is the form of a dialled feature code: '*' and

@@ -74,12 +74,11 @@ func (s *Server) MonitorCall(callID, supervisorID string, mode MonitorMode) erro
 // counselorID is on, as MonitorCall does. It is the handler for a
 // supervisor's feature code such as *31 followed by the counselor id.
 func (s *Server) StartMonitor(_ context.Context, supervisorID, counselorID string, mode MonitorMode) error {
-	for _, c := range s.calls.all() {
-		if _, id, err := c.talkingPeer(); err == nil && id == counselorID {
-			return c.startMonitor(supervisorID, mode)
-		}
+	c, err := s.callOfCounselor(counselorID)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: counselor %q is on no connected call", ErrCallNotFound, counselorID)
+	return c.startMonitor(supervisorID, mode)
 }
 
 // startMonitor checks a monitor request and starts it or changes its

@@ -42,7 +42,7 @@ func newCounselorService(cfg *config.Config, deps counselor.Config) *counselor.S
 }
 
 // newFeatureTable builds the feature codes counselors dial.
-func newFeatureTable(cfg *config.Config, states sip.CounselorStates) (*sip.FeatureTable, error) {
+func newFeatureTable(cfg *config.Config, states sip.CounselorStates, server *sip.ServerRef) (*sip.FeatureTable, error) {
 	table := sip.NewFeatureTable()
 	codes := sip.StateCodes{
 		Login:     cfg.Features.Login,
@@ -52,6 +52,14 @@ func newFeatureTable(cfg *config.Config, states sip.CounselorStates) (*sip.Featu
 		EndWrapUp: cfg.Features.EndWrapUp,
 	}
 	if err := sip.AddStateFeatures(table, codes, states); err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	monitor := sip.MonitorCodes{
+		Listen:  cfg.Features.MonitorListen,
+		Whisper: cfg.Features.MonitorWhisper,
+		Barge:   cfg.Features.MonitorBarge,
+	}
+	if err := sip.AddMonitorFeatures(table, monitor, server); err != nil {
 		return nil, fmt.Errorf("features: %w", err)
 	}
 	return table, nil

@@ -382,3 +382,32 @@ func checkRejections(t *testing.T, srv *inProcessServer, callPath string) {
 		}
 	}
 }
+
+// A supervisor dials the listen code followed by the counselor's id: the
+// server confirms and hangs up, then rings the supervisor's phone into the
+// counselor's call in listen mode.
+func TestSupervisorMonitorCodeFromPhone(t *testing.T) {
+	e2e.RequireTool(t, "baresip")
+	srv := startInProcess(t, nil)
+	counselor := e2e.StartTonePhone(t, srv.addr, "1001", "demo-1001", e2e.CounselorToneHz, true)
+	srv.login(t, "1001")
+	caller := e2e.StartTonePhone(t, srv.addr, "7000", "", e2e.CallerToneHz, false)
+
+	caller.Command(t, "dial", "sip:120@"+srv.addr)
+	callerCall := caller.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+	counselor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+
+	supervisor := e2e.StartTonePhone(t, srv.addr, "1003", "demo-1003", e2e.SupervisorToneHz, true)
+	supervisor.Command(t, "dial", "sip:*311001@"+srv.addr)
+	supervisor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+	supervisor.WaitEvent(t, e2e.EventCallClosed, time.Minute)
+
+	started := srv.waitEvent(t, events.MonitorStarted, monitorEvent("listen", "start"))
+	if started.CallID != callerCall.ID {
+		t.Errorf("monitor_started call = %s, want %s", started.CallID, callerCall.ID)
+	}
+	if started.Data["supervisor"] != "1003" {
+		t.Errorf("monitor_started supervisor = %q, want 1003", started.Data["supervisor"])
+	}
+	supervisor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+}

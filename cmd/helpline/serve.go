@@ -165,7 +165,8 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		},
 		Logger: log.With().Str("component", "counselors").Logger(),
 	})
-	features, err := newFeatureTable(cfg, states)
+	serverRef := &sip.ServerRef{}
+	features, err := newFeatureTable(cfg, states, serverRef)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
@@ -196,6 +197,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		_ = store.Close()
 		return nil, err
 	}
+	serverRef.Set(server)
 	distributors := make([]*routing.Distributor, 0, len(cfg.Queues))
 	misses := routing.NewMissPolicy(cfg.Queue.MaxMissed, cfg.Queue.BusySkip)
 	for _, def := range cfg.Queues {
