@@ -97,6 +97,7 @@ func hasBetween(list []int, low, high int) bool {
 }
 
 func TestPositionAnnouncedWhileWaiting(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	tests := []struct {
 		language string

@@ -9,6 +9,7 @@ import (
 )
 
 func TestBaresipRegisters(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	RequireTool(t, "baresip")
 
@@ -48,6 +49,7 @@ func TestBaresipRegisters(t *testing.T) {
 }
 
 func TestBaresipRefusedRegistration(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	RequireTool(t, "baresip")
 
@@ -67,6 +69,7 @@ func TestBaresipRefusedRegistration(t *testing.T) {
 }
 
 func TestBaresipAnswersTalksAndHangsUp(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	RequireTool(t, "baresip")
 	RequireTool(t, "tshark")

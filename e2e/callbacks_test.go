@@ -102,6 +102,7 @@ func logIndex(srv *Server, message string) int {
 // A waiting caller presses star: the call ends with a confirmation, the
 // counselor is rung first, then the gateway is dialled and both are bridged.
 func TestCallbackKeyRingsCounselorThenCaller(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	gatewayPort := FreePort(t)
 	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(gatewayPort, nil)})
@@ -156,6 +157,7 @@ func TestCallbackKeyRingsCounselorThenCaller(t *testing.T) {
 // task is created. The gateway answers busy to every attempt, so the task
 // fails after the configured attempts, spaced by the interval.
 func TestCallbackAfterAbandonFailsWhenBusy(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	gatewayPort := FreePort(t)
 	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(gatewayPort, func(cfg map[string]any) {
@@ -231,6 +233,7 @@ func overflowQueue(overflow map[string]any) func(cfg map[string]any) {
 // With no counselor logged in, the overflow rule "callback" ends the call
 // with a callback task at the caller's place.
 func TestOverflowNoCounselorCallback(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(FreePort(t), overflowQueue(map[string]any{"action": "callback"}))})
 
@@ -249,6 +252,7 @@ func TestOverflowNoCounselorCallback(t *testing.T) {
 // With no counselor logged in, the overflow rule "transfer" connects the
 // caller to the target URI.
 func TestOverflowNoCounselorTransfer(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	targetPort := FreePort(t)
 	target := "sip:overflow@" + Loopback + ":" + strconv.Itoa(targetPort)
@@ -272,6 +276,7 @@ func TestOverflowNoCounselorTransfer(t *testing.T) {
 // A caller with a withheld number hangs up after the threshold: the task
 // is stored as failed with the reason, nothing is dialled, nothing breaks.
 func TestCallbackWithheldNumberRecorded(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(FreePort(t), func(cfg map[string]any) {
 		_ = SetConfig(cfg, "callbacks.after_abandon_wait", "1s")
@@ -298,6 +303,7 @@ func TestCallbackWithheldNumberRecorded(t *testing.T) {
 // A caller waits past the queue's max_wait while the only counselor does
 // not answer: the overflow rule ends the call with a callback task.
 func TestOverflowMaxWaitCallback(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(FreePort(t), func(cfg map[string]any) {
 		overflowQueue(map[string]any{"action": "callback"})(cfg)
@@ -323,6 +329,7 @@ func TestOverflowMaxWaitCallback(t *testing.T) {
 // The overflow transfer target may be a number of trunk.allowed_targets,
 // dialled through the outbound gateway.
 func TestOverflowTransferToAllowedNumber(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	gatewayPort := FreePort(t)
 	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(gatewayPort, overflowQueue(map[string]any{"action": "transfer", "target": "109"}))})

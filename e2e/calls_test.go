@@ -85,6 +85,7 @@ func noFullNumberInLogs(t *testing.T, srv *Server) {
 }
 
 func TestCallAnsweredByCounselor(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	phone := counselorPhone(t, srv, "1001", true)
@@ -146,6 +147,7 @@ func TestCallAnsweredByCounselor(t *testing.T) {
 }
 
 func TestCallerHangsUpWhileQueued(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 
@@ -192,6 +194,7 @@ func TestCallerHangsUpWhileQueued(t *testing.T) {
 // The caller hangs up while the counselor's phone rings: the phone's leg
 // is cancelled and the counselor takes the next caller normally.
 func TestCallerHangsUpWhileCounselorRings(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
 	phone := counselorPhone(t, srv, "1001", false)
@@ -235,6 +238,7 @@ func TestCallerHangsUpWhileCounselorRings(t *testing.T) {
 }
 
 func TestNoCommonCodec(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 
@@ -251,6 +255,7 @@ func TestNoCommonCodec(t *testing.T) {
 }
 
 func TestRegisterWrongPasswordCreatesNoBinding(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "baresip")
 	srv := StartServer(t, ServerOptions{})
 	StartBaresip(t, Softphone{
@@ -275,6 +280,7 @@ func TestRegisterWrongPasswordCreatesNoBinding(t *testing.T) {
 
 // A BYE from the counselor ends both legs: the caller gets BYE too.
 func TestCounselorHangsUp(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	phone := counselorPhone(t, srv, "1002", true)

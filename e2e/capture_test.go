@@ -9,6 +9,7 @@ import (
 )
 
 func TestCaptureSeesRTP(t *testing.T) {
+	t.Parallel()
 	const (
 		packets     = 50
 		firstSeq    = 65530 // wraps past 65535 within the stream

@@ -69,6 +69,7 @@ func requireSubsequence(t *testing.T, label string, got, want []string) {
 }
 
 func TestEventsOfAnsweredAndAbandonedCalls(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
 

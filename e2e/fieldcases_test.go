@@ -42,6 +42,7 @@ func statusOf(msg []byte) int {
 }
 
 func TestTrunkAdmission(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	tests := []struct {
 		name    string
@@ -66,6 +67,7 @@ func TestTrunkAdmission(t *testing.T) {
 }
 
 func TestUntrustedSourceForbidden(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		MustSetConfig(t, cfg, "trunk.trusted_sources", []any{"127.0.0.2/32"})
 	}})
@@ -82,6 +84,7 @@ func TestUntrustedSourceForbidden(t *testing.T) {
 
 // In-dialog requests whose Call-ID and tags match no dialog get 481.
 func TestRequestsOutsideDialog(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	for _, name := range []string{"bye_unknown_dialog.sip", "refer_unknown_dialog.sip", "refer_outside_dialog.sip", "valid/info_unknown_dialog.sip", "valid/reinvite_unknown_dialog.sip", "valid/cancel_unknown.sip"} {
 		t.Run(name, func(t *testing.T) {
@@ -96,6 +99,7 @@ func TestRequestsOutsideDialog(t *testing.T) {
 // Malformed requests get 400 or silence, never a crash: the server still
 // answers OPTIONS after each one.
 func TestMalformedRequestsKeepServerUp(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	for _, name := range RawSIPNames(t) {
 		t.Run(name, func(t *testing.T) {
@@ -122,6 +126,7 @@ func TestMalformedRequestsKeepServerUp(t *testing.T) {
 // leaves the IVR. The server answers quickly, so the 200 may win: then the
 // scenario hangs up with BYE and the caller still leaves the IVR.
 func TestCancelDuringSetup(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{Scenario: "uac_cancel.xml", Target: srv.Addr(), Service: "120"})
@@ -132,6 +137,7 @@ func TestCancelDuringSetup(t *testing.T) {
 
 // A CANCEL that crosses the 200 changes nothing; the BYE after it ends the call.
 func TestCancelCrossingAnswer(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{Scenario: "uac_cancel_after_200.xml", Target: srv.Addr(), Service: "120"})
@@ -145,6 +151,7 @@ func TestCancelCrossingAnswer(t *testing.T) {
 
 // A BYE before the ACK gets 200 and ends the call.
 func TestByeBeforeAck(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{Scenario: "uac_bye_before_ack.xml", Target: srv.Addr(), Service: "120"})
@@ -156,6 +163,7 @@ func TestByeBeforeAck(t *testing.T) {
 // SIP INFO digits (application/dtmf-relay and application/dtmf) drive the
 // IVR like RFC 4733 events; another body type gets 415.
 func TestInfoDigits(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{
@@ -171,6 +179,7 @@ func TestInfoDigits(t *testing.T) {
 
 // A caller whose number is withheld is served in full and recorded as withheld.
 func TestWithheldCallerServed(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{
@@ -190,6 +199,7 @@ func TestWithheldCallerServed(t *testing.T) {
 // Three INVITEs within a few milliseconds and one idle counselor: that
 // counselor gets exactly one offer, the other callers wait.
 func TestSimultaneousCallersOneCounselor(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	counselorPhone(t, srv, "1001", true)
@@ -265,6 +275,7 @@ func sippCounselorCalls(t *testing.T, srv *Server, user, scenario string, calls 
 // counselor gets the caller. A 200 that crosses the CANCEL is acknowledged
 // and ended with BYE, and a busy phone (486) is skipped at once.
 func TestUnansweredCounselorIsSkipped(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	tests := []struct {
 		name     string
@@ -315,6 +326,7 @@ func TestUnansweredCounselorIsSkipped(t *testing.T) {
 
 // A trunk that reuses a Call-ID gets a second record, not an overwritten one.
 func TestReusedCallIDKeepsBothRecords(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	callID := randomID(t) + "@" + Loopback
 	for range 2 {

@@ -15,6 +15,7 @@ import (
 )
 
 func TestFreePortIsFreeForUDPAndTCP(t *testing.T) {
+	t.Parallel()
 	seen := map[int]bool{}
 	for range 5 {
 		port := FreePort(t)
@@ -38,6 +39,7 @@ func TestFreePortIsFreeForUDPAndTCP(t *testing.T) {
 }
 
 func TestFreePortRangeIsEvenAndDisjoint(t *testing.T) {
+	t.Parallel()
 	first := FreePortRange(t, DefaultRTPPorts)
 	second := FreePortRange(t, DefaultRTPPorts)
 
@@ -58,6 +60,7 @@ func TestFreePortRangeIsEvenAndDisjoint(t *testing.T) {
 }
 
 func TestWaitListening(t *testing.T) {
+	t.Parallel()
 	conn, err := net.ListenPacket("udp", net.JoinHostPort(Loopback, "0"))
 	if err != nil {
 		t.Fatalf("opening a UDP socket: %v", err)
@@ -97,6 +100,7 @@ func TestWaitListening(t *testing.T) {
 }
 
 func TestSetConfig(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		path    string
@@ -127,6 +131,7 @@ func TestSetConfig(t *testing.T) {
 }
 
 func TestExampleConfigHasHarnessKeys(t *testing.T) {
+	t.Parallel()
 	cfg := LoadExampleConfig(t)
 	for _, path := range []string{
 		"sip.listen", "sip.public_host", "rtp.address", "rtp.port_min", "rtp.port_max",
@@ -140,6 +145,7 @@ func TestExampleConfigHasHarnessKeys(t *testing.T) {
 }
 
 func TestParseRTPLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		line    string
@@ -228,6 +234,7 @@ func FuzzParseRTPLine(f *testing.F) {
 }
 
 func TestCheckContinuous(t *testing.T) {
+	t.Parallel()
 	stream := func(ssrc uint32, seqs ...uint16) RTPPackets {
 		var packets RTPPackets
 		for _, seq := range seqs {
@@ -259,6 +266,7 @@ func TestCheckContinuous(t *testing.T) {
 }
 
 func TestReadNetstring(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		input   string
@@ -322,6 +330,7 @@ func FuzzReadNetstring(f *testing.F) {
 }
 
 func TestWAVRoundTrip(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "tone.wav")
 	if err := WriteToneWAV(path, 500*time.Millisecond, 440, 0.5); err != nil {
 		t.Fatalf("WriteToneWAV: %v", err)
@@ -344,6 +353,7 @@ func TestWAVRoundTrip(t *testing.T) {
 }
 
 func TestReadWAVRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		data []byte
@@ -362,6 +372,7 @@ func TestReadWAVRejects(t *testing.T) {
 }
 
 func TestRawSIPMessages(t *testing.T) {
+	t.Parallel()
 	names := RawSIPNames(t)
 	if len(names) == 0 {
 		t.Fatal("no raw SIP messages in testdata/sip")

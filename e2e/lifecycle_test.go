@@ -8,6 +8,7 @@ import (
 )
 
 func TestDemoSettingsWarn(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{
 		Env:    []string{RecordsKeyEnv + "="},
 		Mutate: func(cfg map[string]any) { MustSetConfig(t, cfg, "records.allow_demo_key", true) },
@@ -24,6 +25,7 @@ func TestDemoSettingsWarn(t *testing.T) {
 // may go on until the drain deadline, then it gets BYE, its record is
 // written, and the server exits 0.
 func TestDrainOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		MustSetConfig(t, cfg, "shutdown.drain_timeout", "4s")
@@ -79,6 +81,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 
 // A call left open by a server that died is marked interrupted at the next start.
 func TestRestartMarksOpenCallsInterrupted(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	dataDir := t.TempDir()
 	first := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
@@ -110,6 +113,7 @@ func TestRestartMarksOpenCallsInterrupted(t *testing.T) {
 // Without an ACK the 200 is retransmitted, and after 64×T1 the server ends
 // the call with BYE.
 func TestMissingAckEndsCall(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{
@@ -132,6 +136,7 @@ func TestMissingAckEndsCall(t *testing.T) {
 
 // A counselor phone registered over TCP is called over that connection.
 func TestCounselorOverTCP(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	RequireTool(t, "baresip")
 	srv := StartServer(t, ServerOptions{})
@@ -152,6 +157,7 @@ func TestCounselorOverTCP(t *testing.T) {
 
 // records export masks numbers unless --reveal is given.
 func TestExportRevealsOnlyOnRequest(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	result := RunSipp(t, SippOptions{Scenario: "uac_no_codec.xml", Target: srv.Addr(), Service: "120"})
@@ -173,6 +179,7 @@ func TestExportRevealsOnlyOnRequest(t *testing.T) {
 // A caller sent to the general service is transferred to
 // trunk.general_service_uri and bridged there; the record says transferred.
 func TestTransferToGeneralService(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	general := StartSipp(t, SippOptions{Scenario: "uas_verify_answer.xml", Timeout: 120 * time.Second})
 	uri := "sip:general@" + general.Addr()

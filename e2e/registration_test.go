@@ -57,6 +57,7 @@ func headerValue(msg []byte, name string) string {
 // A counselor who unregisters during a call keeps the call, and gets no
 // new offers after it.
 func TestUnregisterDuringCallKeepsCall(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
 	phone := counselorPhone(t, srv, "1001", true)

@@ -44,6 +44,7 @@ func waitCallerDone(t *testing.T, caller *SippProcess) SippResult {
 // counselor with the English skill, although a Korean-only counselor has
 // been free for longer.
 func TestEnglishCallerReachesEnglishCounselor(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	korean := counselorPhone(t, srv, "1001", true)
 	counselorPhone(t, srv, "1003", true)
@@ -71,6 +72,7 @@ func TestEnglishCallerReachesEnglishCounselor(t *testing.T) {
 // phone gets CANCEL with the Reason header, or, when its 200 crosses that
 // CANCEL, ACK and BYE.
 func TestRingAllFirstAnswerWins(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	tests := []struct {
 		name    string
@@ -124,6 +126,7 @@ func sippCounselorWith(t *testing.T, srv *Server, user, scenario string, vars ma
 		Args:      []string{"-au", user, "-ap", "demo-" + user},
 	})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
+	srv.LoginCounselor(t, user)
 	return StartSipp(t, SippOptions{Scenario: scenario, LocalPort: port, Vars: vars, Timeout: 90 * time.Second})
 }
 
@@ -131,6 +134,7 @@ func sippCounselorWith(t *testing.T, srv *Server, user, scenario string, vars ma
 // connected first, supervisors get a high_risk_waiting event at once, and
 // the record says high_risk.
 func TestHighRiskCallerServedFirst(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
 
 	normal := keysCaller(t, srv, []string{"5", "1"}, "")
@@ -182,6 +186,7 @@ func waitPhoneLine(t *testing.T, phone *Phone, start int, substring string) int 
 // level. Once the caller waited widen_after, a Korean-only counselor, free
 // the whole time, gets the call.
 func TestEnglishQueueWidensAfterWait(t *testing.T) {
+	t.Parallel()
 	const widenAfter = 6 * time.Second
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		queues := ConfigValue(cfg, "queues").([]any)
@@ -212,6 +217,7 @@ func TestEnglishQueueWidensAfterWait(t *testing.T) {
 // queue. With a caller waiting in each, the phone gets one call at a time:
 // the second caller is offered only after the first call ended.
 func TestCounselorOfTwoQueuesGetsOneCallAtATime(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{Mutate: fastQueue("1s")})
 
 	korean := keysCaller(t, srv, []string{"5", "1"}, "")

@@ -149,6 +149,7 @@ func payloadSizes(packets RTPPackets) map[int]int {
 // loopback socket), and the counselor hears the hold music instead of
 // silence. The resume restores two-way audio.
 func TestCallerHoldPlaysMusicToCounselor(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	call, _, counselorPort := bridgedCall(t, srv, "1001")
 	capture := Capture(t, counselorPort)
@@ -205,6 +206,7 @@ func TestCallerHoldPlaysMusicToCounselor(t *testing.T) {
 // S1 from the other side: when the counselor's phone holds the call, the
 // caller hears the hold music, and after the resume the counselor again.
 func TestCounselorHoldPlaysMusicToCaller(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	call, phone, _ := bridgedCall(t, srv, "1002")
 
@@ -224,6 +226,7 @@ func TestCounselorHoldPlaysMusicToCaller(t *testing.T) {
 // S2: a re-INVITE without m= lines gets 200 with an answer without any;
 // the dialog stays up, and a later offer brings the media back.
 func TestReinviteWithoutMedia(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	call := answeredCall(t, srv, "udp", nil)
 
@@ -259,6 +262,7 @@ func TestReinviteWithoutMedia(t *testing.T) {
 // PCMU, so the relay transcodes toward it. An offer with no usable codec
 // then gets 488 and the PCMA session stays.
 func TestCodecChangeMidCall(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	call, _, counselorPort := bridgedCall(t, srv, "1003")
 	capture := Capture(t, counselorPort)
@@ -342,6 +346,7 @@ func wantS5Answer(t *testing.T, res []byte) {
 
 // S5: several m= lines on the INVITE and on a re-INVITE.
 func TestSeveralMediaLines(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	call := DialRaw(t, srv, "udp")
 	res := call.Invite(nil, s5Offer(call.RTPPort()))
@@ -373,6 +378,7 @@ func noAckCall(t *testing.T, srv *Server) *RawCall {
 // a caller who was still queued leaves the queue: a counselor who logs in
 // afterwards is never offered that call.
 func TestMissingAckFreesCounselorAndQueue(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "baresip")
 
 	t.Run("talking to a counselor", func(t *testing.T) {
@@ -426,6 +432,7 @@ func shortTimers(t *testing.T) func(cfg map[string]any) {
 
 // T5: Session-Expires below Min-SE gets 422 with Min-SE.
 func TestSessionIntervalTooSmall(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	call := DialRaw(t, srv, "udp")
 	res := call.Invite([]string{"Supported: timer", "Session-Expires: 60;refresher=uac"}, callerOffer(call, "sendrecv"))
@@ -440,6 +447,7 @@ func TestSessionIntervalTooSmall(t *testing.T) {
 // call outlives its first interval. Once the refreshes stop, the server
 // ends the session with BYE on both legs and frees the counselor.
 func TestSessionTimerRefreshAndExpiry(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "baresip")
 	srv := StartServer(t, ServerOptions{Mutate: shortTimers(t)})
 	phone := counselorPhone(t, srv, "1001", true)
@@ -505,6 +513,7 @@ func TestSessionTimerRefreshAndExpiry(t *testing.T) {
 // T5 with refresher=uas: the server refreshes with UPDATE at half the
 // interval, and the call goes on.
 func TestSessionTimerServerRefreshes(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{Mutate: shortTimers(t)})
 	call := DialRaw(t, srv, "udp")
 	res := call.Invite([]string{"Supported: timer", "Session-Expires: 4;refresher=uas"}, callerOffer(call, "sendrecv"))
@@ -525,6 +534,7 @@ func TestSessionTimerServerRefreshes(t *testing.T) {
 // T6: Require: 100rel gets 420 with Unsupported: 100rel, as does any other
 // required option tag the server lacks; Supported: 100rel is served.
 func TestRequiredExtensions(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	tests := []struct {
 		name            string
@@ -565,6 +575,7 @@ func largeOffer(call *RawCall) string {
 // same connection; over UDP an INVITE larger than 1300 bytes, with a
 // large SDP and many Via headers that the 200 must copy, is answered.
 func TestLargeAndTCPRequests(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 
 	t.Run("tcp", func(t *testing.T) {
@@ -617,6 +628,7 @@ func TestLargeAndTCPRequests(t *testing.T) {
 // without m= lines (answered without any, and the caller hears the hold
 // music), then PCMU again (the bridge resumes). SIPp checks each answer.
 func TestCounselorReoffersSession(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	phone := sippCounselor(t, srv, "1002", "uas_reinvite.xml")
@@ -646,6 +658,7 @@ func TestCounselorReoffersSession(t *testing.T) {
 // each refresh's 200 carry Session-Expires and Require: timer, and the
 // server's BYE ends the session after the refreshes stop.
 func TestSessionTimerWithSipp(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: shortTimers(t)})
 	result := RunSipp(t, SippOptions{

@@ -207,6 +207,7 @@ var sippPairs = []sippPair{
 }
 
 func TestSippScenariosRun(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 
 	for _, pair := range sippPairs {
@@ -236,6 +237,7 @@ func TestSippScenariosRun(t *testing.T) {
 }
 
 func TestSippCallerSeenByServerFields(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 
 	uas := StartSipp(t, SippOptions{Scenario: "uas_verify_reject.xml"})
@@ -261,6 +263,7 @@ func TestSippCallerSeenByServerFields(t *testing.T) {
 }
 
 func TestEveryScenarioIsVerified(t *testing.T) {
+	t.Parallel()
 	paths, err := filepath.Glob(filepath.Join(RepoRoot(t), "testdata", "sipp", "*.xml"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("listing SIPp scenarios: %v (found %d)", err, len(paths))
@@ -289,6 +292,7 @@ func TestEveryScenarioIsVerified(t *testing.T) {
 }
 
 func TestSippTalkSendsPcapMedia(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	RequireTool(t, "tshark")
 	RequireRoot(t, "pcap playback and capture")

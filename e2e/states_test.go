@@ -76,6 +76,7 @@ func talkingCaller(t *testing.T, srv *Server) map[string]any {
 // A registered phone makes the counselor reachable, not available: a
 // logged-out counselor gets no call.
 func TestRegisteredLoggedOutGetsNoCall(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	registeredPhone(t, srv, "1001", true)
@@ -96,6 +97,7 @@ func TestRegisteredLoggedOutGetsNoCall(t *testing.T) {
 // *21 from the softphone logs the counselor in, and the next caller is
 // offered to that phone.
 func TestFeatureLoginThenCall(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	phone := registeredPhone(t, srv, "1001", true)
@@ -116,6 +118,7 @@ func TestFeatureLoginThenCall(t *testing.T) {
 // A feature code needs the counselor's password: the server challenges
 // the INVITE, and an unknown code gets 404.
 func TestFeatureCodeChallengeAndUnknownCode(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	peer := ListenUDP(t)
 
@@ -137,6 +140,7 @@ func TestFeatureCodeChallengeAndUnknownCode(t *testing.T) {
 // *23 puts the counselor on break, so a caller is not offered; *24 brings
 // the counselor back, and the next caller is.
 func TestFeatureBreakAndBack(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{})
 	phone := counselorPhone(t, srv, "1001", true)
@@ -164,6 +168,7 @@ func TestFeatureBreakAndBack(t *testing.T) {
 // offered right away. Before that, *25 outside wrap-up plays the error
 // prompt and changes nothing.
 func TestFeatureEndWrapUp(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		MustSetConfig(t, cfg, "queue.wrap_up", "0s")
@@ -212,6 +217,7 @@ func TestFeatureEndWrapUp(t *testing.T) {
 
 // The API changes a counselor's state only with the token.
 func TestAPIStateChange(t *testing.T) {
+	t.Parallel()
 	srv := StartServer(t, ServerOptions{})
 	path := "/api/v1/counselors/1001/state"
 
@@ -254,6 +260,7 @@ func TestAPIStateChange(t *testing.T) {
 // put on break with a reason supervisors see, and comes back by request:
 // no counselor is removed for good.
 func TestMissedCallsPauseCounselor(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		fastQueue("0s")(cfg)
@@ -302,6 +309,7 @@ func TestMissedCallsPauseCounselor(t *testing.T) {
 // A phone that answers 486 Busy Here is skipped at once, and for the next
 // caller too while queue.busy_skip lasts; a busy answer is no miss.
 func TestBusyPhoneSkippedForEveryCaller(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		fastQueue("0s")(cfg)

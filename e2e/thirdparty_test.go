@@ -15,6 +15,7 @@ import (
 // counselor stays with the caller. A code for a target not allowed gets an
 // error tone and changes nothing.
 func TestEmergencyThreeWayFromPhone(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	gatewayPort := FreePort(t)
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
@@ -22,6 +23,7 @@ func TestEmergencyThreeWayFromPhone(t *testing.T) {
 		MustSetConfig(t, cfg, "trunk.outbound_uri", "sip:gw@"+net.JoinHostPort(Loopback, strconv.Itoa(gatewayPort)))
 	}})
 	counselor := StartTonePhone(t, srv.Addr(), "1001", "demo-1001", CounselorToneHz, true)
+	srv.LoginCounselor(t, "1001")
 	caller := StartTonePhone(t, srv.Addr(), "7000", "", CallerToneHz, false)
 
 	caller.Command(t, "dial", "sip:120@"+srv.Addr())

@@ -61,6 +61,7 @@ func (tc *transferCall) transfer(t *testing.T, number string) {
 }
 
 func TestReferTransferAnswered(t *testing.T) {
+	t.Parallel()
 	callerMedia := FreeMediaPort(t)
 	gatewayMedia := FreeMediaPort(t)
 	tc := transferSetup(t, "uas_verify_answer.xml", gatewayMedia)
@@ -167,6 +168,7 @@ func notifySent(status int) map[string]any {
 }
 
 func TestReferTransferFromSippCounselor(t *testing.T) {
+	t.Parallel()
 	RequireTool(t, "sipp")
 	tests := []referCase{
 		{

@@ -19,6 +19,10 @@ readonly STATICCHECK_TIMEOUT=420
 # -timeout fires (and prints the stuck goroutines) before the hard stop.
 readonly GO_TEST_MARGIN=60
 readonly KILL_AFTER=20s
+# Tests that may run at once within a package. The end-to-end tests spend
+# most of their time waiting for prompts and timers, so several of them
+# share the two cores of a CI machine well.
+readonly TEST_PARALLEL=4
 
 # staticcheck 2026.2.2 (v0.8.2) runs with Go 1.26.
 readonly STATICCHECK="honnef.co/go/tools/cmd/staticcheck@v0.8.2"
@@ -157,9 +161,9 @@ run_tests() {
     return
   fi
 
-  say "go test -race -count=1 -timeout ${go_timeout}s ./..."
+  say "go test -race -count=1 -parallel $TEST_PARALLEL -timeout ${go_timeout}s ./..."
   timeout --kill-after="$KILL_AFTER" "$budget" \
-    go test -race -count=1 -v -timeout "${go_timeout}s" ./... 2>&1 | tee "$log"
+    go test -race -count=1 -v -parallel "$TEST_PARALLEL" -timeout "${go_timeout}s" ./... 2>&1 | tee "$log"
   local status=${PIPESTATUS[0]}
 
   local passed failed skipped
