@@ -108,6 +108,7 @@ func TestPositionAnnouncedWhileWaiting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.language, func(t *testing.T) {
+			t.Parallel()
 			checkPositionAnnounced(t, tt.language, tt.other)
 		})
 	}

@@ -210,7 +210,10 @@ func TestReferTransferFromSippCounselor(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { runReferCase(t, tt) })
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			runReferCase(t, tt)
+		})
 	}
 }
 
@@ -287,6 +290,7 @@ func sippReferCounselor(t *testing.T, srv *Server, user, target string, vars map
 		Args:      []string{"-au", user, "-ap", "demo-" + user},
 	})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
+	srv.LoginCounselor(t, user)
 	scenarioVars := map[string]string{"target": target}
 	maps.Copy(scenarioVars, vars)
 	return StartSipp(t, SippOptions{
