@@ -258,6 +258,15 @@ func sippCounselor(t *testing.T, srv *Server, user, scenario string) *SippProces
 // before its scenario ends.
 func sippCounselorCalls(t *testing.T, srv *Server, user, scenario string, calls int) *SippProcess {
 	t.Helper()
+	port := loginSippCounselor(t, srv, user)
+	return StartSipp(t, SippOptions{Scenario: scenario, LocalPort: port, Calls: calls, Timeout: 90 * time.Second})
+}
+
+// loginSippCounselor registers user with SIPp from a free port, logs the
+// counselor in and returns the port, where a UAS scenario then answers
+// the server's INVITEs.
+func loginSippCounselor(t *testing.T, srv *Server, user string) int {
+	t.Helper()
 	port := FreePort(t)
 	RunSipp(t, SippOptions{
 		Scenario:  "uac_register.xml",
@@ -268,7 +277,7 @@ func sippCounselorCalls(t *testing.T, srv *Server, user, scenario string, calls 
 	})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
 	srv.LoginCounselor(t, user)
-	return StartSipp(t, SippOptions{Scenario: scenario, LocalPort: port, Calls: calls, Timeout: 90 * time.Second})
+	return port
 }
 
 // A phone that rings past the ring timeout is cancelled and the next

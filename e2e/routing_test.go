@@ -117,16 +117,7 @@ func TestRingAllFirstAnswerWins(t *testing.T) {
 // scenario.
 func sippCounselorWith(t *testing.T, srv *Server, user, scenario string, vars map[string]string) *SippProcess {
 	t.Helper()
-	port := FreePort(t)
-	RunSipp(t, SippOptions{
-		Scenario:  "uac_register.xml",
-		Target:    srv.Addr(),
-		Service:   user,
-		LocalPort: port,
-		Args:      []string{"-au", user, "-ap", "demo-" + user},
-	})
-	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
-	srv.LoginCounselor(t, user)
+	port := loginSippCounselor(t, srv, user)
 	return StartSipp(t, SippOptions{Scenario: scenario, LocalPort: port, Vars: vars, Timeout: 90 * time.Second})
 }
 

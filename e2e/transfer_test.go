@@ -281,16 +281,7 @@ func runReferCase(t *testing.T, tt referCase) {
 // -set values from vars.
 func sippReferCounselor(t *testing.T, srv *Server, user, target string, vars map[string]string) *SippProcess {
 	t.Helper()
-	port := FreePort(t)
-	RunSipp(t, SippOptions{
-		Scenario:  "uac_register.xml",
-		Target:    srv.Addr(),
-		Service:   user,
-		LocalPort: port,
-		Args:      []string{"-au", user, "-ap", "demo-" + user},
-	})
-	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": user}), logTimeout)
-	srv.LoginCounselor(t, user)
+	port := loginSippCounselor(t, srv, user)
 	scenarioVars := map[string]string{"target": target}
 	maps.Copy(scenarioVars, vars)
 	return StartSipp(t, SippOptions{

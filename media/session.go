@@ -290,7 +290,10 @@ func (s *Session) Start(ctx context.Context) {
 	go s.receive(ctx)
 
 	codec, _, eventPT := s.format()
-	s.log.Debug().Stringer("local", s.local).Stringer("remote", s.remote).
+	s.peerMu.Lock()
+	remote := s.remote
+	s.peerMu.Unlock()
+	s.log.Debug().Stringer("local", s.local).Stringer("remote", remote).
 		Str("codec", codec.Name).Uint8("payload_type", codec.PayloadType).
 		Uint8("telephone_event", eventPT).Msg("rtp session started")
 }
