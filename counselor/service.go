@@ -51,6 +51,9 @@ type Status struct {
 	WrapUpUntil *time.Time `json:"wrap_up_until,omitempty"`
 	// Registered reports whether the counselor's softphone is registered.
 	Registered bool `json:"registered"`
+	// CallID is the call the counselor is offered or talks on, the id
+	// that the call routes of the API take, else empty.
+	CallID string `json:"call_id,omitempty"`
 }
 
 // Config are the parts a Service works with.
@@ -152,6 +155,10 @@ func (s *Service) status(c queue.Counselor, now time.Time) Status {
 		Reason:     c.Reason,
 		Since:      c.Since,
 		Registered: s.registered(c.ID),
+		CallID:     c.CallID,
+	}
+	if c.State == queue.StateOffered {
+		st.CallID = c.OfferCallID
 	}
 	if c.State == queue.StateWrapUp {
 		if c.WrapUpUntil.After(now) {

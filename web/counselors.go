@@ -128,12 +128,32 @@ func (h counselorHandlers) fail(w http.ResponseWriter, r *http.Request, err erro
 	switch {
 	case errors.Is(err, queue.ErrUnknownCounselor):
 		WriteError(w, http.StatusNotFound, fmt.Sprintf("counselor %q is not configured: use an id from GET /api/v1/counselors", r.PathValue("id")))
-	case errors.Is(err, queue.ErrInvalidTransition), errors.Is(err, counselor.ErrNotRegistered):
+	case errors.Is(err, queue.ErrInvalidTransition):
+		WriteError(w, http.StatusConflict, err.Error()+": "+transitionHint(err))
+	case errors.Is(err, counselor.ErrNotRegistered):
 		WriteError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, counselor.ErrInvalidState):
 		WriteError(w, http.StatusBadRequest, err.Error())
 	default:
 		h.api.log.Error().Err(err).Str("path", r.URL.Path).Msg("counselor request failed")
 		WriteError(w, http.StatusInternalServerError, "internal error: see the server log")
+	}
+}
+
+// transitionHint says what to do about a rejected state change.
+func transitionHint(err error) string {
+	var rejected *queue.TransitionError
+	if !errors.As(err, &rejected) {
+		return "check the counselor's state with GET /api/v1/counselors"
+	}
+	switch {
+	case rejected.From == queue.StateLoggedOut:
+		return "log the counselor in first (state available)"
+	case rejected.From == queue.StateOffered || rejected.From == queue.StateOnCall:
+		return "wait until the call ends; a logout is applied after the call"
+	case rejected.To == queue.StateAvailable && rejected.From != queue.StateWrapUp:
+		return "the counselor is not in wrap-up, so there is nothing to end"
+	default:
+		return "check the counselor's state with GET /api/v1/counselors"
 	}
 }

@@ -84,6 +84,8 @@ func TestCounselorStateChanges(t *testing.T) {
 		token      string
 		wantStatus int
 		wantState  string
+		// wantError is a part of the error message, if set.
+		wantError string
 	}{
 		{name: "login", path: "/api/v1/counselors/1001/state", body: `{"state":"available"}`, wantStatus: 200, wantState: "available"},
 		{name: "break with reason", before: queue.StateAvailable, path: "/api/v1/counselors/1001/state", body: `{"state":"break","reason":"lunch"}`, wantStatus: 200, wantState: "break"},
@@ -96,8 +98,8 @@ func TestCounselorStateChanges(t *testing.T) {
 		{name: "state missing", path: "/api/v1/counselors/1001/state", body: `{}`, wantStatus: 400, wantState: "logged_out"},
 		{name: "reason too long", before: queue.StateAvailable, path: "/api/v1/counselors/1001/state", body: `{"state":"break","reason":"` + strings.Repeat("x", 201) + `"}`, wantStatus: 400, wantState: "available"},
 		{name: "unknown counselor", path: "/api/v1/counselors/9999/state", body: `{"state":"available"}`, wantStatus: 404},
-		{name: "break while logged out", path: "/api/v1/counselors/1001/state", body: `{"state":"break"}`, wantStatus: 409, wantState: "logged_out"},
-		{name: "end wrap-up while available", before: queue.StateAvailable, path: "/api/v1/counselors/1001/wrap-up/end", wantStatus: 409, wantState: "available"},
+		{name: "break while logged out", path: "/api/v1/counselors/1001/state", body: `{"state":"break"}`, wantStatus: 409, wantState: "logged_out", wantError: "log the counselor in first"},
+		{name: "end wrap-up while available", before: queue.StateAvailable, path: "/api/v1/counselors/1001/wrap-up/end", wantStatus: 409, wantState: "available", wantError: "not in wrap-up"},
 		{name: "end wrap-up of unknown counselor", path: "/api/v1/counselors/9999/wrap-up/end", wantStatus: 404},
 	}
 	for _, tt := range tests {
@@ -124,6 +126,9 @@ func TestCounselorStateChanges(t *testing.T) {
 			}
 			if status >= 400 && body["error"] == "" {
 				t.Errorf("error body %v has no error message", body)
+			}
+			if message, _ := body["error"].(string); !strings.Contains(message, tt.wantError) {
+				t.Errorf("error %q does not contain %q", message, tt.wantError)
 			}
 			if status == 200 && body["state"] != tt.wantState {
 				t.Errorf("response state = %v, want %s", body["state"], tt.wantState)

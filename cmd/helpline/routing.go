@@ -9,7 +9,11 @@ import (
 // queueRouting returns the distributor option for a queue's strategy and
 // skill.
 func queueRouting(cfg *config.Config, def config.QueueDef) routing.Option {
-	options := []routing.Option{routing.WithStrategy(queue.Strategy(def.Strategy))}
+	strategy := queue.Strategy(def.Strategy)
+	if strategy == "" {
+		strategy = queue.StrategyLongestIdle
+	}
+	options := []routing.Option{routing.WithStrategy(strategy)}
 	if def.Skill != "" {
 		levels := make(map[string]int, len(cfg.Counselors))
 		for _, c := range cfg.Counselors {
