@@ -352,3 +352,46 @@ func TestOverflowTransferToAllowedNumber(t *testing.T) {
 	rec := waitEndedRecord(t, srv, caller.CallID)
 	wantRecord(t, rec, map[string]string{"outcome": "overflow_transferred"})
 }
+
+// A supervisor sees a waiting callback in the API with its own kind and
+// cancels it: the task ends cancelled in the records, and a second cancel
+// answers 409.
+func TestSupervisorCancelsCallback(t *testing.T) {
+	t.Parallel()
+	RequireTool(t, "sipp")
+	srv := StartServer(t, ServerOptions{Mutate: callbackConfig(FreePort(t), nil)})
+
+	caller := RunSipp(t, SippOptions{
+		Scenario: "uac_callback_key.xml", Target: srv.Addr(), Service: "120",
+		Vars: map[string]string{"key_ms": "7000"}, Timeout: 90 * time.Second,
+	})
+	waitEndedRecord(t, srv, caller.CallID)
+	task := waitCallback(t, srv, "pending", func(cb records.Callback) bool {
+		return cb.CallID == caller.CallID && cb.State == records.CallbackPending
+	})
+
+	listed := srv.API(t, "GET", "/api/v1/callbacks", nil)
+	entries, _ := listed.Body["callbacks"].([]any)
+	if listed.Status != 200 || len(entries) != 1 {
+		t.Fatalf("GET /api/v1/callbacks = %d %s, want 200 with one task", listed.Status, listed.Raw)
+	}
+	entry, _ := entries[0].(map[string]any)
+	if entry["id"] != task.TaskID || entry["kind"] != "callback" || entry["state"] != "pending" {
+		t.Errorf("listed task = %v, want id %s, kind callback, state pending", entry, task.TaskID)
+	}
+	if entry["number"] == callerNumber {
+		t.Errorf("listed number %v is the full number, want it masked", entry["number"])
+	}
+
+	cancelled := srv.API(t, "POST", "/api/v1/callbacks/"+task.TaskID+"/cancel", nil)
+	if cancelled.Status != 200 {
+		t.Fatalf("cancel = %d %s, want 200", cancelled.Status, cancelled.Raw)
+	}
+	waitCallback(t, srv, "cancelled", func(cb records.Callback) bool {
+		return cb.TaskID == task.TaskID && cb.State == records.CallbackCancelled
+	})
+	again := srv.API(t, "POST", "/api/v1/callbacks/"+task.TaskID+"/cancel", nil)
+	if again.Status != 409 {
+		t.Errorf("second cancel = %d %s, want 409", again.Status, again.Raw)
+	}
+}
