@@ -115,7 +115,8 @@ func (s *Session) sendFrame(samples []int16, timestamp uint32, marker bool) {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 
-	codec, law, _ := s.format()
+	// outMu also guards codec and law against SetFormat.
+	codec, law := s.codec, s.law
 	payload := s.out.payload[:FrameSamples]
 	law.encode(payload, samples)
 	silence := law.silence()

@@ -116,7 +116,9 @@ func (s *Session) relayPacket(header *rtp.Header, payload []byte, from g711Law, 
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 
-	codec, law, eventPT := s.format()
+	// SetFormat changes codec, law and eventPT only while holding outMu,
+	// so they are read here without formatMu.
+	codec, law, eventPT := s.codec, s.law, s.eventPT
 	payloadType := codec.PayloadType
 	span := uint32(len(payload))
 	if kind == kindEvent {
