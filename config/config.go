@@ -60,6 +60,7 @@ type Config struct {
 	UsesDemoKey bool `mapstructure:"-"`
 
 	Callbacks Callbacks `mapstructure:"callbacks"`
+	Cluster   Cluster   `mapstructure:"cluster"`
 }
 
 // SIP is the signalling section.
@@ -308,6 +309,11 @@ type Records struct {
 	// AllowDemoKey permits the public demo key when no key is set. The
 	// example file sets true, and a file that leaves the key out gets false.
 	AllowDemoKey bool `mapstructure:"allow_demo_key"`
+	// Driver is sqlite (the default) or postgres. Shared mode needs
+	// postgres, so that every node's records are in one place.
+	Driver string `mapstructure:"driver"`
+	// Postgres is the shared database used with driver postgres.
+	Postgres Postgres `mapstructure:"postgres"`
 }
 
 // Log is the logging section.

@@ -65,6 +65,7 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	validateCallbacks(&cfg.Callbacks, ps)
 	validateOverflows(cfg.Queues, &cfg.Trunk, ps)
 	validateStates(cfg, env, ps, warnings)
+	validateCluster(cfg, env, ps)
 }
 
 func validateSIP(s *SIP, ps *problems) {
