@@ -10,7 +10,8 @@ import (
 )
 
 // MemoryStore is a Store for one process. Its state is lost when the process
-// exits.
+// exits. Because the one process both holds the calls and makes the offers,
+// Reserve sets a counselor's Node to the reserved caller's Node.
 type MemoryStore struct {
 	// mu guards callers and counselors. Every method holds it for its whole
 	// step, which makes each method atomic.
@@ -54,6 +55,7 @@ func (s *MemoryStore) Enqueue(ctx context.Context, caller Caller) error {
 	}
 	caller = caller.clone()
 	caller.OfferedTo = ""
+	caller.OfferedToAll = nil
 	s.callers[caller.CallID] = caller
 	return nil
 }

@@ -120,6 +120,7 @@ func (s *MemoryStore) Reserve(ctx context.Context, req ReserveRequest) (Reservat
 		counselor.State = StateOffered
 		counselor.OfferCallID = caller.CallID
 		counselor.WrapUpUntil = time.Time{}
+		counselor.Node = caller.Node
 		s.putLocked(counselor, req.Now)
 		if req.Strategy == StrategyRingAll {
 			r.Ringing = append(r.Ringing, counselor.ID)

@@ -50,7 +50,12 @@ type Caller struct {
 	Kind Kind
 	// OfferedToAll lists every counselor ringing for this caller under
 	// StrategyRingAll, OfferedTo first. It is nil for a single offer.
+	// Enqueue ignores any value given, as for OfferedTo.
 	OfferedToAll []string
+	// Node is the ID of the server node that holds the caller's call and
+	// media. Enqueue keeps the given value. A store shared by several nodes
+	// sets its own node ID when the value is empty.
+	Node string
 }
 
 // Kind is the sort of entry a Caller is.
@@ -110,6 +115,10 @@ type Counselor struct {
 	// AnsweredDay is the date (YYYY-MM-DD, in the location of the time
 	// passed to Connect) that AnsweredToday counts.
 	AnsweredDay string
+	// Node is the ID of the server node that made the counselor's current
+	// offer or holds the counselor's call. Reserve sets it, Connect keeps
+	// it, and it is empty in every state but offered and on_call.
+	Node string
 }
 
 // Offerable reports whether Reserve may offer a caller to c at now: c is

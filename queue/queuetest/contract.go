@@ -53,6 +53,7 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) queue.Store) {
 	t.Run("RingAll", func(t *testing.T) { testRingAll(t, newStore) })
 	t.Run("OneOfferAcrossQueues", func(t *testing.T) { testOneOfferAcrossQueues(t, newStore) })
 	t.Run("SetPriority", func(t *testing.T) { testSetPriority(t, newStore) })
+	t.Run("NodeOwnership", func(t *testing.T) { testNodeOwnership(t, newStore) })
 }
 
 // fixture is a store under test with helpers that fail the test on any
