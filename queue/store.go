@@ -21,7 +21,8 @@ import (
 // NOTE: a reservation has no expiry. A process that stops between Reserve and
 // Connect or CancelReservation leaves the counselor offered and the caller
 // marked as offered until someone cancels that reservation. A store shared by
-// several processes needs a lease on reservations.
+// several processes implements NodeStore, whose ReclaimNode releases the
+// offers of a process that stopped.
 type Store interface {
 	// Enqueue adds a caller to the end of its queue's priority class with
 	// OfferedTo cleared. It returns ErrInvalidCaller when CallID or Queue is

@@ -37,9 +37,15 @@
 // a script with no other command in between. So two nodes never offer one
 // counselor two callers, nor one caller two counselors: Reserve reads the
 // caller, filters and ranks the candidates by every strategy, and writes
-// both sides in one script. Scripts check everything before their first
-// write, so a rejected call changes nothing. The scripts are sent once and
-// then run by their SHA1 digest.
+// both sides in one script. Each script makes its checks before its first
+// write, so a method that returns a domain error such as ErrNotWaiting has
+// changed nothing (Connect's ErrReservationLost releases the offer, as the
+// queue.Store contract says). The scripts are sent once and then run by
+// their SHA1 digest.
+//
+// NOTE: StoppedNodes builds the liveness key names inside its script. They
+// share the hash tag of the key it declares, so Redis Cluster serves them
+// from the same node, but they are not declared in KEYS.
 //
 // The scripts that may allow a new offer (Enqueue, SetPriority, a counselor
 // made available or released, FinishCall, EndWrapUp, ReclaimNode) publish a

@@ -1,9 +1,11 @@
 package redisstore_test
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -33,15 +35,59 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
-// newStores returns one client on a new server and a store on it for each
-// node, all sharing one key prefix.
-func newStores(t *testing.T, nodes ...string) (*redis.Client, []*redisstore.Store) {
+// shared is one Redis server with a store on it for each of several nodes,
+// all with one key prefix.
+type shared struct {
+	client *redis.Client
+	prefix string
+	stores []*redisstore.Store
+}
+
+// newShared starts a server and makes a store on it for each node.
+func newShared(t testing.TB, nodes ...string) shared {
 	t.Helper()
-	client := redistest.Start(t).Client(t)
-	prefix := newPrefix()
-	stores := make([]*redisstore.Store, 0, len(nodes))
+	s := shared{client: redistest.Start(t).Client(t), prefix: newPrefix()}
 	for _, node := range nodes {
-		stores = append(stores, redisstore.New(client, node, redisstore.WithPrefix(prefix)))
+		s.stores = append(s.stores, redisstore.New(s.client, node, redisstore.WithPrefix(s.prefix)))
 	}
-	return client, stores
+	return s
+}
+
+func TestStoppedServerGivesConnectionErrors(t *testing.T) {
+	srv := redistest.Start(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = client.Close() })
+	store := redisstore.New(client, testNode, redisstore.WithPrefix(newPrefix()))
+	srv.Kill()
+
+	domain := []error{queue.ErrAlreadyQueued, queue.ErrNotWaiting, queue.ErrNoCounselor, queue.ErrUnknownCounselor}
+	tests := []struct {
+		name string
+		call func() error
+	}{
+		{name: "Enqueue", call: func() error {
+			return store.Enqueue(t.Context(), queue.Caller{CallID: "call-1", Queue: "general"})
+		}},
+		{name: "Reserve", call: func() error {
+			_, err := store.Reserve(t.Context(), queue.ReserveRequest{CallID: "call-1"})
+			return err
+		}},
+		{name: "Counselor", call: func() error {
+			_, err := store.Counselor(t.Context(), "c1")
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.call()
+			if err == nil {
+				t.Fatal("call on a stopped server succeeded")
+			}
+			for _, target := range domain {
+				if errors.Is(err, target) {
+					t.Errorf("error %v matches domain error %v", err, target)
+				}
+			}
+		})
+	}
 }
