@@ -51,7 +51,7 @@ func (h *holders) hold(r queue.Reservation) error {
 	return nil
 }
 
-// release forgets the holders of the given counselors. A worker calls it
+// release removes the holders of the given counselors. A worker calls it
 // before the store step that frees them.
 func (h *holders) release(ids ...string) {
 	h.mu.Lock()

@@ -40,7 +40,7 @@
 // both sides in one script. Each script makes its checks before its first
 // write, so a method that returns a domain error such as ErrNotWaiting has
 // changed nothing (Connect's ErrReservationLost releases the offer, as the
-// queue.Store contract says). The scripts are sent once and then run by
+// queue.Store contract requires). The scripts are sent once and then run by
 // their SHA1 digest.
 //
 // NOTE: StoppedNodes builds the liveness key names inside its script. They

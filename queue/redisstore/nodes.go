@@ -14,7 +14,7 @@ import (
 )
 
 // errShortTTL is returned for a liveness or lock time under one
-// millisecond, the unit Redis keeps them in.
+// millisecond, the unit Redis stores them in.
 var errShortTTL = errors.New("time to live is under one millisecond")
 
 // Heartbeat implements queue.NodeStore.

@@ -197,7 +197,7 @@ func replyStrings(reply []any, i int) ([]string, error) {
 	for _, value := range values {
 		str, ok := value.(string)
 		if !ok {
-			return nil, fmt.Errorf("reply array %d holds %T, want strings: %w", i, value, errMalformedReply)
+			return nil, fmt.Errorf("reply array %d contains %T, want strings: %w", i, value, errMalformedReply)
 		}
 		strs = append(strs, str)
 	}

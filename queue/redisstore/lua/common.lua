@@ -2,10 +2,11 @@
 -- them, and every queue script gets the same KEYS and ARGV[1].
 --
 -- Times are {unix_seconds, nanoseconds} pairs, which a Lua number (a
--- double) holds exactly, unlike Unix nanoseconds. nil stands for Go's zero
--- time. Strings are never compared with < in these scripts, because Lua
--- compares them with the server's locale and Go compares bytes: ID order
--- comes from sorted sets of equal scores, which Redis orders by bytes.
+-- double) represents exactly, unlike Unix nanoseconds. nil means Go's zero
+-- time. These scripts never order strings with <, because Lua 5.1 compares
+-- strings with strcoll in the locale that redis-server sets at start, while
+-- Go compares bytes. ID order comes from sorted sets of equal scores, which
+-- Redis orders by bytes.
 
 local CALLERS = KEYS[1]     -- hash: call ID -> caller JSON
 local WAITING = KEYS[2]     -- sorted set, all scores 0: caller ranks
