@@ -255,24 +255,40 @@ func (b *Buffered) setLastErrLocked(down bool, err error) {
 }
 
 // Ready returns nil when the inner store answered its last call and nothing
-// is pending. Otherwise it returns an error that says how many callers and
-// changes wait to be written.
+// is pending. Otherwise it returns an *OutageError that counts the callers
+// and changes waiting to be written.
 func (b *Buffered) Ready() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 
-	changes := len(b.pending) - b.held
-	switch {
-	case b.lastErr != nil:
-		return fmt.Errorf("queue store unreachable, %d callers held and %d state changes waiting: %w",
-			b.held, changes, b.lastErr)
-	case len(b.pending) > 0:
-		return fmt.Errorf("queue store reachable again, still writing %d held callers and %d state changes",
-			b.held, changes)
-	default:
+	if b.lastErr == nil && len(b.pending) == 0 {
 		return nil
 	}
+	return &OutageError{Held: b.held, Changes: len(b.pending) - b.held, Err: b.lastErr}
 }
+
+// OutageError is the state of a Buffered store that is not ready. Its
+// message leaves out the inner store's error, which names internal
+// addresses, so that it can be shown to anyone.
+type OutageError struct {
+	// Held is how many callers wait in the buffer.
+	Held int
+	// Changes is how many journaled state changes wait.
+	Changes int
+	// Err is the inner store's last error, nil once it answered again.
+	Err error
+}
+
+// Error says whether the store is still unreachable and what waits.
+func (e *OutageError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("queue store unreachable: %d callers held, %d state changes waiting", e.Held, e.Changes)
+	}
+	return fmt.Sprintf("queue store reachable again: writing %d held callers and %d state changes", e.Held, e.Changes)
+}
+
+// Unwrap returns the inner store's last error.
+func (e *OutageError) Unwrap() error { return e.Err }
 
 // Held returns how many callers the buffer holds.
 func (b *Buffered) Held() int {

@@ -35,6 +35,11 @@ type flakyStore struct {
 	mu sync.Mutex
 	// enqueued lists the call IDs the store took, in order.
 	enqueued []string
+
+	// gate, when set before use, makes Enqueue send the call ID to entered
+	// and wait for gate to close.
+	gate    chan struct{}
+	entered chan string
 }
 
 func newFlakyStore() *flakyStore { return &flakyStore{MemoryStore: queue.NewMemoryStore()} }
@@ -49,6 +54,10 @@ func (s *flakyStore) fail() error {
 func (s *flakyStore) Enqueue(ctx context.Context, c queue.Caller) error {
 	if err := s.fail(); err != nil {
 		return err
+	}
+	if s.gate != nil {
+		s.entered <- c.CallID
+		<-s.gate
 	}
 	err := s.MemoryStore.Enqueue(ctx, c)
 	if err == nil {
@@ -334,6 +343,31 @@ func TestBufferedLeaveOfHeldCaller(t *testing.T) {
 	}
 }
 
+func TestBufferedLeaveWhileWriting(t *testing.T) {
+	f := newBufferFixture(t)
+	f.inner.down.Store(true)
+	f.enqueue("held-1", 1)
+	f.inner.gate, f.inner.entered = make(chan struct{}), make(chan string, 1)
+	f.inner.down.Store(false)
+	f.run()
+
+	select {
+	case <-f.inner.entered:
+	case <-time.After(replayDeadline):
+		t.Fatal("Run did not enqueue the held caller")
+	}
+	left, err := f.store.Leave(t.Context(), "held-1")
+	close(f.inner.gate)
+
+	if err != nil || left.CallID != "held-1" {
+		t.Fatalf("Leave during the write = %+v, %v, want held-1", left, err)
+	}
+	f.waitReady()
+	if got := f.innerWaiting(); len(got) != 0 {
+		t.Errorf("inner Waiting = %v, want none: the caller left while being written", got)
+	}
+}
+
 func TestBufferedHeldCallerPriority(t *testing.T) {
 	f := newBufferFixture(t)
 	f.inner.down.Store(true)
@@ -534,7 +568,8 @@ func callIDsOf(callers []queue.Caller) []string {
 	return ids
 }
 
-// Example of the Ready message, checked so that it stays readable.
+// The message of Ready is public on /readyz, so it must not carry the inner
+// error, which names addresses.
 func TestBufferedReadyMessage(t *testing.T) {
 	f := newBufferFixture(t)
 	f.inner.down.Store(true)
@@ -542,7 +577,7 @@ func TestBufferedReadyMessage(t *testing.T) {
 
 	got := fmt.Sprint(f.store.Ready())
 
-	want := "queue store unreachable, 1 callers held and 0 state changes waiting: " + errConnection.Error()
+	want := "queue store unreachable: 1 callers held, 0 state changes waiting"
 	if got != want {
 		t.Errorf("Ready = %q, want %q", got, want)
 	}
