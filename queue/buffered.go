@@ -128,11 +128,12 @@ type heldCaller struct {
 // BufferOption configures a Buffered store.
 type BufferOption func(*Buffered)
 
-// WithBufferSize sets how many callers the buffer holds. Values below 1
-// keep DefaultBufferSize.
+// WithBufferSize sets how many callers the buffer holds. Zero holds none,
+// so that Enqueue returns ErrBufferFull whenever the inner store cannot be
+// reached. Negative values keep DefaultBufferSize.
 func WithBufferSize(n int) BufferOption {
 	return func(b *Buffered) {
-		if n > 0 {
+		if n >= 0 {
 			b.size = n
 		}
 	}

@@ -582,3 +582,14 @@ func TestBufferedReadyMessage(t *testing.T) {
 		t.Errorf("Ready = %q, want %q", got, want)
 	}
 }
+
+func TestBufferedSizeZeroHoldsNobody(t *testing.T) {
+	f := newBufferFixture(t, queue.WithBufferSize(0))
+	f.inner.down.Store(true)
+
+	err := f.store.Enqueue(t.Context(), queue.Caller{CallID: "call-1", Queue: "general", EnqueuedAt: bufferStart})
+
+	if !errors.Is(err, queue.ErrBufferFull) {
+		t.Errorf("Enqueue while down with size 0 = %v, want ErrBufferFull", err)
+	}
+}
