@@ -53,7 +53,7 @@ const (
 //     Position counts only the held callers of the queue, which is the
 //     least place the caller gets once written.
 //   - Waiting lists only the inner store's callers. Held callers cannot be
-//     offered, so the distributor never sees them and never reserves them.
+//     offered, so the distributor never lists them and never reserves them.
 //   - Leave of a written caller, SetState, CancelReservation, FinishCall
 //     and EndWrapUp are journaled when the inner store cannot be reached,
 //     or while anything is pending, and return nil, so that a call in
@@ -79,7 +79,7 @@ type Buffered struct {
 	log           zerolog.Logger
 	now           func() time.Time
 	notify        func()
-	// wake tells Run that something became pending.
+	// wake wakes Run when something became pending.
 	wake chan struct{}
 
 	// mu guards pending, held, lastErr and known.
@@ -89,7 +89,7 @@ type Buffered struct {
 	// held counts the callers in pending.
 	held int
 	// lastErr is the error of the inner store's last failed call, nil
-	// once it answered again.
+	// once a call succeeded again.
 	lastErr error
 	// known maps the call ID of each caller written to the inner store
 	// through this store to the caller, so that a journaled Leave returns
@@ -103,8 +103,8 @@ var _ Store = (*Buffered)(nil)
 type pendingChange struct {
 	// held is set for a caller waiting to be enqueued.
 	held *heldCaller
-	// what names a journaled change for logs, such as "finish call of
-	// counselor c1".
+	// what is the description of a journaled change for logs, such as
+	// "finish call of counselor c1".
 	what string
 	// apply replays a journaled change on the inner store.
 	apply func(ctx context.Context, inner Store) error
@@ -183,7 +183,7 @@ func WithReplayNotify(notify func()) BufferOption {
 }
 
 // NewBuffered returns a Buffered store around inner. Call Run to write
-// pending callers and changes once inner answers again.
+// pending callers and changes once inner is reachable again.
 func NewBuffered(inner Store, opts ...BufferOption) *Buffered {
 	b := &Buffered{
 		inner:         inner,
@@ -206,16 +206,16 @@ func NewBuffered(inner Store, opts ...BufferOption) *Buffered {
 // Inner returns the wrapped store.
 func (b *Buffered) Inner() Store { return b.inner }
 
-// domainErrors are the sentinels that a Store returns when the store
-// answered but rejected the request.
+// domainErrors are the sentinels that a Store returns when the store was
+// reached but rejected the request.
 var domainErrors = []error{
 	ErrAlreadyQueued, ErrNotWaiting, ErrOfferPending, ErrNoCounselor,
 	ErrUnknownCounselor, ErrInvalidTransition, ErrReservationLost,
 	ErrInvalidCaller, ErrInvalidCounselor, ErrUnknownStrategy, ErrBufferFull,
 }
 
-// isDomainError reports whether err wraps one of domainErrors, so the store
-// answered.
+// isDomainError reports whether err wraps one of domainErrors, which means
+// the store was reached.
 func isDomainError(err error) bool {
 	for _, target := range domainErrors {
 		if errors.Is(err, target) {
@@ -241,10 +241,14 @@ func (b *Buffered) unreachable(ctx context.Context, err error) bool {
 	return down
 }
 
-// setLastErrLocked records whether the inner store answered, and logs the
-// start of an outage.
+// setLastErrLocked records whether the inner store was reached, and logs
+// the start and the end of an outage.
 func (b *Buffered) setLastErrLocked(down bool, err error) {
 	if !down {
+		if b.lastErr != nil {
+			b.log.Info().Int("held_callers", b.held).Int("pending", len(b.pending)).
+				Msg("queue store reachable again")
+		}
 		b.lastErr = nil
 		return
 	}
@@ -276,11 +280,11 @@ type OutageError struct {
 	Held int
 	// Changes is how many journaled state changes wait.
 	Changes int
-	// Err is the inner store's last error, nil once it answered again.
+	// Err is the inner store's last error, nil once a call succeeded again.
 	Err error
 }
 
-// Error says whether the store is still unreachable and what waits.
+// Error states whether the store is still unreachable and what waits.
 func (e *OutageError) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("queue store unreachable: %d callers held, %d state changes waiting", e.Held, e.Changes)
@@ -322,7 +326,7 @@ func (b *Buffered) Expired(now time.Time) []Caller {
 	return expired
 }
 
-// wakeRun tells Run that something became pending.
+// wakeRun wakes Run because something became pending.
 func (b *Buffered) wakeRun() {
 	select {
 	case b.wake <- struct{}{}:

@@ -18,12 +18,33 @@ func (b *Buffered) Run(ctx context.Context) error {
 		if b.replayPending(ctx) {
 			b.notify()
 		}
+		b.probe(ctx)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-b.wake:
 		case <-ticker.C:
 		}
+	}
+}
+
+// probe reads the inner store when its last call failed and nothing is
+// pending, so that Ready turns nil again once the store is reachable even
+// when no other call reaches it. A successful probe calls the notify
+// function, so that distributors look at the queue again.
+func (b *Buffered) probe(ctx context.Context) {
+	b.mu.Lock()
+	idleOutage := b.lastErr != nil && len(b.pending) == 0
+	b.mu.Unlock()
+	if !idleOutage {
+		return
+	}
+
+	callCtx, stop := context.WithTimeout(ctx, b.replayTimeout)
+	defer stop()
+	_, err := b.inner.Counselors(callCtx)
+	if !b.unreachable(ctx, err) && ctx.Err() == nil {
+		b.notify()
 	}
 }
 
@@ -121,7 +142,7 @@ func (b *Buffered) settleHeldLocked(item sendItem, h *heldCaller, err error, uns
 	callID := h.caller.CallID
 
 	if unsent {
-		// The request may have reached the store even though no answer
+		// The request may have reached the store even though no response
 		// came, so a caller who left meanwhile is removed there too.
 		if h.left {
 			b.replaceHeldLocked(item.change, leaveChange(callID))
@@ -164,7 +185,7 @@ func (b *Buffered) dropLocked(change *pendingChange) {
 }
 
 // logDropped logs a pending change that the inner store rejected once it
-// answered again. A Leave of a caller already gone is expected.
+// was reachable again. A Leave of a caller already gone is expected.
 func (b *Buffered) logDropped(what string, err error) {
 	event := b.log.Warn()
 	if errors.Is(err, ErrNotWaiting) {

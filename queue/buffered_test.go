@@ -204,7 +204,8 @@ func (f *bufferFixture) run() {
 	})
 }
 
-// waitReady waits until Run wrote everything and the store is ready.
+// waitReady waits until Run wrote everything, or probed the inner store,
+// and the store is ready.
 func (f *bufferFixture) waitReady() {
 	f.t.Helper()
 	deadline := time.After(replayDeadline)
@@ -592,4 +593,20 @@ func TestBufferedSizeZeroHoldsNobody(t *testing.T) {
 	if !errors.Is(err, queue.ErrBufferFull) {
 		t.Errorf("Enqueue while down with size 0 = %v, want ErrBufferFull", err)
 	}
+}
+
+func TestBufferedReadyAfterIdleOutage(t *testing.T) {
+	f := newBufferFixture(t)
+	f.inner.down.Store(true)
+	if _, err := f.store.Waiting(t.Context(), "general"); err == nil {
+		t.Fatal("Waiting while down succeeded, want an error")
+	}
+	if err := f.store.Ready(); err == nil {
+		t.Fatal("Ready after a failed read = nil, want an error")
+	}
+
+	f.inner.down.Store(false)
+	f.run()
+
+	f.waitReady()
 }

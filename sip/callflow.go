@@ -74,7 +74,7 @@ func (c *call) ivrHooks() ivr.Hooks {
 }
 
 // enqueue puts the caller in the queue and plays the hold loop until a
-// counselor answers or the call ends. A caller whom a full outage buffer
+// counselor picks up or the call ends. A caller whom a full outage buffer
 // turns away waits outside the queue (see waitOutsideQueue).
 func (c *call) enqueue(result ivr.Result) {
 	caller := queue.Caller{

@@ -12,8 +12,8 @@ import (
 
 // Timers of the queue store's outage buffer.
 const (
-	// bufferExpiryInterval is how often the server asks the outage buffer
-	// for callers held longer than its maximum wait.
+	// bufferExpiryInterval is how often the server polls the outage
+	// buffer for callers held longer than its maximum wait.
 	bufferExpiryInterval = time.Second
 	// bufferRetryInterval is how often a caller whom a full outage buffer
 	// turned away tries to join the queue again.
@@ -42,8 +42,8 @@ func (s *Server) startBufferWatch() {
 	s.spawn(func() { s.watchBuffer(ctx, buffer) })
 }
 
-// watchBuffer tells each call whose caller the outage buffer held too long,
-// so that the call applies its queue's overflow rule. Entries without a
+// watchBuffer signals each call whose caller the outage buffer held too
+// long, so that the call applies its queue's overflow rule. Entries without a
 // call on this server, such as callback tasks, stay in the buffer.
 func (s *Server) watchBuffer(ctx context.Context, buffer expiringQueue) {
 	ticker := time.NewTicker(bufferExpiryInterval)
@@ -75,11 +75,11 @@ func (s *Server) signalExpired(expired []queue.Caller) {
 // waitOutsideQueue keeps a caller whom the full outage buffer turned away
 // on hold, so that the caller never hears silence. The queue's overflow
 // rule applies at once: callback and transfer end the wait as they do for
-// max_wait. Under keep_waiting, or when the rule cannot act (no callbacks,
-// a withheld number, an unusable transfer target), the caller hears the
-// hold loop, may press the callback key, and tries to join the queue
-// again every bufferRetryInterval with the original arrival time, so the
-// caller keeps their place once the buffer has room.
+// max_wait. Under keep_waiting the caller stays on hold, and so does a
+// caller whom the rule cannot move (callbacks off, a withheld number, an
+// unusable transfer target). Such a caller may press the callback key,
+// and tries to join the queue again every bufferRetryInterval. The retry
+// keeps the original arrival time, so the caller keeps their place.
 func (c *call) waitOutsideQueue(caller queue.Caller) {
 	holdCtx := c.startHold(caller)
 	w := &waiter{c: c, entry: caller, rule: c.srv.opts.Overflow[caller.Queue], outside: true}

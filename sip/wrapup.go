@@ -23,9 +23,9 @@ func (s *Server) wrapUpFor(counselorID string) time.Duration {
 // finishCallState ends a counselor's call in the queue and publishes the
 // state change: to wrap_up, to available without wrap-up time, or to
 // logged_out when the counselor logged out during the call. The call ends
-// in the queue even when the counselor's state cannot be read, as while
-// the queue store is unreachable and FinishCall is journaled; the event is
-// then skipped.
+// in the queue even when the counselor's state cannot be read, as happens
+// while the queue store is unreachable and FinishCall is journaled. The
+// event is then skipped.
 func (s *Server) finishCallState(ctx context.Context, counselorID string, wrapUpUntil, now time.Time) error {
 	before, beforeErr := s.queue.Counselor(ctx, counselorID)
 	if err := s.queue.FinishCall(ctx, counselorID, wrapUpUntil, now); err != nil {
