@@ -64,7 +64,7 @@ const (
 //     return the inner store's error.
 //
 // Run writes the pending callers and changes to the inner store in their
-// order once it answers again. A journaled change that then fails with a
+// order once it is reachable again. A journaled change that then fails with a
 // domain error is logged and dropped. Ready reports whether anything is
 // pending, and Expired reports callers held longer than the maximum wait.
 //
@@ -259,7 +259,7 @@ func (b *Buffered) setLastErrLocked(down bool, err error) {
 	b.lastErr = err
 }
 
-// Ready returns nil when the inner store answered its last call and nothing
+// Ready returns nil when the inner store's last call succeeded and nothing
 // is pending. Otherwise it returns an *OutageError that counts the callers
 // and changes waiting to be written.
 func (b *Buffered) Ready() error {
