@@ -221,7 +221,12 @@ func (s *Service) SetState(ctx context.Context, id string, state queue.Counselor
 
 	before, err := s.store.Counselor(ctx, id)
 	if err != nil {
-		return fmt.Errorf("set counselor %s to %s: %w", id, state, err)
+		// A login needs the state read first, unless the phone is
+		// registered, in which case the check below passes anyway.
+		if !s.storeUnreadable(ctx, err) || (state == queue.StateAvailable && !s.registered(id)) {
+			return fmt.Errorf("set counselor %s to %s: %w", id, state, err)
+		}
+		return s.changeUnread(id, err, func() error { return s.store.SetState(ctx, id, state, reason, s.now()) })
 	}
 	if state == queue.StateAvailable && before.State == queue.StateLoggedOut && !s.registered(id) {
 		return fmt.Errorf("log in counselor %s: %w: register the softphone first", id, ErrNotRegistered)
@@ -238,12 +243,36 @@ func (s *Service) SetState(ctx context.Context, id string, state queue.Counselor
 func (s *Service) EndWrapUp(ctx context.Context, id, source string) error {
 	before, err := s.store.Counselor(ctx, id)
 	if err != nil {
-		return fmt.Errorf("end wrap-up of counselor %s: %w", id, err)
+		if !s.storeUnreadable(ctx, err) {
+			return fmt.Errorf("end wrap-up of counselor %s: %w", id, err)
+		}
+		return s.changeUnread(id, err, func() error { return s.store.EndWrapUp(ctx, id, s.now()) })
 	}
 	if err := s.store.EndWrapUp(ctx, id, s.now()); err != nil {
 		return err
 	}
 	s.changed(ctx, before, source)
+	return nil
+}
+
+// storeUnreadable reports whether err, from reading a counselor, means the
+// store could not be read, rather than an unknown counselor or the end of
+// ctx.
+func (s *Service) storeUnreadable(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && !errors.Is(err, queue.ErrUnknownCounselor)
+}
+
+// changeUnread applies a change whose previous state could not be read, as
+// while a shared queue store is unreachable: a store such as queue.Buffered
+// then journals the change. No event is published, because the state it
+// changed from is unknown.
+func (s *Service) changeUnread(id string, readErr error, change func() error) error {
+	if err := change(); err != nil {
+		return err
+	}
+	s.log.Warn().Err(readErr).Str("counselor", id).
+		Msg("counselor state unknown, change applied without a state change event")
+	s.notify()
 	return nil
 }
 

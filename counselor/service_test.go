@@ -185,3 +185,57 @@ func TestEndedWrapUpListedAvailable(t *testing.T) {
 		t.Errorf("status = %+v, want available since the wrap-up ended", status)
 	}
 }
+
+// unreadableStore is a queue store whose counselor reads fail as if the
+// store could not be reached, while changes still reach it.
+type unreadableStore struct {
+	*queue.MemoryStore
+}
+
+func (unreadableStore) Counselor(context.Context, string) (queue.Counselor, error) {
+	return queue.Counselor{}, errors.New("dial tcp 127.0.0.1:6379: connection refused")
+}
+
+func TestChangesWithoutReadableState(t *testing.T) {
+	tests := []struct {
+		name       string
+		registered bool
+		change     func(svc *counselor.Service) error
+		wantErr    bool
+		wantState  queue.CounselorState
+	}{
+		{name: "logout applied", change: func(svc *counselor.Service) error {
+			return svc.Logout(context.Background(), "c1", counselor.SourceRegistration)
+		}, wantState: queue.StateLoggedOut},
+		{name: "login with registered phone applied", registered: true, change: func(svc *counselor.Service) error {
+			return svc.Login(context.Background(), "c1", counselor.SourceAPI)
+		}, wantState: queue.StateAvailable},
+		{name: "login without phone rejected", change: func(svc *counselor.Service) error {
+			return svc.Login(context.Background(), "c1", counselor.SourceAPI)
+		}, wantErr: true, wantState: queue.StateBreak},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			for _, state := range []queue.CounselorState{queue.StateAvailable, queue.StateBreak} {
+				if err := f.store.SetState(context.Background(), "c1", state, "meal", t0); err != nil {
+					t.Fatalf("SetState(%s): %v", state, err)
+				}
+			}
+			svc := counselor.New(counselor.Config{
+				Store:      unreadableStore{f.store},
+				Registered: func(string) bool { return tt.registered },
+				Now:        func() time.Time { return t0 },
+			})
+
+			err := tt.change(svc)
+
+			if (err != nil) != tt.wantErr {
+				t.Errorf("change error = %v, want error %v", err, tt.wantErr)
+			}
+			if got := f.state(t).State; got != tt.wantState {
+				t.Errorf("state = %s, want %s", got, tt.wantState)
+			}
+		})
+	}
+}

@@ -87,6 +87,10 @@ type call struct {
 	ivrDigits chan rune
 	// overflowTransferred marks a call the overflow rule transferred.
 	overflowTransferred atomic.Bool
+	// bufferExpired receives a value when the caller has been held in the
+	// queue store's outage buffer for longer than its maximum wait. Set
+	// before the call runs; capacity 1.
+	bufferExpired chan struct{}
 	// bridgeStop ends the running caller-counselor bridge, and
 	// bridgePause, while set, keeps the bridge from restarting until it
 	// is closed (see pauseBridge).

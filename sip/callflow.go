@@ -74,25 +74,38 @@ func (c *call) ivrHooks() ivr.Hooks {
 }
 
 // enqueue puts the caller in the queue and plays the hold loop until a
-// counselor answers or the call ends.
+// counselor picks up or the call ends. A caller whom a full outage buffer
+// turns away waits outside the queue (see waitOutsideQueue).
 func (c *call) enqueue(result ivr.Result) {
-	now := time.Now()
-	queueName := result.Queue
 	caller := queue.Caller{
 		CallID:     c.id,
-		Queue:      queueName,
-		EnqueuedAt: now,
+		Queue:      result.Queue,
+		EnqueuedAt: time.Now(),
 		Attributes: result.Attributes,
 		Priority:   callerPriority(result.Attributes),
 	}
-	if err := c.srv.queue.Enqueue(c.ctx, caller); err != nil {
+	err := c.srv.queue.Enqueue(c.ctx, caller)
+	if errors.Is(err, queue.ErrBufferFull) {
+		c.log.Warn().Err(err).Str("queue", caller.Queue).Msg("queue store unreachable and outage buffer full")
+		c.waitOutsideQueue(caller)
+		return
+	}
+	if err != nil {
 		c.log.Error().Err(err).Msg("queueing the caller failed")
 		c.end(&hangup{side: records.SideServer, reason: "queue failed: " + err.Error(), outcome: records.OutcomeFailed})
 		return
 	}
-	c.publishCallerEntered(queueName, result.Attributes)
+	c.publishCallerEntered(caller.Queue, caller.Attributes)
 
+	holdCtx := c.startHold(caller)
+	c.joinedQueue(holdCtx, caller)
+}
+
+// startHold marks the call as waiting in caller's queue, records it and
+// starts the hold loop. The returned context ends when the hold stops.
+func (c *call) startHold(caller queue.Caller) context.Context {
 	holdCtx, stopHold := context.WithCancel(c.ctx)
+	queueName, now := caller.Queue, caller.EnqueuedAt
 	c.mu.Lock()
 	c.phase = phaseQueued
 	c.queuedAt = now
@@ -101,14 +114,19 @@ func (c *call) enqueue(result ivr.Result) {
 	c.mu.Unlock()
 
 	c.record(records.Patch{QueuedAt: &now, Queue: &queueName})
-	c.log.Info().Str("queue", queueName).Msg("caller queued")
+	language := caller.Attributes[attrLanguage]
+	c.srv.spawn(func() { c.playHold(holdCtx, language) })
+	return holdCtx
+}
+
+// joinedQueue announces a caller who is now in the queue, wakes the
+// distributor and watches the wait until holdCtx ends.
+func (c *call) joinedQueue(holdCtx context.Context, caller queue.Caller) {
+	c.log.Info().Str("queue", caller.Queue).Msg("caller queued")
 	if caller.Priority >= PriorityHighRisk {
-		c.announceHighRisk(queueName, now)
+		c.announceHighRisk(caller.Queue, caller.EnqueuedAt)
 	}
 	c.srv.notifyDistributor()
-
-	language := result.Attributes[attrLanguage]
-	c.srv.spawn(func() { c.playHold(holdCtx, language) })
 	c.srv.spawn(func() { c.watchWaiting(holdCtx, caller) })
 }
 

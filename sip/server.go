@@ -151,6 +151,9 @@ type Server struct {
 	closers []func() error
 	// bound are the addresses actually bound, port 0 resolved; guarded by listenMu.
 	bound []Listener
+	// stopBufferWatch ends watchBuffer, nil when it does not run; guarded
+	// by listenMu.
+	stopBufferWatch context.CancelFunc
 
 	// waits estimates the wait that announcements tell waiting callers.
 	waits *queue.WaitEstimator
@@ -326,6 +329,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	s.spawn(func() { s.registrar.Run(ctx) })
+	s.startBufferWatch()
 	return nil
 }
 
@@ -398,10 +402,20 @@ func (s *Server) Drain(ctx context.Context) {
 	s.drainCallbacks()
 }
 
+// Draining reports whether Drain has started, so that the server takes no
+// new calls.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
 // Close stops the listeners and the SIP stack and waits for the server's
 // goroutines.
 func (s *Server) Close() error {
 	s.closeListeners()
+	s.listenMu.Lock()
+	stopWatch := s.stopBufferWatch
+	s.listenMu.Unlock()
+	if stopWatch != nil {
+		stopWatch()
+	}
 	err := s.ua.Close()
 	s.tasks.Wait()
 	return err

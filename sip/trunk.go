@@ -184,6 +184,8 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 		codec:      negotiated.Codec,
 		startedAt:  time.Now(),
 		sdpSession: sdpSession,
+
+		bufferExpired: make(chan struct{}, 1),
 	}
 	c.sdpVersion.Store(1)
 	c.callerMedia = media.NewSession(media.SessionConfig{

@@ -29,6 +29,12 @@ const (
 const (
 	triggerMaxWait     = "max_wait"
 	triggerNoCounselor = "no_counselor"
+	// triggerBufferFull is a caller turned away because the queue store
+	// is unreachable and the outage buffer is full.
+	triggerBufferFull = "buffer_full"
+	// triggerBufferMaxWait is a caller held in the outage buffer for
+	// longer than its maximum wait.
+	triggerBufferMaxWait = "buffer_max_wait"
 )
 
 // overflowPollInterval is how often a waiting caller's queue is checked
@@ -57,6 +63,9 @@ type waiter struct {
 	// withheldRecorded is set once the failed task of a caller without a
 	// number is recorded.
 	withheldRecorded bool
+	// outside is set for a caller on hold who is in no queue, because the
+	// outage buffer was full (see waitOutsideQueue).
+	outside bool
 }
 
 // watchWaiting runs beside the hold music while the caller waits: it acts
@@ -98,6 +107,11 @@ func (w *waiter) run(ctx context.Context) {
 		case <-maxWait:
 			maxWait = nil
 			if w.applyOverflow(ctx, triggerMaxWait) {
+				return
+			}
+			overflowed = true
+		case <-w.c.bufferExpired:
+			if w.applyOverflow(ctx, triggerBufferMaxWait) {
 				return
 			}
 			overflowed = true
@@ -169,7 +183,7 @@ func (w *waiter) applyOverflow(ctx context.Context, trigger string) bool {
 	case OverflowCallback:
 		return w.requestCallback(ctx, callback.ReasonOverflow)
 	case OverflowTransfer:
-		return w.c.overflowTransfer(w.rule.Target)
+		return w.overflowTransfer()
 	default:
 		return false
 	}
@@ -189,14 +203,28 @@ func (c *call) takeOutOfQueue() (queue.Caller, bool) {
 		return queue.Caller{}, false
 	}
 	c.srv.notifyDistributor()
+	c.stopHoldMusic()
+	return left, true
+}
 
+// leaveQueue takes the waiting caller out of the queue, as takeOutOfQueue
+// does. A caller outside the queue only has the hold music stopped.
+func (w *waiter) leaveQueue() (queue.Caller, bool) {
+	if w.outside {
+		w.c.stopHoldMusic()
+		return w.entry, true
+	}
+	return w.c.takeOutOfQueue()
+}
+
+// stopHoldMusic ends the hold loop, if one runs.
+func (c *call) stopHoldMusic() {
 	c.mu.Lock()
 	stopHold := c.holdStop
 	c.mu.Unlock()
 	if stopHold != nil {
 		stopHold()
 	}
-	return left, true
 }
 
 // requestCallback turns the waiting caller into a callback task at the
@@ -218,7 +246,7 @@ func (w *waiter) requestCallback(ctx context.Context, reason string) bool {
 		return false
 	}
 
-	left, ok := c.takeOutOfQueue()
+	left, ok := w.leaveQueue()
 	if !ok {
 		return false
 	}
@@ -273,9 +301,10 @@ func (w *waiter) playPrompt(ctx context.Context, name string) {
 	}
 }
 
-// overflowTransfer transfers the waiting caller to target, a SIP URI or a
-// number dialled through the outbound gateway.
-func (c *call) overflowTransfer(target string) bool {
+// overflowTransfer transfers the waiting caller to the rule's target, a
+// SIP URI or a number dialled through the outbound gateway.
+func (w *waiter) overflowTransfer() bool {
+	c, target := w.c, w.rule.Target
 	uri := target
 	if !isSIPURI(target) {
 		outside, err := c.srv.outsideURI(target)
@@ -285,7 +314,7 @@ func (c *call) overflowTransfer(target string) bool {
 		}
 		uri = outside.String()
 	}
-	if _, ok := c.takeOutOfQueue(); !ok {
+	if _, ok := w.leaveQueue(); !ok {
 		return false
 	}
 	c.overflowTransferred.Store(true)

@@ -17,9 +17,11 @@ import (
 const maxBodyBytes = 64 << 10
 
 // API is the authenticated JSON API. Create it with NewAPI, add routes with
-// Handle, and serve it as an http.Handler.
+// Handle, and serve it as an http.Handler. Routes added with HandlePublic
+// are served without a token.
 type API struct {
 	mux    *http.ServeMux
+	public *http.ServeMux
 	tokens [][]byte
 	log    zerolog.Logger
 }
@@ -28,7 +30,7 @@ type API struct {
 // ("Authorization: Bearer <token>"). Empty tokens are ignored, so an API
 // built without a token refuses every request.
 func NewAPI(tokens []string, log zerolog.Logger) *API {
-	a := &API{mux: http.NewServeMux(), log: log}
+	a := &API{mux: http.NewServeMux(), public: http.NewServeMux(), log: log}
 	for _, t := range tokens {
 		if t != "" {
 			a.tokens = append(a.tokens, []byte(t))
@@ -43,8 +45,20 @@ func (a *API) Handle(pattern string, h http.HandlerFunc) {
 	a.mux.HandleFunc(pattern, h)
 }
 
-// ServeHTTP checks the token and dispatches the request.
+// HandlePublic registers h for pattern like Handle, but serves it without
+// checking the token. Use it only for routes that reveal nothing, such as
+// health checks.
+func (a *API) HandlePublic(pattern string, h http.HandlerFunc) {
+	a.public.HandleFunc(pattern, h)
+}
+
+// ServeHTTP serves a public route, or checks the token and dispatches the
+// request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, pattern := a.public.Handler(r); pattern != "" {
+		h.ServeHTTP(w, r)
+		return
+	}
 	if !a.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="helpline"`)
 		WriteError(w, http.StatusUnauthorized, "missing or wrong API token: send Authorization: Bearer <token>")

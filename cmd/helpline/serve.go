@@ -226,6 +226,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
+		web.RegisterHealth(a.api, readyChecks(q, server.Draining)...)
 	}
 	return a, nil
 }

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/rs/zerolog"
+
+	"helpline/config"
+	"helpline/queue"
+	"helpline/web"
+)
+
+// errDraining is the /readyz reason of a server that drains its calls
+// after SIGTERM.
+var errDraining = errors.New("shutting down: new calls are rejected while calls in progress end")
+
+// readyChecks are the conditions of /readyz: the server is not draining,
+// and the queue store, when it reports readiness (queue.Buffered does),
+// reaches its state and has nothing left to write.
+func readyChecks(q queue.Store, draining func() bool) []web.ReadyCheck {
+	checks := []web.ReadyCheck{{Name: "draining", Check: func() error {
+		if draining() {
+			return errDraining
+		}
+		return nil
+	}}}
+	if reporter, ok := q.(web.ReadyReporter); ok {
+		checks = append(checks, web.ReadyCheck{Name: "queue", Check: reporter.Ready})
+	}
+	return checks
+}
+
+// newOutageBuffer wraps a shared queue store in the outage buffer sized by
+// cluster.buffer_size and cluster.buffer_max_wait. notify wakes the
+// distributors once held callers are written. The caller runs the
+// returned store's Run until shutdown.
+func newOutageBuffer(c config.Cluster, inner queue.Store, notify func(), log zerolog.Logger) *queue.Buffered {
+	return queue.NewBuffered(inner,
+		queue.WithBufferSize(c.BufferSize),
+		queue.WithBufferMaxWait(c.BufferMaxWait),
+		queue.WithReplayNotify(notify),
+		queue.WithBufferLogger(log.With().Str("component", "queue_buffer").Logger()),
+	)
+}

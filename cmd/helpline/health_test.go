@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"helpline/config"
+	"helpline/counselor"
+	"helpline/queue"
+	"helpline/web"
+)
+
+// reportingStore is a queue store whose Ready fails while down is set.
+type reportingStore struct {
+	*queue.MemoryStore
+	down atomic.Bool
+}
+
+func (s *reportingStore) Ready() error {
+	if s.down.Load() {
+		return errors.New("queue store unreachable: 1 callers held, 0 state changes waiting")
+	}
+	return nil
+}
+
+func TestHealthRoutesWithoutToken(t *testing.T) {
+	cfg := &config.Config{API: config.API{
+		Listen:  "127.0.0.1:0",
+		Token:   "t0ken",
+		Address: netip.MustParseAddrPort("127.0.0.1:0"),
+	}}
+	store := &reportingStore{MemoryStore: queue.NewMemoryStore()}
+	var draining atomic.Bool
+	api := newAPI(cfg, counselor.New(counselor.Config{Store: store}), zerolog.Nop())
+	web.RegisterHealth(api, readyChecks(store, draining.Load)...)
+	server, err := startAPI(cfg, api, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("startAPI: %v", err)
+	}
+	t.Cleanup(server.stop)
+	base := "http://" + server.listener.Addr().String()
+
+	tests := []struct {
+		name      string
+		path      string
+		storeDown bool
+		draining  bool
+		want      int
+	}{
+		{name: "healthz", path: "/healthz", want: http.StatusOK},
+		{name: "healthz while draining", path: "/healthz", draining: true, want: http.StatusOK},
+		{name: "ready", path: "/readyz", want: http.StatusOK},
+		{name: "store not ready", path: "/readyz", storeDown: true, want: http.StatusServiceUnavailable},
+		{name: "draining", path: "/readyz", draining: true, want: http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store.down.Store(tt.storeDown)
+			draining.Store(tt.draining)
+
+			status := getStatus(t, base+tt.path)
+
+			if status != tt.want {
+				t.Errorf("GET %s = %d, want %d", tt.path, status, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadyChecksOfPlainStore(t *testing.T) {
+	checks := readyChecks(queue.NewMemoryStore(), func() bool { return false })
+
+	if len(checks) != 1 || checks[0].Name != "draining" {
+		t.Errorf("checks = %+v, want only draining for a store without Ready", checks)
+	}
+}
+
+func TestNewOutageBufferSize(t *testing.T) {
+	inner := &reportingStore{MemoryStore: queue.NewMemoryStore()}
+	buffered := newOutageBuffer(config.Cluster{BufferSize: 1, BufferMaxWait: time.Minute}, downStore{inner}, func() {}, zerolog.Nop())
+	ctx := context.Background()
+
+	if err := buffered.Enqueue(ctx, queue.Caller{CallID: "a", Queue: "general"}); err != nil {
+		t.Fatalf("first Enqueue while down = %v, want nil", err)
+	}
+	err := buffered.Enqueue(ctx, queue.Caller{CallID: "b", Queue: "general"})
+	if !errors.Is(err, queue.ErrBufferFull) {
+		t.Errorf("second Enqueue with buffer_size 1 = %v, want ErrBufferFull", err)
+	}
+}
+
+// downStore is a queue store whose Enqueue cannot reach it.
+type downStore struct{ queue.Store }
+
+func (downStore) Enqueue(context.Context, queue.Caller) error {
+	return errors.New("dial tcp 127.0.0.1:6379: connection refused")
+}
+
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
