@@ -241,10 +241,13 @@ func (s *Server) routeRequests() {
 	s.server.OnOptions(s.guard(s.handleOptions))
 	s.server.OnRegister(s.guard(s.registrar.HandleRegister))
 	s.server.OnRefer(s.guard(s.handleRefer))
+	s.server.OnNoRoute(s.guard(s.handleUnknownMethod))
 }
 
 // guard keeps one bad request from taking the server down: a panic in a
-// handler is logged and answered with 500.
+// handler is logged and answered with 500. Before any handler, it gives the
+// relay the requests that another node routes through this one to a phone
+// registered here (see relayRequest).
 func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*sipmsg.Request, sipmsg.ServerTransaction) {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		defer func() {
@@ -255,6 +258,9 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 				}
 			}
 		}()
+		if s.relayRequest(req, tx) {
+			return
+		}
 		if s.rejectUnsupportedRequire(req, tx) {
 			return
 		}
@@ -302,6 +308,13 @@ func (s *Server) handleInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction
 // handleStrayCancel answers a CANCEL that matched no pending INVITE.
 func (s *Server) handleStrayCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
+}
+
+// handleUnknownMethod answers a method this server does not take, when it
+// is not relayed, with 405 and the methods it does take.
+func (s *Server) handleUnknownMethod(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s.respond(req, tx, sipmsg.StatusMethodNotAllowed, "Method Not Allowed", nil,
+		sipmsg.NewHeader("Allow", allowMethods))
 }
 
 // handleOptions answers keep-alive and capability probes, in or out of a
