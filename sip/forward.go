@@ -15,7 +15,7 @@ package sip
 // entry faces the other node: the Route URI that node used. The phone's
 // route set is therefore [phone-facing, node-facing] and the other node's
 // route set is [node-facing, phone-facing], so the first Route of an
-// in-dialog request tells the direction. With hl-dir=up the request comes
+// in-dialog request determines the direction. With hl-dir=up the request comes
 // from the phone and goes on to the next Route or the Request-URI; without
 // it the request goes to the phone's flow. In both cases the relay removes
 // both of its own entries.
@@ -44,14 +44,14 @@ const (
 	defaultMaxForwards = 70
 )
 
-// relayAction is what the relay does with a request.
+// relayAction is the step the relay takes for a request.
 type relayAction int
 
 const (
 	// relayNone leaves the request to normal handling: its top Route is
 	// not this node with a flow token.
 	relayNone relayAction = iota
-	// relayReject answers the request with an error response.
+	// relayReject responds to the request with an error status.
 	relayReject
 	// relayToPhone sends the request to the phone's flow.
 	relayToPhone
@@ -60,8 +60,8 @@ const (
 	relayFromPhone
 )
 
-// relayFlow is a phone's flow as this node sees it: the transport and the
-// source address of the phone's REGISTER.
+// relayFlow is a phone's flow as observed by this node: the transport and
+// the source address of the phone's REGISTER.
 type relayFlow struct {
 	// transport is lowercase, "udp" or "tcp".
 	transport string
@@ -102,8 +102,9 @@ func rejectPlan(status int, reason, cause string) relayPlan {
 func (s *Server) relayRequest(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	// A CANCEL for a relayed INVITE is taken by the transaction layer,
 	// which calls the INVITE's OnCancel hook. One that reaches a handler
-	// matches no pending INVITE, so normal handling answers 481.
-	if req.IsCancel() {
+	// matches no pending INVITE, so normal handling responds with 481. A
+	// REGISTER goes to this node's registrar, whatever its Route contains.
+	if req.IsCancel() || req.Method == sipmsg.REGISTER {
 		return false
 	}
 
@@ -166,6 +167,10 @@ func (s *Server) planToPhone(req *sipmsg.Request, plan relayPlan) relayPlan {
 
 // planFromPhone checks a request the phone sends through the relay and
 // finds its next hop.
+//
+// NOTE: the request must come from the exact flow of the binding. A phone
+// that opens a new TCP connection during a call, from another port, gets
+// 403 until it registers again over that connection.
 func (s *Server) planFromPhone(req *sipmsg.Request, routes []sipmsg.Uri, plan relayPlan) relayPlan {
 	if !requestFromFlow(req, plan.flow) {
 		return rejectPlan(sipmsg.StatusForbidden, "Forbidden", "a request routed from the phone does not come from the phone's flow")
@@ -187,7 +192,7 @@ func (s *Server) planFromPhone(req *sipmsg.Request, routes []sipmsg.Uri, plan re
 	return plan
 }
 
-// rejectRelay answers a request the relay refuses. An ACK gets no
+// rejectRelay responds to a request the relay rejects. An ACK gets no
 // response (RFC 3261 section 17.2.3), so it is only logged.
 func (s *Server) rejectRelay(req *sipmsg.Request, tx sipmsg.ServerTransaction, plan relayPlan) {
 	s.relayLog(req).Warn().Str("source", req.Source()).Int("status", plan.status).Str("cause", plan.cause).
@@ -250,7 +255,9 @@ func routeURIs(req *sipmsg.Request) []sipmsg.Uri {
 }
 
 // flowBinding returns an unexpired binding whose REGISTER came over
-// transport from source, that is a phone whose flow ends on this node.
+// transport from source, that is a phone whose flow ends on this node. It
+// reads only the bindings this registrar made itself: a binding that another
+// node stored must never make this node relay.
 // It scans every binding, which suits the few hundred phones of a
 // helpline.
 func (r *Registrar) flowBinding(transport string, source netip.AddrPort) (Binding, bool) {

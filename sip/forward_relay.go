@@ -89,9 +89,9 @@ func createsDialog(req *sipmsg.Request) bool {
 }
 
 // relayAck forwards an ACK statelessly: the ACK for a 2xx is a transaction
-// of its own, with nothing to answer.
+// of its own, which gets no response.
 func (s *Server) relayAck(req *sipmsg.Request, plan relayPlan) {
-	log := s.relayLog(req)
+	log := s.relayLog(req).With().Str("flow", plan.flow.token).Logger()
 	fwd, err := s.buildRelayRequest(req, plan)
 	if err != nil {
 		log.Error().Err(err).Msg("relaying ACK failed")
@@ -144,8 +144,8 @@ func (s *Server) relayTransaction(req *sipmsg.Request, tx sipmsg.ServerTransacti
 }
 
 // watchCancel returns a channel closed when the upstream side cancels the
-// INVITE of tx. sipgo has then answered the CANCEL with 200 and the INVITE
-// with 487. ok is false when the INVITE was cancelled already.
+// INVITE of tx. sipgo has then responded to the CANCEL with 200 and to the
+// INVITE with 487. ok is false when the INVITE was cancelled already.
 func watchCancel(tx sipmsg.ServerTransaction) (cancelled <-chan struct{}, ok bool) {
 	done := make(chan struct{})
 	var once sync.Once
@@ -182,7 +182,7 @@ func (r *relayedTransaction) awaitFinal() {
 				return
 			}
 		case <-r.clientTx.Done():
-			r.answerFailure()
+			r.respondFailure()
 			return
 		}
 	}
@@ -237,7 +237,7 @@ func (r *relayedTransaction) awaitInvite(cancelled <-chan struct{}) {
 
 		case <-r.clientTx.Done():
 			if !upstreamFinal {
-				r.answerFailure()
+				r.respondFailure()
 			}
 			return
 		}
@@ -276,10 +276,10 @@ func (r *relayedTransaction) forwardStateless(res *sipmsg.Response) {
 	}
 }
 
-// answerFailure answers upstream when the client transaction ended without
-// a final response: 408 on a timeout, 503 on a transport error (RFC 3261
-// section 16.7, step 1, and 16.9).
-func (r *relayedTransaction) answerFailure() {
+// respondFailure sends the upstream side 408 after a timeout, or 503 after a
+// transport error, when the client transaction ended without a final
+// response (RFC 3261 sections 16.7 and 16.9).
+func (r *relayedTransaction) respondFailure() {
 	err := r.clientTx.Err()
 	r.log.Warn().Err(err).Str("destination", r.downstream.Destination()).Msg("relayed request got no final response")
 	if errors.Is(err, sipmsg.ErrTransactionTimeout) {

@@ -312,6 +312,10 @@ func TestRelayRequestLeavesOthers(t *testing.T) {
 	if s.relayRequest(cancel, tx) {
 		t.Error("relayRequest took a CANCEL that matches no relayed INVITE")
 	}
+	register := relayRequestSpec{method: "REGISTER", routes: []string{nodeFacingRoute}}.build(t)
+	if s.relayRequest(register, tx) {
+		t.Error("relayRequest took a REGISTER")
+	}
 	plain := relayRequestSpec{}.build(t)
 	if s.relayRequest(plain, tx) {
 		t.Error("relayRequest took a request without Route")

@@ -163,12 +163,18 @@ type Server struct {
 	featureCalls featureCallSet
 }
 
+// sipgoLoggerOnce sets sipgo's process-wide logger from the first server
+// built. Setting it again for a later server, as a process running several
+// nodes would, races with the goroutines of the earlier server's
+// transactions, which read it.
+var sipgoLoggerOnce sync.Once
+
 // New builds a server. Start binds its listeners.
 func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Registrar == nil || deps.Ports == nil || deps.Prompts == nil || deps.Graph == nil || deps.Queue == nil {
 		return nil, errors.New("sip.New: registrar, ports, prompts, graph and queue are required")
 	}
-	sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger)))
+	sipgoLoggerOnce.Do(func() { sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger))) })
 	allowLargeUDPMessages()
 
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost))
@@ -310,8 +316,8 @@ func (s *Server) handleStrayCancel(req *sipmsg.Request, tx sipmsg.ServerTransact
 	s.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
 }
 
-// handleUnknownMethod answers a method this server does not take, when it
-// is not relayed, with 405 and the methods it does take.
+// handleUnknownMethod responds with 405 and the supported methods to a
+// request whose method this server does not handle and that is not relayed.
 func (s *Server) handleUnknownMethod(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.respond(req, tx, sipmsg.StatusMethodNotAllowed, "Method Not Allowed", nil,
 		sipmsg.NewHeader("Allow", allowMethods))
