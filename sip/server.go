@@ -166,12 +166,18 @@ type Server struct {
 	featureCalls featureCallSet
 }
 
+// sipgoLoggerOnce sets sipgo's process-wide logger from the first server
+// built. Setting it again for a later server, as a process running several
+// nodes would, races with the goroutines of the earlier server's
+// transactions, which read it.
+var sipgoLoggerOnce sync.Once
+
 // New builds a server. Start binds its listeners.
 func New(opts Options, deps Deps) (*Server, error) {
 	if deps.Registrar == nil || deps.Ports == nil || deps.Prompts == nil || deps.Graph == nil || deps.Queue == nil {
 		return nil, errors.New("sip.New: registrar, ports, prompts, graph and queue are required")
 	}
-	sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger)))
+	sipgoLoggerOnce.Do(func() { sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger))) })
 	allowLargeUDPMessages()
 
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost))
@@ -244,10 +250,13 @@ func (s *Server) routeRequests() {
 	s.server.OnOptions(s.guard(s.handleOptions))
 	s.server.OnRegister(s.guard(s.registrar.HandleRegister))
 	s.server.OnRefer(s.guard(s.handleRefer))
+	s.server.OnNoRoute(s.guard(s.handleUnknownMethod))
 }
 
 // guard keeps one bad request from taking the server down: a panic in a
-// handler is logged and answered with 500.
+// handler is logged and answered with 500. Before any handler, it gives the
+// relay the requests that another node routes through this one to a phone
+// registered here (see relayRequest).
 func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*sipmsg.Request, sipmsg.ServerTransaction) {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		defer func() {
@@ -258,6 +267,9 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 				}
 			}
 		}()
+		if s.relayRequest(req, tx) {
+			return
+		}
 		if s.rejectUnsupportedRequire(req, tx) {
 			return
 		}
@@ -305,6 +317,13 @@ func (s *Server) handleInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction
 // handleStrayCancel answers a CANCEL that matched no pending INVITE.
 func (s *Server) handleStrayCancel(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
+}
+
+// handleUnknownMethod responds with 405 and the supported methods to a
+// request whose method this server does not handle and that is not relayed.
+func (s *Server) handleUnknownMethod(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	s.respond(req, tx, sipmsg.StatusMethodNotAllowed, "Method Not Allowed", nil,
+		sipmsg.NewHeader("Allow", allowMethods))
 }
 
 // handleOptions answers keep-alive and capability probes, in or out of a
