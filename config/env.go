@@ -197,7 +197,8 @@ func parseListeners(ps *problems, key string, text string) []any {
 
 // checkUnknownEnv judges HELPLINE_ variables that match no key. A variable
 // that the configuration names as a secret source (records.key_env,
-// counselors[].password_env) is expected. A name below a list or mapping
+// records.postgres.dsn_env, cluster.redis.password_env, counselors[].password_env)
+// is expected. A name below a list or mapping
 // key, or close to a known name, is a problem, because the value would be
 // lost. Any other name is a warning.
 func checkUnknownEnv(names []string, cfg *Config, ps, warnings *problems) {
@@ -253,7 +254,10 @@ func keyFromEnvName(name string) string {
 // secretVariables returns the variables that the configuration reads
 // secrets from.
 func secretVariables(cfg *Config) []string {
-	names := []string{cfg.Records.KeyEnv, cfg.API.TokenEnv}
+	names := []string{
+		cfg.Records.KeyEnv, cfg.API.TokenEnv, cfg.Records.Postgres.DSNEnv,
+		cfg.Cluster.Redis.PasswordEnv, cfg.Cluster.Redis.SentinelPasswordEnv,
+	}
 	for _, counselor := range cfg.Counselors {
 		names = append(names, counselor.PasswordEnv)
 	}

@@ -38,3 +38,20 @@ func TestSharedModeReadsSecretsFromEnvironment(t *testing.T) {
 		t.Errorf("secrets not read: dsn %q, password set %v", cfg.Records.Postgres.DSN, cfg.Cluster.Redis.Password != "")
 	}
 }
+
+func TestSecretVariablesOfSharedModeAreNoUnknownKeys(t *testing.T) {
+	tree := exampleTree(t)
+	setPath(t, tree, "cluster.mode", "shared")
+	setPath(t, tree, "records.driver", "postgres")
+	cfg, err := loadTree(t, tree, []string{
+		"HELPLINE_RECORDS_DSN=postgres://h@127.0.0.1:5432/h",
+		"HELPLINE_REDIS_PASSWORD=redis-secret",
+		"HELPLINE_REDIS_SENTINEL_PASSWORD=sentinel-secret",
+	})
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	for _, w := range cfg.Warnings {
+		t.Errorf("unexpected warning: %s", w)
+	}
+}
