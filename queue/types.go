@@ -51,6 +51,11 @@ type Caller struct {
 	// OfferedToAll lists every counselor ringing for this caller under
 	// StrategyRingAll, OfferedTo first. It is nil for a single offer.
 	OfferedToAll []string
+	// Node is the node holding the caller's call and media. Enqueue keeps
+	// the given value: the SIP layer leaves it empty, and a store shared
+	// by several nodes stamps its own node ID when it is empty.
+	// MemoryStore just stores it.
+	Node string
 }
 
 // Kind is the sort of entry a Caller is.
