@@ -40,15 +40,17 @@ func (r reclaimReport) empty() bool {
 //
 //  1. ReclaimNode removes node's waiting callers and releases its offers.
 //  2. FinishCall moves each counselor on one of node's calls to wrap-up.
-//  3. MarkNodeInterrupted closes node's open records.
-//  4. Each interrupted waiting caller with a number gets a callback task
-//     whose ID derives from the call ID. The records list who was waiting,
-//     so a repeat after a failure in step 3 or 4 still finds them.
-//  5. node's callback tasks that were waiting in the queue move to this
+//  3. node's callback tasks that were waiting in the queue move to this
 //     node.
+//  4. MarkNodeInterrupted closes node's open records.
+//  5. Each interrupted waiting caller with a number gets a callback task
+//     whose ID derives from the call ID. The records list who was waiting,
+//     so a repeat after a failure in step 4 still finds them.
 //
-// NOTE: a reclaim that stops between steps 3 and 4 loses the callback
-// tasks of that step, because the records are closed already.
+// NOTE: a reclaim that stops after step 1 and before step 3, or between
+// steps 4 and 5, loses what those steps had in hand: the queued callback
+// tasks stay open in the records only, and the interrupted callers get no
+// callback task.
 func (w *Watchdog) reclaim(ctx context.Context, node string) (reclaimReport, error) {
 	now := w.now()
 	var report reclaimReport
@@ -65,11 +67,11 @@ func (w *Watchdog) reclaim(ctx context.Context, node string) (reclaimReport, err
 		w.log.Info().Str("stopped_node", node).Str("counselor_id", id).Msg("offer of the stopped node cancelled")
 	}
 	report.counselorsFreed = w.finishCalls(ctx, node, taken.OnCall)
+	w.moveCallbackTasks(ctx, node, taken.Callers, &report)
 
 	if err := w.interruptCalls(ctx, node, taken.Callers, &report); err != nil {
 		return report, err
 	}
-	w.moveCallbackTasks(ctx, node, taken.Callers, &report)
 
 	w.announce(node, report)
 	if report.counselorsFreed > 0 || report.offersReleased > 0 {
