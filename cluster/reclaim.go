@@ -47,10 +47,9 @@ func (r reclaimReport) empty() bool {
 //     whose ID derives from the call ID. The records list who was waiting,
 //     so a repeat after a failure in step 4 still finds them.
 //
-// NOTE: a reclaim that stops after step 1 and before step 3, or between
-// steps 4 and 5, loses what those steps had in hand: the queued callback
-// tasks stay open in the records only, and the interrupted callers get no
-// callback task.
+// NOTE: a reclaim that stops between steps 1 and 3 leaves the queued
+// callback tasks open in the records only. One that stops between steps 4
+// and 5 leaves the interrupted callers without a callback task.
 func (w *Watchdog) reclaim(ctx context.Context, node string) (reclaimReport, error) {
 	now := w.now()
 	var report reclaimReport
