@@ -15,11 +15,22 @@ import (
 
 // Create makes a task for req, stores it and puts it in the queue with the
 // caller's place. A withheld or missing number makes a failed task that is
-// stored and announced, and Create returns it with ErrNumberWithheld.
+// stored and announced, and Create returns it with ErrNumberWithheld. A
+// req.TaskID of a task that the Manager has already returns that task
+// unchanged.
 func (m *Manager) Create(ctx context.Context, req Request) (Task, error) {
+	if existing, ok := m.known(req.TaskID); ok {
+		m.log.Info().Str("callback_id", existing.ID).Str("call_id", req.CallID).Msg("callback task exists already")
+		return existing, nil
+	}
+	id := req.TaskID
+	if id == "" {
+		id = newTaskID()
+	}
+
 	now := m.now()
 	t := &task{Task: Task{
-		ID:          newTaskID(),
+		ID:          id,
 		CallID:      req.CallID,
 		Queue:       req.Queue,
 		Reason:      req.Reason,
@@ -80,6 +91,20 @@ func (m *Manager) persistNew(t *task, now time.Time) {
 	if err := m.store.CreateCallback(ctx, cb); err != nil {
 		m.log.Error().Err(err).Str("callback_id", t.ID).Msg("storing the callback task failed")
 	}
+}
+
+// known returns a copy of task id when the Manager has it.
+func (m *Manager) known(id string) (Task, bool) {
+	if id == "" {
+		return Task{}, false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tasks[id]
+	if !ok {
+		return Task{}, false
+	}
+	return t.copy(), true
 }
 
 func (m *Manager) remember(t *task) {

@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ const (
 	ReasonHighRisk = "high_risk"
 	// ReasonOverflow: the queue's overflow rule ended the call.
 	ReasonOverflow = "overflow"
+	// ReasonInterrupted: the node holding the waiting caller's call
+	// stopped, which cut the call off.
+	ReasonInterrupted = "interrupted"
 )
 
 // Attempt outcomes besides the routing outcome names (answered, busy,
@@ -90,6 +94,10 @@ type Config struct {
 
 // Request describes the caller of a new task.
 type Request struct {
+	// TaskID, when set, is the task's ID in place of a random one. Use
+	// TaskIDForCall, so that creating the task of one call twice makes one
+	// task.
+	TaskID string
 	// CallID is the Call-ID of the caller's call.
 	CallID string
 	Queue  string
@@ -284,6 +292,15 @@ func newTaskID() string {
 	var b [idBytes]byte
 	_, _ = rand.Read(b[:])
 	return idPrefix + hex.EncodeToString(b[:])
+}
+
+// TaskIDForCall returns the task ID derived from a call's Call-ID: the
+// task prefix and the first idBytes of the Call-ID's SHA-256, in hex. It
+// has the form of a random task ID and the same for the same call on every
+// node.
+func TaskIDForCall(callID string) string {
+	sum := sha256.Sum256([]byte(callID))
+	return idPrefix + hex.EncodeToString(sum[:idBytes])
 }
 
 // publish sends one event about t.

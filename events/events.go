@@ -49,6 +49,10 @@ const (
 	CounselorState Type = "counselor_state"
 	// CallEnded: a call ended. Data["outcome"] is its records outcome.
 	CallEnded Type = "call_ended"
+	// NodeStopped: in shared mode, a node reclaimed what a stopped node
+	// left behind. Data["node"] is the stopped node, Data["by"] the
+	// reclaiming one, and the other keys count what was reclaimed.
+	NodeStopped Type = "node_stopped"
 )
 
 // Event is one thing that happened. IDs that do not apply are empty.

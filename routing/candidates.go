@@ -89,7 +89,7 @@ func (s *skillRouting) wideningAt(caller queue.Caller) time.Time {
 func (d *Distributor) nextWidening(waiting []queue.Caller, now time.Time) time.Time {
 	var next time.Time
 	for _, caller := range waiting {
-		if caller.OfferedTo != "" || d.offers[caller.CallID] != nil {
+		if caller.OfferedTo != "" || d.offers[caller.CallID] != nil || d.foreign(caller) {
 			continue
 		}
 		if at := d.skills.wideningAt(caller); at.After(now) {
@@ -118,6 +118,9 @@ func (d *Distributor) logStart() {
 	event := d.log.Info().Dur("retry_delay", d.retryDelay).Str("strategy", string(d.strategy))
 	if d.skills != nil {
 		event = event.Str("skill", d.skills.skill).Dur("widen_after", d.skills.widenAfter)
+	}
+	if d.node != "" {
+		event = event.Str("node", d.node)
 	}
 	event.Msg("distributor started")
 }

@@ -74,6 +74,11 @@ type Distributor struct {
 	strategy queue.Strategy
 	// skills limits the candidates, or is nil for every counselor.
 	skills *skillRouting
+	// node is this node's ID under WithNode, or "" to serve every caller.
+	node string
+	// heldBack is set by a walk that held back an own caller for a more
+	// urgent caller of another node.
+	heldBack bool
 }
 
 // passReport describes one walk of the queue, for tests.

@@ -28,9 +28,11 @@
 // be offered to the next. The walk stops at the first caller for whom no
 // counselor at all is free.
 //
-// NOTE: Notify wakes only the Distributor it is called on. With a store
-// shared by several processes, a change made by one process reaches the
-// others' loops only at their next wake-up or timer.
+// Several nodes may share one store. Each node's Distributor, built with
+// WithNode, serves only the callers whose call that node holds, and lets a
+// more urgent caller of another node go first (see WithNode). Notify wakes
+// only the Distributor it is called on, so a node learns of another node's
+// changes through queue.NodeStore.Watch, which the program wires to Notify.
 //
 // The package follows no RFC. SIP status codes appear only in
 // OutcomeForStatus, which maps a final response to an OfferOutcome as

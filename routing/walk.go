@@ -61,6 +61,9 @@ func (d *Distributor) walkAt(ctx context.Context, now time.Time) time.Time {
 	if len(d.pendingCancels) > 0 {
 		next = earliest(next, now.Add(d.retryDelay))
 	}
+	if d.heldBack {
+		next = earliest(next, now.Add(foreignRecheck))
+	}
 	return next
 }
 
@@ -107,11 +110,24 @@ func (d *Distributor) expireRetries(now time.Time) {
 }
 
 // offerWaiting reserves a counselor for each waiting caller in service order
-// that has no offer out, and starts the offers.
+// that has no offer out, and starts the offers. Under WithNode it passes
+// over other nodes' callers and holds back own callers that a more urgent
+// caller of another node is waiting ahead of.
 func (d *Distributor) offerWaiting(ctx context.Context, waiting []queue.Caller, now time.Time) walkEnd {
 	end := walkServed
+	d.heldBack = false
+	var bar foreignBar
 	for _, caller := range waiting {
+		if d.foreign(caller) {
+			bar.note(caller)
+			continue
+		}
 		if caller.OfferedTo != "" || d.offers[caller.CallID] != nil {
+			continue
+		}
+		if bar.holdsBack(caller) {
+			d.heldBack = true
+			end = walkUnserved
 			continue
 		}
 

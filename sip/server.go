@@ -91,6 +91,9 @@ type Options struct {
 	SessionExpires time.Duration
 	// MinSE is the shortest session interval accepted (0: 90 s).
 	MinSE time.Duration
+	// NodeID is this node's ID among the nodes of shared mode, or "" in
+	// embedded mode.
+	NodeID string
 }
 
 // Deps are the parts of the server the signalling layer drives.

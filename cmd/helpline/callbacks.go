@@ -52,6 +52,15 @@ func newCallbacks(cfg *config.Config, q queue.Store, store *records.Store, bus *
 		return m
 	}
 	server.SetCallbacks(m)
+	if cfg.Shared() {
+		// The records list every node's open tasks, and restoring them
+		// here would dial the callers of running nodes a second time.
+		// The watchdog takes over the queued tasks of a stopped node.
+		// NOTE: a task between attempts or dialling when its node stopped
+		// is not taken over; it stays open in the records.
+		log.Info().Msg("shared mode: open callbacks of the last run are taken over by the watchdog, not restored")
+		return m
+	}
 	restoreCallbacks(cfg, m, store, log)
 	return m
 }

@@ -137,6 +137,8 @@ type app struct {
 	callbacks *callback.Manager
 	// api is the HTTP API's routes, nil when the API is off.
 	api *web.API
+	// shared is this node's part in shared mode, nil in embedded mode.
+	shared *sharedNode
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -152,7 +154,11 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	}
 
 	bus := events.NewBus()
-	q := queue.NewMemoryStore()
+	q, shared, err := openQueue(cfg, log)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	wake := &notifier{}
 	var registrar *sip.Registrar
 	states := newCounselorService(cfg, counselor.Config{
@@ -182,7 +188,9 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, fmt.Errorf("%w: rtp: %w", errConfig, err)
 	}
 
-	server, err := sip.New(sipOptions(cfg), sip.Deps{
+	opts := sipOptions(cfg)
+	opts.NodeID = shared.nodeID()
+	server, err := sip.New(opts, sip.Deps{
 		Logger:    log,
 		Registrar: registrar,
 		Ports:     ports,
@@ -207,6 +215,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 			routing.WithQueue(def.Name),
 			routing.WithEvents(bus),
 			routing.WithMissPolicy(misses),
+			routing.WithNode(shared.nodeID()),
 			queueRouting(cfg, def),
 		))
 	}
@@ -218,10 +227,11 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	server.SetNotifier(notifyAll)
 	wake.set(notifyAll)
 	callbacks := newCallbacks(cfg, q, store, bus, server, notifyAll, log)
+	shared.wire(store, callbacks, bus, notifyAll)
 
 	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
 	a := &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
-		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log)}
+		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log), shared: shared}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, log)
@@ -249,7 +259,8 @@ func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
 }
 
 // openRecords loads the records key, opens the database and marks calls
-// left open by an earlier run as interrupted.
+// left open by an earlier run as interrupted. In shared mode the records
+// hold every node's calls, so the watchdog marks only this node's.
 func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error) {
 	key, demo, err := records.LoadKey(records.KeySource{
 		Env:       cfg.Records.KeyEnv,
@@ -270,6 +281,9 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 	store, err := records.Open(ctx, path, key)
 	if err != nil {
 		return nil, fmt.Errorf("opening records %s: %w", path, err)
+	}
+	if cfg.Shared() {
+		return store, nil
 	}
 	if n, err := store.MarkInterrupted(ctx, time.Now()); err != nil {
 		log.Error().Err(err).Msg("marking interrupted calls failed")
@@ -356,6 +370,13 @@ func sipOptions(cfg *config.Config) sip.Options {
 
 // run serves until ctx ends, then drains and stops.
 func (a *app) run(ctx context.Context) error {
+	// In shared mode this node's earlier run is reclaimed before its
+	// distributors could offer the callers of that run.
+	if err := a.shared.start(a.distributors); err != nil {
+		return err
+	}
+	defer a.shared.stop()
+
 	distCtx, stopDist := context.WithCancel(context.Background())
 	distDone := make(chan error, len(a.distributors))
 	for _, d := range a.distributors {
@@ -411,16 +432,18 @@ func (a *app) logReady() {
 		Msg("helpline ready")
 }
 
-// close stops the SIP stack, stores the buffered events and flushes the
-// records.
+// close stops the SIP stack, stores the buffered events, flushes the
+// records and, in shared mode, closes the Redis connections last.
 func (a *app) close() {
 	if err := a.sip.Close(); err != nil {
 		a.log.Warn().Err(err).Msg("closing SIP stack failed")
 	}
 	ctx, stop := context.WithTimeout(context.Background(), eventDrainTimeout)
+	a.shared.closeStream(ctx)
 	_ = a.persister.Close(ctx)
 	stop()
 	if err := a.records.Close(); err != nil {
 		a.log.Error().Err(err).Msg("closing records failed")
 	}
+	a.shared.closeClient()
 }

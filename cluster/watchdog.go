@@ -1,0 +1,290 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"helpline/callback"
+	"helpline/events"
+	"helpline/queue"
+	"helpline/records"
+)
+
+// storeTimeout bounds one call to the store, the records or the callbacks.
+const storeTimeout = 5 * time.Second
+
+// Records is the part of the records store that a reclaim uses.
+type Records interface {
+	// MarkNodeInterrupted closes node's open call records as interrupted
+	// at now and returns them. A second call returns only the records
+	// opened since.
+	MarkNodeInterrupted(ctx context.Context, node string, now time.Time) ([]InterruptedCall, error)
+	// ListOpenCallbacks returns the callback tasks that are not completed,
+	// failed or cancelled, with their numbers.
+	ListOpenCallbacks(ctx context.Context) ([]records.Callback, error)
+}
+
+// InterruptedCall is one call record that MarkNodeInterrupted closed.
+type InterruptedCall struct {
+	// CallID is the record's call ID, the caller's Call-ID.
+	CallID string
+	// Queue is the queue the caller joined, or "" when the call never
+	// reached one.
+	Queue string
+	// Number is the caller's number, or "" when withheld or unreadable.
+	Number   string
+	Withheld bool
+	// Waiting reports that the record shows the caller in a queue and not
+	// yet answered by a counselor.
+	Waiting bool
+	// QueuedAt is when the caller joined the queue, or zero.
+	QueuedAt time.Time
+}
+
+// Callbacks creates and takes over callback tasks. *callback.Manager
+// implements it.
+type Callbacks interface {
+	Create(ctx context.Context, req callback.Request) (callback.Task, error)
+	Restore(ctx context.Context, stored []records.Callback) int
+}
+
+// Watchdog keeps this node's liveness key alive and reclaims what stopped
+// nodes left in the shared store. Create it with NewWatchdog, call Start
+// before the node takes calls, then Run.
+type Watchdog struct {
+	store     queue.NodeStore
+	node      string
+	ttl       time.Duration
+	records   Records
+	callbacks Callbacks
+	wrapUp    func(counselorID string) time.Duration
+	events    events.Publisher
+	notify    func()
+	log       zerolog.Logger
+	now       func() time.Time
+
+	// heartbeatFailures counts failed heartbeats in a row. Only the
+	// heartbeat loop of Run touches it.
+	heartbeatFailures int
+}
+
+// WatchdogOption configures a Watchdog.
+type WatchdogOption func(*Watchdog)
+
+// WithRecords sets the records store whose open records of a stopped node
+// are closed. Without it no record is closed and no callback is created,
+// because the numbers to call are in the records.
+func WithRecords(r Records) WatchdogOption { return func(w *Watchdog) { w.records = r } }
+
+// WithCallbacks sets where callback tasks for interrupted callers are
+// created. Without it no task is created, as when callbacks are off.
+func WithCallbacks(c Callbacks) WatchdogOption { return func(w *Watchdog) { w.callbacks = c } }
+
+// WithWrapUp sets each counselor's wrap-up time after a call that a stopped
+// node held. The default is no wrap-up.
+func WithWrapUp(wrapUp func(counselorID string) time.Duration) WatchdogOption {
+	return func(w *Watchdog) { w.wrapUp = wrapUp }
+}
+
+// WithEvents sets the publisher of node_stopped and counselor_state events.
+// The default drops them.
+func WithEvents(p events.Publisher) WatchdogOption { return func(w *Watchdog) { w.events = p } }
+
+// WithNotify sets the function that wakes this node's distributors after a
+// reclaim freed counselors.
+func WithNotify(notify func()) WatchdogOption { return func(w *Watchdog) { w.notify = notify } }
+
+// WithLogger sets the logger. The default discards everything.
+func WithLogger(log zerolog.Logger) WatchdogOption { return func(w *Watchdog) { w.log = log } }
+
+// WithClock sets the clock. The default is time.Now.
+func WithClock(now func() time.Time) WatchdogOption { return func(w *Watchdog) { w.now = now } }
+
+// NewWatchdog returns a Watchdog for node on store, whose liveness key
+// lives for ttl.
+func NewWatchdog(store queue.NodeStore, node string, ttl time.Duration, opts ...WatchdogOption) *Watchdog {
+	w := &Watchdog{
+		store:  store,
+		node:   node,
+		ttl:    ttl,
+		wrapUp: func(string) time.Duration { return 0 },
+		events: events.Nop{},
+		notify: func() {},
+		log:    zerolog.Nop(),
+		now:    time.Now,
+	}
+	for _, opt := range opts {
+		opt(w)
+	}
+	w.log = w.log.With().Str("node", node).Logger()
+	return w
+}
+
+// interval is the time between two heartbeats and between two looks for
+// stopped nodes: a third of the liveness TTL, so that two lost heartbeats
+// in a row still keep the key.
+func (w *Watchdog) interval() time.Duration { return w.ttl / 3 }
+
+// lockTTL is how long the lock for reclaiming one node lasts. A reclaim
+// that takes longer lets another node start the same reclaim, which is
+// harmless because every step is idempotent.
+func (w *Watchdog) lockTTL() time.Duration { return 2 * w.ttl }
+
+// Start reclaims what an earlier run of this node left in the store, such as
+// callers of calls that a crash cut off, and then sets the liveness key.
+// Call it before the node takes calls. When another node is reclaiming this
+// node already, Start waits for that node's lock to expire.
+func (w *Watchdog) Start(ctx context.Context) error {
+	if err := w.claimSelf(ctx); err != nil {
+		return err
+	}
+	if _, err := w.reclaim(ctx, w.node); err != nil {
+		return fmt.Errorf("reclaiming this node's state of an earlier run: %w", err)
+	}
+	if err := w.heartbeat(ctx); err != nil {
+		return fmt.Errorf("setting this node's liveness key: %w", err)
+	}
+	return nil
+}
+
+// claimSelf takes the reclaim lock on this node, so that no other node
+// reclaims it between Start's reclaim and its first heartbeat.
+func (w *Watchdog) claimSelf(ctx context.Context) error {
+	ticker := time.NewTicker(w.interval())
+	defer ticker.Stop()
+	for {
+		callCtx, stop := context.WithTimeout(ctx, storeTimeout)
+		claimed, err := w.store.ClaimNode(callCtx, w.node, w.node, w.lockTTL())
+		stop()
+		switch {
+		case err != nil:
+			return fmt.Errorf("taking the reclaim lock on this node: %w", err)
+		case claimed:
+			return nil
+		}
+		w.log.Info().Msg("another node is reclaiming this node's earlier run, waiting for it")
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for another node to finish reclaiming this node: %w", context.Cause(ctx))
+		case <-ticker.C:
+		}
+	}
+}
+
+// Run refreshes the liveness key and reclaims stopped nodes every third of
+// the TTL until ctx ends, then returns nil. The heartbeat runs on its own
+// goroutine, so that a long reclaim never delays it.
+func (w *Watchdog) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { w.every(ctx, w.beat) })
+	wg.Go(func() { w.every(ctx, w.ReclaimStopped) })
+	wg.Wait()
+	return nil
+}
+
+// every calls step at once and then every interval until ctx ends.
+func (w *Watchdog) every(ctx context.Context, step func(context.Context)) {
+	ticker := time.NewTicker(w.interval())
+	defer ticker.Stop()
+	for {
+		step(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// beat refreshes the liveness key and logs failures and the recovery.
+func (w *Watchdog) beat(ctx context.Context) {
+	err := w.heartbeat(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		w.heartbeatFailures++
+		w.log.Error().Err(err).Int("failures_in_row", w.heartbeatFailures).Dur("ttl", w.ttl).
+			Msg("refreshing the liveness key failed: other nodes reclaim this node once it expires")
+	case err == nil && w.heartbeatFailures > 0:
+		w.log.Info().Int("failures", w.heartbeatFailures).Msg("liveness key refreshed again")
+		w.heartbeatFailures = 0
+	}
+}
+
+func (w *Watchdog) heartbeat(ctx context.Context) error {
+	callCtx, stop := context.WithTimeout(ctx, storeTimeout)
+	defer stop()
+	return w.store.Heartbeat(callCtx, w.node, w.ttl)
+}
+
+// ReclaimStopped reclaims every stopped node that no other node is
+// reclaiming. Run calls it every third of the TTL.
+func (w *Watchdog) ReclaimStopped(ctx context.Context) {
+	stopped, err := w.stoppedNodes(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Error().Err(err).Msg("listing stopped nodes failed, trying again later")
+		}
+		return
+	}
+	for _, node := range stopped {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := w.reclaimStopped(ctx, node); err != nil && ctx.Err() == nil {
+			w.log.Error().Err(err).Str("stopped_node", node).Msg("reclaiming a stopped node failed, trying again later")
+		}
+	}
+}
+
+func (w *Watchdog) stoppedNodes(ctx context.Context) ([]string, error) {
+	callCtx, stop := context.WithTimeout(ctx, storeTimeout)
+	defer stop()
+	nodes, err := w.store.StoppedNodes(callCtx)
+	if err != nil {
+		return nil, err
+	}
+	// This node is alive while it runs: a liveness key that expired
+	// during a store outage comes back with the next heartbeat.
+	return slices.DeleteFunc(nodes, func(node string) bool { return node == w.node }), nil
+}
+
+// reclaimStopped takes the lock on node, checks that node is still stopped
+// and reclaims it. A lock held by another node skips it.
+func (w *Watchdog) reclaimStopped(ctx context.Context, node string) error {
+	callCtx, stop := context.WithTimeout(ctx, storeTimeout)
+	claimed, err := w.store.ClaimNode(callCtx, node, w.node, w.lockTTL())
+	stop()
+	if err != nil {
+		return fmt.Errorf("taking the reclaim lock: %w", err)
+	}
+	if !claimed {
+		w.log.Debug().Str("stopped_node", node).Msg("another node is reclaiming the stopped node")
+		return nil
+	}
+
+	// The list may be older than the lock: a node that restarted since
+	// holds its own lock and then heartbeats, so it is alive here.
+	still, err := w.stoppedNodes(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(still, node) {
+		w.log.Info().Str("stopped_node", node).Msg("the node is alive again, nothing to reclaim")
+		return nil
+	}
+
+	if _, err := w.reclaim(ctx, node); err != nil {
+		return err
+	}
+	callCtx, stop = context.WithTimeout(ctx, storeTimeout)
+	defer stop()
+	if err := w.store.ForgetNode(callCtx, node); err != nil {
+		return fmt.Errorf("forgetting the reclaimed node: %w", err)
+	}
+	return nil
+}

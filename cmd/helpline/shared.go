@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"helpline/cluster"
+	"helpline/queue"
+	"helpline/records"
+)
+
+// The two constructors below belong to packages that shared mode builds on:
+// the Redis queue store and the records store's per-node close. A build
+// without them leaves them nil, and shared mode then refuses to start with
+// an error that names the missing part. Embedded mode never calls them.
+var (
+	// openSharedStore returns the queue store in Redis that node shares
+	// with the other nodes through client.
+	openSharedStore func(client redis.UniversalClient, node string) queue.NodeStore
+
+	// markNodeInterrupted closes node's open call records in store as
+	// interrupted at now and returns them for the callbacks of the callers
+	// who were waiting.
+	markNodeInterrupted func(ctx context.Context, store *records.Store, node string, now time.Time) ([]cluster.InterruptedCall, error)
+)
