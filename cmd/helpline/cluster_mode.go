@@ -36,6 +36,10 @@ type sharedNode struct {
 
 	watchdog *cluster.Watchdog
 	stream   *cluster.EventStream
+	// buffer holds new callers and state changes while Redis cannot be
+	// reached. Every part of this node but the watchdog uses it as the
+	// queue store.
+	buffer *queue.Buffered
 
 	// stopLoops ends the watchdog and the wake-up loops, and loops tracks
 	// them.
@@ -83,6 +87,17 @@ func openSharedNode(cfg *config.Config, log zerolog.Logger) (*sharedNode, error)
 	}
 	log = log.With().Str("component", "cluster").Str("node", id).Logger()
 	return &sharedNode{cfg: cfg, id: id, client: client, store: openSharedStore(client, id), log: log}, nil
+}
+
+// withBuffer wraps q, the shared store, in the outage buffer and returns
+// the buffer, or returns q unchanged in embedded mode. notify wakes the
+// distributors once held callers are written to Redis.
+func (n *sharedNode) withBuffer(q queue.Store, notify func()) queue.Store {
+	if n == nil {
+		return q
+	}
+	n.buffer = newOutageBuffer(n.cfg.Cluster, q, notify, n.log)
+	return n.buffer
 }
 
 // nodeID returns this node's ID, or "" in embedded mode.
@@ -133,6 +148,9 @@ func (n *sharedNode) start(distributors []*routing.Distributor) error {
 	n.stopLoops = cancel
 	wake := wakeByQueue(n.cfg.QueueNames(), notifiers(distributors))
 	n.loops.Go(func() { _ = n.watchdog.Run(ctx) })
+	if n.buffer != nil {
+		n.loops.Go(func() { _ = n.buffer.Run(ctx) })
+	}
 	n.loops.Go(func() { cluster.RunWakeups(ctx, n.store, wake, n.log) })
 	n.log.Info().Dur("liveness_ttl", n.cfg.Cluster.LivenessTTL).Msg("shared mode started")
 	return nil

@@ -160,6 +160,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, err
 	}
 	wake := &notifier{}
+	q = shared.withBuffer(q, wake.notify)
 	var registrar *sip.Registrar
 	states := newCounselorService(cfg, counselor.Config{
 		Store:  q,

@@ -8,17 +8,20 @@ import (
 
 	"helpline/cluster"
 	"helpline/queue"
+	"helpline/queue/redisstore"
 	"helpline/records"
 )
 
-// The two constructors below belong to packages that shared mode builds on:
-// the Redis queue store and the records store's per-node close. A build
-// without them leaves them nil, and shared mode then refuses to start with
-// an error that names the missing part. Embedded mode never calls them.
+// The two constructors below connect shared mode to the Redis queue store
+// and to the records store's per-node close. A nil one makes shared mode
+// refuse to start with an error that names the missing part. Embedded mode
+// never calls them.
 var (
 	// openSharedStore returns the queue store in Redis that node shares
 	// with the other nodes through client.
-	openSharedStore func(client redis.UniversalClient, node string) queue.NodeStore
+	openSharedStore = func(client redis.UniversalClient, node string) queue.NodeStore {
+		return redisstore.New(client, node)
+	}
 
 	// markNodeInterrupted closes node's open call records in store as
 	// interrupted at now and returns them for the callbacks of the callers
