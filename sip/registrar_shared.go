@@ -19,8 +19,9 @@ const defaultSharedTimeout = 2 * time.Second
 type BindingStore interface {
 	// SaveBindings replaces the bindings that node holds for user with
 	// bindings, which all belong to user and node. An empty list removes
-	// them. The store forgets each binding once its Expires has passed.
-	SaveBindings(ctx context.Context, node, user string, bindings []Binding) error
+	// them. The store forgets each binding once its Expires has passed,
+	// counted from now.
+	SaveBindings(ctx context.Context, node, user string, bindings []Binding, now time.Time) error
 	// LoadBindings returns the bindings of user on every node that have
 	// not expired at now.
 	LoadBindings(ctx context.Context, user string, now time.Time) ([]Binding, error)
@@ -82,7 +83,7 @@ func (r *Registrar) publish(user string) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), r.sharedTimeout)
 	defer cancel()
-	if err := r.shared.SaveBindings(ctx, r.node, user, current); err != nil {
+	if err := r.shared.SaveBindings(ctx, r.node, user, current, now); err != nil {
 		r.log.Warn().Err(err).Str("user", user).Int("bindings", len(current)).
 			Msg("writing bindings to the shared store failed: other nodes cannot ring this phone until its next refresh")
 	}
