@@ -15,8 +15,8 @@ import (
 const nodeDownTimeout = 60 * time.Second
 
 // TestCallThroughKamailio runs the front proxy of deploy/kamailio in front
-// of one helpline server. The dispatcher list also names a port nobody
-// listens on. The test checks that OPTIONS probing takes that node out, that
+// of one helpline server. The dispatcher list also names a port with no
+// listener. The test checks that OPTIONS probing takes that node out, that
 // the counselor's phone registers through the proxy with a Path, and that a
 // trunk call through the proxy reaches the counselor through that Path.
 func TestCallThroughKamailio(t *testing.T) {
@@ -29,7 +29,8 @@ func TestCallThroughKamailio(t *testing.T) {
 	deadNode := net.JoinHostPort(Loopback, strconv.Itoa(FreePort(t)))
 	proxy := StartKamailio(t, KamailioOptions{Nodes: []string{srv.Addr(), deadNode}})
 
-	// The live node answers the probes and stays in; the dead one goes.
+	// The live node returns 200 to the probes and stays in, and the dead
+	// one is taken out.
 	proxy.WaitLog(t, "helpline node down: OPTIONS sip:"+deadNode, nodeDownTimeout)
 
 	phone := StartBaresip(t, Softphone{User: "1001", Password: "demo-1001", Server: proxy.Addr(), AutoAnswer: true})

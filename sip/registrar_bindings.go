@@ -263,8 +263,9 @@ func latestBinding(bindings []Binding, now time.Time) (Binding, bool) {
 	return latest, found
 }
 
-// Bindings returns copies of all unexpired bindings, sorted by user, then
-// contact, then source.
+// Bindings returns copies of all unexpired bindings this node holds (in
+// shared mode, not those of other nodes), sorted by user, then contact,
+// then source.
 func (r *Registrar) Bindings() []Binding {
 	now := r.now()
 

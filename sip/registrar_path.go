@@ -16,7 +16,7 @@ const pathOptionTag = "path"
 // section 19.1.2).
 const defaultSIPPort = 5060
 
-// Hop is where a request to a binding is sent.
+// Hop is the next hop of a request to a binding.
 type Hop struct {
 	// Destination is the host:port the request is sent to.
 	Destination string

@@ -19,7 +19,7 @@ const defaultSharedTimeout = 2 * time.Second
 type BindingStore interface {
 	// SaveBindings replaces the bindings that node holds for user with
 	// bindings, which all belong to user and node. An empty list removes
-	// them. The store forgets each binding once its Expires has passed,
+	// them. The store drops each binding once its Expires has passed,
 	// counted from now.
 	SaveBindings(ctx context.Context, node, user string, bindings []Binding, now time.Time) error
 	// LoadBindings returns the bindings of user on every node that have
@@ -131,7 +131,7 @@ func (r *Registrar) otherBindings(user string, now time.Time) ([]Binding, error)
 // bindings of every node: a counselor whose phone is still registered on
 // another node stays logged in. When the store cannot be read, the
 // counselor counts as unregistered and is logged out, because a counselor
-// nobody can ring must not take offers.
+// that no node can ring must not take offers.
 func (r *Registrar) registeredElsewhere(user string) bool {
 	if r.shared == nil {
 		return false

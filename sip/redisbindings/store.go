@@ -93,9 +93,9 @@ func (s *Store) SaveBindings(ctx context.Context, node, user string, bindings []
 		if err != nil {
 			return err
 		}
-		kept := mergeRecords(stored, fresh, node, now)
+		merged := mergeRecords(stored, fresh, node, now)
 		_, err = tx.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-			return writeRecords(ctx, pipe, key, kept, now)
+			return writeRecords(ctx, pipe, key, merged, now)
 		})
 		return err
 	}

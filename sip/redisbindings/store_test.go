@@ -124,8 +124,9 @@ func newRegister(spec registerSpec, cseq uint32, authorization string) *sipmsg.R
 	return req
 }
 
-// register sends spec to n, answers the digest challenge and fails the
-// test unless the registrar accepts it.
+// register sends spec to n, computes credentials for the digest
+// challenge, sends it again and fails the test unless the registrar
+// accepts it.
 func (n *node) register(t *testing.T, spec registerSpec) {
 	t.Helper()
 	// sipgo parses a Contact header only when it reads a message, so the
