@@ -37,7 +37,7 @@ func Strict() bool {
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
 
-	path, err := exec.LookPath(name)
+	path, err := lookTool(name)
 	if err == nil {
 		return path
 	}
@@ -48,6 +48,24 @@ func RequireTool(t testing.TB, name string) string {
 	}
 	t.Skip(message)
 	return ""
+}
+
+// sbinDirs hold daemons such as kamailio, which Debian installs in
+// /usr/sbin. That folder is often missing from the PATH of non-root users.
+var sbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// lookTool finds the command name on PATH, then in sbinDirs.
+func lookTool(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path, nil
+	}
+	for _, dir := range sbinDirs {
+		if candidate, sbinErr := exec.LookPath(filepath.Join(dir, name)); sbinErr == nil {
+			return candidate, nil
+		}
+	}
+	return "", err
 }
 
 // RequireRoot skips the test unless it runs as root, or fails it in strict

@@ -33,6 +33,7 @@ readonly TOOLS=(
   "sipp:sip-tester"
   "baresip:baresip"
   "tshark:tshark"
+  "kamailio:kamailio"
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -79,13 +80,24 @@ find_go() {
   command -v go >/dev/null 2>&1
 }
 
+# has_tool NAME: NAME is on PATH or in an sbin folder, where Debian puts
+# daemons such as kamailio (the end-to-end tests look there too).
+has_tool() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  local dir
+  for dir in /usr/local/sbin /usr/sbin /sbin; do
+    [[ -x "$dir/$1" ]] && return 0
+  done
+  return 1
+}
+
 install_tools() {
   local start=$SECONDS entry command package
   local -a missing=()
   for entry in "${TOOLS[@]}"; do
     command=${entry%%:*}
     package=${entry#*:}
-    command -v "$command" >/dev/null 2>&1 || missing+=("$package")
+    has_tool "$command" || missing+=("$package")
   done
 
   if [[ ${#missing[@]} -eq 0 ]]; then
@@ -105,7 +117,7 @@ install_tools() {
   local -a still=()
   for entry in "${TOOLS[@]}"; do
     command=${entry%%:*}
-    command -v "$command" >/dev/null 2>&1 || still+=("$command")
+    has_tool "$command" || still+=("$command")
   done
 
   if [[ ${#still[@]} -eq 0 ]]; then

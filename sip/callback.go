@@ -150,17 +150,19 @@ func (s *Server) offerCallback(ctx context.Context, req routing.OfferRequest) ro
 	cb := &callbackCall{srv: s, id: r.CallID, counselorID: r.CounselorID, log: log, done: make(chan struct{})}
 	cb.ctx, cb.end = context.WithCancelCause(context.Background())
 
-	log.Info().Str("destination", binding.Destination()).Msg("ringing counselor for a callback")
-	d := s.dial(ctx, dialRequest{
-		target:      binding.Contact,
-		destination: binding.Destination(),
-		transport:   binding.Transport,
+	dr := dialRequest{
 		toUser:      r.CounselorID,
 		codec:       callbackCodec,
 		ringTimeout: s.opts.RingTimeout,
 		events:      cb,
 		log:         log,
-	})
+	}
+	if err := dr.reach(binding); err != nil {
+		cb.end(nil)
+		return routing.OfferResult{Outcome: routing.Unavailable, Err: err}
+	}
+	log.Info().Str("destination", dr.destination).Msg("ringing counselor for a callback")
+	d := s.dial(ctx, dr)
 	if d.outcome != routing.Answered {
 		cb.end(nil)
 		log.Info().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("callback offer not taken")

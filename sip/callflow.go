@@ -161,17 +161,18 @@ func (c *call) offer(ctx context.Context, r queue.Reservation, confirm func() er
 	defer stopWatch()
 
 	log := c.log.With().Str("counselor", r.CounselorID).Logger()
-	log.Info().Str("destination", binding.Destination()).Msg("ringing counselor")
-	d := c.srv.dial(ringCtx, dialRequest{
-		target:      binding.Contact,
-		destination: binding.Destination(),
-		transport:   binding.Transport,
+	dr := dialRequest{
 		toUser:      r.CounselorID,
 		codec:       c.codec,
 		ringTimeout: c.srv.opts.RingTimeout,
 		events:      c,
 		log:         log,
-	})
+	}
+	if err := dr.reach(binding); err != nil {
+		return routing.OfferResult{Outcome: routing.Unavailable, Err: err}
+	}
+	log.Info().Str("destination", dr.destination).Msg("ringing counselor")
+	d := c.srv.dial(ringCtx, dr)
 	if d.outcome != routing.Answered {
 		log.Info().Str("outcome", d.outcome.String()).Int("status", d.status).AnErr("reason", d.err).Msg("offer not taken")
 		return routing.OfferResult{Outcome: d.outcome, Err: d.err, Status: d.status}

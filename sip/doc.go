@@ -6,8 +6,9 @@
 // It follows RFC 3261 for transactions and dialogs (with RFC 6026 for 2xx
 // retransmission), RFC 3581 for rport/received, RFC 3325 and RFC 3323 for
 // P-Asserted-Identity and Privacy, RFC 3264 for offer/answer (through the
-// media package), RFC 7616 and RFC 8760 for digest authentication, and
-// RFC 6086 for INFO digits.
+// media package), RFC 7616 and RFC 8760 for digest authentication,
+// RFC 6086 for INFO digits, and RFC 3327 for Path: requests to a phone
+// registered through a proxy follow the Path it stored.
 //
 // The package hands each answered call to the IVR through a media session,
 // puts the caller in the queue, and rings counselors when the routing

@@ -135,12 +135,13 @@ func (c *call) startMonitor(supervisorID string, mode MonitorMode) error {
 			c.mu.Unlock()
 		}()
 		req := dialRequest{
-			target:      binding.Contact,
-			destination: binding.Destination(),
-			transport:   binding.Transport,
 			toUser:      supervisorID,
 			ringTimeout: c.srv.opts.RingTimeout,
 			log:         log,
+		}
+		if err := req.reach(binding); err != nil {
+			log.Warn().Err(err).Msg("supervisor not reached")
+			return
 		}
 		c.dialSupervisor(req, supervisorID, mode)
 	})

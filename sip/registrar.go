@@ -62,6 +62,21 @@ type RegistrarConfig struct {
 	// OnChange may call Lookup. A change can be delivered by a goroutine
 	// other than the one that caused it.
 	OnChange func(user string, registered bool)
+
+	// Shared, when set, turns on shared mode: the registrar writes its
+	// bindings to this store, and Lookup finds the bindings of other nodes
+	// in it when this node holds none for the user.
+	Shared BindingStore
+	// Node is this node's ID, stored in each binding as Binding.Node.
+	// Required in shared mode.
+	Node string
+	// NodeAddresses maps a transport ("udp", "tcp") to the host:port where
+	// the other nodes reach this node's SIP listener of that transport. In
+	// shared mode a REGISTER without Path gets a Path to this address, so
+	// that the other nodes send through this node. Required in shared mode.
+	NodeAddresses map[string]string
+	// SharedTimeout bounds each call to Shared. Zero means 2 s.
+	SharedTimeout time.Duration
 }
 
 // Registrar is the SIP registrar of RFC 3261 section 10.3 for counselor
@@ -76,6 +91,15 @@ type Registrar struct {
 	onChange  func(user string, registered bool)
 	auth      *digestAuth
 	guard     *failureGuard
+
+	// shared is the store of every node's bindings, nil in embedded mode.
+	shared        BindingStore
+	node          string
+	nodeAddresses map[string]string
+	sharedTimeout time.Duration
+	// publishMu orders the writes of bindings to shared, so that a later
+	// state of a user's bindings is never overwritten by an earlier one.
+	publishMu sync.Mutex
 
 	// wake signals Run that bindings changed and the next expiry may be earlier.
 	wake chan struct{}
@@ -106,16 +130,20 @@ func NewRegistrar(cfg RegistrarConfig) (*Registrar, error) {
 	}
 
 	return &Registrar{
-		passwords: maps.Clone(cfg.Passwords),
-		policy:    expiresPolicy{min: cfg.MinExpires, max: cfg.MaxExpires, fallback: cfg.DefaultExpires},
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		onChange:  cfg.OnChange,
-		auth:      newDigestAuth(cfg.Realm, cfg.DigestAlgorithms, cfg.Now),
-		guard:     newFailureGuard(authFailureLimit, authFailureWindow),
-		wake:      make(chan struct{}, 1),
-		bindings:  make(map[string]map[string]Binding),
-		announced: make(map[string]bool),
+		passwords:     maps.Clone(cfg.Passwords),
+		policy:        expiresPolicy{min: cfg.MinExpires, max: cfg.MaxExpires, fallback: cfg.DefaultExpires},
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		onChange:      cfg.OnChange,
+		auth:          newDigestAuth(cfg.Realm, cfg.DigestAlgorithms, cfg.Now),
+		guard:         newFailureGuard(authFailureLimit, authFailureWindow),
+		shared:        cfg.Shared,
+		node:          cfg.Node,
+		nodeAddresses: normalizeNodeAddresses(cfg.NodeAddresses),
+		sharedTimeout: cfg.SharedTimeout,
+		wake:          make(chan struct{}, 1),
+		bindings:      make(map[string]map[string]Binding),
+		announced:     make(map[string]bool),
 	}, nil
 }
 
@@ -134,6 +162,9 @@ func (cfg RegistrarConfig) withDefaults() RegistrarConfig {
 	}
 	if len(cfg.DigestAlgorithms) == 0 {
 		cfg.DigestAlgorithms = []string{algorithmMD5, algorithmSHA256}
+	}
+	if cfg.SharedTimeout == 0 {
+		cfg.SharedTimeout = defaultSharedTimeout
 	}
 	return cfg
 }
@@ -165,7 +196,7 @@ func (cfg RegistrarConfig) validate() error {
 		return fmt.Errorf("%w: DefaultExpires %s must lie between MinExpires %s and MaxExpires %s",
 			ErrInvalidRegistrarConfig, cfg.DefaultExpires, cfg.MinExpires, cfg.MaxExpires)
 	}
-	return nil
+	return cfg.validateShared()
 }
 
 // validateRealm rejects realms that cannot be sent as a quoted string:
@@ -206,6 +237,12 @@ type registerOrigin struct {
 	transport string
 	callID    string
 	cseq      uint32
+	// requestPath is the Path of the REGISTER, top first.
+	requestPath []string
+	// path is the Path stored with the bindings: requestPath, or this
+	// node's own Path in shared mode, then with direct set.
+	path   []string
+	direct bool
 }
 
 // processRegister runs the steps of RFC 3261 section 10.3 and returns the
@@ -237,6 +274,10 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 		log.Warn().Err(err).Str("user", user).Msg("register rejected")
 		return r.rejectRegister(req, err)
 	}
+	if err := r.setPath(req, &origin); err != nil {
+		log.Warn().Err(err).Str("user", user).Msg("register rejected")
+		return r.rejectRegister(req, err)
+	}
 
 	result, err := r.applyUpdate(user, update, origin, now)
 	if err != nil {
@@ -245,7 +286,33 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 	}
 
 	logUpdateResult(r.log, result, now)
-	return r.acceptRegister(req, result.current, now)
+	r.publish(user)
+	return r.acceptRegister(req, origin, result.current, now)
+}
+
+// setPath stores in origin the Path the new bindings get: the Path
+// headers of the REGISTER, or in shared mode without them, this node's
+// own Path (see ownPath).
+func (r *Registrar) setPath(req *sipmsg.Request, origin *registerOrigin) error {
+	path, err := parsePath(req)
+	if err != nil {
+		return err
+	}
+	origin.requestPath = path
+	origin.path = path
+	if len(path) > 0 || r.shared == nil {
+		return nil
+	}
+
+	own, ok := r.ownPath(*origin)
+	if !ok {
+		r.log.Warn().Str("transport", origin.transport).
+			Msg("no node address for the REGISTER's transport: other nodes cannot reach this phone, set the node addresses")
+		return nil
+	}
+	origin.path = own
+	origin.direct = true
+	return nil
 }
 
 // parseRegisterRequest checks the headers every REGISTER needs and returns
@@ -361,9 +428,15 @@ func (r *Registrar) rejectRegister(req *sipmsg.Request, err error) *sipmsg.Respo
 
 // acceptRegister builds the 200 OK that lists every current binding of the
 // user with its remaining lifetime, and the registrar's Date (RFC 3261
-// section 10.3, step 8).
-func (r *Registrar) acceptRegister(req *sipmsg.Request, current []Binding, now time.Time) *sipmsg.Response {
+// section 10.3, step 8). When the REGISTER carried Path and its Supported
+// lists path, the 200 echoes that Path (RFC 3327 section 5.3), so the phone
+// learns the route for its own requests. A phone that does not support
+// Path gets none, and a Path this node added itself is never echoed.
+func (r *Registrar) acceptRegister(req *sipmsg.Request, origin registerOrigin, current []Binding, now time.Time) *sipmsg.Response {
 	res := sipmsg.NewResponseFromRequest(req, sipmsg.StatusOK, "OK", nil)
+	if len(origin.requestPath) > 0 && supportsPath(req) {
+		res.AppendHeader(pathHeader(origin.requestPath))
+	}
 	for _, binding := range current {
 		contact := &sipmsg.ContactHeader{Address: *binding.Contact.Clone(), Params: sipmsg.NewParams()}
 		contact.Params.Add("expires", strconv.FormatInt(ceilSeconds(binding.Expires.Sub(now)), 10))

@@ -30,24 +30,48 @@ type Binding struct {
 	CSeq   uint32
 	// UpdatedAt is when the binding was created or last refreshed.
 	UpdatedAt time.Time
+	// Path lists the URIs of the REGISTER's Path headers (RFC 3327), top
+	// first: the proxies that requests to the phone must pass. In shared
+	// mode a REGISTER without Path gets this node's own URI instead (see
+	// RegistrarConfig.NodeAddresses). Empty when the phone is reached at
+	// Source.
+	Path []string
+	// Node is the ID of the node whose registrar holds the binding, empty
+	// in embedded mode.
+	Node string
+
+	// direct is true when this registrar added Path itself and holds the
+	// phone's flow, so that it sends to Source and not through Path.
+	direct bool
 }
 
-// Destination returns the host:port to send requests for this binding to:
-// the source of the REGISTER, never the Contact address. This follows the
-// received/rport rules of RFC 3581 so that requests reach a phone behind NAT
-// through the mapping its REGISTER opened.
+// Destination returns the host:port to send requests for this binding to
+// (see NextHop). Without Path it is the source of the REGISTER, never the
+// Contact address. This follows the received/rport rules of RFC 3581 so
+// that requests reach a phone behind NAT through the mapping its REGISTER
+// opened. With Path it is the first Path URI. An invalid Path gives Source.
 func (b Binding) Destination() string {
-	return b.Source.String()
+	hop, err := b.NextHop()
+	if err != nil {
+		return b.Source.String()
+	}
+	return hop.Destination
 }
 
 // Target returns what a request to this binding needs: the Contact URI as
-// Request-URI, the destination host:port (see Destination) and the transport.
+// Request-URI, the destination host:port and the transport (see NextHop,
+// which also gives the Route headers).
 func (b Binding) Target() (requestURI sipmsg.Uri, destination string, transport string) {
-	return *b.Contact.Clone(), b.Destination(), b.Transport
+	hop, err := b.NextHop()
+	if err != nil {
+		return *b.Contact.Clone(), b.Source.String(), b.Transport
+	}
+	return *b.Contact.Clone(), hop.Destination, hop.Transport
 }
 
 func (b Binding) clone() Binding {
 	b.Contact = *b.Contact.Clone()
+	b.Path = slices.Clone(b.Path)
 	return b
 }
 
@@ -139,6 +163,9 @@ func (r *Registrar) applyContactLocked(user string, contact contactUpdate, origi
 		CallID:    origin.callID,
 		CSeq:      origin.cseq,
 		UpdatedAt: now,
+		Path:      slices.Clone(origin.path),
+		Node:      r.node,
+		direct:    origin.direct,
 	}
 	bindings[contact.key] = binding
 
@@ -188,15 +215,43 @@ func (r *Registrar) userBindingsLocked(user string, now time.Time) []Binding {
 }
 
 // Lookup returns the most recently refreshed unexpired binding of user.
+// In shared mode, when this node holds none, it returns the most recently
+// refreshed binding that another node wrote to the shared store.
 func (r *Registrar) Lookup(user string) (Binding, bool) {
 	now := r.now()
 
+	if binding, ok := r.lookupLocal(user, now); ok {
+		return binding, true
+	}
+	if r.shared == nil {
+		return Binding{}, false
+	}
+	return r.lookupShared(user, now)
+}
+
+// lookupLocal returns the most recently refreshed unexpired binding of
+// user that this registrar holds.
+func (r *Registrar) lookupLocal(user string, now time.Time) (Binding, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 
+	bindings := make([]Binding, 0, len(r.bindings[user]))
+	for _, binding := range r.bindings[user] {
+		bindings = append(bindings, binding)
+	}
+	latest, ok := latestBinding(bindings, now)
+	if !ok {
+		return Binding{}, false
+	}
+	return latest.clone(), true
+}
+
+// latestBinding returns the most recently refreshed binding of bindings
+// that is unexpired at now.
+func latestBinding(bindings []Binding, now time.Time) (Binding, bool) {
 	var latest Binding
 	found := false
-	for _, binding := range r.bindings[user] {
+	for _, binding := range bindings {
 		if !binding.Expires.After(now) {
 			continue
 		}
@@ -205,14 +260,12 @@ func (r *Registrar) Lookup(user string) (Binding, bool) {
 			found = true
 		}
 	}
-	if !found {
-		return Binding{}, false
-	}
-	return latest.clone(), true
+	return latest, found
 }
 
-// Bindings returns copies of all unexpired bindings, sorted by user, then
-// contact, then source.
+// Bindings returns copies of all unexpired bindings this node holds (in
+// shared mode, not those of other nodes), sorted by user, then contact,
+// then source.
 func (r *Registrar) Bindings() []Binding {
 	now := r.now()
 
@@ -298,8 +351,13 @@ func (r *Registrar) sweep(now time.Time) {
 	}
 	r.mu.Unlock()
 
+	users := make(map[string]bool)
 	for _, binding := range expired {
 		logBinding(r.log.Info(), binding, now).Msg("binding expired")
+		users[binding.User] = true
+	}
+	for user := range users {
+		r.publish(user)
 	}
 	r.deliverChanges()
 }
@@ -339,6 +397,9 @@ func (r *Registrar) deliverChanges() {
 		r.mu.Unlock()
 
 		for _, change := range batch {
+			if !change.registered && r.registeredElsewhere(change.user) {
+				continue
+			}
 			r.onChange(change.user, change.registered)
 		}
 
@@ -372,5 +433,6 @@ func logBinding(event *zerolog.Event, binding Binding, now time.Time) *zerolog.E
 		Str("contact", binding.Contact.String()).
 		Str("source", binding.Source.String()).
 		Str("transport", binding.Transport).
+		Strs("path", binding.Path).
 		Int64("expires", max(ceilSeconds(binding.Expires.Sub(now)), 0))
 }

@@ -232,6 +232,9 @@ type registerSpec struct {
 	cseq          uint32
 	tcp           bool
 	authorization string
+	// path holds the values of Path headers, one header each.
+	path      []string
+	supported string
 }
 
 func (e *registrarEnv) newRegister(t *testing.T, client *testClient, spec registerSpec) *sipmsg.Request {
@@ -265,6 +268,12 @@ func (e *registrarEnv) newRegister(t *testing.T, client *testClient, spec regist
 	}
 	if spec.authorization != "" {
 		req.AppendHeader(sipmsg.NewHeader("Authorization", spec.authorization))
+	}
+	for _, value := range spec.path {
+		req.AppendHeader(sipmsg.NewHeader("Path", value))
+	}
+	if spec.supported != "" {
+		req.AppendHeader(sipmsg.NewHeader("Supported", spec.supported))
 	}
 	return req
 }

@@ -122,15 +122,16 @@ func (c *call) dialCounselor(ctx context.Context, counselorID string) dialOutcom
 		return dialOutcome{outcome: routing.Unavailable, err: errors.New("counselor has no registered phone")}
 	}
 	log := c.log.With().Str("counselor", counselorID).Logger()
-	log.Info().Str("destination", binding.Destination()).Msg("ringing counselor")
-	return c.srv.dial(ctx, dialRequest{
-		target:      binding.Contact,
-		destination: binding.Destination(),
-		transport:   binding.Transport,
+	dr := dialRequest{
 		toUser:      counselorID,
 		codec:       c.codec,
 		ringTimeout: c.srv.opts.RingTimeout,
 		events:      c,
 		log:         log,
-	})
+	}
+	if err := dr.reach(binding); err != nil {
+		return dialOutcome{outcome: routing.Unavailable, err: err}
+	}
+	log.Info().Str("destination", dr.destination).Msg("ringing counselor")
+	return c.srv.dial(ctx, dr)
 }

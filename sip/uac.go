@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,9 @@ type dialRequest struct {
 	// the source and transport of the counselor's REGISTER.
 	destination string
 	transport   string
+	// route is the preloaded route set of the INVITE, top first: the
+	// counselor's Path (RFC 3327), empty for a phone reached directly.
+	route []sipmsg.Uri
 	// toUser names the callee in To (the counselor id), when known.
 	toUser string
 	// codec is the caller's codec, offered alone so no transcoding is needed.
@@ -37,6 +41,21 @@ type dialRequest struct {
 	// never missed.
 	events legEvents
 	log    zerolog.Logger
+}
+
+// reach sets where the INVITE of d goes for a counselor's binding: the
+// Contact as Request-URI, and the destination, transport and route set of
+// the binding's next hop (see Binding.NextHop).
+func (d *dialRequest) reach(binding Binding) error {
+	hop, err := binding.NextHop()
+	if err != nil {
+		return err
+	}
+	d.target = *binding.Contact.Clone()
+	d.destination = hop.Destination
+	d.transport = hop.Transport
+	d.route = hop.Route
+	return nil
 }
 
 // outboundLeg is a leg this server called: a counselor or a transfer target.
@@ -111,6 +130,7 @@ func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundL
 		local:       localURI,
 		remote:      remoteURI,
 		target:      d.target,
+		routes:      slices.Clone(d.route),
 		destination: d.destination,
 		transport:   d.transport,
 	}
@@ -222,7 +242,13 @@ func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Requ
 }
 
 // confirm fills the dialog from the 2xx: the callee's tag, its Contact as
-// the remote target, and the route set in reverse (RFC 3261 12.1.2).
+// the remote target, and the route set in reverse (RFC 3261 12.1.2), whose
+// first URI is then where in-dialog requests go.
+//
+// NOTE: RFC 3261 empties the route set when the 2xx has no Record-Route.
+// A leg dialled through a Path keeps the Path instead, because the proxy
+// that added it may be the only way to the phone's flow (a phone behind
+// NAT). A proxy that record-routes, like deploy/kamailio, makes both the same.
 func (l *outboundLeg) confirm(res *sipmsg.Response) {
 	if to := res.To(); to != nil {
 		tag, _ := to.Params.Get("tag")
@@ -231,12 +257,19 @@ func (l *outboundLeg) confirm(res *sipmsg.Response) {
 	if contact := res.Contact(); contact != nil {
 		l.dialog.target = contact.Address
 	}
+
 	records := res.GetHeaders("Record-Route")
+	if len(records) == 0 {
+		return
+	}
 	l.dialog.routes = l.dialog.routes[:0]
 	for i := len(records) - 1; i >= 0; i-- {
 		if rr, ok := records[i].(*sipmsg.RecordRouteHeader); ok {
 			l.dialog.routes = append(l.dialog.routes, rr.Address)
 		}
+	}
+	if len(l.dialog.routes) > 0 {
+		l.dialog.destination, l.dialog.transport = uriHop(l.dialog.routes[0], l.dialog.transport)
 	}
 }
 
@@ -260,6 +293,23 @@ func (s *Server) sendAck(leg *outboundLeg, invite *sipmsg.Request, tx sipmsg.Cli
 // Call-ID, From, To, CSeq number and top Via as the INVITE. A reason that
 // is not empty goes into a Reason header (RFC 3326).
 func (s *Server) sendCancel(invite *sipmsg.Request, log zerolog.Logger, reason string) {
+	cancel := newCancel(invite, reason)
+	s.spawn(func() {
+		ctx, stop := context.WithTimeout(context.Background(), cancelGrace)
+		defer stop()
+		res, err := s.client.Do(ctx, cancel)
+		if err != nil {
+			log.Warn().Err(err).Msg("CANCEL failed")
+			return
+		}
+		log.Debug().Int("status", res.StatusCode).Msg("CANCEL answered")
+	})
+}
+
+// newCancel builds the CANCEL of invite. It carries the INVITE's Route
+// headers and goes to the INVITE's destination, so that it follows the
+// INVITE through the same proxies (RFC 3261 9.1).
+func newCancel(invite *sipmsg.Request, reason string) *sipmsg.Request {
 	cancel := sipmsg.NewRequest(sipmsg.CANCEL, invite.Recipient)
 	if via := invite.Via(); via != nil {
 		cancel.AppendHeader(via.Clone())
@@ -277,17 +327,7 @@ func (s *Server) sendCancel(invite *sipmsg.Request, log zerolog.Logger, reason s
 	}
 	cancel.SetTransport(invite.Transport())
 	cancel.SetDestination(invite.Destination())
-
-	s.spawn(func() {
-		ctx, stop := context.WithTimeout(context.Background(), cancelGrace)
-		defer stop()
-		res, err := s.client.Do(ctx, cancel)
-		if err != nil {
-			log.Warn().Err(err).Msg("CANCEL failed")
-			return
-		}
-		log.Debug().Int("status", res.StatusCode).Msg("CANCEL answered")
-	})
+	return cancel
 }
 
 // handleRequest answers a request the peer sends inside the dialog.
