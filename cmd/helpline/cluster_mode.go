@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +19,8 @@ import (
 	"helpline/queue"
 	"helpline/records"
 	"helpline/routing"
+	"helpline/sip"
+	"helpline/sip/redisbindings"
 )
 
 // startReclaimTimeout bounds the reclaim of this node's earlier run at
@@ -98,6 +102,25 @@ func (n *sharedNode) withBuffer(q queue.Store, notify func()) queue.Store {
 	}
 	n.buffer = newOutageBuffer(n.cfg.Cluster, q, notify, n.log)
 	return n.buffer
+}
+
+// shareBindings makes the registrar keep its bindings in Redis as well, so
+// that every node finds every counselor's phone, and tells it where the
+// other nodes reach this node's listeners. It does nothing in embedded mode.
+func (n *sharedNode) shareBindings(rc *sip.RegistrarConfig) {
+	if n == nil {
+		return
+	}
+	rc.Shared = redisbindings.New(n.client, redisbindings.WithLogger(n.log))
+	rc.Node = n.id
+	rc.NodeAddresses = make(map[string]string, len(n.cfg.SIP.Listen))
+	for _, l := range n.cfg.SIP.Listen {
+		if _, taken := rc.NodeAddresses[l.Network]; taken {
+			continue
+		}
+		port := strconv.Itoa(int(l.Address.Port()))
+		rc.NodeAddresses[l.Network] = net.JoinHostPort(n.cfg.SIP.PublicHost, port)
+	}
 }
 
 // nodeID returns this node's ID, or "" in embedded mode.

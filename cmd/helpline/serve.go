@@ -178,7 +178,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	registrar, err = newRegistrar(cfg, q, states, log)
+	registrar, err = newRegistrar(cfg, q, states, shared, log)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
@@ -298,7 +298,7 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 // states: a registered phone makes the counselor reachable but not
 // available, and the end of its last registration logs the counselor out
 // (after the call, if one is in progress).
-func newRegistrar(cfg *config.Config, q queue.Store, states *counselor.Service, log zerolog.Logger) (*sip.Registrar, error) {
+func newRegistrar(cfg *config.Config, q queue.Store, states *counselor.Service, shared *sharedNode, log zerolog.Logger) (*sip.Registrar, error) {
 	passwords := make(map[string]string, len(cfg.Counselors))
 	ctx := context.Background()
 	for _, c := range cfg.Counselors {
@@ -308,7 +308,7 @@ func newRegistrar(cfg *config.Config, q queue.Store, states *counselor.Service, 
 		}
 	}
 
-	registrar, err := sip.NewRegistrar(sip.RegistrarConfig{
+	rc := sip.RegistrarConfig{
 		Realm:            cfg.SIP.Realm,
 		DigestAlgorithms: cfg.SIP.DigestAlgorithms,
 		Passwords:        passwords,
@@ -319,8 +319,9 @@ func newRegistrar(cfg *config.Config, q queue.Store, states *counselor.Service, 
 		OnChange: func(user string, registered bool) {
 			states.PhoneRegistered(context.Background(), user, registered)
 		},
-	})
-	return registrar, err
+	}
+	shared.shareBindings(&rc)
+	return sip.NewRegistrar(rc)
 }
 
 // notifier wakes the distributor, which is built after the registrar
