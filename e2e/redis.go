@@ -85,6 +85,9 @@ func StartRedis(t testing.TB, extra ...string) *RedisServer {
 		"appendonly no",
 		"protected-mode no",
 		`logfile ""`,
+		// A new replica would otherwise wait 5 s for more replicas to
+		// join its full sync.
+		"repl-diskless-sync-delay 0",
 	}
 	name := "redis-server " + strconv.Itoa(port)
 	r := startRedisProcess(t, name, binary, dir, append(lines, extra...), false)
@@ -162,20 +165,33 @@ func (s *SentinelSet) Client(t testing.TB) *redis.Client {
 func (s *SentinelSet) KillPrimary(t testing.TB) (oldAddr, newAddr string) {
 	t.Helper()
 
-	oldAddr = s.Primary(t)
-	var victim *RedisServer
+	oldAddr = s.KillPrimaryNoWait(t)
+	return oldAddr, s.WaitFailover(t, oldAddr)
+}
+
+// KillPrimaryNoWait sends SIGKILL to the current primary's PID, waits for
+// the exit and returns its address, without waiting for the failover, so
+// that a test can act while no primary answers.
+func (s *SentinelSet) KillPrimaryNoWait(t testing.TB) string {
+	t.Helper()
+
+	oldAddr := s.Primary(t)
 	for _, server := range s.Servers {
 		if server.Addr == oldAddr {
-			victim = server
+			server.Kill()
+			return oldAddr
 		}
 	}
-	if victim == nil {
-		t.Fatalf("the sentinels name %s as primary, which this set did not start", oldAddr)
-	}
-	victim.Kill()
+	t.Fatalf("the sentinels name %s as primary, which this set did not start", oldAddr)
+	return ""
+}
 
-	newAddr = s.waitNewPrimary(t, oldAddr)
-	return oldAddr, newAddr
+// WaitFailover waits until every running sentinel names one primary other
+// than oldAddr and that server answers ROLE with master, and returns its
+// address.
+func (s *SentinelSet) WaitFailover(t testing.TB, oldAddr string) string {
+	t.Helper()
+	return s.waitNewPrimary(t, oldAddr)
 }
 
 // waitNewPrimary polls every running sentinel until all of them name one
@@ -199,6 +215,58 @@ func (s *SentinelSet) waitNewPrimary(t testing.TB, oldAddr string) string {
 		case <-time.After(redisPollInterval):
 		}
 	}
+}
+
+// WaitReplicaCaughtUp waits until the replica has applied every write the
+// primary had accepted when the call began. Redis replicates
+// asynchronously, so a test that wants to show that a failover keeps the
+// queue waits for this before it kills the primary.
+func (s *SentinelSet) WaitReplicaCaughtUp(t testing.TB) {
+	t.Helper()
+
+	ctx, cancel := context.WithTimeout(context.Background(), sentinelSetupTimeout)
+	defer cancel()
+
+	primaryAddr := s.Primary(t)
+	primary := redis.NewClient(&redis.Options{Addr: primaryAddr})
+	defer primary.Close()
+	target, err := replicationOffset(ctx, primary, "master_repl_offset")
+	if err != nil {
+		t.Fatalf("reading the primary's replication offset: %v", err)
+	}
+
+	for _, server := range s.Servers {
+		if server.Addr == primaryAddr || !server.proc.running() {
+			continue
+		}
+		replica := redis.NewClient(&redis.Options{Addr: server.Addr})
+		for {
+			offset, err := replicationOffset(ctx, replica, "slave_repl_offset")
+			if err == nil && offset >= target {
+				break
+			}
+			if ctx.Err() != nil {
+				replica.Close()
+				t.Fatalf("replica %s at offset %d (%v), want %d within %s", server.Addr, offset, err, target, sentinelSetupTimeout)
+			}
+			time.Sleep(redisPollInterval)
+		}
+		replica.Close()
+	}
+}
+
+// replicationOffset reads one offset field of INFO replication.
+func replicationOffset(ctx context.Context, client *redis.Client, field string) (int64, error) {
+	info, err := client.Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if value, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return strconv.ParseInt(value, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO replication has no %s", field)
 }
 
 // namedPrimaries returns the primary each running sentinel names, or the

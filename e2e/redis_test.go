@@ -18,9 +18,7 @@ func TestSentinelSetFailsOver(t *testing.T) {
 	if err := client.Set(ctx, "{helpline}:probe", "before", 0).Err(); err != nil {
 		t.Fatalf("SET through the sentinels: %v", err)
 	}
-	if err := client.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
-		t.Fatalf("WAIT for the replica: %v", err)
-	}
+	set.WaitReplicaCaughtUp(t)
 
 	oldAddr, newAddr := set.KillPrimary(t)
 	if newAddr == oldAddr {

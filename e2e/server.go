@@ -63,6 +63,9 @@ type ServerOptions struct {
 	// as 127.0.0.2 for the second node of a shared set. Empty: 127.0.0.1.
 	// The API always listens on 127.0.0.1.
 	Host string
+	// RecordsKey is the base64 records key. Empty: a random key. Nodes
+	// that share one records database must share the key too.
+	RecordsKey string
 	// SIPPort is the port of the SIP listeners. Zero: FreePort. A test
 	// sets it when another process (a proxy's dispatcher list) must know
 	// the port before the server starts.
@@ -142,7 +145,10 @@ func (s *Server) configure(t testing.TB, opts ServerOptions) {
 	s.RTP = FreePortRange(t, DefaultRTPPorts)
 	s.DataDir = filepath.Join(dir, "data")
 	s.ConfigPath = filepath.Join(dir, "helpline.yaml")
-	s.RecordsKey = newRecordsKey(t)
+	s.RecordsKey = opts.RecordsKey
+	if s.RecordsKey == "" {
+		s.RecordsKey = newRecordsKey(t)
+	}
 	s.APIPort = FreePort(t)
 	s.APIToken = newRecordsKey(t)
 
