@@ -218,7 +218,7 @@ func (k *Kamailio) WaitLog(t testing.TB, substring string, timeout time.Duration
 	return line
 }
 
-// Stop sends SIGTERM to the main process, which ends its workers; after
+// Stop sends SIGTERM to the main process, which ends its workers. After
 // 10 s it sends SIGKILL to the main process and to every worker still
 // running. t.Cleanup calls it too.
 func (k *Kamailio) Stop() {

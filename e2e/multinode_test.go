@@ -215,9 +215,9 @@ func sentinelFailover(t *testing.T, set *SharedSet, phones map[string]counselorP
 }
 
 // killedNode queues two callers on node A while every counselor is on
-// break, kills node A with SIGKILL, and checks that node B closes their
-// records as interrupted with a callback task each, and answers a new
-// caller that comes through Kamailio.
+// break and kills node A with SIGKILL. Node B must close their records as
+// interrupted with a callback task each, and answer a new caller that
+// comes through Kamailio.
 func killedNode(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
 	nodeA, nodeB := set.Nodes[0], set.Nodes[1]
 	entered := countEvents(nodeB.Events(t), "caller_entered")

@@ -38,8 +38,8 @@ const (
 	redisPollInterval    = 100 * time.Millisecond
 	sentinelSetupTimeout = 60 * time.Second
 	// FailoverTimeout bounds KillPrimary's wait for the sentinels to agree
-	// on a new primary: down-after (1 s), the election and the promotion
-	// take a few seconds; a loaded machine gets generous room.
+	// on a new primary. Down-after (1 s), the election and the promotion
+	// take a few seconds, so this leaves room for a loaded machine.
 	FailoverTimeout = 60 * time.Second
 )
 
@@ -97,7 +97,7 @@ func StartRedis(t testing.TB, extra ...string) *RedisServer {
 
 // StartSentinelSet starts a primary, a replica of it and three sentinels,
 // all on 127.0.0.1 with free ports, and waits until the replica is in sync
-// and every sentinel knows the replica and the two other sentinels, so
+// and every sentinel lists the replica and the two other sentinels, so
 // that a failover can start at once. A sentinel takes the primary for down
 // after 1 s without an answer.
 func StartSentinelSet(t testing.TB) *SentinelSet {
@@ -309,7 +309,7 @@ func roleIsMaster(ctx context.Context, addr string) bool {
 }
 
 // waitSentinelsAgree waits until every sentinel monitors the primary and
-// knows one replica and the other sentinels.
+// lists one replica and the other sentinels.
 func (s *SentinelSet) waitSentinelsAgree(t testing.TB) {
 	t.Helper()
 

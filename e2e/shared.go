@@ -117,9 +117,10 @@ func (s *SharedSet) nodeOptions(i, port int, binary, key string, mutate func(int
 }
 
 // SharedConfig sets the keys of shared mode in a node's configuration:
-// cluster.mode shared, the node ID, a short liveness TTL, Redis through
-// the sentinels (masterName set) or one server (masterName empty), and
-// records in PostgreSQL with the DSN read from HELPLINE_RECORDS_DSN.
+// cluster.mode shared, the node ID and a short liveness TTL. Redis is
+// reached through the sentinels when masterName is set, else at the one
+// server in redisAddrs. Records go to PostgreSQL, with the DSN read from
+// HELPLINE_RECORDS_DSN.
 func SharedConfig(cfg map[string]any, nodeID string, redisAddrs []string, masterName string) {
 	addrs := make([]any, 0, len(redisAddrs))
 	for _, addr := range redisAddrs {
