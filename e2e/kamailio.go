@@ -21,17 +21,16 @@ import (
 const DeployKamailioConfig = "deploy/kamailio/kamailio.cfg"
 
 // Defines that the harness passes to every Kamailio configuration with
-// -A. A configuration reads them with #!ifdef or uses them as values.
+// -A, the settings of deploy/kamailio/kamailio.cfg. The configuration
+// listens on udp:HL_ADDR:HL_PORT.
 const (
+	// KamailioAddrDefine holds the proxy's IP address, unquoted.
+	KamailioAddrDefine = "HL_ADDR"
+	// KamailioPortDefine holds the proxy's port, unquoted.
+	KamailioPortDefine = "HL_PORT"
 	// KamailioDispatcherListDefine holds the path of the dispatcher list
 	// file, as a quoted string.
-	KamailioDispatcherListDefine = "DISPATCHER_LIST"
-	// KamailioListenDefine holds the proxy's address, host:port without a
-	// transport, as a quoted string.
-	KamailioListenDefine = "LISTEN_ADDR"
-	// KamailioAdvertiseDefine holds the host:port the proxy puts in its
-	// Record-Route and Path headers, as a quoted string.
-	KamailioAdvertiseDefine = "ADVERTISE_ADDR"
+	KamailioDispatcherListDefine = "HL_DISPATCHER_LIST"
 )
 
 // KamailioDispatcherSet is the dispatcher set that holds the helpline
@@ -67,7 +66,7 @@ type KamailioOptions struct {
 
 // Kamailio is a running Kamailio proxy.
 type Kamailio struct {
-	// Host and Port are where the proxy listens for UDP and TCP.
+	// Host and Port are where the proxy listens for UDP.
 	Host string
 	Port int
 	// DispatcherList is the dispatcher list file it reads.
@@ -81,10 +80,10 @@ type Kamailio struct {
 }
 
 // StartKamailio writes a dispatcher list with opts.Nodes in set 1, starts
-// kamailio in the foreground (-DD -E, logs on stderr) on a free port of
-// 127.0.0.1 for UDP and TCP, and waits until both sockets are bound. The
-// configuration gets the defines DISPATCHER_LIST, LISTEN_ADDR and
-// ADVERTISE_ADDR besides opts.Defines, and the listeners through -l.
+// kamailio in the foreground (-DD -E, logs on stderr) with a free port of
+// 127.0.0.1 and waits until its UDP socket is bound. The configuration
+// gets the defines HL_ADDR, HL_PORT and HL_DISPATCHER_LIST besides
+// opts.Defines.
 // t.Cleanup stops its PID (and its worker processes if it must be killed).
 func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 	t.Helper()
@@ -126,11 +125,10 @@ func NodeURI(host string, port int) string {
 }
 
 func (k *Kamailio) args(config string, extra map[string]string) []string {
-	addr := k.Addr()
 	defines := map[string]string{
+		KamailioAddrDefine:           k.Host,
+		KamailioPortDefine:           strconv.Itoa(k.Port),
 		KamailioDispatcherListDefine: strconv.Quote(k.DispatcherList),
-		KamailioListenDefine:         strconv.Quote(addr),
-		KamailioAdvertiseDefine:      strconv.Quote(addr),
 	}
 	for name, value := range extra {
 		defines[name] = value
@@ -144,8 +142,6 @@ func (k *Kamailio) args(config string, extra map[string]string) []string {
 		"-m", strconv.Itoa(kamailioSharedMemoryMB),
 		"-M", strconv.Itoa(kamailioPrivateMemoryMB),
 		"-n", strconv.Itoa(kamailioChildren),
-		"-l", "udp:" + addr,
-		"-l", "tcp:" + addr,
 	}
 	names := make([]string, 0, len(defines))
 	for name := range defines {
@@ -187,15 +183,13 @@ func (k *Kamailio) waitListening(t testing.TB) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), kamailioReadyTimeout)
 	defer cancel()
-	for _, network := range []string{"udp", "tcp"} {
-		if err := waitListeningOrExit(ctx, k.proc, network, k.Port); err != nil {
-			code, _ := k.proc.result()
-			t.Fatalf("waiting for kamailio on %s port %d: %v (running %t, exit code %d)", network, k.Port, err, k.proc.running(), code)
-		}
+	if err := waitListeningOrExit(ctx, k.proc, "udp", k.Port); err != nil {
+		code, _ := k.proc.result()
+		t.Fatalf("waiting for kamailio on UDP port %d: %v (running %t, exit code %d)", k.Port, err, k.proc.running(), code)
 	}
 }
 
-// Addr returns host:port, the proxy's SIP address for UDP and TCP.
+// Addr returns host:port, the proxy's SIP address.
 func (k *Kamailio) Addr() string {
 	return net.JoinHostPort(k.Host, strconv.Itoa(k.Port))
 }
