@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,113 +15,161 @@ import (
 	"time"
 )
 
-// KamailioConfig is the front proxy configuration the harness runs,
-// relative to the repository root.
-const KamailioConfig = "deploy/kamailio/kamailio.cfg"
+// DeployKamailioConfig is the Kamailio configuration that deploy/kamailio
+// ships for a proxy in front of helpline nodes, relative to the
+// repository root.
+const DeployKamailioConfig = "deploy/kamailio/kamailio.cfg"
 
-// Kamailio limits used by the harness.
+// Defines that the harness passes to every Kamailio configuration with
+// -A, the settings of deploy/kamailio/kamailio.cfg. The configuration
+// listens on udp:HL_ADDR:HL_PORT.
 const (
-	// kamailioListenTimeout bounds the wait for Kamailio's UDP socket.
-	kamailioListenTimeout = 20 * time.Second
-	// kamailioStopGrace is how long Stop waits after SIGTERM before SIGKILL.
-	kamailioStopGrace = 10 * time.Second
-	// DefaultKamailioPingInterval is the dispatcher's OPTIONS interval in
-	// tests, in seconds: short, so a dead node is found quickly.
-	DefaultKamailioPingInterval = 1
-	// DefaultKamailioFailureTimer is tm's fr_timer in tests, in
-	// milliseconds.
-	DefaultKamailioFailureTimer = 2000
+	// KamailioAddrDefine holds the proxy's IP address, unquoted.
+	KamailioAddrDefine = "HL_ADDR"
+	// KamailioPortDefine holds the proxy's port, unquoted.
+	KamailioPortDefine = "HL_PORT"
+	// KamailioDispatcherListDefine holds the path of the dispatcher list
+	// file, as a quoted string.
+	KamailioDispatcherListDefine = "HL_DISPATCHER_LIST"
 )
 
-// KamailioOptions describes one Kamailio run.
+// KamailioDispatcherSet is the dispatcher set that holds the helpline
+// nodes in the list the harness writes.
+const KamailioDispatcherSet = 1
+
+// Kamailio limits for tests.
+const (
+	kamailioReadyTimeout = 30 * time.Second
+	kamailioStopGrace    = 10 * time.Second
+	// kamailioSharedMemoryMB and kamailioPrivateMemoryMB keep Kamailio's
+	// memory small: the defaults (64 MB shared, 8 MB per process) are for
+	// production loads.
+	kamailioSharedMemoryMB  = 32
+	kamailioPrivateMemoryMB = 4
+	// kamailioChildren is the number of worker processes per listener.
+	kamailioChildren = 2
+)
+
+// KamailioOptions describes one Kamailio proxy started by StartKamailio.
 type KamailioOptions struct {
-	// Nodes are the host:port addresses of the dispatcher set, in order.
+	// Config is the configuration file. Empty: DeployKamailioConfig.
+	Config string
+	// Nodes are the SIP URIs of the helpline nodes behind the proxy,
+	// such as sip:127.0.0.2:5060, written in this order into dispatcher
+	// set 1.
 	Nodes []string
-	// PingInterval is the seconds between OPTIONS probes. Zero:
-	// DefaultKamailioPingInterval.
-	PingInterval int
-	// FailureTimer is tm's fr_timer in milliseconds. Zero:
-	// DefaultKamailioFailureTimer.
-	FailureTimer int
+	// Defines are further -A defines, NAME to VALUE (a value that is a
+	// string must carry its double quotes). An empty value defines NAME
+	// alone.
+	Defines map[string]string
 }
 
-// Kamailio is a running Kamailio front proxy, started by StartKamailio.
+// Kamailio is a running Kamailio proxy.
 type Kamailio struct {
-	// Port is the UDP port Kamailio listens on, on 127.0.0.1.
+	// Host and Port are where the proxy listens for UDP.
+	Host string
 	Port int
-	// DispatcherList is the dispatcher.list file written for this run.
+	// DispatcherList is the dispatcher list file it reads.
 	DispatcherList string
+	// Dir is the working and runtime folder.
+	Dir string
 
-	proc   *process
-	lines  *eventLog[string]
-	output *lineWriter
+	proc  *process
+	lines *eventLog[string]
+	out   *lineWriter
 }
 
-// StartKamailio runs deploy/kamailio/kamailio.cfg in the foreground
-// (kamailio -DD -E) on a free 127.0.0.1 port, with a dispatcher list of
-// opts.Nodes, and waits until its UDP socket is bound. The configuration's
-// settings are passed with -A, so the file runs unchanged. t.Cleanup stops
-// it.
+// StartKamailio writes a dispatcher list with opts.Nodes in set 1, starts
+// kamailio in the foreground (-DD -E, logs on stderr) with a free port of
+// 127.0.0.1 and waits until its UDP socket is bound. The configuration
+// gets the defines HL_ADDR, HL_PORT and HL_DISPATCHER_LIST besides
+// opts.Defines.
+// t.Cleanup stops its PID (and its worker processes if it must be killed).
 func StartKamailio(t testing.TB, opts KamailioOptions) *Kamailio {
 	t.Helper()
 
 	binary := RequireTool(t, "kamailio")
-	if opts.PingInterval == 0 {
-		opts.PingInterval = DefaultKamailioPingInterval
+	config := opts.Config
+	if config == "" {
+		config = filepath.Join(RepoRoot(t), DeployKamailioConfig)
 	}
-	if opts.FailureTimer == 0 {
-		opts.FailureTimer = DefaultKamailioFailureTimer
+	if _, err := os.Stat(config); err != nil {
+		t.Fatalf("Kamailio configuration: %v", err)
 	}
 
-	dir := t.TempDir()
-	k := &Kamailio{
-		Port:           FreePort(t),
-		DispatcherList: filepath.Join(dir, "dispatcher.list"),
-		lines:          newEventLog[string](),
+	k := &Kamailio{Host: Loopback, Port: FreePort(t), Dir: t.TempDir(), lines: newEventLog[string]()}
+	k.DispatcherList = filepath.Join(k.Dir, "dispatcher.list")
+	if err := os.WriteFile(k.DispatcherList, []byte(DispatcherList(opts.Nodes)), 0o600); err != nil {
+		t.Fatalf("writing the dispatcher list: %v", err)
 	}
-	k.writeDispatcherList(t, opts.Nodes)
-	k.start(t, binary, dir, opts)
 
-	ctx, cancel := context.WithTimeout(context.Background(), kamailioListenTimeout)
-	defer cancel()
-	if err := waitListeningOrExit(ctx, k.proc, "udp", k.Port); err != nil {
-		t.Fatalf("waiting for kamailio to listen on UDP port %d: %v\n%s", k.Port, err, tail(k.lines.snapshot(), 40))
-	}
+	k.start(t, binary, k.args(config, opts.Defines))
+	k.waitListening(t)
 	return k
 }
 
-func (k *Kamailio) writeDispatcherList(t testing.TB, nodes []string) {
-	t.Helper()
-
-	var lines []string
+// DispatcherList returns a dispatcher list file with nodes in set 1, in
+// order: "setid destination flags priority" a line.
+func DispatcherList(nodes []string) string {
+	var b strings.Builder
+	b.WriteString("# helpline nodes behind the proxy, written by the test harness\n")
 	for _, node := range nodes {
-		lines = append(lines, fmt.Sprintf("1 sip:%s 0 0", node))
+		fmt.Fprintf(&b, "%d %s 0 0\n", KamailioDispatcherSet, node)
 	}
-	if err := os.WriteFile(k.DispatcherList, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatalf("writing the dispatcher list: %v", err)
-	}
+	return b.String()
 }
 
-func (k *Kamailio) start(t testing.TB, binary, dir string, opts KamailioOptions) {
+// NodeURI returns sip:host:port of a helpline server, for KamailioOptions.Nodes.
+func NodeURI(host string, port int) string {
+	return "sip:" + net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+func (k *Kamailio) args(config string, extra map[string]string) []string {
+	defines := map[string]string{
+		KamailioAddrDefine:           k.Host,
+		KamailioPortDefine:           strconv.Itoa(k.Port),
+		KamailioDispatcherListDefine: strconv.Quote(k.DispatcherList),
+		// Probe every second and give up on a node after 2 s, so that a
+		// dead node is found quickly.
+		"HL_PING_INTERVAL": "1",
+		"HL_FR_TIMER":      "2000",
+	}
+	for name, value := range extra {
+		defines[name] = value
+	}
+
+	args := []string{
+		"-f", config,
+		"-DD", "-E",
+		"-Y", k.Dir,
+		"-w", k.Dir,
+		"-m", strconv.Itoa(kamailioSharedMemoryMB),
+		"-M", strconv.Itoa(kamailioPrivateMemoryMB),
+		"-n", strconv.Itoa(kamailioChildren),
+	}
+	names := make([]string, 0, len(defines))
+	for name := range defines {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		define := name
+		if value := defines[name]; value != "" {
+			define += "=" + value
+		}
+		args = append(args, "-A", define)
+	}
+	return args
+}
+
+func (k *Kamailio) start(t testing.TB, binary string, args []string) {
 	t.Helper()
 
-	config := filepath.Join(RepoRoot(t), KamailioConfig)
-	args := []string{
-		"-DD", "-E", "-f", config,
-		// Kamailio writes its runtime files (control sockets) here, not
-		// to /run/kamailio, so parallel runs do not collide.
-		"-Y", dir,
-		"-A", "HL_ADDR=" + Loopback,
-		"-A", "HL_PORT=" + strconv.Itoa(k.Port),
-		"-A", `HL_DISPATCHER_LIST="` + k.DispatcherList + `"`,
-		"-A", "HL_PING_INTERVAL=" + strconv.Itoa(opts.PingInterval),
-		"-A", "HL_FR_TIMER=" + strconv.Itoa(opts.FailureTimer),
-	}
-	k.output = &lineWriter{emit: k.lines.add}
+	k.out = &lineWriter{emit: k.lines.add}
 	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	cmd.Stdout = k.output
-	cmd.Stderr = k.output
+	cmd.Dir = k.Dir
+	cmd.Stdout = k.out
+	cmd.Stderr = k.out
 	cmd.WaitDelay = waitDelay
 
 	proc, err := startProcess("kamailio", cmd)
@@ -133,9 +182,25 @@ func (k *Kamailio) start(t testing.TB, binary, dir string, opts KamailioOptions)
 	t.Cleanup(k.Stop)
 }
 
-// Addr returns Kamailio's SIP address, 127.0.0.1:port.
+func (k *Kamailio) waitListening(t testing.TB) {
+	t.Helper()
+
+	ctx, cancel := context.WithTimeout(context.Background(), kamailioReadyTimeout)
+	defer cancel()
+	if err := waitListeningOrExit(ctx, k.proc, "udp", k.Port); err != nil {
+		code, _ := k.proc.result()
+		t.Fatalf("waiting for kamailio on UDP port %d: %v (running %t, exit code %d)", k.Port, err, k.proc.running(), code)
+	}
+}
+
+// Addr returns host:port, the proxy's SIP address.
 func (k *Kamailio) Addr() string {
-	return net.JoinHostPort(Loopback, strconv.Itoa(k.Port))
+	return net.JoinHostPort(k.Host, strconv.Itoa(k.Port))
+}
+
+// Lines returns Kamailio's output so far.
+func (k *Kamailio) Lines() []string {
+	return k.lines.snapshot()
 }
 
 // WaitLog waits for an output line containing substring, looking at all
@@ -151,19 +216,13 @@ func (k *Kamailio) WaitLog(t testing.TB, substring string, timeout time.Duration
 	return line
 }
 
-// Lines returns Kamailio's output so far.
-func (k *Kamailio) Lines() []string {
-	return k.lines.snapshot()
-}
-
-// Stop ends Kamailio with SIGTERM (SIGKILL after 10 s) and kills any of its
-// worker processes that outlived it. t.Cleanup calls it too.
+// Stop sends SIGTERM to the main process, which ends its workers. After
+// 10 s it sends SIGKILL to the main process and to every worker still
+// running. t.Cleanup calls it too.
 func (k *Kamailio) Stop() {
-	if k.proc == nil {
-		return
+	children := k.proc.children()
+	if _, killed := k.proc.stop(syscall.SIGTERM, kamailioStopGrace); killed {
+		killOrphans(children, "kamailio")
 	}
-	workers := k.proc.children()
-	k.proc.stop(syscall.SIGTERM, kamailioStopGrace)
-	killOrphans(workers, "kamailio")
-	k.output.Close()
+	k.out.Close()
 }

@@ -59,6 +59,17 @@ type ServerOptions struct {
 	Binary string
 	// ReadyTimeout bounds the wait for "helpline ready". Zero: 30 s.
 	ReadyTimeout time.Duration
+	// Host is the loopback address of the SIP listeners and of RTP, such
+	// as 127.0.0.2 for the second node of a shared set. Empty: 127.0.0.1.
+	// The API always listens on 127.0.0.1.
+	Host string
+	// RecordsKey is the base64 records key. Empty: a random key. Nodes
+	// that share one records database must share the key too.
+	RecordsKey string
+	// SIPPort is the port of the SIP listeners. Zero: FreePort. A test
+	// sets it when another process (a proxy's dispatcher list) must know
+	// the port before the server starts.
+	SIPPort int
 }
 
 // Server is a helpline process started by StartServer.
@@ -69,7 +80,9 @@ type Server struct {
 	Config map[string]any
 	// DataDir is records.data_dir.
 	DataDir string
-	// SIPPort is the UDP and TCP port of the SIP listeners on 127.0.0.1.
+	// Host is the loopback address of the SIP listeners and of RTP.
+	Host string
+	// SIPPort is the UDP and TCP port of the SIP listeners on Host.
 	SIPPort int
 	// RTP is the server's RTP port range.
 	RTP PortRange
@@ -121,16 +134,26 @@ func (s *Server) configure(t testing.TB, opts ServerOptions) {
 	t.Helper()
 
 	dir := t.TempDir()
-	s.SIPPort = FreePort(t)
+	s.Host = opts.Host
+	if s.Host == "" {
+		s.Host = Loopback
+	}
+	s.SIPPort = opts.SIPPort
+	if s.SIPPort == 0 {
+		s.SIPPort = FreePort(t)
+	}
 	s.RTP = FreePortRange(t, DefaultRTPPorts)
 	s.DataDir = filepath.Join(dir, "data")
 	s.ConfigPath = filepath.Join(dir, "helpline.yaml")
-	s.RecordsKey = newRecordsKey(t)
+	s.RecordsKey = opts.RecordsKey
+	if s.RecordsKey == "" {
+		s.RecordsKey = newRecordsKey(t)
+	}
 	s.APIPort = FreePort(t)
 	s.APIToken = newRecordsKey(t)
 
 	cfg := LoadExampleConfig(t)
-	address := net.JoinHostPort(Loopback, strconv.Itoa(s.SIPPort))
+	address := net.JoinHostPort(s.Host, strconv.Itoa(s.SIPPort))
 	settings := []struct {
 		path  string
 		value any
@@ -139,8 +162,8 @@ func (s *Server) configure(t testing.TB, opts ServerOptions) {
 			map[string]any{"network": "udp", "address": address},
 			map[string]any{"network": "tcp", "address": address},
 		}},
-		{"sip.public_host", Loopback},
-		{"rtp.address", Loopback},
+		{"sip.public_host", s.Host},
+		{"rtp.address", s.Host},
 		{"rtp.port_min", s.RTP.Min},
 		{"rtp.port_max", s.RTP.Max},
 		{"records.data_dir", s.DataDir},
@@ -247,9 +270,9 @@ func (s *Server) checkFatalOutput(t testing.TB) {
 	}
 }
 
-// Addr returns the SIP address, 127.0.0.1:port, for UDP and TCP.
+// Addr returns the SIP address, Host:port, for UDP and TCP.
 func (s *Server) Addr() string {
-	return net.JoinHostPort(Loopback, strconv.Itoa(s.SIPPort))
+	return net.JoinHostPort(s.Host, strconv.Itoa(s.SIPPort))
 }
 
 // Logs returns the JSON log entries written so far.
@@ -294,6 +317,20 @@ func (s *Server) Stop(t testing.TB) int {
 		s.stopCode = code
 	})
 	return s.stopCode
+}
+
+// Kill ends the server at once with SIGKILL to its PID, as a crash or a
+// power cut would, and waits for the exit. The server gets no chance to
+// drain or to close its records. Stop afterwards returns the same code.
+func (s *Server) Kill(t testing.TB) {
+	t.Helper()
+
+	s.stopOnce.Do(func() {
+		code, _ := s.proc.stop(syscall.SIGKILL, stopGrace)
+		s.stdout.Close()
+		s.stderr.Close()
+		s.stopCode = code
+	})
 }
 
 // Exited reports whether the server process has ended.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check of the repository: installs the end-to-end tools that are
 # missing (Debian 12, as root or with sudo), then go vet, staticcheck and
-# go test -race over all packages, and prints a summary.
+# go test -race over all packages, and prints a summary. The installs start
+# no service: the tests run their own Redis, PostgreSQL and Kamailio
+# processes on free loopback ports.
 #
 #   bash scripts/test.sh              # from anywhere inside the checkout
 #   CI=true bash scripts/test.sh      # a tool that cannot be installed fails
@@ -28,13 +30,24 @@ readonly TEST_PARALLEL=4
 readonly STATICCHECK="honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 
 # Commands installed for the tests, and the Debian package that provides
-# each.
+# each. redis-server also runs the sentinels (redis-server --sentinel), so
+# the separate redis-sentinel package is not needed. PostgreSQL's initdb
+# is not on PATH in Debian, so it is looked for in its own folder.
 readonly TOOLS=(
   "sipp:sip-tester"
   "baresip:baresip"
   "tshark:tshark"
+  "redis-server:redis-server"
   "kamailio:kamailio"
+  "initdb:postgresql"
 )
+
+# Where Debian's postgresql package puts initdb and postgres.
+readonly POSTGRES_BIN_GLOB="/usr/lib/postgresql/*/bin"
+
+# Debian's invoke-rc.d asks this program whether a package may start its
+# service; exit status 101 means "no".
+readonly POLICY_RC_D=/usr/sbin/policy-rc.d
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 readonly LOG_DIR="$(mktemp -d -t helpline-test-XXXXXX)"
@@ -80,15 +93,36 @@ find_go() {
   command -v go >/dev/null 2>&1
 }
 
-# has_tool NAME: NAME is on PATH or in an sbin folder, where Debian puts
-# daemons such as kamailio (the end-to-end tests look there too).
+# has_tool COMMAND: whether COMMAND is on PATH, in an sbin folder (where
+# Debian puts daemons such as kamailio; the end-to-end tests look there
+# too), or for initdb in PostgreSQL's own folder.
 has_tool() {
   command -v "$1" >/dev/null 2>&1 && return 0
   local dir
   for dir in /usr/local/sbin /usr/sbin /sbin; do
     [[ -x "$dir/$1" ]] && return 0
   done
-  return 1
+  [[ "$1" == initdb ]] || return 1
+  compgen -G "$POSTGRES_BIN_GLOB/initdb" >/dev/null
+}
+
+# apt_install PACKAGE...: installs the packages without starting their
+# services (redis-server, postgresql and kamailio would otherwise start
+# one on the default ports). A policy-rc.d that the system already has
+# is left alone.
+apt_install() {
+  local own_policy=0
+  if [[ ! -e "$POLICY_RC_D" ]]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $POLICY_RC_D && chmod 755 $POLICY_RC_D" && own_policy=1
+  fi
+
+  as_root env DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" apt-get update -q \
+    && as_root env DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" \
+      apt-get install -y -q --no-install-recommends "$@"
+  local status=$?
+
+  ((own_policy)) && as_root rm -f "$POLICY_RC_D"
+  return "$status"
 }
 
 install_tools() {
@@ -107,9 +141,7 @@ install_tools() {
 
   say "installing ${missing[*]}"
   if can_install; then
-    as_root env DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" apt-get update -q \
-      && as_root env DEBIAN_FRONTEND=noninteractive timeout "$INSTALL_TIMEOUT" \
-        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt_install "${missing[@]}"
   else
     warn "cannot install ${missing[*]}: run as root, or with sudo that needs no password"
   fi

@@ -1,0 +1,460 @@
+package e2e
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Limits of the shared mode test.
+const (
+	// multiNodeCallTimeout is SIPp's -timeout for a caller that waits for
+	// the server's BYE.
+	multiNodeCallTimeout = 150 * time.Second
+	// multiNodeWait bounds each wait for a record, an event, a phone or a
+	// reclaim.
+	multiNodeWait = 60 * time.Second
+	// counselorTalk is how long a counselor stays on an answered call
+	// before hanging up, so that calls overlap with new offers.
+	counselorTalk = 2 * time.Second
+	// burstCallers is how many callers arrive at once in the burst phase.
+	burstCallers = 6
+)
+
+// The counselors of the example configuration; all of them have the ko
+// skill of the loneliness_ko queue that keys 5 and 1 lead to.
+var multiNodeCounselors = []string{"1001", "1002", "1003"}
+
+// Two nodes in shared mode behind Kamailio, with Redis behind sentinels
+// and records in PostgreSQL. The phases share one set and run in this
+// order, because the last one kills a node:
+//
+//   - a caller on one node is answered by a counselor whose phone
+//     registered through the other node;
+//   - under a burst of simultaneous callers no counselor is offered two
+//     callers at once;
+//   - a Sentinel failover loses no waiting caller, a caller arriving
+//     during it is answered, and /readyz reports 503 meanwhile, then 200;
+//   - after SIGKILL of a node its waiting callers are interrupted in the
+//     records with a callback task each, and the other node keeps serving.
+//
+// The test does not call t.Parallel: it starts eleven processes besides
+// its phones and callers, and runs alone before the parallel tests.
+func TestMultiNodeSharedMode(t *testing.T) {
+	RequireTool(t, "kamailio")
+	RequireTool(t, "redis-server")
+	RequireTool(t, "sipp")
+	RequireTool(t, "baresip")
+
+	// Callback tasks need an outbound route. Nothing listens on the
+	// gateway port, and the long waits keep each task pending.
+	gateway := "sip:gw@" + Loopback + ":" + strconv.Itoa(FreePort(t))
+	set := StartSharedSet(t, SharedOptions{Mutate: func(_ int, cfg map[string]any) {
+		fastQueue("1s")(cfg)
+		_ = SetConfig(cfg, "queue.announce_interval", "0s")
+		_ = SetConfig(cfg, "trunk.outbound_uri", gateway)
+		_ = SetConfig(cfg, "callbacks.interval", "10m")
+		_ = SetConfig(cfg, "callbacks.after_abandon_wait", "10m")
+	}})
+	phones := registerThroughProxy(t, set)
+
+	t.Run("caller answered across nodes", func(t *testing.T) {
+		crossNodeAnswer(t, set, phones)
+	})
+	t.Run("burst offers one caller per counselor", func(t *testing.T) {
+		burstOffers(t, set, phones)
+	})
+	t.Run("sentinel failover keeps waiting callers", func(t *testing.T) {
+		sentinelFailover(t, set, phones)
+	})
+	t.Run("killed node callers interrupted", func(t *testing.T) {
+		killedNode(t, set, phones)
+	})
+}
+
+// counselorPhoneSet is a registered phone and the node its REGISTER went
+// through.
+type counselorPhoneSet struct {
+	phone *Phone
+	node  int
+}
+
+// registerThroughProxy registers every counselor's baresip at Kamailio's
+// address, with automatic answer, and notes which node got each REGISTER.
+func registerThroughProxy(t *testing.T, set *SharedSet) map[string]counselorPhoneSet {
+	t.Helper()
+
+	phones := map[string]counselorPhoneSet{}
+	for _, user := range multiNodeCounselors {
+		phone := StartBaresip(t, Softphone{
+			User:       user,
+			Password:   "demo-" + user,
+			Server:     set.Proxy.Addr(),
+			AutoAnswer: true,
+		})
+		phones[user] = counselorPhoneSet{phone: phone, node: set.RegisteringNode(t, user, multiNodeWait)}
+	}
+	return phones
+}
+
+// crossNodeAnswer logs in one counselor and sends a caller straight to the
+// node the counselor's phone did not register through: that node reaches
+// the phone through the Path of the binding.
+func crossNodeAnswer(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
+	user := multiNodeCounselors[0]
+	counselor := phones[user]
+	callerNode := 1 - counselor.node
+	set.Nodes[callerNode].LoginCounselor(t, user)
+
+	caller := startWaitingCaller(t, set.Nodes[callerNode].Addr())
+	counselor.phone.WaitEvent(t, EventCallEstablished, multiNodeWait)
+	time.Sleep(counselorTalk)
+	counselor.phone.Hangup(t)
+	result := caller.Wait(t)
+
+	record := waitMultiNodeRecord(t, set.Nodes[counselor.node], result.CallID)
+	if got := recordField(record, "outcome"); got != "answered" {
+		t.Errorf("outcome = %q, want answered; record %v", got, record)
+	}
+	if got := recordField(record, "counselor"); got != user {
+		t.Errorf("counselor = %q, want %s", got, user)
+	}
+	if got := recordField(record, "node"); got != NodeID(callerNode) {
+		t.Errorf("node = %q, want %s, the node the caller reached (the phone registered through %s)", got, NodeID(callerNode), NodeID(counselor.node))
+	}
+	set.Nodes[callerNode].SetCounselorState(t, user, "logged_out", "")
+}
+
+// burstOffers sends burstCallers callers through Kamailio at once to three
+// counselors and checks, in the phones' events and in the event log, that
+// no counselor ever had two offers or calls at the same time.
+func burstOffers(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
+	for _, user := range multiNodeCounselors {
+		set.Nodes[0].LoginCounselor(t, user)
+	}
+	since := time.Now()
+
+	callers := make([]*SippProcess, 0, burstCallers)
+	for range burstCallers {
+		callers = append(callers, startWaitingCaller(t, set.Proxy.Addr()))
+	}
+	hangUpAnswered(t, phones, burstCallers)
+
+	nodes := map[string]int{}
+	for _, caller := range callers {
+		result := caller.Wait(t)
+		record := waitMultiNodeRecord(t, set.Nodes[0], result.CallID)
+		if got := recordField(record, "outcome"); got != "answered" {
+			t.Errorf("call %s outcome = %q, want answered", result.CallID, got)
+		}
+		nodes[recordField(record, "node")]++
+	}
+	t.Logf("burst callers per node: %v", nodes)
+
+	for user, counselor := range phones {
+		checkOneCallAtATime(t, user, counselor.phone.Events())
+	}
+	checkNoOverlappingOffers(t, eventsSince(set.Nodes[0].Events(t), since))
+	for _, user := range multiNodeCounselors {
+		set.Nodes[0].SetCounselorState(t, user, "break", "failover test")
+	}
+}
+
+// sentinelFailover queues two callers while every counselor is on break,
+// kills the Redis primary, places a third caller while no primary answers,
+// and checks that all three are answered once the counselors come back.
+func sentinelFailover(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
+	entered := countEvents(set.Nodes[0].Events(t), "caller_entered")
+	waiting := []*SippProcess{
+		startWaitingCaller(t, set.Proxy.Addr()),
+		startWaitingCaller(t, set.Proxy.Addr()),
+	}
+	waitEventCount(t, set.Nodes[0], "caller_entered", entered+len(waiting))
+
+	// Redis replicates asynchronously: what the primary accepted in the
+	// last moment before a crash can be lost. The test waits for the
+	// replica so that it checks the failover itself.
+	set.Redis.WaitReplicaCaughtUp(t)
+	probes := make([]*ReadyProbe, 0, len(set.Nodes))
+	for _, node := range set.Nodes {
+		node.WaitReady(t, http.StatusOK, multiNodeWait)
+		probes = append(probes, node.ProbeReady(t))
+	}
+
+	oldPrimary := set.Redis.KillPrimaryNoWait(t)
+	during := startWaitingCaller(t, set.Proxy.Addr())
+	newPrimary := set.Redis.WaitFailover(t, oldPrimary)
+	t.Logf("Redis primary moved from %s to %s", oldPrimary, newPrimary)
+
+	for i, node := range set.Nodes {
+		node.WaitReady(t, http.StatusOK, multiNodeWait)
+		probes[i].Stop()
+		if !probes[i].Seen(http.StatusServiceUnavailable) {
+			t.Errorf("%s /readyz never answered 503 during the failover: %s", NodeID(i), probes[i])
+		}
+	}
+
+	for _, user := range multiNodeCounselors {
+		set.Nodes[1].LoginCounselor(t, user)
+	}
+	callers := append(waiting[:len(waiting):len(waiting)], during)
+	hangUpAnswered(t, phones, len(callers))
+	for _, caller := range callers {
+		result := caller.Wait(t)
+		record := waitMultiNodeRecord(t, set.Nodes[1], result.CallID)
+		if got := recordField(record, "outcome"); got != "answered" {
+			t.Errorf("call %s outcome = %q after the failover, want answered; record %v", result.CallID, got, record)
+		}
+	}
+	for _, user := range multiNodeCounselors {
+		set.Nodes[1].SetCounselorState(t, user, "break", "node test")
+	}
+}
+
+// killedNode queues two callers on node A while every counselor is on
+// break and kills node A with SIGKILL. Node B must close their records as
+// interrupted with a callback task each, and answer a new caller that
+// comes through Kamailio.
+func killedNode(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
+	nodeA, nodeB := set.Nodes[0], set.Nodes[1]
+	entered := countEvents(nodeB.Events(t), "caller_entered")
+	for range 2 {
+		startWaitingCaller(t, nodeA.Addr())
+	}
+	waitEventCount(t, nodeB, "caller_entered", entered+2)
+
+	nodeA.Kill(t)
+
+	interrupted := waitInterrupted(t, nodeB, NodeID(0), 2)
+	checkCallbackTasks(t, nodeB, interrupted)
+
+	for _, user := range multiNodeCounselors {
+		nodeB.LoginCounselor(t, user)
+	}
+	caller := startWaitingCaller(t, set.Proxy.Addr())
+	hangUpAnswered(t, phones, 1)
+	result := caller.Wait(t)
+	record := waitMultiNodeRecord(t, nodeB, result.CallID)
+	if got := recordField(record, "outcome"); got != "answered" {
+		t.Errorf("call after the node was killed: outcome = %q, want answered; record %v", got, record)
+	}
+	if got := recordField(record, "node"); got != NodeID(1) {
+		t.Errorf("call after the node was killed: node = %q, want %s", got, NodeID(1))
+	}
+}
+
+// startWaitingCaller starts a SIPp caller that presses 5 and 1, waits in
+// the loneliness_ko queue and stays on the call until the server's BYE.
+func startWaitingCaller(t *testing.T, target string) *SippProcess {
+	t.Helper()
+	return StartSipp(t, SippOptions{
+		Scenario: "uac_ivr_talk.xml",
+		Target:   target,
+		Service:  "120",
+		Vars:     map[string]string{"gap_ms": "300", "queue_ms": "0", "wait_bye": "1"},
+		Timeout:  multiNodeCallTimeout,
+	})
+}
+
+// hangUpAnswered waits until the phones together answered total calls,
+// and hangs up each one counselorTalk after it was established.
+func hangUpAnswered(t *testing.T, phones map[string]counselorPhoneSet, total int) {
+	t.Helper()
+
+	handled := map[string]int{}
+	for user, counselor := range phones {
+		handled[user] = countPhoneEvents(counselor.phone.Events(), EventCallEstablished)
+	}
+	seenAt := map[string]time.Time{}
+	done := 0
+	deadline := time.Now().Add(multiNodeWait + time.Duration(total)*counselorTalk)
+	for done < total {
+		for user, counselor := range phones {
+			established := countPhoneEvents(counselor.phone.Events(), EventCallEstablished)
+			if established <= handled[user] {
+				continue
+			}
+			if seenAt[user].IsZero() {
+				seenAt[user] = time.Now()
+			}
+			if time.Since(seenAt[user]) < counselorTalk {
+				continue
+			}
+			counselor.phone.Hangup(t)
+			handled[user]++
+			seenAt[user] = time.Time{}
+			done++
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("phones answered %d of %d calls", done, total)
+		}
+		time.Sleep(readyPollInterval)
+	}
+}
+
+func countPhoneEvents(events []PhoneEvent, eventType string) int {
+	n := 0
+	for _, event := range events {
+		if event.Type == eventType {
+			n++
+		}
+	}
+	return n
+}
+
+// checkOneCallAtATime fails when the phone was rung while it still had a
+// call: its events must alternate between an incoming call and its end.
+func checkOneCallAtATime(t *testing.T, user string, events []PhoneEvent) {
+	t.Helper()
+
+	open := 0
+	for i, event := range events {
+		switch event.Type {
+		case EventCallIncoming:
+			open++
+		case EventCallClosed:
+			open--
+		}
+		if open > 1 {
+			t.Errorf("counselor %s was rung while on another call (event %d of %v)", user, i, events)
+			return
+		}
+	}
+}
+
+// checkNoOverlappingOffers replays the event log in time order and fails
+// when a counselor is offered a caller while an earlier offer or call of
+// the same counselor has not ended.
+func checkNoOverlappingOffers(t *testing.T, list []map[string]any) {
+	t.Helper()
+
+	sort.SliceStable(list, func(i, j int) bool {
+		return recordField(list[i], "at") < recordField(list[j], "at")
+	})
+	open := map[string]string{} // counselor → call ID of the open offer or call
+	for _, event := range list {
+		callID := recordField(event, "call_id")
+		counselor := recordField(event, "counselor_id")
+		switch recordField(event, "type") {
+		case "offered":
+			if current, busy := open[counselor]; busy && current != callID {
+				t.Errorf("counselor %s offered %s at %s while %s was not over", counselor, callID, recordField(event, "at"), current)
+			}
+			open[counselor] = callID
+		case "ring_no_answer", "offer_rejected":
+			delete(open, counselor)
+		case "call_ended", "abandoned":
+			for who, current := range open {
+				if current == callID {
+					delete(open, who)
+				}
+			}
+		}
+	}
+}
+
+// eventsSince keeps the events at or after since. Event times are
+// RFC 3339 in UTC.
+func eventsSince(list []map[string]any, since time.Time) []map[string]any {
+	var kept []map[string]any
+	for _, event := range list {
+		at, err := time.Parse(time.RFC3339Nano, recordField(event, "at"))
+		if err == nil && !at.Before(since.Add(-time.Second)) {
+			kept = append(kept, event)
+		}
+	}
+	return kept
+}
+
+func countEvents(list []map[string]any, eventType string) int {
+	n := 0
+	for _, event := range list {
+		if recordField(event, "type") == eventType {
+			n++
+		}
+	}
+	return n
+}
+
+// waitEventCount waits until the shared event log holds want events of
+// eventType.
+func waitEventCount(t *testing.T, node *Server, eventType string, want int) {
+	t.Helper()
+	node.WaitEvents(t, func(list []map[string]any) bool {
+		return countEvents(list, eventType) >= want
+	}, multiNodeWait)
+}
+
+// waitMultiNodeRecord waits for the ended record of callID in the shared
+// records, read through node's configuration.
+func waitMultiNodeRecord(t *testing.T, node *Server, callID string) map[string]any {
+	t.Helper()
+	return node.WaitRecord(t, func(r map[string]any) bool {
+		return recordField(r, "call_id") == callID && recordField(r, "ended_at") != ""
+	}, multiNodeWait)
+}
+
+// waitInterrupted waits until want records of nodeID are closed as
+// interrupted and returns their call IDs.
+func waitInterrupted(t *testing.T, reader *Server, nodeID string, want int) []string {
+	t.Helper()
+
+	deadline := time.Now().Add(multiNodeWait)
+	for {
+		var callIDs []string
+		for _, record := range reader.Records(t) {
+			if recordField(record, "node") == nodeID && recordField(record, "outcome") == "interrupted" {
+				callIDs = append(callIDs, recordField(record, "call_id"))
+			}
+		}
+		if len(callIDs) >= want {
+			return callIDs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records of %s interrupted after %s, want %d: %v", len(callIDs), nodeID, multiNodeWait, want, reader.Records(t))
+		}
+		time.Sleep(recordPollInterval)
+	}
+}
+
+// checkCallbackTasks checks that GET /api/v1/callbacks lists a pending
+// callback task for each interrupted call.
+func checkCallbackTasks(t *testing.T, node *Server, callIDs []string) {
+	t.Helper()
+
+	deadline := time.Now().Add(multiNodeWait)
+	for {
+		listed := node.API(t, http.MethodGet, "/api/v1/callbacks", nil)
+		missing := missingCallbacks(listed, callIDs)
+		if listed.Status == http.StatusOK && len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pending callback task for %s after %s: %s", strings.Join(missing, ", "), multiNodeWait, listed)
+		}
+		time.Sleep(recordPollInterval)
+	}
+}
+
+// missingCallbacks returns the call IDs without a pending task in the
+// listing.
+func missingCallbacks(listed APIResponse, callIDs []string) []string {
+	pending := map[string]bool{}
+	entries, _ := listed.Body["callbacks"].([]any)
+	for _, entry := range entries {
+		task, _ := entry.(map[string]any)
+		if task["state"] == "pending" {
+			pending[recordField(task, "call_id")] = true
+		}
+	}
+	var missing []string
+	for _, callID := range callIDs {
+		if !pending[callID] {
+			missing = append(missing, callID)
+		}
+	}
+	return missing
+}
