@@ -101,3 +101,42 @@ func (db testDB) appliedVersions(t *testing.T) []int {
 	}
 	return versions
 }
+
+func TestBindNumbersPlaceholders(t *testing.T) {
+	tests := []struct {
+		name    string
+		dialect *dialect
+		query   string
+		want    string
+	}{
+		{"sqlite keeps ?", &sqliteDialect, "SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = ? AND c = ?"},
+		{"postgres numbers", &postgresDialect, "SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = $1 AND c = $2"},
+		{"postgres without placeholders", &postgresDialect, "SELECT 1", "SELECT 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.dialect.bind(tt.query); got != tt.want {
+				t.Errorf("bind(%q) = %q, want %q", tt.query, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMigrationsMatchAcrossDialects(t *testing.T) {
+	sqlite, err := loadMigrations(sqliteDialect.name)
+	if err != nil {
+		t.Fatalf("load sqlite migrations: %v", err)
+	}
+	postgres, err := loadMigrations(postgresDialect.name)
+	if err != nil {
+		t.Fatalf("load postgres migrations: %v", err)
+	}
+	if len(sqlite) != len(postgres) {
+		t.Fatalf("sqlite has %d migrations, postgres %d, want the same versions", len(sqlite), len(postgres))
+	}
+	for i := range sqlite {
+		if sqlite[i].name != postgres[i].name {
+			t.Errorf("version %d is %s in sqlite and %s in postgres, want one name", i+1, sqlite[i].name, postgres[i].name)
+		}
+	}
+}

@@ -71,7 +71,6 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	return db
 }
 
-
 func TestOpenMigratesEmptyDatabase(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		store, err := db.open(context.Background(), testKey(t, 1))
@@ -431,6 +430,7 @@ func TestClosedStore(t *testing.T) {
 			{"Start", func() error { return store.Start(ctx, StartInfo{CallID: "c"}) }},
 			{"Update", func() error { return store.Update(ctx, "c", Patch{}) }},
 			{"MarkInterrupted", func() error { _, err := store.MarkInterrupted(ctx, testTime(0)); return err }},
+			{"MarkNodeInterrupted", func() error { _, err := store.MarkNodeInterrupted(ctx, "node-a", testTime(0)); return err }},
 			{"Get", func() error { _, err := store.Get(ctx, "c"); return err }},
 			{"List", func() error { _, err := store.List(ctx, ListOptions{}); return err }},
 			{"FindByNumber", func() error { _, err := store.FindByNumber(ctx, "01012345678"); return err }},
