@@ -43,7 +43,12 @@ var sqliteDialect = dialect{
 
 // postgresDialect is a PostgreSQL database shared by several servers.
 // pg_advisory_xact_lock holds the lock until the transaction ends, so two
-// servers that start at once apply each migration once, in turn.
+// servers that start at once apply each migration once, in turn. The wait
+// for that lock is bounded by the caller's context alone, because another
+// node's migration may take longer than lock_timeout. The migration itself
+// runs with lock_timeout again (DEFAULT is the connection's value), so a
+// schema change that waits for a busy table fails instead of blocking every
+// query behind it.
 var postgresDialect = dialect{
 	name:                 "postgres",
 	numberedPlaceholders: true,
@@ -53,7 +58,9 @@ var postgresDialect = dialect{
     version    INTEGER NOT NULL PRIMARY KEY,
     applied_at TEXT    NOT NULL
 )`,
-	migrationLock: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLockKey, 10) + ")",
+	migrationLock: "SET LOCAL lock_timeout = 0; " +
+		"SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLockKey, 10) + "); " +
+		"SET LOCAL lock_timeout = DEFAULT",
 }
 
 // bind rewrites the ? placeholders of query for the dialect. Queries of

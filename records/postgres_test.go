@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"helpline/internal/pgtest"
 )
@@ -171,5 +172,66 @@ func TestOpenPostgresHidesPassword(t *testing.T) {
 				t.Errorf("error %q shows the password", err)
 			}
 		})
+	}
+}
+
+func TestPostgresOpenWaitsForMigrationLock(t *testing.T) {
+	const lockTimeout = 50 * time.Millisecond
+	db := testDB{dialect: &postgresDialect, dsn: pgtest.NewDatabase(t)}
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
+	defer stop()
+
+	// Another node migrating holds the lock until its transaction ends.
+	holder, err := db.raw(t).BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer func() { _ = holder.Rollback() }()
+	if _, err := holder.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
+		t.Fatalf("take the migration lock: %v", err)
+	}
+
+	opened := make(chan error, 1)
+	go func() {
+		store, err := db.open(ctx, testKey(t, 1), WithBusyTimeout(lockTimeout))
+		if err == nil {
+			err = store.Close()
+		}
+		opened <- err
+	}()
+	waitForAdvisoryLockWaiter(t, db, 10*lockTimeout)
+
+	if err := holder.Rollback(); err != nil {
+		t.Fatalf("release the migration lock: %v", err)
+	}
+	if err := <-opened; err != nil {
+		t.Errorf("open while another node held the migration lock longer than lock_timeout: %v, want success", err)
+	}
+}
+
+// waitForAdvisoryLockWaiter returns once a session has waited longer than
+// waited for an advisory lock on the database, and fails t when none has
+// within 10 seconds.
+func waitForAdvisoryLockWaiter(t *testing.T, db testDB, waited time.Duration) {
+	t.Helper()
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	raw := db.raw(t)
+	for {
+		var waiting int
+		err := raw.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND NOT granted AND waitstart < now() - $1 * interval '1 millisecond'`,
+			waited.Milliseconds()).Scan(&waiting)
+		if err != nil {
+			t.Fatalf("read pg_locks: %v", err)
+		}
+		if waiting > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no session waited %s for the migration lock: %v", waited, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }

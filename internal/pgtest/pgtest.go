@@ -8,7 +8,8 @@
 // tests never see each other's rows.
 //
 // The server runs from initdb and postgres binaries found on PATH or under
-// /usr/lib/postgresql/<version>/bin (Debian's postgresql package). Both
+// /usr/lib/postgresql/<version>/bin (Debian's postgresql package), version
+// 13 or newer because dropping a database uses WITH (FORCE). Both
 // refuse to run as root, so when the tests run as root the server runs as
 // the user nobody, in a data folder that user owns. Under CI=true missing
 // binaries fail the test; elsewhere the test is skipped with a note on how
@@ -220,8 +221,8 @@ func start(binDir string) (*Server, error) {
 }
 
 // makeFolders creates the server's folder with an empty data folder
-// inside. As root the data folder belongs to nobody, and owner returns the
-// credentials to run the server with; otherwise owner is nil.
+// inside. As root, the data folder belongs to the user nobody and owner is
+// that user, to run the server as. Otherwise owner is nil.
 func makeFolders() (dir string, owner *credential, err error) {
 	if os.Geteuid() == 0 {
 		if owner, err = lookupUnprivileged(); err != nil {
@@ -241,8 +242,8 @@ func makeFolders() (dir string, owner *credential, err error) {
 		return dir, nil, nil
 	}
 
-	// nobody must pass through dir to reach its data folder, and must own
-	// that folder, which postgres checks has mode 0700.
+	// The user nobody must pass through dir to reach its data folder and
+	// must own that folder, which postgres checks has mode 0700.
 	if err := os.Chmod(dir, 0o711); err != nil {
 		return "", nil, errors.Join(fmt.Errorf("open the server folder to %s: %w", unprivilegedUser, err), os.RemoveAll(dir))
 	}
@@ -253,8 +254,8 @@ func makeFolders() (dir string, owner *credential, err error) {
 }
 
 // tempParent returns the folder to create the server's folder in. A server
-// running as nobody needs every folder above its own open to others, which
-// /tmp is and a private TMPDIR may not be.
+// running as the user nobody needs every folder above its own open to
+// others, as /tmp is and a private TMPDIR may not be.
 func tempParent(unprivileged bool) string {
 	parent := os.TempDir()
 	if !unprivileged || openToOthers(parent) {
@@ -336,8 +337,8 @@ func serverEnv() []string {
 	return []string{"PATH=/usr/bin:/bin", "LANG=C", "LC_ALL=C", "TZ=UTC"}
 }
 
-// waitReady connects until the server answers, it exits, or readyTimeout
-// passes.
+// waitReady connects until the server accepts a connection, it exits, or
+// readyTimeout passes.
 func (s *Server) waitReady() error {
 	admin, err := sql.Open("pgx", s.DSN(superuser))
 	if err != nil {
