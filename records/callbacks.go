@@ -37,8 +37,13 @@ func (s CallbackState) Valid() bool {
 	return s == CallbackPending || s == CallbackDialling || s.Final()
 }
 
-// ErrCallbackNotFound is returned for a task id without a callback row.
-var ErrCallbackNotFound = errors.New("callback task not found")
+var (
+	// ErrCallbackNotFound is returned for a task id without a callback row.
+	ErrCallbackNotFound = errors.New("callback task not found")
+	// ErrCallbackExists is returned by CreateCallback for a task id that
+	// already has a row.
+	ErrCallbackExists = errors.New("callback task already exists")
+)
 
 // Callback is one callback task as stored.
 type Callback struct {
@@ -88,7 +93,12 @@ type CallbackAttempt struct {
 }
 
 // CreateCallback inserts a new task. The number is sealed unless the caller
-// withheld it.
+// withheld it. Creation is idempotent by task ID: for a task ID that
+// already has a row, it changes nothing and returns an error wrapping
+// ErrCallbackExists. The check and the insert are one statement, so when
+// several nodes create a task with one ID at once, such as an ID derived
+// from an interrupted call's ID, exactly one succeeds and the others get
+// ErrCallbackExists.
 func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -104,7 +114,7 @@ func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 		hash = s.numbers.hash(NormalizeNumber(cb.Number))
 	}
 	now := s.now()
-	result, err := s.writer.ExecContext(ctx, `INSERT INTO callbacks
+	result, err := s.exec(ctx, `INSERT INTO callbacks
 		(task_id, call_id, queue, reason, state, number_withheld, number_sealed, number_hash, priority,
 		 enqueued_at, created_at, ended_at, end_reason, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -114,7 +124,7 @@ func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 	if err != nil {
 		return fmt.Errorf("create callback %s: %w", cb.TaskID, err)
 	}
-	return requireOneRow(result, "create callback "+cb.TaskID, ErrDuplicate)
+	return requireOneRow(result, "create callback "+cb.TaskID, ErrCallbackExists)
 }
 
 // SetCallbackState changes a task's state. A final state sets EndedAt to
@@ -130,7 +140,7 @@ func (s *Store) SetCallbackState(ctx context.Context, taskID string, state Callb
 	if state.Final() {
 		endedAt = at.UnixNano()
 	}
-	result, err := s.writer.ExecContext(ctx, `UPDATE callbacks
+	result, err := s.exec(ctx, `UPDATE callbacks
 		SET state = ?, ended_at = ?, end_reason = ?, updated_at = ? WHERE task_id = ?`,
 		string(state), endedAt, reason, s.now().UnixNano(), taskID)
 	if err != nil {
@@ -144,7 +154,7 @@ func (s *Store) StartCallbackAttempt(ctx context.Context, a CallbackAttempt) err
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO callback_attempts
+	_, err := s.exec(ctx, `INSERT INTO callback_attempts
 		(task_id, attempt, counselor, started_at) VALUES (?, ?, ?, ?)`,
 		a.TaskID, a.Attempt, a.Counselor, a.StartedAt.UnixNano())
 	if err != nil {
@@ -159,7 +169,7 @@ func (s *Store) FinishCallbackAttempt(ctx context.Context, a CallbackAttempt) er
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	result, err := s.writer.ExecContext(ctx, `UPDATE callback_attempts
+	result, err := s.exec(ctx, `UPDATE callback_attempts
 		SET ended_at = ?, sip_status = ?, outcome = ? WHERE task_id = ? AND attempt = ?`,
 		nullableTime(a.EndedAt), a.SIPStatus, a.Outcome, a.TaskID, a.Attempt)
 	if err != nil {
@@ -189,7 +199,7 @@ func (s *Store) listCallbacks(ctx context.Context, query string, args ...any) ([
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	rows, err := s.reader.QueryContext(ctx, s.dialect.bind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list callbacks: %w", err)
 	}

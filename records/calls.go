@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -20,12 +21,18 @@ var (
 	ErrNoDigits = errors.New("number has no digits")
 )
 
-// interruptedReason is the hangup reason MarkInterrupted writes.
-const interruptedReason = "server restarted"
+const (
+	// interruptedReason is the hangup reason MarkInterrupted writes.
+	interruptedReason = "server restarted"
+	// nodeStoppedReason is the hangup reason MarkNodeInterrupted writes.
+	nodeStoppedReason = "node stopped"
+)
 
 // Start inserts the record of a new call. It encrypts the caller number and
 // stores its lookup hash, unless the caller withheld the number. It returns
-// an error wrapping ErrDuplicate when the call id already has a record.
+// an error wrapping ErrDuplicate when the call id already has a record. The
+// check and the insert are one statement, so when several nodes start the
+// same call id at once on PostgreSQL, exactly one succeeds.
 func (s *Store) Start(ctx context.Context, info StartInfo) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -48,12 +55,12 @@ func (s *Store) Start(ctx context.Context, info StartInfo) error {
 		hash = s.numbers.hash(NormalizeNumber(info.CallerNumber))
 	}
 
-	result, err := s.writer.ExecContext(ctx, `INSERT INTO calls
-		(call_id, source, called_number, caller_withheld, caller_number_sealed, caller_hash, started_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	result, err := s.exec(ctx, `INSERT INTO calls
+		(call_id, source, called_number, caller_withheld, caller_number_sealed, caller_hash, started_at, updated_at, node)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (call_id) DO NOTHING`,
 		info.CallID, info.Source, info.CalledNumber, info.CallerWithheld, sealed, hash,
-		startedAt.UnixNano(), now.UnixNano())
+		startedAt.UnixNano(), now.UnixNano(), info.Node)
 	if err != nil {
 		return fmt.Errorf("start call record %s: %w", info.CallID, err)
 	}
@@ -83,7 +90,7 @@ func (s *Store) Update(ctx context.Context, callID string, p Patch) error {
 
 	// The column names come from assignments, never from the caller.
 	query := "UPDATE calls SET " + strings.Join(columns, ", ") + " WHERE call_id = ?"
-	result, err := s.writer.ExecContext(ctx, query, args...)
+	result, err := s.exec(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("update call record %s: %w", callID, err)
 	}
@@ -135,17 +142,20 @@ func (p Patch) assignments() []assignment {
 	return list
 }
 
-// MarkInterrupted closes every record still open, which at start-up means
-// calls a crash or a kill cut off: their outcome becomes interrupted, ended
-// at now, hung up by the server for the reason "server restarted". It
-// returns how many records it closed. Call it before taking calls, because
-// it also closes the records of calls in progress.
+// MarkInterrupted closes every record still open, of any node, which at
+// start-up means calls a crash or a kill cut off: their outcome becomes
+// interrupted, ended at now, hung up by the server for the reason "server
+// restarted". It returns how many records it closed. Call it before taking
+// calls, because it also closes the records of calls in progress. It is for
+// a database that one server writes alone (embedded mode). In shared mode,
+// where other nodes' calls are in progress, a starting node calls
+// MarkNodeInterrupted with its own node ID instead.
 func (s *Store) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
 
-	result, err := s.writer.ExecContext(ctx, `UPDATE calls
+	result, err := s.exec(ctx, `UPDATE calls
 		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
 		WHERE ended_at IS NULL`,
 		string(OutcomeInterrupted), now.UnixNano(), string(SideServer), interruptedReason, s.now().UnixNano())
@@ -160,6 +170,44 @@ func (s *Store) MarkInterrupted(ctx context.Context, now time.Time) (int, error)
 		s.log.Warn().Int64("count", count).Msg("call records left open by the previous run marked interrupted")
 	}
 	return int(count), nil
+}
+
+// MarkNodeInterrupted closes the open records of node alone, as
+// MarkInterrupted does, with the hangup reason "node stopped", and returns
+// the records it closed, oldest first, with their numbers decrypted. Call it
+// for this node at start-up in shared mode, and for a stopped node when
+// taking over its calls, such as to create callback tasks for them. When
+// several nodes close one node's records at once, each record is returned to
+// exactly one of them. An empty node returns ErrInvalidInput, because the
+// records of a server running alone have no node; use MarkInterrupted there.
+func (s *Store) MarkNodeInterrupted(ctx context.Context, node string, now time.Time) ([]Record, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	if node == "" {
+		return nil, fmt.Errorf("mark interrupted call records of a node: %w: empty node", ErrInvalidInput)
+	}
+
+	recs, err := s.queryRecords(ctx, s.writer, `UPDATE calls
+		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
+		WHERE ended_at IS NULL AND node = ?
+		RETURNING `+selectColumns,
+		string(OutcomeInterrupted), now.UnixNano(), string(SideServer), nodeStoppedReason, s.now().UnixNano(), node)
+	if err != nil {
+		return nil, fmt.Errorf("mark interrupted call records of node %s: %w", node, err)
+	}
+
+	// RETURNING gives the rows in no defined order.
+	sort.Slice(recs, func(i, j int) bool {
+		if !recs[i].StartedAt.Equal(recs[j].StartedAt) {
+			return recs[i].StartedAt.Before(recs[j].StartedAt)
+		}
+		return recs[i].CallID < recs[j].CallID
+	})
+	if len(recs) > 0 {
+		s.log.Warn().Str("node", node).Int("count", len(recs)).Msg("call records left open by a stopped node marked interrupted")
+	}
+	return recs, nil
 }
 
 // requireOneRow turns a statement that changed no row into notChanged.

@@ -15,39 +15,41 @@ const concurrentCalls = 20
 // their own call through every step, while all of them also update one
 // shared call, and checks that no write was lost. Run it with -race.
 func TestConcurrentUpdates(t *testing.T) {
-	store := openStore(t, tempDBPath(t), testKey(t, 1))
-	ctx := context.Background()
-	if err := store.Start(ctx, StartInfo{CallID: "shared", StartedAt: testTime(0)}); err != nil {
-		t.Fatalf("Start shared: %v", err)
-	}
-
-	errs := make(chan error, concurrentCalls)
-	var wg sync.WaitGroup
-	for i := range concurrentCalls {
-		wg.Go(func() {
-			errs <- runCallSteps(ctx, store, i)
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		store := db.openStore(t, testKey(t, 1))
+		ctx := context.Background()
+		if err := store.Start(ctx, StartInfo{CallID: "shared", StartedAt: testTime(0)}); err != nil {
+			t.Fatalf("Start shared: %v", err)
 		}
-	}
 
-	for i := range concurrentCalls {
-		checkCallSteps(t, store, i)
-	}
+		errs := make(chan error, concurrentCalls)
+		var wg sync.WaitGroup
+		for i := range concurrentCalls {
+			wg.Go(func() {
+				errs <- runCallSteps(ctx, store, i)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
 
-	shared, err := store.Get(ctx, "shared")
-	if err != nil {
-		t.Fatalf("Get shared: %v", err)
-	}
-	digits, err := strconv.Atoi(shared.Digits)
-	if err != nil || digits < 0 || digits >= concurrentCalls {
-		t.Errorf("shared Digits = %q, want the index of one goroutine", shared.Digits)
-	}
+		for i := range concurrentCalls {
+			checkCallSteps(t, store, i)
+		}
+
+		shared, err := store.Get(ctx, "shared")
+		if err != nil {
+			t.Fatalf("Get shared: %v", err)
+		}
+		digits, err := strconv.Atoi(shared.Digits)
+		if err != nil || digits < 0 || digits >= concurrentCalls {
+			t.Errorf("shared Digits = %q, want the index of one goroutine", shared.Digits)
+		}
+	})
 }
 
 // runCallSteps writes call i from start to end, and its index into the
@@ -114,61 +116,63 @@ func checkCallSteps(t *testing.T, store *Store, i int) {
 // TestConcurrentFieldUpdates updates different fields of one call from
 // concurrentCalls goroutines and checks that every field kept its write.
 func TestConcurrentFieldUpdates(t *testing.T) {
-	store := openStore(t, tempDBPath(t), testKey(t, 1))
-	ctx := context.Background()
-	if err := store.Start(ctx, StartInfo{CallID: "one", StartedAt: testTime(0)}); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		store := db.openStore(t, testKey(t, 1))
+		ctx := context.Background()
+		if err := store.Start(ctx, StartInfo{CallID: "one", StartedAt: testTime(0)}); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
 
-	patches := []Patch{
-		{Digits: new("1")},
-		{Language: new("ko")},
-		{CallerType: new("family")},
-		{Queue: new("general")},
-		{Counselor: new("counselor-1")},
-		{TransferTarget: new("sip:general@192.0.2.1")},
-		{HangupReason: new("BYE")},
-		{QueueWait: new(3 * time.Second)},
-		{AnsweredAt: new(testTime(time.Second))},
-		{QueuedAt: new(testTime(2 * time.Second))},
-	}
-	errs := make(chan error, concurrentCalls)
-	var wg sync.WaitGroup
-	for i := range concurrentCalls {
-		wg.Go(func() {
-			errs <- store.Update(ctx, "one", patches[i%len(patches)])
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+		patches := []Patch{
+			{Digits: new("1")},
+			{Language: new("ko")},
+			{CallerType: new("family")},
+			{Queue: new("general")},
+			{Counselor: new("counselor-1")},
+			{TransferTarget: new("sip:general@192.0.2.1")},
+			{HangupReason: new("BYE")},
+			{QueueWait: new(3 * time.Second)},
+			{AnsweredAt: new(testTime(time.Second))},
+			{QueuedAt: new(testTime(2 * time.Second))},
+		}
+		errs := make(chan error, concurrentCalls)
+		var wg sync.WaitGroup
+		for i := range concurrentCalls {
+			wg.Go(func() {
+				errs <- store.Update(ctx, "one", patches[i%len(patches)])
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		}
+
+		got, err := store.Get(ctx, "one")
 		if err != nil {
-			t.Errorf("Update: %v", err)
+			t.Fatalf("Get: %v", err)
 		}
-	}
-
-	got, err := store.Get(ctx, "one")
-	if err != nil {
-		t.Fatalf("Get: %v", err)
-	}
-	checks := []struct {
-		name      string
-		got, want any
-	}{
-		{"Digits", got.Digits, "1"},
-		{"Language", got.Language, "ko"},
-		{"CallerType", got.CallerType, "family"},
-		{"Queue", got.Queue, "general"},
-		{"Counselor", got.Counselor, "counselor-1"},
-		{"TransferTarget", got.TransferTarget, "sip:general@192.0.2.1"},
-		{"HangupReason", got.HangupReason, "BYE"},
-		{"QueueWait", got.QueueWait, 3 * time.Second},
-		{"AnsweredAt", got.AnsweredAt.Equal(testTime(time.Second)), true},
-		{"QueuedAt", got.QueuedAt.Equal(testTime(2 * time.Second)), true},
-	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		checks := []struct {
+			name      string
+			got, want any
+		}{
+			{"Digits", got.Digits, "1"},
+			{"Language", got.Language, "ko"},
+			{"CallerType", got.CallerType, "family"},
+			{"Queue", got.Queue, "general"},
+			{"Counselor", got.Counselor, "counselor-1"},
+			{"TransferTarget", got.TransferTarget, "sip:general@192.0.2.1"},
+			{"HangupReason", got.HangupReason, "BYE"},
+			{"QueueWait", got.QueueWait, 3 * time.Second},
+			{"AnsweredAt", got.AnsweredAt.Equal(testTime(time.Second)), true},
+			{"QueuedAt", got.QueuedAt.Equal(testTime(2 * time.Second)), true},
 		}
-	}
+		for _, c := range checks {
+			if c.got != c.want {
+				t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+			}
+		}
+	})
 }

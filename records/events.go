@@ -31,6 +31,8 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) (err error
 		return nil
 	}
 
+	insertEvent := s.dialect.bind(`INSERT INTO events (at, type, call_id, counselor_id, queue, data)
+		VALUES (?, ?, ?, ?, ?, ?)`)
 	rows := make([][]any, 0, len(evs))
 	for _, e := range evs {
 		row, err := s.eventRow(e)
@@ -50,8 +52,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) (err error
 		}
 	}()
 	for _, row := range rows {
-		_, err = tx.ExecContext(ctx, `INSERT INTO events (at, type, call_id, counselor_id, queue, data)
-			VALUES (?, ?, ?, ?, ?, ?)`, row...)
+		_, err = tx.ExecContext(ctx, insertEvent, row...)
 		if err != nil {
 			return fmt.Errorf("append %d events: %w", len(evs), err)
 		}
@@ -90,17 +91,17 @@ func (s *Store) ListEvents(ctx context.Context, opts EventListOptions) ([]events
 		return nil, err
 	}
 
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = noLimit
+	var limit any = opts.Limit
+	if opts.Limit <= 0 {
+		limit = s.dialect.noLimit
 	}
 	since := int64(math.MinInt64)
 	if !opts.Since.IsZero() {
 		since = opts.Since.UnixNano()
 	}
 
-	rows, err := s.reader.QueryContext(ctx, `SELECT id, at, type, call_id, counselor_id, queue, data
-		FROM events WHERE at >= ? ORDER BY id LIMIT ?`, since, limit)
+	rows, err := s.reader.QueryContext(ctx, s.dialect.bind(`SELECT id, at, type, call_id, counselor_id, queue, data
+		FROM events WHERE at >= ? ORDER BY id LIMIT ?`), since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

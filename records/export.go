@@ -40,7 +40,7 @@ var csvHeader = []string{
 	"call_id", "source", "called_number", "caller_number", "caller_withheld", "caller_hash", "caller_number_error",
 	"started_at", "answered_at", "queued_at", "counselor_answered_at", "ended_at",
 	"digits", "language", "caller_type", "queue", "counselor", "transfer_target", "queue_wait_seconds",
-	"outcome", "hangup_side", "hangup_reason", "updated_at", "emergency_target", "priority",
+	"outcome", "hangup_side", "hangup_reason", "updated_at", "emergency_target", "priority", "node",
 }
 
 // exportRow is one record as exported. Times are text so that a zero time
@@ -71,6 +71,7 @@ type exportRow struct {
 	UpdatedAt           string  `json:"updated_at"`
 	EmergencyTarget     string  `json:"emergency_target"`
 	Priority            string  `json:"priority"`
+	Node                string  `json:"node"`
 }
 
 // Export writes recs to w as JSON Lines (one object per line) or as CSV with
@@ -161,6 +162,7 @@ func newExportRow(rec Record, reveal bool) exportRow {
 		UpdatedAt:           exportTime(rec.UpdatedAt),
 		EmergencyTarget:     rec.EmergencyTarget,
 		Priority:            rec.Priority,
+		Node:                rec.Node,
 	}
 
 	switch {
@@ -183,7 +185,7 @@ func (row exportRow) csvCells() []string {
 		row.StartedAt, row.AnsweredAt, row.QueuedAt, row.CounselorAnsweredAt, row.EndedAt,
 		row.Digits, row.Language, row.CallerType, row.Queue, row.Counselor, row.TransferTarget,
 		strconv.FormatFloat(row.QueueWaitSeconds, 'f', -1, 64),
-		row.Outcome, row.HangupSide, row.HangupReason, row.UpdatedAt, row.EmergencyTarget, row.Priority,
+		row.Outcome, row.HangupSide, row.HangupReason, row.UpdatedAt, row.EmergencyTarget, row.Priority, row.Node,
 	}
 	for i, cell := range cells {
 		cells[i] = escapeFormula(cell)

@@ -31,7 +31,7 @@ func exportRecords() []Record {
 			Digits: "12", Language: "ko", CallerType: "self", Queue: "general", Counselor: "counselor-7",
 			QueueWait: 25*time.Second + 1234567*time.Nanosecond,
 			Outcome:   OutcomeAnswered, HangupSide: SideCaller, HangupReason: "BYE", Priority: "high_risk",
-			UpdatedAt: at(10 * time.Minute),
+			UpdatedAt: at(10 * time.Minute), Node: "node-a",
 		},
 		{
 			CallID: "withheld-1@trunk", Source: "203.0.113.10:5060", CalledNumber: "120",

@@ -13,10 +13,7 @@ import (
 const selectColumns = `call_id, source, called_number, caller_withheld, caller_number_sealed, caller_hash,
 	started_at, answered_at, queued_at, counselor_answered_at, ended_at,
 	digits, language, caller_type, queue, counselor, transfer_target, queue_wait_ns,
-	outcome, hangup_side, hangup_reason, updated_at, emergency_target, priority`
-
-// noLimit is SQLite's LIMIT value for "all rows".
-const noLimit = -1
+	outcome, hangup_side, hangup_reason, updated_at, emergency_target, priority, node`
 
 // ListOptions selects the records List returns.
 type ListOptions struct {
@@ -34,7 +31,7 @@ func (s *Store) Get(ctx context.Context, callID string) (Record, error) {
 		return Record{}, err
 	}
 
-	row := s.reader.QueryRowContext(ctx, `SELECT `+selectColumns+` FROM calls WHERE call_id = ?`, callID)
+	row := s.reader.QueryRowContext(ctx, s.dialect.bind(`SELECT `+selectColumns+` FROM calls WHERE call_id = ?`), callID)
 	rec, sealed, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Record{}, fmt.Errorf("get call record %s: %w", callID, ErrNotFound)
@@ -58,16 +55,16 @@ func (s *Store) List(ctx context.Context, opts ListOptions) ([]Record, error) {
 		return nil, err
 	}
 
-	limit := opts.Limit
-	if limit <= 0 {
-		limit = noLimit
+	var limit any = opts.Limit
+	if opts.Limit <= 0 {
+		limit = s.dialect.noLimit
 	}
 	since := int64(math.MinInt64)
 	if !opts.Since.IsZero() {
 		since = opts.Since.UnixNano()
 	}
 
-	recs, err := s.query(ctx, `SELECT `+selectColumns+` FROM calls
+	recs, err := s.queryRecords(ctx, s.reader, `SELECT `+selectColumns+` FROM calls
 		WHERE started_at >= ? ORDER BY started_at, call_id LIMIT ?`, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list call records: %w", err)
@@ -88,7 +85,7 @@ func (s *Store) FindByNumber(ctx context.Context, number string) ([]Record, erro
 		return nil, fmt.Errorf("find call records by number: %w", ErrNoDigits)
 	}
 
-	recs, err := s.query(ctx, `SELECT `+selectColumns+` FROM calls
+	recs, err := s.queryRecords(ctx, s.reader, `SELECT `+selectColumns+` FROM calls
 		WHERE caller_hash = ? ORDER BY started_at, call_id`, hash)
 	if err != nil {
 		return nil, fmt.Errorf("find call records by number: %w", err)
@@ -96,10 +93,11 @@ func (s *Store) FindByNumber(ctx context.Context, number string) ([]Record, erro
 	return recs, nil
 }
 
-// query runs a select of selectColumns and decrypts the numbers, logging
-// one warning with the count of those that fail.
-func (s *Store) query(ctx context.Context, query string, args ...any) ([]Record, error) {
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+// queryRecords runs a statement on db that returns selectColumns, and
+// decrypts the numbers, logging one warning with the count of those that
+// fail.
+func (s *Store) queryRecords(ctx context.Context, db *sql.DB, query string, args ...any) ([]Record, error) {
+	rows, err := db.QueryContext(ctx, s.dialect.bind(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +158,7 @@ func scanRecord(row rowScanner) (Record, []byte, error) {
 	err := row.Scan(&rec.CallID, &rec.Source, &rec.CalledNumber, &rec.CallerWithheld, &sealed, &rec.CallerHash,
 		&startedAt, &answeredAt, &queuedAt, &counselorAnsweredAt, &endedAt,
 		&rec.Digits, &rec.Language, &rec.CallerType, &rec.Queue, &rec.Counselor, &rec.TransferTarget, &queueWait,
-		&outcome, &hangupSide, &rec.HangupReason, &updatedAt, &rec.EmergencyTarget, &rec.Priority)
+		&outcome, &hangupSide, &rec.HangupReason, &updatedAt, &rec.EmergencyTarget, &rec.Priority, &rec.Node)
 	if err != nil {
 		return Record{}, nil, err
 	}

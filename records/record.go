@@ -23,7 +23,8 @@ const (
 	// valid choice and no general service to transfer to.
 	OutcomeEndedInIVR Outcome = "ended_in_ivr"
 	// OutcomeInterrupted marks a call that was still open when the server
-	// stopped; MarkInterrupted sets it at the next start-up.
+	// stopped. MarkInterrupted sets it at the next start-up, and
+	// MarkNodeInterrupted when a node of a shared cluster stopped.
 	OutcomeInterrupted Outcome = "interrupted"
 	// OutcomeCallbackRequested marks a waiting caller who pressed the
 	// callback key and was hung up; a callback task took the caller's
@@ -116,6 +117,9 @@ type Record struct {
 	// Priority is the caller's queue priority from the IVR: "high_risk"
 	// for a caller in danger right now, else empty.
 	Priority string
+	// Node is the cluster.node_id of the server that took the call in
+	// shared mode, or empty.
+	Node string
 }
 
 // StartInfo contains the facts known about a call when it arrives.
@@ -130,6 +134,10 @@ type StartInfo struct {
 	CallerWithheld bool
 	// StartedAt is when the call arrived; zero means the store's clock now.
 	StartedAt time.Time
+	// Node is the cluster.node_id of the server taking the call in shared
+	// mode, so MarkNodeInterrupted can close this node's calls alone. Empty
+	// for a server running alone.
+	Node string
 }
 
 // Patch changes some fields of a record. A nil field is left unchanged. A

@@ -247,6 +247,7 @@ func (s *Server) startRecordID(callID string, info records.StartInfo) (string, e
 		}
 
 		info.CallID = id
+		info.Node = s.opts.NodeID
 		ctx, stop := context.WithTimeout(context.Background(), recordTimeout)
 		err := s.records.Start(ctx, info)
 		stop()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"helpline/config"
@@ -63,15 +62,7 @@ func openRecordsForReading(ctx context.Context, configPath string) (*records.Sto
 		return nil, fmt.Errorf("%w: records key: %w", errConfig, err)
 	}
 
-	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no records database at %s: run the command from the folder the server runs in, or pass the server's --config (records.data_dir): %w", path, err)
-	}
-	store, err := records.Open(ctx, path, key)
-	if err != nil {
-		return nil, fmt.Errorf("opening records %s: %w", path, err)
-	}
-	return store, nil
+	return openRecordsStore(ctx, cfg, key, true)
 }
 
 // parseSince reads --since as an RFC 3339 time or a duration back from now.

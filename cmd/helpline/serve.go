@@ -276,21 +276,18 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 			cfg.Records.KeyEnv + " or records.key_file before taking real calls")
 	}
 
-	path := filepath.Join(cfg.Records.DataDir, cfg.Records.File)
 	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
 	defer stop()
-	store, err := records.Open(ctx, path, key)
+	store, err := openRecordsStore(ctx, cfg, key, false)
 	if err != nil {
-		return nil, fmt.Errorf("opening records %s: %w", path, err)
+		return nil, err
 	}
 	if cfg.Shared() {
+		// The watchdog closes this node's records of its earlier run and
+		// turns its waiting callers into callback tasks.
 		return store, nil
 	}
-	if n, err := store.MarkInterrupted(ctx, time.Now()); err != nil {
-		log.Error().Err(err).Msg("marking interrupted calls failed")
-	} else if n > 0 {
-		log.Warn().Int("calls", n).Msg("calls left open by the last run marked interrupted")
-	}
+	markRecordsInterrupted(ctx, store, log)
 	return store, nil
 }
 

@@ -26,5 +26,27 @@ var (
 	// markNodeInterrupted closes node's open call records in store as
 	// interrupted at now and returns them for the callbacks of the callers
 	// who were waiting.
-	markNodeInterrupted func(ctx context.Context, store *records.Store, node string, now time.Time) ([]cluster.InterruptedCall, error)
+	markNodeInterrupted = closeNodeRecords
 )
+
+// closeNodeRecords closes node's open call records as interrupted and
+// describes each for the watchdog. A caller counts as waiting when the
+// record shows a queue but no counselor's answer.
+func closeNodeRecords(ctx context.Context, store *records.Store, node string, now time.Time) ([]cluster.InterruptedCall, error) {
+	closed, err := store.MarkNodeInterrupted(ctx, node, now)
+	if err != nil {
+		return nil, err
+	}
+	calls := make([]cluster.InterruptedCall, 0, len(closed))
+	for _, rec := range closed {
+		calls = append(calls, cluster.InterruptedCall{
+			CallID:   rec.CallID,
+			Queue:    rec.Queue,
+			Number:   rec.CallerNumber,
+			Withheld: rec.CallerWithheld,
+			Waiting:  !rec.QueuedAt.IsZero() && rec.CounselorAnsweredAt.IsZero(),
+			QueuedAt: rec.QueuedAt,
+		})
+	}
+	return calls, nil
+}
