@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"helpline/config"
 )
@@ -67,4 +69,20 @@ func redisTLS(cfg config.RedisTLS) (*tls.Config, error) {
 		tlsConfig.Certificates = []tls.Certificate{cert}
 	}
 	return tlsConfig, nil
+}
+
+// RouteRedisLogs sends go-redis's own messages, such as failed dials while
+// a Sentinel failover runs, to log at warn level instead of the standard
+// logger. go-redis keeps one logger per process, so call it once at start.
+func RouteRedisLogs(log zerolog.Logger) {
+	redis.SetLogger(redisLogger{log: log.With().Str("component", "redis").Logger()})
+}
+
+// redisLogger adapts zerolog to go-redis's logging interface.
+type redisLogger struct {
+	log zerolog.Logger
+}
+
+func (l redisLogger) Printf(_ context.Context, format string, args ...any) {
+	l.log.Warn().Msgf(format, args...)
 }

@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -71,6 +73,12 @@ type Watchdog struct {
 	// heartbeatFailures counts failed heartbeats in a row. Only the
 	// heartbeat loop of Run touches it.
 	heartbeatFailures int
+	// beatErr is the error of the last heartbeat, or nil. Ready reads it
+	// from other goroutines.
+	beatErr atomic.Pointer[error]
+	// healthySince holds the Unix nanoseconds of the first heartbeat of
+	// the current run of successful heartbeats, or 0 after a failure.
+	healthySince atomic.Int64
 }
 
 // WatchdogOption configures a Watchdog.
@@ -121,8 +129,41 @@ func NewWatchdog(store queue.NodeStore, node string, ttl time.Duration, opts ...
 	for _, opt := range opts {
 		opt(w)
 	}
-	w.log = w.log.With().Str("node", node).Logger()
 	return w
+}
+
+// Ready returns nil while the last heartbeat reached the store, else an
+// error for /readyz that names no address.
+func (w *Watchdog) Ready() error {
+	if p := w.beatErr.Load(); p != nil && *p != nil {
+		return errStoreUnreachable
+	}
+	return nil
+}
+
+// errStoreUnreachable is Ready's error. It leaves out the cause, which may
+// name Redis addresses, because /readyz answers without a token.
+var errStoreUnreachable = errors.New("the shared store does not answer: this node's liveness key is not refreshed")
+
+// healthyLongEnough reports whether this node's heartbeats have reached the
+// store for at least one TTL in a row. A node that just got its connection
+// back, as after a Sentinel failover, sees the other nodes' liveness keys
+// expired because they could not refresh them either; it must give them
+// one TTL to refresh them before it takes any of them for stopped.
+func (w *Watchdog) healthyLongEnough() bool {
+	since := w.healthySince.Load()
+	return since != 0 && w.now().Sub(time.Unix(0, since)) >= w.ttl
+}
+
+// noteBeat records the outcome of a heartbeat for Ready and for
+// healthyLongEnough.
+func (w *Watchdog) noteBeat(err error) {
+	w.beatErr.Store(&err)
+	if err != nil {
+		w.healthySince.Store(0)
+		return
+	}
+	w.healthySince.CompareAndSwap(0, w.now().UnixNano())
 }
 
 // interval is the time between two heartbeats and between two looks for
@@ -149,6 +190,7 @@ func (w *Watchdog) Start(ctx context.Context) error {
 	if err := w.heartbeat(ctx); err != nil {
 		return fmt.Errorf("setting this node's liveness key: %w", err)
 	}
+	w.noteBeat(nil)
 	return nil
 }
 
@@ -204,6 +246,9 @@ func (w *Watchdog) every(ctx context.Context, step func(context.Context)) {
 // beat refreshes the liveness key and logs failures and the recovery.
 func (w *Watchdog) beat(ctx context.Context) {
 	err := w.heartbeat(ctx)
+	if ctx.Err() == nil {
+		w.noteBeat(err)
+	}
 	switch {
 	case err != nil && ctx.Err() == nil:
 		w.heartbeatFailures++
@@ -223,7 +268,14 @@ func (w *Watchdog) heartbeat(ctx context.Context) error {
 
 // ReclaimStopped reclaims every stopped node that no other node is
 // reclaiming. Run calls it every third of the TTL.
+//
+// It waits until this node's own heartbeats have reached the store for one
+// TTL in a row, so that an outage of the store, which stops every node's
+// heartbeats at once, never makes live nodes look stopped.
 func (w *Watchdog) ReclaimStopped(ctx context.Context) {
+	if !w.healthyLongEnough() {
+		return
+	}
 	stopped, err := w.stoppedNodes(ctx)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -50,6 +51,8 @@ func newFixture(t *testing.T) *fixture {
 		WithLogger(zerolog.New(zerolog.NewTestWriter(t))),
 		WithClock(func() time.Time { return t0 }),
 	)
+	// Heartbeats have reached the store for one TTL already.
+	f.w.healthySince.Store(t0.Add(-testTTL).UnixNano())
 	return f
 }
 
@@ -333,5 +336,32 @@ func TestRunHeartbeatsUntilStopped(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return within 10s after its context ended")
+	}
+}
+
+func TestReclaimWaitsOneTTLAfterStoreOutage(t *testing.T) {
+	f := newFixture(t)
+	f.stoppedNodeState(t)
+	f.store.stopped = [][]string{{stoppedNode}, {stoppedNode}}
+	now := t0
+	f.w.now = func() time.Time { return now }
+
+	f.w.noteBeat(errors.New("connection refused"))
+	if err := f.w.Ready(); err == nil {
+		t.Errorf("Ready after a failed heartbeat = nil, want an error")
+	}
+	f.w.noteBeat(nil)
+	if err := f.w.Ready(); err != nil {
+		t.Errorf("Ready after a heartbeat = %v, want nil", err)
+	}
+	f.w.ReclaimStopped(t.Context())
+	if reclaimed, _, _ := f.store.snapshot(); len(reclaimed) != 0 {
+		t.Fatalf("reclaimed %v right after the store came back, want nothing before one TTL", reclaimed)
+	}
+
+	now = now.Add(testTTL)
+	f.w.ReclaimStopped(t.Context())
+	if reclaimed, _, _ := f.store.snapshot(); !slices.Equal(reclaimed, []string{stoppedNode}) {
+		t.Errorf("reclaimed %v one TTL after the store came back, want %s", reclaimed, stoppedNode)
 	}
 }

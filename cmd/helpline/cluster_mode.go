@@ -21,6 +21,7 @@ import (
 	"helpline/routing"
 	"helpline/sip"
 	"helpline/sip/redisbindings"
+	"helpline/web"
 )
 
 // startReclaimTimeout bounds the reclaim of this node's earlier run at
@@ -85,6 +86,7 @@ func openSharedNode(cfg *config.Config, log zerolog.Logger) (*sharedNode, error)
 	if err != nil {
 		return nil, configError{err}
 	}
+	cluster.RouteRedisLogs(log)
 	client, err := cluster.NewRedisClient(cfg.Cluster.Redis)
 	if err != nil {
 		return nil, configError{err}
@@ -121,6 +123,15 @@ func (n *sharedNode) shareBindings(rc *sip.RegistrarConfig) {
 		port := strconv.Itoa(int(l.Address.Port()))
 		rc.NodeAddresses[l.Network] = net.JoinHostPort(n.cfg.SIP.PublicHost, port)
 	}
+}
+
+// readyChecks adds the shared store's reachability to /readyz: a node whose
+// heartbeat fails is not ready. Embedded mode adds nothing.
+func (n *sharedNode) readyChecks() []web.ReadyCheck {
+	if n == nil || n.watchdog == nil {
+		return nil
+	}
+	return []web.ReadyCheck{{Name: "shared_store", Check: n.watchdog.Ready}}
 }
 
 // nodeID returns this node's ID, or "" in embedded mode.

@@ -237,7 +237,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
-		web.RegisterHealth(a.api, readyChecks(q, server.Draining)...)
+		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), shared.readyChecks()...)...)
 	}
 	return a, nil
 }
