@@ -29,6 +29,8 @@ type fakeNodeStore struct {
 	// stopped lists the results of StoppedNodes in turn. The last result
 	// repeats.
 	stopped [][]string
+	// onStopped, when set, runs inside each StoppedNodes call.
+	onStopped func()
 	// claimAnswers lists the results of ClaimNode in turn. Once they run
 	// out, ClaimNode returns true.
 	claimAnswers []bool
@@ -65,6 +67,9 @@ func (s *fakeNodeStore) StoppedNodes(context.Context) ([]string, error) {
 	defer s.mu.Unlock()
 	if len(s.stopped) == 0 {
 		return nil, nil
+	}
+	if s.onStopped != nil {
+		s.onStopped()
 	}
 	answer := s.stopped[0]
 	if len(s.stopped) > 1 {

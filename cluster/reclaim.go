@@ -109,7 +109,9 @@ func (w *Watchdog) finishCalls(ctx context.Context, node string, onCall []string
 }
 
 // interruptCalls closes node's open records and creates a callback task for
-// each interrupted waiting caller with a number.
+// each interrupted caller with a number: whether the caller was in the IVR,
+// waiting or talking to a counselor, the conversation was cut off and
+// somebody must call back.
 func (w *Watchdog) interruptCalls(ctx context.Context, node string, taken []queue.Caller, report *reclaimReport) error {
 	if w.records == nil {
 		return nil
@@ -130,25 +132,26 @@ func (w *Watchdog) interruptCalls(ctx context.Context, node string, taken []queu
 	}
 	for _, call := range closed {
 		caller, inQueue := waiting[call.CallID]
-		if !inQueue && !call.Waiting {
-			continue
+		if call.Queue == "" && !inQueue {
+			// Cut off in the IVR: the task waits in the first queue.
+			call.Queue = w.defaultQueue
 		}
 		w.createCallback(ctx, node, call, caller, inQueue, report)
 	}
 	return nil
 }
 
-// createCallback creates the callback task of one interrupted waiting
-// caller, at the caller's place when the queue entry is known.
+// createCallback creates the callback task of one interrupted caller, at
+// the caller's place when the queue entry is known.
 func (w *Watchdog) createCallback(ctx context.Context, node string, call InterruptedCall, caller queue.Caller, inQueue bool, report *reclaimReport) {
 	log := w.log.With().Str("stopped_node", node).Str("call_id", call.CallID).Logger()
 	if call.Withheld || call.Number == "" {
 		report.withoutNumber++
-		log.Warn().Msg("waiting caller cut off by the stopped node has no number to call back")
+		log.Warn().Msg("caller cut off by the stopped node has no number to call back")
 		return
 	}
 	if w.callbacks == nil {
-		log.Warn().Msg("waiting caller cut off by the stopped node, and callbacks are off")
+		log.Warn().Msg("caller cut off by the stopped node, and callbacks are off")
 		return
 	}
 

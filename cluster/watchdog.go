@@ -69,6 +69,9 @@ type Watchdog struct {
 	notify    func()
 	log       zerolog.Logger
 	now       func() time.Time
+	// defaultQueue takes the callback tasks of callers cut off before
+	// they reached a queue.
+	defaultQueue string
 
 	// heartbeatFailures counts failed heartbeats in a row. Only the
 	// heartbeat loop of Run touches it.
@@ -79,6 +82,9 @@ type Watchdog struct {
 	// healthySince holds the Unix nanoseconds of the first heartbeat of
 	// the current run of successful heartbeats, or 0 after a failure.
 	healthySince atomic.Int64
+	// lastBeat holds the Unix nanoseconds of the last successful
+	// heartbeat, or 0 before the first.
+	lastBeat atomic.Int64
 }
 
 // WatchdogOption configures a Watchdog.
@@ -107,6 +113,13 @@ func WithEvents(p events.Publisher) WatchdogOption { return func(w *Watchdog) { 
 // reclaim freed counselors.
 func WithNotify(notify func()) WatchdogOption { return func(w *Watchdog) { w.notify = notify } }
 
+// WithDefaultQueue sets the queue of the callback tasks of callers cut
+// off in the IVR, before they chose a queue. Without it such a task has no
+// queue.
+func WithDefaultQueue(name string) WatchdogOption {
+	return func(w *Watchdog) { w.defaultQueue = name }
+}
+
 // WithLogger sets the logger. The default discards everything.
 func WithLogger(log zerolog.Logger) WatchdogOption { return func(w *Watchdog) { w.log = log } }
 
@@ -132,14 +145,23 @@ func NewWatchdog(store queue.NodeStore, node string, ttl time.Duration, opts ...
 	return w
 }
 
-// Ready returns nil while the last heartbeat reached the store, else an
-// error for /readyz that names no address.
+// Ready returns nil while heartbeats reach the store, else an error for
+// /readyz that names no address. A heartbeat that failed, or none for two
+// intervals (a call that hangs while Sentinel elects a new primary), makes
+// the node not ready.
 func (w *Watchdog) Ready() error {
 	if p := w.beatErr.Load(); p != nil && *p != nil {
 		return errStoreUnreachable
 	}
+	if last := w.lastBeat.Load(); last != 0 && w.now().Sub(time.Unix(0, last)) > w.maxBeatGap() {
+		return errStoreUnreachable
+	}
 	return nil
 }
+
+// maxBeatGap is the longest time between two successful heartbeats that
+// still counts as an unbroken run.
+func (w *Watchdog) maxBeatGap() time.Duration { return 2 * w.interval() }
 
 // errStoreUnreachable is Ready's error. It leaves out the cause, which may
 // name Redis addresses, because /readyz answers without a token.
@@ -151,8 +173,17 @@ var errStoreUnreachable = errors.New("the shared store does not answer: this nod
 // expired because they could not refresh them either; it must give them
 // one TTL to refresh them before it takes any of them for stopped.
 func (w *Watchdog) healthyLongEnough() bool {
-	since := w.healthySince.Load()
-	return since != 0 && w.now().Sub(time.Unix(0, since)) >= w.ttl
+	since, last := w.healthySince.Load(), w.lastBeat.Load()
+	now := w.now()
+	return since != 0 && now.Sub(time.Unix(0, since)) >= w.ttl && now.Sub(time.Unix(0, last)) <= w.maxBeatGap()
+}
+
+// steady reports whether the store call that began at start answered at
+// once and this node's heartbeats are still an unbroken run. A call that
+// hung, as while Sentinel elects a new primary, may return a list in which
+// live nodes look stopped because the outage stopped their heartbeats too.
+func (w *Watchdog) steady(start time.Time) bool {
+	return w.now().Sub(start) <= w.interval()/2 && w.healthyLongEnough()
 }
 
 // noteBeat records the outcome of a heartbeat for Ready and for
@@ -163,7 +194,14 @@ func (w *Watchdog) noteBeat(err error) {
 		w.healthySince.Store(0)
 		return
 	}
-	w.healthySince.CompareAndSwap(0, w.now().UnixNano())
+	now := w.now()
+	last := w.lastBeat.Swap(now.UnixNano())
+	if last != 0 && now.Sub(time.Unix(0, last)) > w.maxBeatGap() {
+		// The heartbeat hung, as while Sentinel elects a new primary:
+		// the other nodes' heartbeats hung too.
+		w.healthySince.Store(0)
+	}
+	w.healthySince.CompareAndSwap(0, now.UnixNano())
 }
 
 // interval is the time between two heartbeats and between two looks for
@@ -276,11 +314,15 @@ func (w *Watchdog) ReclaimStopped(ctx context.Context) {
 	if !w.healthyLongEnough() {
 		return
 	}
+	start := w.now()
 	stopped, err := w.stoppedNodes(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error().Err(err).Msg("listing stopped nodes failed, trying again later")
 		}
+		return
+	}
+	if !w.steady(start) {
 		return
 	}
 	for _, node := range stopped {
@@ -321,9 +363,14 @@ func (w *Watchdog) reclaimStopped(ctx context.Context, node string) error {
 
 	// The list may be older than the lock: a node that restarted since
 	// holds its own lock and then heartbeats, so it is alive here.
+	start := w.now()
 	still, err := w.stoppedNodes(ctx)
 	if err != nil {
 		return err
+	}
+	if !w.steady(start) {
+		w.log.Info().Str("stopped_node", node).Msg("the shared store was slow to answer, looking at the node again later")
+		return nil
 	}
 	if !slices.Contains(still, node) {
 		w.log.Info().Str("stopped_node", node).Msg("the node is alive again, nothing to reclaim")

@@ -53,6 +53,7 @@ func newFixture(t *testing.T) *fixture {
 	)
 	// Heartbeats have reached the store for one TTL already.
 	f.w.healthySince.Store(t0.Add(-testTTL).UnixNano())
+	f.w.lastBeat.Store(t0.UnixNano())
 	return f
 }
 
@@ -121,8 +122,10 @@ func TestReclaimStoppedNode(t *testing.T) {
 		t.Errorf("reclaimed %v and forgot %v, want only %s", reclaimed, forgotten, stoppedNode)
 	}
 
-	if len(f.callbacks.requests) != 1 {
-		t.Fatalf("callback requests = %+v, want one for call-1", f.callbacks.requests)
+	// call-2 has no number; call-talking was cut off mid-conversation and
+	// is called back too.
+	if len(f.callbacks.requests) != 2 || f.callbacks.requests[1].CallID != "call-talking" {
+		t.Fatalf("callback requests = %+v, want call-1 and call-talking", f.callbacks.requests)
 	}
 	req := f.callbacks.requests[0]
 	if req.TaskID != callback.TaskIDForCall("call-1") || req.CallID != "call-1" || req.Number != "01012345678" {
@@ -158,7 +161,7 @@ func TestReclaimStoppedNode(t *testing.T) {
 	}
 	want := map[string]string{
 		"node": stoppedNode, "by": thisNode, "callers": "3", "offers_released": "1", "counselors_freed": "1",
-		"records_closed": "3", "callbacks": "1", "callbacks_moved": "1", "callers_without_number": "1",
+		"records_closed": "3", "callbacks": "2", "callbacks_moved": "1", "callers_without_number": "1",
 	}
 	for key, value := range want {
 		if got := stopped[0].Data[key]; got != value {
@@ -226,8 +229,8 @@ func TestReclaimRepeatsAfterRecordsFailure(t *testing.T) {
 	if !slices.Equal(forgotten, []string{stoppedNode}) {
 		t.Errorf("forgot %v, want %s once the second try finished", forgotten, stoppedNode)
 	}
-	if len(f.callbacks.requests) != 1 || f.callbacks.requests[0].TaskID != callback.TaskIDForCall("call-1") {
-		t.Errorf("callback requests = %+v, want call-1's task from the records", f.callbacks.requests)
+	if len(f.callbacks.requests) != 2 || f.callbacks.requests[0].TaskID != callback.TaskIDForCall("call-1") {
+		t.Fatalf("callback requests = %+v, want call-1's task from the records, then call-talking's", f.callbacks.requests)
 	}
 	if got := f.callbacks.requests[0].EnqueuedAt; !got.Equal(t0.Add(-time.Minute)) {
 		t.Errorf("callback EnqueuedAt = %v, want the record's queue time %v", got, t0.Add(-time.Minute))
@@ -359,9 +362,48 @@ func TestReclaimWaitsOneTTLAfterStoreOutage(t *testing.T) {
 		t.Fatalf("reclaimed %v right after the store came back, want nothing before one TTL", reclaimed)
 	}
 
-	now = now.Add(testTTL)
+	for range 3 {
+		now = now.Add(f.w.interval())
+		f.w.noteBeat(nil)
+	}
 	f.w.ReclaimStopped(t.Context())
 	if reclaimed, _, _ := f.store.snapshot(); !slices.Equal(reclaimed, []string{stoppedNode}) {
 		t.Errorf("reclaimed %v one TTL after the store came back, want %s", reclaimed, stoppedNode)
+	}
+}
+
+func TestReclaimWaitsOneTTLAfterHungHeartbeat(t *testing.T) {
+	f := newFixture(t)
+	f.stoppedNodeState(t)
+	f.store.stopped = [][]string{{stoppedNode}, {stoppedNode}}
+	now := t0
+	f.w.now = func() time.Time { return now }
+	f.w.noteBeat(nil)
+
+	// The next heartbeat took as long as a Sentinel election.
+	now = now.Add(testTTL)
+	if err := f.w.Ready(); err == nil {
+		t.Errorf("Ready while the heartbeat hangs = nil, want an error")
+	}
+	f.w.noteBeat(nil)
+	f.w.ReclaimStopped(t.Context())
+	if reclaimed, _, _ := f.store.snapshot(); len(reclaimed) != 0 {
+		t.Fatalf("reclaimed %v right after a hung heartbeat, want nothing before one TTL", reclaimed)
+	}
+}
+
+func TestReclaimSkipsListFromSlowStore(t *testing.T) {
+	f := newFixture(t)
+	f.stoppedNodeState(t)
+	f.store.stopped = [][]string{{stoppedNode}}
+	now := t0
+	f.w.now = func() time.Time { return now }
+	// The list arrives after a hang, as when Sentinel elects a new
+	// primary during the call.
+	f.store.onStopped = func() { now = now.Add(testTTL) }
+
+	f.w.ReclaimStopped(t.Context())
+	if reclaimed, _, _ := f.store.snapshot(); len(reclaimed) != 0 {
+		t.Fatalf("reclaimed %v from a list that took a TTL to arrive, want nothing", reclaimed)
 	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -132,6 +133,7 @@ func crossNodeAnswer(t *testing.T, set *SharedSet, phones map[string]counselorPh
 // counselors and checks, in the phones' events and in the event log, that
 // no counselor ever had two offers or calls at the same time.
 func burstOffers(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
+	before := answeredSoFar(phones)
 	for _, user := range multiNodeCounselors {
 		set.Nodes[0].LoginCounselor(t, user)
 	}
@@ -141,7 +143,7 @@ func burstOffers(t *testing.T, set *SharedSet, phones map[string]counselorPhoneS
 	for range burstCallers {
 		callers = append(callers, startWaitingCaller(t, set.Proxy.Addr()))
 	}
-	hangUpAnswered(t, phones, burstCallers)
+	hangUpAnswered(t, phones, before, burstCallers)
 
 	nodes := map[string]int{}
 	for _, caller := range callers {
@@ -197,11 +199,12 @@ func sentinelFailover(t *testing.T, set *SharedSet, phones map[string]counselorP
 		}
 	}
 
+	before := answeredSoFar(phones)
 	for _, user := range multiNodeCounselors {
 		set.Nodes[1].LoginCounselor(t, user)
 	}
 	callers := append(waiting[:len(waiting):len(waiting)], during)
-	hangUpAnswered(t, phones, len(callers))
+	hangUpAnswered(t, phones, before, len(callers))
 	for _, caller := range callers {
 		result := caller.Wait(t)
 		record := waitMultiNodeRecord(t, set.Nodes[1], result.CallID)
@@ -231,11 +234,12 @@ func killedNode(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSe
 	interrupted := waitInterrupted(t, nodeB, NodeID(0), 2)
 	checkCallbackTasks(t, nodeB, interrupted)
 
+	before := answeredSoFar(phones)
 	for _, user := range multiNodeCounselors {
 		nodeB.LoginCounselor(t, user)
 	}
 	caller := startWaitingCaller(t, set.Proxy.Addr())
-	hangUpAnswered(t, phones, 1)
+	hangUpAnswered(t, phones, before, 1)
 	result := caller.Wait(t)
 	record := waitMultiNodeRecord(t, nodeB, result.CallID)
 	if got := recordField(record, "outcome"); got != "answered" {
@@ -259,15 +263,24 @@ func startWaitingCaller(t *testing.T, target string) *SippProcess {
 	})
 }
 
-// hangUpAnswered waits until the phones together answered total calls,
+// answeredSoFar counts the calls each phone has answered, for
+// hangUpAnswered. Take it before the counselors log in: a waiting caller
+// is answered at once.
+func answeredSoFar(phones map[string]counselorPhoneSet) map[string]int {
+	counts := make(map[string]int, len(phones))
+	for user, counselor := range phones {
+		counts[user] = countPhoneEvents(counselor.phone.Events(), EventCallEstablished)
+	}
+	return counts
+}
+
+// hangUpAnswered waits until the phones together answered total calls
+// after the counts of before,
 // and hangs up each one counselorTalk after it was established.
-func hangUpAnswered(t *testing.T, phones map[string]counselorPhoneSet, total int) {
+func hangUpAnswered(t *testing.T, phones map[string]counselorPhoneSet, before map[string]int, total int) {
 	t.Helper()
 
-	handled := map[string]int{}
-	for user, counselor := range phones {
-		handled[user] = countPhoneEvents(counselor.phone.Events(), EventCallEstablished)
-	}
+	handled := maps.Clone(before)
 	seenAt := map[string]time.Time{}
 	done := 0
 	deadline := time.Now().Add(multiNodeWait + time.Duration(total)*counselorTalk)

@@ -156,6 +156,9 @@ func (n *sharedNode) wire(store *records.Store, callbacks *callback.Manager, bus
 		cluster.WithNotify(notify),
 		cluster.WithLogger(n.log),
 	}
+	if names := n.cfg.QueueNames(); len(names) > 0 {
+		opts = append(opts, cluster.WithDefaultQueue(names[0]))
+	}
 	if callbacksEnabled(n.cfg) {
 		opts = append(opts, cluster.WithCallbacks(callbacks))
 	}
