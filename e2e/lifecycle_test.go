@@ -21,7 +21,7 @@ func TestDemoSettingsWarn(t *testing.T) {
 	}, logTimeout)
 }
 
-// SIGTERM drains: new calls get 503 with Retry-After, the call in progress
+// SIGTERM drains: new calls and OPTIONS probes get 503 with Retry-After, the call in progress
 // may go on until the drain deadline, then it gets BYE, its record is
 // written, and the server exits 0.
 func TestDrainOnSIGTERM(t *testing.T) {
@@ -50,6 +50,11 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(string(msg), "Retry-After: 30") {
 		t.Errorf("503 lacks Retry-After: 30\n%s", msg)
+	}
+	// A front proxy's OPTIONS probe sees the node out of service and sends
+	// new calls to the other nodes.
+	if status, msg := finalStatus(t, peer, srv, "valid/options.sip", nil); status != 503 {
+		t.Errorf("OPTIONS probe while draining got %d, want 503\n%s", status, msg)
 	}
 
 	if code := srv.Stop(t); code != 0 {

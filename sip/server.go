@@ -330,10 +330,16 @@ func (s *Server) handleUnknownMethod(req *sipmsg.Request, tx sipmsg.ServerTransa
 }
 
 // handleOptions answers keep-alive and capability probes, in or out of a
-// dialog.
+// dialog. While draining, a probe outside a dialog gets 503 with
+// Retry-After, so that a front proxy that probes its nodes (Kamailio's
+// dispatcher) sends new calls to the other nodes.
 func (s *Server) handleOptions(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if leg, ok := s.dialogs.lookup(req); ok {
 		leg.handleRequest(req, tx)
+		return
+	}
+	if s.Draining() {
+		s.respond(req, tx, sipmsg.StatusServiceUnavailable, "Service Unavailable", nil, retryAfter(s.opts.RetryAfter))
 		return
 	}
 	s.respond(req, tx, sipmsg.StatusOK, "OK", nil,
