@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Cluster modes.
 const (
@@ -40,6 +43,10 @@ type Cluster struct {
 	// BufferMaxWait is how long a caller may stay in that buffer before the
 	// queue's overflow rule applies to them. Default 2m.
 	BufferMaxWait time.Duration `mapstructure:"buffer_max_wait"`
+	// NodeSources are the networks the other nodes send SIP from. Only
+	// they may reach a phone registered on this node through it. Default
+	// [127.0.0.0/8].
+	NodeSources []netip.Prefix `mapstructure:"node_sources"`
 	// Redis is the connection to the shared Redis.
 	Redis Redis `mapstructure:"redis"`
 }

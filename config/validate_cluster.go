@@ -40,6 +40,9 @@ func validateCluster(cfg *Config, env environment, ps *problems) {
 		return
 	}
 	validateRedis(&c.Redis, env, ps)
+	if len(c.NodeSources) == 0 {
+		ps.add("cluster.node_sources", nil, "must list the networks of the other nodes in shared mode, such as [10.0.0.0/24]: they reach phones registered on this node through it")
+	}
 	if cfg.Records.Driver != RecordsPostgres {
 		ps.add("records.driver", cfg.Records.Driver, "must be postgres when cluster.mode is shared, so that every node's records are in one place: set records.driver: postgres and export the DSN")
 	}

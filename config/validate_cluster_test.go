@@ -14,6 +14,7 @@ func TestClusterRules(t *testing.T) {
 		{name: "shared with sqlite", edits: []edit{{"cluster.mode", "shared"}}, key: "records.driver", message: "must be postgres when cluster.mode is shared"},
 		{name: "shared without redis", edits: append(shared, edit{"cluster.redis.addrs", []any{}}), key: "cluster.redis.addrs", message: "must list at least one"},
 		{name: "bad redis address", edits: append(shared, edit{"cluster.redis.addrs", []any{"redis"}}), key: "cluster.redis.addrs.0", message: "is not host:port"},
+		{name: "shared without node sources", edits: append(shared, edit{"cluster.node_sources", []any{}}), key: "cluster.node_sources", message: "must list the networks of the other nodes"},
 		{name: "cert without key", edits: append(shared, edit{"cluster.redis.tls.cert_file", "c.pem"}), key: "cluster.redis.tls.cert_file", message: "must be set together"},
 	})
 }

@@ -156,10 +156,14 @@ func (s *Server) planRelay(req *sipmsg.Request) relayPlan {
 	return s.planToPhone(req, plan)
 }
 
-// planToPhone checks a request for the phone's flow.
+// planToPhone checks a request for the phone's flow. Only the other nodes,
+// sending from Options.NodeSources, may reach a phone through this node.
 func (s *Server) planToPhone(req *sipmsg.Request, plan relayPlan) relayPlan {
 	if requestFromFlow(req, plan.flow) || s.isListenerAddr(plan.flow.addr) {
 		return rejectPlan(sipmsg.StatusLoopDetected, "Loop Detected", "the flow is the sender or this node itself")
+	}
+	if !s.fromNode(req) {
+		return rejectPlan(sipmsg.StatusForbidden, "Forbidden", "the sender is not in cluster.node_sources, so it is not a helpline node")
 	}
 	plan.action = relayToPhone
 	return plan
@@ -214,6 +218,22 @@ func parseRelayFlow(token string) (relayFlow, error) {
 		return relayFlow{}, err
 	}
 	return relayFlow{transport: transport, addr: source, token: token}, nil
+}
+
+// fromNode reports whether req comes from an address of
+// Options.NodeSources.
+func (s *Server) fromNode(req *sipmsg.Request) bool {
+	source, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return false
+	}
+	addr := source.Addr().Unmap()
+	for _, p := range s.opts.NodeSources {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // requestFromFlow reports whether req arrived over flow.

@@ -103,6 +103,7 @@ func startRelayNode(t *testing.T, withTCP bool) (*Server, netip.AddrPort) {
 		PublicHost:  "127.0.0.1",
 		UserAgent:   "helpline-test",
 		ServiceUser: "helpline",
+		NodeSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 	}, Deps{
 		Logger:    log,
 		Registrar: registrar,

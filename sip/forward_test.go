@@ -40,7 +40,7 @@ func newRelayTestServer(t *testing.T, expiresIn time.Duration) *Server {
 		},
 	}
 	return &Server{
-		opts:      Options{PublicHost: relayTestHost},
+		opts:      Options{PublicHost: relayTestHost, NodeSources: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}},
 		log:       zerolog.Nop(),
 		registrar: registrar,
 		bound: []Listener{
@@ -195,6 +195,12 @@ func TestPlanRelay(t *testing.T) {
 			spec:   relayRequestSpec{routes: []string{nodeFacingRoute}, maxForwards: "0"},
 			action: relayReject,
 			status: sipmsg.StatusTooManyHops,
+		},
+		{
+			name:   "request for the phone from a source that is no node",
+			spec:   relayRequestSpec{routes: []string{nodeFacingRoute}, source: "192.0.2.66:5060"},
+			action: relayReject,
+			status: sipmsg.StatusForbidden,
 		},
 		{
 			name:   "request for the phone sent from its flow",

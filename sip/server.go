@@ -48,6 +48,10 @@ type Options struct {
 	ServiceUser string
 	// TrustedSources are the networks the 120 trunk sends from.
 	TrustedSources []netip.Prefix
+	// NodeSources are the networks the other nodes of shared mode send
+	// from. Only they may reach a phone registered on this node through
+	// it; anyone else gets 403.
+	NodeSources []netip.Prefix
 	// Numbers are the called numbers this server answers.
 	Numbers []string
 	// GeneralServiceURI is the 120 general service, "" when not configured.

@@ -347,6 +347,7 @@ func sipOptions(cfg *config.Config) sip.Options {
 		UserAgent:         cfg.SIP.UserAgent,
 		ServiceUser:       "helpline",
 		TrustedSources:    cfg.Trunk.TrustedSources,
+		NodeSources:       cfg.Cluster.NodeSources,
 		Numbers:           cfg.Trunk.Numbers,
 		GeneralServiceURI: cfg.Trunk.GeneralServiceURI,
 		OutboundURI:       cfg.Trunk.OutboundURI,
