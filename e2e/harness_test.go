@@ -50,8 +50,8 @@ func TestFreePortRangeIsEvenAndDisjoint(t *testing.T) {
 		if r.Max-r.Min+1 != DefaultRTPPorts {
 			t.Errorf("range %+v has %d ports, want %d", r, r.Max-r.Min+1, DefaultRTPPorts)
 		}
-		if r.Min < portBlockLow || r.Max >= portBlockHigh {
-			t.Errorf("range %+v outside [%d, %d)", r, portBlockLow, portBlockHigh)
+		if r.Min < largeBlockLow || r.Max >= largeBlockHigh {
+			t.Errorf("range %+v outside [%d, %d)", r, largeBlockLow, largeBlockHigh)
 		}
 	}
 	if first.Min <= second.Max && second.Min <= first.Max {
@@ -426,5 +426,13 @@ func checkContentLength(t *testing.T, message []byte) {
 		if length != len(body) {
 			t.Errorf("Content-Length %d, body has %d bytes", length, len(body))
 		}
+	}
+}
+
+func TestSmallPortRangeAboveLargeBlocks(t *testing.T) {
+	t.Parallel()
+	r := FreePortRange(t, sippMediaPorts)
+	if r.Min < portBlockLow || r.Max >= portBlockHigh {
+		t.Errorf("range %+v outside [%d, %d)", r, portBlockLow, portBlockHigh)
 	}
 }

@@ -18,12 +18,18 @@ import (
 // Loopback is the only address the harness binds to or sends to.
 const Loopback = "127.0.0.1"
 
-// Port block limits. Blocks start at a random even port in
-// [portBlockLow, portBlockHigh), so parallel tests and parallel test
-// binaries rarely pick the same one. Each candidate is checked by binding.
+// Port block limits. Blocks start at a random even port of their region,
+// so parallel tests and parallel test binaries rarely pick the same one.
+// Each candidate is checked by binding. Large blocks (a server's RTP range)
+// come from a region below Linux's ephemeral ports (32768-60999), and small
+// ones (SIPp's media ports) from above it, so that the many small blocks
+// cannot break up the room that a large block needs.
 const (
 	portBlockLow     = 30000
 	portBlockHigh    = 59000
+	largeBlockLow    = 10000
+	largeBlockHigh   = 30000
+	largeBlockSize   = 16
 	portPickAttempts = 200
 
 	// DefaultRTPPorts is the size of the RTP block that StartServer gives
@@ -77,8 +83,10 @@ func FreePort(t testing.TB) int {
 }
 
 // FreePortRange returns size consecutive ports starting at an even port
-// chosen at random in [30000, 59000), all free for UDP when checked and not
-// handed out before in this test binary.
+// chosen at random (in [10000, 30000) for 16 ports or more, else in
+// [30000, 59000)), all free for UDP when checked and not handed out to a
+// running test in this test binary. The ports go back to the pool when
+// the test ends, after the cleanups that stop its processes.
 func FreePortRange(t testing.TB, size int) PortRange {
 	t.Helper()
 
@@ -86,9 +94,14 @@ func FreePortRange(t testing.TB, size int) PortRange {
 		t.Fatalf("port range size %d: must be at least 1", size)
 	}
 
+	low, high := portBlockLow, portBlockHigh
+	if size >= largeBlockSize {
+		low, high = largeBlockLow, largeBlockHigh
+	}
 	for range portPickAttempts {
-		start := portBlockLow + 2*rand.IntN((portBlockHigh-portBlockLow-size)/2)
+		start := low + 2*rand.IntN((high-low-size)/2)
 		if rangeFree(start, size) && reserve(start, size) {
+			t.Cleanup(func() { release(start, size) })
 			return PortRange{Min: start, Max: start + size - 1}
 		}
 	}
@@ -143,6 +156,15 @@ func reserve(start, size int) bool {
 		reserved.ports[port] = true
 	}
 	return true
+}
+
+// release returns a block that reserve handed out.
+func release(start, size int) {
+	reserved.Lock()
+	defer reserved.Unlock()
+	for port := start; port < start+size; port++ {
+		delete(reserved.ports, port)
+	}
 }
 
 // WaitListening waits until some process has a socket bound to port on
