@@ -216,6 +216,25 @@ func (k *Kamailio) WaitLog(t testing.TB, substring string, timeout time.Duration
 	return line
 }
 
+// LineCount returns how many output lines Kamailio wrote so far, for
+// WaitLogAfter.
+func (k *Kamailio) LineCount() int {
+	return len(k.lines.snapshot())
+}
+
+// WaitLogAfter waits for an output line containing substring among the
+// lines after the first from, and returns it.
+func (k *Kamailio) WaitLogAfter(t testing.TB, from int, substring string, timeout time.Duration) string {
+	t.Helper()
+
+	contains := func(line string) bool { return strings.Contains(line, substring) }
+	line, _, err := k.lines.wait(from, contains, timeout, k.proc.exited)
+	if err != nil {
+		t.Fatalf("waiting for kamailio to print %q: %v", substring, err)
+	}
+	return line
+}
+
 // Stop sends SIGTERM to the main process, which ends its workers. After
 // 10 s it sends SIGKILL to the main process and to every worker still
 // running. t.Cleanup calls it too.

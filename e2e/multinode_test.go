@@ -23,26 +23,47 @@ const (
 	counselorTalk = 2 * time.Second
 	// burstCallers is how many callers arrive at once in the burst phase.
 	burstCallers = 6
+	// multiNodeCount is how many nodes the test starts: node C drains
+	// while nodes A and B keep serving, and node B survives the kill of
+	// node A.
+	multiNodeCount = 3
+	// drainingNode is the index of the node that gets SIGTERM.
+	drainingNode = 2
+	// drainTimeout is the draining node's shutdown.drain_timeout: long
+	// enough that its call in progress ends by the counselor's hangup, not
+	// by the deadline.
+	drainTimeout = "60s"
+	// drainCallers is how many new callers arrive through Kamailio while
+	// node C drains.
+	drainCallers = 2
 )
 
 // The counselors of the example configuration; all of them have the ko
 // skill of the loneliness_ko queue that keys 5 and 1 lead to.
 var multiNodeCounselors = []string{"1001", "1002", "1003"}
 
-// Two nodes in shared mode behind Kamailio, with Redis behind sentinels
+// directCounselor is a counselor the test adds to the configuration, whose
+// phone registers on node B itself rather than through Kamailio.
+const directCounselor = "1004"
+
+// Three nodes in shared mode behind Kamailio, with Redis behind sentinels
 // and records in PostgreSQL. The phases share one set and run in this
-// order, because the last one kills a node:
+// order, because the last two stop a node each:
 //
 //   - a caller on one node is answered by a counselor whose phone
-//     registered through the other node;
+//     registered through another node;
 //   - under a burst of simultaneous callers no counselor is offered two
 //     callers at once;
 //   - a Sentinel failover loses no waiting caller, a caller arriving
 //     during it is answered, and /readyz reports 503 meanwhile, then 200;
+//   - without the proxy, a caller on node A is answered by a phone that
+//     registered on node B itself, through node B's relay;
+//   - after SIGTERM node C keeps its call in progress, Kamailio sends new
+//     callers to the other nodes, and node C exits 0 once its call ends;
 //   - after SIGKILL of a node its waiting callers are interrupted in the
-//     records with a callback task each, and the other node keeps serving.
+//     records with a callback task each, and another node keeps serving.
 //
-// The test does not call t.Parallel: it starts eleven processes besides
+// The test does not call t.Parallel: it starts twelve processes besides
 // its phones and callers, and runs alone before the parallel tests.
 func TestMultiNodeSharedMode(t *testing.T) {
 	RequireTool(t, "kamailio")
@@ -53,12 +74,16 @@ func TestMultiNodeSharedMode(t *testing.T) {
 	// Callback tasks need an outbound route. Nothing listens on the
 	// gateway port, and the long waits keep each task pending.
 	gateway := "sip:gw@" + Loopback + ":" + strconv.Itoa(FreePort(t))
-	set := StartSharedSet(t, SharedOptions{Mutate: func(_ int, cfg map[string]any) {
+	set := StartSharedSet(t, SharedOptions{Nodes: multiNodeCount, Mutate: func(node int, cfg map[string]any) {
 		fastQueue("1s")(cfg)
 		_ = SetConfig(cfg, "queue.announce_interval", "0s")
 		_ = SetConfig(cfg, "trunk.outbound_uri", gateway)
 		_ = SetConfig(cfg, "callbacks.interval", "10m")
 		_ = SetConfig(cfg, "callbacks.after_abandon_wait", "10m")
+		addCounselor(cfg, directCounselor)
+		if node == drainingNode {
+			_ = SetConfig(cfg, "shutdown.drain_timeout", drainTimeout)
+		}
 	}})
 	phones := registerThroughProxy(t, set)
 
@@ -71,8 +96,26 @@ func TestMultiNodeSharedMode(t *testing.T) {
 	t.Run("sentinel failover keeps waiting callers", func(t *testing.T) {
 		sentinelFailover(t, set, phones)
 	})
+	t.Run("caller answered through registering node", func(t *testing.T) {
+		relayedWithoutProxy(t, set)
+	})
+	t.Run("draining node finishes its call", func(t *testing.T) {
+		drainBehindProxy(t, set, phones)
+	})
 	t.Run("killed node callers interrupted", func(t *testing.T) {
 		killedNode(t, set, phones)
+	})
+}
+
+// addCounselor appends counselor id, with password demo-<id> and the ko
+// skill, to the configuration's counselors.
+func addCounselor(cfg map[string]any, id string) {
+	list, _ := cfg["counselors"].([]any)
+	cfg["counselors"] = append(list, map[string]any{
+		"id":       id,
+		"name":     "Counselor " + id,
+		"password": "demo-" + id,
+		"skills":   map[string]any{"ko": 5},
 	})
 }
 
@@ -101,13 +144,13 @@ func registerThroughProxy(t *testing.T, set *SharedSet) map[string]counselorPhon
 	return phones
 }
 
-// crossNodeAnswer logs in one counselor and sends a caller straight to the
+// crossNodeAnswer logs in one counselor and sends a caller straight to a
 // node the counselor's phone did not register through: that node reaches
 // the phone through the Path of the binding.
 func crossNodeAnswer(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
 	user := multiNodeCounselors[0]
 	counselor := phones[user]
-	callerNode := 1 - counselor.node
+	callerNode := (counselor.node + 1) % len(set.Nodes)
 	set.Nodes[callerNode].LoginCounselor(t, user)
 
 	caller := startWaitingCaller(t, set.Nodes[callerNode].Addr())
@@ -217,10 +260,140 @@ func sentinelFailover(t *testing.T, set *SharedSet, phones map[string]counselorP
 	}
 }
 
+// relayedWithoutProxy registers a phone on node B itself, not through
+// Kamailio, and sends a caller straight to node A. Node B stored the
+// binding with a Path to itself, so node A's INVITE goes through node B,
+// which relays it to the phone and relays the phone's BYE back.
+func relayedWithoutProxy(t *testing.T, set *SharedSet) {
+	nodeA, nodeB := set.Nodes[0], set.Nodes[1]
+	phone := StartBaresip(t, Softphone{
+		User:       directCounselor,
+		Password:   "demo-" + directCounselor,
+		Server:     nodeB.Addr(),
+		AutoAnswer: true,
+	})
+	nodeB.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": directCounselor}), multiNodeWait)
+	nodeA.LoginCounselor(t, directCounselor)
+
+	caller := startWaitingCaller(t, nodeA.Addr())
+	answered := phone.WaitEvent(t, EventCallEstablished, multiNodeWait)
+	time.Sleep(counselorTalk)
+	phone.Hangup(t)
+	result := caller.Wait(t)
+
+	record := waitMultiNodeRecord(t, nodeA, result.CallID)
+	if got := recordField(record, "outcome"); got != "answered" {
+		t.Errorf("outcome = %q, want answered; record %v", got, record)
+	}
+	if got := recordField(record, "counselor"); got != directCounselor {
+		t.Errorf("counselor = %q, want %s", got, directCounselor)
+	}
+	if got := recordField(record, "node"); got != NodeID(0) {
+		t.Errorf("node = %q, want %s, the node the caller reached", got, NodeID(0))
+	}
+
+	// The phone's leg has a Call-ID of its own, which node B logs for
+	// each request it relays.
+	for _, method := range []string{"INVITE", "BYE"} {
+		nodeB.WaitLog(t, LogFields(map[string]any{
+			"component": "relay", "method": method, "call_id": answered.ID, "message": "request relayed",
+		}), multiNodeWait)
+	}
+	nodeA.SetCounselorState(t, directCounselor, "logged_out", "")
+}
+
+// drainBehindProxy gives node C a call in progress and sends it SIGTERM.
+// Kamailio's probes then get 503 and take node C out, so new callers
+// through Kamailio are answered on the other nodes. The call on node C
+// goes on until the counselor hangs up, and node C then exits 0 without
+// waiting for its drain deadline.
+func drainBehindProxy(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
+	nodeA, nodeC := set.Nodes[0], set.Nodes[drainingNode]
+	user := multiNodeCounselors[0]
+	counselor := phones[user]
+
+	established := countPhoneEvents(counselor.phone.Events(), EventCallEstablished)
+	nodeA.LoginCounselor(t, user)
+	ongoing := startWaitingCaller(t, nodeC.Addr())
+	waitPhoneEventCount(t, counselor.phone, EventCallEstablished, established+1)
+	closed := countPhoneEvents(counselor.phone.Events(), EventCallClosed)
+
+	proxyLines := set.Proxy.LineCount()
+	nodeC.Terminate()
+	nodeC.WaitLog(t, LogMessage("draining: new calls get 503"), multiNodeWait)
+	set.Proxy.WaitLogAfter(t, proxyLines, "helpline node down: OPTIONS "+NodeURI(nodeC.Host, nodeC.SIPPort), multiNodeWait)
+
+	before := answeredSoFar(phones)
+	for _, other := range multiNodeCounselors[1:] {
+		nodeA.LoginCounselor(t, other)
+	}
+	callers := make([]*SippProcess, 0, drainCallers)
+	for range drainCallers {
+		callers = append(callers, startWaitingCaller(t, set.Proxy.Addr()))
+	}
+	hangUpAnswered(t, phones, before, drainCallers)
+	for _, caller := range callers {
+		result := caller.Wait(t)
+		record := waitMultiNodeRecord(t, nodeA, result.CallID)
+		if got := recordField(record, "outcome"); got != "answered" {
+			t.Errorf("call %s during the drain: outcome = %q, want answered; record %v", result.CallID, got, record)
+		}
+		if got := recordField(record, "node"); got == NodeID(drainingNode) {
+			t.Errorf("call %s during the drain went to the draining node %s", result.CallID, got)
+		}
+	}
+
+	if nodeC.Exited() {
+		t.Fatalf("%s exited while its call was in progress", NodeID(drainingNode))
+	}
+	if got := countPhoneEvents(counselor.phone.Events(), EventCallClosed); got != closed {
+		t.Fatalf("counselor %s's call on %s ended during the drain, before the hangup", user, NodeID(drainingNode))
+	}
+	counselor.phone.Hangup(t)
+	result := ongoing.Wait(t)
+	if code := nodeC.WaitExit(t, multiNodeWait); code != 0 {
+		t.Errorf("%s exit code = %d, want 0", NodeID(drainingNode), code)
+	}
+	for _, entry := range nodeC.Logs() {
+		if LogMessage("drain deadline passed, ending calls")(entry) {
+			t.Errorf("%s waited for its drain deadline: %v", NodeID(drainingNode), entry)
+		}
+	}
+
+	record := waitMultiNodeRecord(t, nodeA, result.CallID)
+	for field, want := range map[string]string{"outcome": "answered", "counselor": user, "node": NodeID(drainingNode), "hangup_side": "counselor"} {
+		if got := recordField(record, field); got != want {
+			t.Errorf("call in progress on the draining node: %s = %q, want %q; record %v", field, got, want, record)
+		}
+	}
+	for _, user := range multiNodeCounselors {
+		nodeA.SetCounselorState(t, user, "break", "node test")
+	}
+}
+
+// waitPhoneEventCount waits until the phone reported want events of
+// eventType in all.
+func waitPhoneEventCount(t *testing.T, phone *Phone, eventType string, want int) {
+	t.Helper()
+
+	deadline := time.Now().Add(multiNodeWait)
+	for countPhoneEvents(phone.Events(), eventType) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("phone reported %d %s events after %s, want %d: %v", countPhoneEvents(phone.Events(), eventType), eventType, multiNodeWait, want, phone.Events())
+		}
+		time.Sleep(readyPollInterval)
+	}
+}
+
 // killedNode queues two callers on node A while every counselor is on
 // break and kills node A with SIGKILL. Node B must close their records as
 // interrupted with a callback task each, and answer a new caller that
 // comes through Kamailio.
+//
+// The two callback tasks keep the interrupted callers' places, ahead of
+// the new caller, so two of the three counselors get a callback when they
+// log in. The test hangs up only the phone that node B bridged to the new
+// caller.
 func killedNode(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
 	nodeA, nodeB := set.Nodes[0], set.Nodes[1]
 	entered := countEvents(nodeB.Events(t), "caller_entered")
@@ -234,13 +407,22 @@ func killedNode(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSe
 	interrupted := waitInterrupted(t, nodeB, NodeID(0), 2)
 	checkCallbackTasks(t, nodeB, interrupted)
 
-	before := answeredSoFar(phones)
+	logsBefore := nodeB.LogCount()
 	for _, user := range multiNodeCounselors {
 		nodeB.LoginCounselor(t, user)
 	}
 	caller := startWaitingCaller(t, set.Proxy.Addr())
-	hangUpAnswered(t, phones, before, 1)
+	bridged := nodeB.WaitLogAfter(t, logsBefore, LogMessage("counselor answered, bridging"), multiNodeWait)
+	counselor, ok := phones[recordField(bridged, "counselor")]
+	if !ok {
+		t.Fatalf("node B bridged the new caller to an unknown counselor: %v", bridged)
+	}
+	time.Sleep(counselorTalk)
+	counselor.phone.Hangup(t)
 	result := caller.Wait(t)
+	if got := recordField(bridged, "call_id"); got != result.CallID {
+		t.Errorf("node B bridged call %s, want the new caller's %s", got, result.CallID)
+	}
 	record := waitMultiNodeRecord(t, nodeB, result.CallID)
 	if got := recordField(record, "outcome"); got != "answered" {
 		t.Errorf("call after the node was killed: outcome = %q, want answered; record %v", got, record)

@@ -24,8 +24,10 @@ const (
 	// so that a test's Stop does not wait for calls for long.
 	DefaultDrainTimeout = "5s"
 	// stopGrace is how long Stop waits after SIGTERM before SIGKILL; it
-	// must exceed shutdown.drain_timeout.
-	stopGrace = 40 * time.Second
+	// must exceed shutdown.drain_timeout. A server whose configuration sets
+	// a longer drain_timeout gets that timeout plus stopGraceMargin.
+	stopGrace       = 40 * time.Second
+	stopGraceMargin = 10 * time.Second
 	// waitDelay bounds how long exec waits for output pipes after a child
 	// exits.
 	waitDelay = 5 * time.Second
@@ -101,8 +103,11 @@ type Server struct {
 	stdout *lineWriter
 	stderr *lineWriter
 
-	stopOnce sync.Once
-	stopCode int
+	// stopGrace is how long Stop waits after SIGTERM: the package's
+	// stopGrace, or longer for a long shutdown.drain_timeout.
+	stopGrace time.Duration
+	stopOnce  sync.Once
+	stopCode  int
 }
 
 // StartServer writes a configuration derived from
@@ -187,7 +192,20 @@ func (s *Server) configure(t testing.TB, opts ServerOptions) {
 
 	writeConfig(t, cfg, s.ConfigPath)
 	s.Config = cfg
+	s.stopGrace = stopGraceFor(cfg)
 	s.env = serverEnv(RecordsKeyEnv+"="+s.RecordsKey, append([]string{APITokenEnv + "=" + s.APIToken}, opts.Env...))
+}
+
+// stopGraceFor returns how long Stop waits after SIGTERM for a server
+// with configuration cfg: stopGrace, or shutdown.drain_timeout plus
+// stopGraceMargin when that is longer.
+func stopGraceFor(cfg map[string]any) time.Duration {
+	value, _ := ConfigValue(cfg, "shutdown.drain_timeout").(string)
+	drain, err := time.ParseDuration(value)
+	if err != nil || drain+stopGraceMargin <= stopGrace {
+		return stopGrace
+	}
+	return drain + stopGraceMargin
 }
 
 func newRecordsKey(t testing.TB) string {
@@ -302,19 +320,43 @@ func (s *Server) WaitLog(t testing.TB, match func(entry map[string]any) bool, ti
 	return entry
 }
 
-// Stop sends SIGTERM, waits for the drain (SIGKILL after 40 s, which fails
-// the test) and returns the exit code. Later calls return the same code.
+// Stop sends SIGTERM, waits for the drain (SIGKILL after 40 s, or after
+// shutdown.drain_timeout plus 10 s when that is longer, which fails the
+// test) and returns the exit code. Later calls return the same code.
 func (s *Server) Stop(t testing.TB) int {
 	t.Helper()
 
 	s.stopOnce.Do(func() {
-		code, killed := s.proc.stop(syscall.SIGTERM, stopGrace)
+		code, killed := s.proc.stop(syscall.SIGTERM, s.stopGrace)
 		s.stdout.Close()
 		s.stderr.Close()
 		if killed {
-			t.Errorf("server (pid %d) ignored SIGTERM for %s and was killed", s.proc.pid(), stopGrace)
+			t.Errorf("server (pid %d) ignored SIGTERM for %s and was killed", s.proc.pid(), s.stopGrace)
 		}
 		s.stopCode = code
+	})
+	return s.stopCode
+}
+
+// Terminate sends SIGTERM and returns at once, so that a test can watch
+// the drain. WaitExit collects the exit code.
+func (s *Server) Terminate() {
+	s.proc.signal(syscall.SIGTERM)
+}
+
+// WaitExit waits until the server exits on its own and returns the exit
+// code. It fails the test when the server still runs after timeout. Stop
+// afterwards returns the same code.
+func (s *Server) WaitExit(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+
+	if !s.proc.exitsWithin(timeout) {
+		t.Fatalf("server (pid %d) did not exit within %s", s.proc.pid(), timeout)
+	}
+	s.stopOnce.Do(func() {
+		s.stdout.Close()
+		s.stderr.Close()
+		s.stopCode, _ = s.proc.result()
 	})
 	return s.stopCode
 }
@@ -336,6 +378,25 @@ func (s *Server) Kill(t testing.TB) {
 // Exited reports whether the server process has ended.
 func (s *Server) Exited() bool {
 	return !s.proc.running()
+}
+
+// LogCount returns how many JSON log entries the server wrote so far, for
+// WaitLogAfter.
+func (s *Server) LogCount() int {
+	return len(s.logs.snapshot())
+}
+
+// WaitLogAfter waits for a JSON log entry that matches among the entries
+// after the first from, and returns it. It fails the test on timeout or
+// when the server exits first.
+func (s *Server) WaitLogAfter(t testing.TB, from int, match func(entry map[string]any) bool, timeout time.Duration) map[string]any {
+	t.Helper()
+
+	entry, _, err := s.logs.wait(from, match, timeout, s.proc.exited)
+	if err != nil {
+		t.Fatalf("waiting for a server log entry after entry %d: %v", from, err)
+	}
+	return entry
 }
 
 // LogMessage matches log entries whose message field equals message.

@@ -66,10 +66,10 @@ func NodeHost(i int) string {
 	return "127.0.0." + strconv.Itoa(firstNodeHostByte+i)
 }
 
-// StartSharedSet starts the Sentinel set, PostgreSQL, Kamailio with a
-// dispatcher list of the nodes, and the nodes in shared mode (one records
-// key for all, the DSN in HELPLINE_RECORDS_DSN), and waits until every node
-// logged "helpline ready". Every process stops when the test ends.
+// StartSharedSet starts the Sentinel set, PostgreSQL, the nodes in shared
+// mode (one records key for all, the DSN in HELPLINE_RECORDS_DSN), waiting
+// until every node logged "helpline ready", and then Kamailio with a
+// dispatcher list of the nodes. Every process stops when the test ends.
 func StartSharedSet(t testing.TB, opts SharedOptions) *SharedSet {
 	t.Helper()
 
@@ -89,13 +89,17 @@ func StartSharedSet(t testing.TB, opts SharedOptions) *SharedSet {
 		ports[i] = FreePort(t)
 		uris[i] = NodeURI(NodeHost(i), ports[i])
 	}
-	set.Proxy = StartKamailio(t, KamailioOptions{Config: opts.KamailioConfig, Nodes: uris, Defines: opts.KamailioDefines})
-
 	binary := BuildServer(t)
 	key := newRecordsKey(t)
 	for i := range count {
 		set.Nodes = append(set.Nodes, StartServer(t, set.nodeOptions(i, ports[i], binary, key, opts.Mutate)))
 	}
+
+	// The proxy starts last. Its dispatcher marks a node that misses the
+	// first OPTIONS probe as down and takes it back only on a later probe,
+	// so a proxy started before the nodes may reject a REGISTER sent right
+	// after "helpline ready" with 503.
+	set.Proxy = StartKamailio(t, KamailioOptions{Config: opts.KamailioConfig, Nodes: uris, Defines: opts.KamailioDefines})
 	return set
 }
 
