@@ -43,9 +43,8 @@ func (r reclaimReport) empty() bool {
 //  3. node's callback tasks that were waiting in the queue move to this
 //     node.
 //  4. MarkNodeInterrupted closes node's open records.
-//  5. Each interrupted waiting caller with a number gets a callback task
-//     whose ID derives from the call ID. The records list who was waiting,
-//     so a repeat after a failure in step 4 still finds them.
+//  5. Each interrupted caller with a number gets a callback task whose ID
+//     derives from the call ID, so a repeat creates no second task.
 //
 // NOTE: a reclaim that stops between steps 1 and 3 leaves the queued
 // callback tasks open in the records only. One that stops between steps 4

@@ -310,6 +310,10 @@ func (w *Watchdog) heartbeat(ctx context.Context) error {
 // It waits until this node's own heartbeats have reached the store for one
 // TTL in a row, so that an outage of the store, which stops every node's
 // heartbeats at once, never makes live nodes look stopped.
+//
+// NOTE: a node cut off from Redis alone for longer than the TTL, while the
+// other nodes still reach Redis, looks stopped although its calls go on:
+// they are closed as interrupted in the records and get callback tasks.
 func (w *Watchdog) ReclaimStopped(ctx context.Context) {
 	if !w.healthyLongEnough() {
 		return
