@@ -3,7 +3,9 @@ package sip
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"strings"
 	"time"
 )
@@ -147,4 +149,60 @@ func (r *Registrar) registeredElsewhere(user string) bool {
 	r.log.Info().Str("user", user).Str("node", others[0].Node).
 		Msg("last binding on this node ended, but the phone is still registered on another node: the counselor stays logged in")
 	return true
+}
+
+// RestoreShared takes back this node's bindings that the shared store kept
+// across a restart, so that phones registered through this node stay
+// reachable from it until they register again. It looks at the counselors
+// the registrar knows and returns how many bindings it restored. Embedded
+// mode restores nothing.
+func (r *Registrar) RestoreShared(ctx context.Context) int {
+	if r.shared == nil {
+		return 0
+	}
+	now := r.now()
+	restored := 0
+	for _, user := range slices.Sorted(maps.Keys(r.passwords)) {
+		stored, err := r.shared.LoadBindings(ctx, user, now)
+		if err != nil {
+			r.log.Warn().Err(err).Str("user", user).Msg("reading this node's bindings from the shared store failed: the phone is reachable again once it registers")
+			continue
+		}
+		restored += r.restoreOwn(user, stored, now)
+	}
+	r.deliverChanges()
+	r.wakeSweeper()
+	if restored > 0 {
+		r.log.Info().Int("bindings", restored).Msg("bindings of this node restored from the shared store")
+	}
+	return restored
+}
+
+// restoreOwn adds the unexpired bindings of stored that this node holds to
+// the local bindings of user, leaving any binding made since the start
+// alone, and returns how many it added.
+func (r *Registrar) restoreOwn(user string, stored []Binding, now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	added := 0
+	for _, binding := range stored {
+		if binding.Node != r.node || !binding.Expires.After(now) {
+			continue
+		}
+		key := contactKey(binding.Contact)
+		if _, exists := r.bindings[user][key]; exists {
+			continue
+		}
+		if r.bindings[user] == nil {
+			r.bindings[user] = make(map[string]Binding)
+		}
+		// This node's own Path is the only one with a flow token: a front
+		// proxy's Path has none.
+		binding.direct = len(binding.Path) == 1 && strings.Contains(binding.Path[0], flowTokenParam+"=")
+		r.bindings[user][key] = binding
+		added++
+	}
+	r.announceLocked(user)
+	return added
 }

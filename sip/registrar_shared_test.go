@@ -103,3 +103,49 @@ func TestSharedRegisterOwnPath(t *testing.T) {
 		t.Errorf("saved bindings = %+v (%v), want the binding with its Path", saved, err)
 	}
 }
+
+func TestRestoreSharedAfterRestart(t *testing.T) {
+	store := &memoryBindings{}
+	shared := func(cfg *RegistrarConfig) {
+		cfg.Shared = store
+		cfg.Node = "a"
+		cfg.NodeAddresses = map[string]string{"udp": "10.0.0.1:5060", "tcp": "10.0.0.1:5060"}
+	}
+	first := startRegistrar(t, shared)
+	client := newTestClient(t, "127.0.0.1")
+	spec := registerSpec{toUser: testUser, contact: "<sip:" + testUser + "@127.0.0.1:5999;transport=tcp>", callID: "call-restart", cseq: 1, tcp: true}
+	if res := first.register(t, client, spec, "MD5", testUser, testPassword); res.StatusCode != sipmsg.StatusOK {
+		t.Fatalf("status = %d, want 200", res.StatusCode)
+	}
+	before, _ := first.registrar.Lookup(testUser)
+
+	// The node restarts: a new registrar with empty memory, same store.
+	second := startRegistrar(t, shared)
+	second.clock.now = first.clock.Now()
+	if _, ok := second.registrar.Lookup(testUser); ok {
+		t.Fatal("Lookup found a binding before RestoreShared: the test needs the restarted node to start empty")
+	}
+
+	if n := second.registrar.RestoreShared(context.Background()); n != 1 {
+		t.Fatalf("RestoreShared = %d, want 1", n)
+	}
+	after, ok := second.registrar.Lookup(testUser)
+	if !ok {
+		t.Fatal("Lookup found no binding after RestoreShared")
+	}
+	if after.Source != before.Source || !slices.Equal(after.Path, before.Path) {
+		t.Errorf("restored binding = %+v, want the one registered before the restart %+v", after, before)
+	}
+	hop, err := after.NextHop()
+	if err != nil || hop.Destination != before.Source.String() || len(hop.Route) != 0 {
+		t.Errorf("next hop of the restored own binding = %+v (%v), want the phone's flow directly", hop, err)
+	}
+	select {
+	case change := <-second.changes:
+		if change.user != testUser || !change.registered {
+			t.Errorf("registration change = %+v, want %s registered", change, testUser)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no registration change announced for the restored binding")
+	}
+}

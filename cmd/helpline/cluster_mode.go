@@ -38,6 +38,9 @@ type sharedNode struct {
 	client redis.UniversalClient
 	store  queue.NodeStore
 	log    zerolog.Logger
+	// nodeLog carries the node ID without a component, for the parts that
+	// name their own component.
+	nodeLog zerolog.Logger
 
 	watchdog *cluster.Watchdog
 	stream   *cluster.EventStream
@@ -91,8 +94,11 @@ func openSharedNode(cfg *config.Config, log zerolog.Logger) (*sharedNode, error)
 	if err != nil {
 		return nil, configError{err}
 	}
-	log = log.With().Str("component", "cluster").Str("node", id).Logger()
-	return &sharedNode{cfg: cfg, id: id, client: client, store: openSharedStore(client, id), log: log}, nil
+	nodeLog := log.With().Str("node", id).Logger()
+	return &sharedNode{
+		cfg: cfg, id: id, client: client, store: openSharedStore(client, id),
+		log: nodeLog.With().Str("component", "cluster").Logger(), nodeLog: nodeLog,
+	}, nil
 }
 
 // withBuffer wraps q, the shared store, in the outage buffer and returns
@@ -102,7 +108,7 @@ func (n *sharedNode) withBuffer(q queue.Store, notify func()) queue.Store {
 	if n == nil {
 		return q
 	}
-	n.buffer = newOutageBuffer(n.cfg.Cluster, q, notify, n.log)
+	n.buffer = newOutageBuffer(n.cfg.Cluster, q, notify, n.nodeLog)
 	return n.buffer
 }
 
@@ -132,6 +138,18 @@ func (n *sharedNode) readyChecks() []web.ReadyCheck {
 		return nil
 	}
 	return []web.ReadyCheck{{Name: "shared_store", Check: n.watchdog.Ready}}
+}
+
+// restoreBindings takes back the registrations that this node held before
+// a restart and that Redis kept, so that those phones stay reachable from
+// this node. It does nothing in embedded mode.
+func (n *sharedNode) restoreBindings(registrar *sip.Registrar) {
+	if n == nil {
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), startReclaimTimeout)
+	defer stop()
+	registrar.RestoreShared(ctx)
 }
 
 // nodeID returns this node's ID, or "" in embedded mode.

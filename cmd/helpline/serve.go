@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -178,11 +177,16 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	registrar, err = newRegistrar(cfg, q, states, shared, log)
+	if err := addCounselors(cfg, q); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	registrar, err = newRegistrar(cfg, states, shared, log)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
+	shared.restoreBindings(registrar)
 	ports, err := media.NewPortRange(cfg.RTP.Address, cfg.RTP.PortMin, cfg.RTP.PortMax)
 	if err != nil {
 		_ = store.Close()
@@ -237,7 +241,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
-		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), shared.readyChecks()...)...)
+		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 	}
 	return a, nil
 }
@@ -291,18 +295,27 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 	return store, nil
 }
 
+// addCounselors makes every configured counselor known to the queue store,
+// which keeps the states of counselors already known.
+func addCounselors(cfg *config.Config, q queue.Store) error {
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	for _, c := range cfg.Counselors {
+		if err := q.AddCounselor(ctx, c.ID, time.Now()); err != nil {
+			return fmt.Errorf("adding the counselors to the queue store failed (in shared mode, check that Redis at cluster.redis.addrs answers): %w", err)
+		}
+	}
+	return nil
+}
+
 // newRegistrar builds the registrar and ties registrations to counselor
 // states: a registered phone makes the counselor reachable but not
 // available, and the end of its last registration logs the counselor out
 // (after the call, if one is in progress).
-func newRegistrar(cfg *config.Config, q queue.Store, states *counselor.Service, shared *sharedNode, log zerolog.Logger) (*sip.Registrar, error) {
+func newRegistrar(cfg *config.Config, states *counselor.Service, shared *sharedNode, log zerolog.Logger) (*sip.Registrar, error) {
 	passwords := make(map[string]string, len(cfg.Counselors))
-	ctx := context.Background()
 	for _, c := range cfg.Counselors {
 		passwords[c.ID] = c.Password
-		if err := q.AddCounselor(ctx, c.ID, time.Now()); err != nil {
-			return nil, fmt.Errorf("adding counselor %s: %w", c.ID, err)
-		}
 	}
 
 	rc := sip.RegistrarConfig{
@@ -426,7 +439,7 @@ func (a *app) logReady() {
 	}
 	a.log.Info().Str("sip", strings.Join(addrs, " ")).
 		Str("rtp", fmt.Sprintf("%s:%d-%d", a.cfg.RTP.Address, a.cfg.RTP.PortMin, a.cfg.RTP.PortMax)).
-		Str("records", filepath.Join(a.cfg.Records.DataDir, a.cfg.Records.File)).
+		Str("records", recordsLocation(a.cfg)).
 		Int("counselors", len(a.cfg.Counselors)).
 		Str("api", apiAddress(a.cfg)).
 		Msg("helpline ready")
