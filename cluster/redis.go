@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -72,8 +73,7 @@ func redisTLS(cfg config.RedisTLS) (*tls.Config, error) {
 }
 
 // RouteRedisLogs sends go-redis's own messages, such as failed dials while
-// a Sentinel failover runs, to log at warn level instead of the standard
-// logger. go-redis keeps one logger per process, so call it once at start.
+// a Sentinel failover runs, to log instead of the standard logger. go-redis keeps one logger per process, so call it once at start.
 func RouteRedisLogs(log zerolog.Logger) {
 	redis.SetLogger(redisLogger{log: log.With().Str("component", "redis").Logger()})
 }
@@ -83,6 +83,12 @@ type redisLogger struct {
 	log zerolog.Logger
 }
 
+// Printf logs go-redis's Sentinel news (a new master, a sentinel found) at
+// info level, and everything else, such as failed dials, at warn level.
 func (l redisLogger) Printf(_ context.Context, format string, args ...any) {
+	if strings.HasPrefix(format, "sentinel: ") && !strings.Contains(format, "failed") {
+		l.log.Info().Msgf(format, args...)
+		return
+	}
 	l.log.Warn().Msgf(format, args...)
 }

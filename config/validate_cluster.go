@@ -80,6 +80,10 @@ func validateRedis(r *Redis, env environment, ps *problems) {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil || host == "" || port == "" {
 			ps.add(joinKey("cluster.redis.addrs", strconv.Itoa(i)), addr, "is not host:port: write it such as 127.0.0.1:6379")
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			ps.add(joinKey("cluster.redis.addrs", strconv.Itoa(i)), addr, "has no valid port: use a port from 1 to 65535, such as 127.0.0.1:6379")
 		}
 	}
 	if r.DB < 0 {

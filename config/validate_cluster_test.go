@@ -15,6 +15,7 @@ func TestClusterRules(t *testing.T) {
 		{name: "shared without redis", edits: append(shared, edit{"cluster.redis.addrs", []any{}}), key: "cluster.redis.addrs", message: "must list at least one"},
 		{name: "bad redis address", edits: append(shared, edit{"cluster.redis.addrs", []any{"redis"}}), key: "cluster.redis.addrs.0", message: "is not host:port"},
 		{name: "shared without node sources", edits: append(shared, edit{"cluster.node_sources", []any{}}), key: "cluster.node_sources", message: "must list the networks of the other nodes"},
+		{name: "redis port too large", edits: append(shared, edit{"cluster.redis.addrs", []any{"127.0.0.1:99999"}}), key: "cluster.redis.addrs.0", message: "has no valid port"},
 		{name: "cert without key", edits: append(shared, edit{"cluster.redis.tls.cert_file", "c.pem"}), key: "cluster.redis.tls.cert_file", message: "must be set together"},
 	})
 }

@@ -146,3 +146,14 @@ func (s *Store) checkOpen() error {
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return s.writer.ExecContext(ctx, s.dialect.bind(query), args...)
 }
+
+// Ping checks that the database answers, for readiness checks.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	if err := s.writer.PingContext(ctx); err != nil {
+		return fmt.Errorf("records database does not answer: %w", err)
+	}
+	return nil
+}

@@ -1,18 +1,40 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"helpline/config"
 	"helpline/queue"
+	"helpline/records"
 	"helpline/web"
 )
 
 // errDraining is the /readyz reason of a server that drains its calls
 // after SIGTERM.
 var errDraining = errors.New("shutting down: new calls are rejected while calls in progress end")
+
+// recordsPingTimeout bounds the /readyz check of the records database.
+const recordsPingTimeout = 2 * time.Second
+
+// errRecordsUnreachable is the /readyz reason of a records database that
+// does not answer. It names no address, because /readyz needs no token.
+var errRecordsUnreachable = errors.New("the records database does not answer: new call records cannot be written")
+
+// recordsCheck is the /readyz condition that the records database answers.
+func recordsCheck(store *records.Store) web.ReadyCheck {
+	return web.ReadyCheck{Name: "records", Check: func() error {
+		ctx, stop := context.WithTimeout(context.Background(), recordsPingTimeout)
+		defer stop()
+		if err := store.Ping(ctx); err != nil {
+			return errRecordsUnreachable
+		}
+		return nil
+	}}
+}
 
 // readyChecks are the conditions of /readyz: the server is not draining,
 // and the queue store, when it reports readiness (queue.Buffered does),

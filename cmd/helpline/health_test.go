@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"helpline/config"
 	"helpline/counselor"
 	"helpline/queue"
+	"helpline/records"
 	"helpline/web"
 )
 
@@ -111,4 +113,20 @@ func getStatus(t *testing.T, url string) int {
 	}
 	res.Body.Close()
 	return res.StatusCode
+}
+
+func TestRecordsCheckReportsClosedDatabase(t *testing.T) {
+	store, err := records.Open(context.Background(), filepath.Join(t.TempDir(), "records.db"), records.DemoKey())
+	if err != nil {
+		t.Fatalf("open records: %v", err)
+	}
+	check := recordsCheck(store)
+	if err := check.Check(); err != nil {
+		t.Errorf("check of an open database = %v, want nil", err)
+	}
+
+	_ = store.Close()
+	if err := check.Check(); !errors.Is(err, errRecordsUnreachable) {
+		t.Errorf("check of a closed database = %v, want errRecordsUnreachable", err)
+	}
 }

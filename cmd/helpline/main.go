@@ -15,6 +15,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -78,6 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	default:
 		err = fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageText)
+		return exitOK
 	}
 	return exitStatus(err, stderr)
 }

@@ -51,3 +51,12 @@ func markRecordsInterrupted(ctx context.Context, store *records.Store, log zerol
 		log.Warn().Int("calls", n).Msg("calls left open by the last run marked interrupted")
 	}
 }
+
+// recordsLocation names where the records go, for the start-up log: the
+// SQLite file, or "postgres" without the DSN, which holds a password.
+func recordsLocation(cfg *config.Config) string {
+	if cfg.Records.Driver == config.RecordsPostgres {
+		return "postgres (" + cfg.Records.Postgres.DSNEnv + ")"
+	}
+	return filepath.Join(cfg.Records.DataDir, cfg.Records.File)
+}
