@@ -282,6 +282,11 @@ func (s *Service) changeUnread(id string, readErr error, change func() error) er
 func (s *Service) PhoneRegistered(ctx context.Context, id string, registered bool) {
 	log := s.log.With().Str("counselor", id).Logger()
 	if registered {
+		c, err := s.store.Counselor(ctx, id)
+		if err == nil && c.State != queue.StateLoggedOut {
+			log.Info().Str("state", string(c.State)).Msg("counselor phone registered")
+			return
+		}
 		log.Info().Msg("counselor phone registered, log in to take calls")
 		return
 	}

@@ -25,6 +25,10 @@ const recordsPingTimeout = 2 * time.Second
 var errRecordsUnreachable = errors.New("the records database does not answer: new call records cannot be written")
 
 // recordsCheck is the /readyz condition that the records database answers.
+//
+// NOTE: the node keeps answering calls while the database is down, and the
+// records and events of those calls are lost; nothing holds them until
+// the database is back.
 func recordsCheck(store *records.Store) web.ReadyCheck {
 	return web.ReadyCheck{Name: "records", Check: func() error {
 		ctx, stop := context.WithTimeout(context.Background(), recordsPingTimeout)

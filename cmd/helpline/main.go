@@ -48,7 +48,8 @@ Usage:
       masked unless --reveal.
 
 Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
-HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key.
+HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key;
+in shared mode HELPLINE_RECORDS_DSN holds the PostgreSQL connection string.
 `
 
 func main() {
@@ -72,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = listEvents(args[2:], stdout)
 	case args[0] == "records" && len(args) > 1 && args[1] == "callbacks":
 		err = exportCallbacks(args[2:], stdout)
+	case args[0] == "records" && len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
+		fmt.Fprint(stdout, usageText)
+		return exitOK
 	case args[0] == "records":
 		err = fmt.Errorf("%w: records needs a subcommand: export, events or callbacks", errUsage)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
