@@ -72,6 +72,10 @@ type call struct {
 	queuedAt    time.Time
 	counselorID string
 	peer        *outboundLeg
+	// earlyBye marks counselor legs that sent BYE after answering but
+	// before connect bridged them, so that connect ends the call as a
+	// counselor's hang-up of an answered call.
+	earlyBye map[*outboundLeg]bool
 	// holdStop stops the queue music when a counselor answers.
 	holdStop context.CancelFunc
 	// queue is the queue the caller joined, "" before that.
@@ -168,7 +172,28 @@ func (c *call) legHangup(leg any, reason string) {
 		c.end(&hangup{side: records.SideCaller, reason: "caller sent " + reason})
 		return
 	}
+	if out, ok := leg.(*outboundLeg); ok && c.noteEarlyBye(out) {
+		c.log.Info().Msg("counselor hung up as the call was being bridged")
+		return
+	}
 	c.end(&hangup{side: records.SideCounselor, reason: "counselor sent " + reason})
+}
+
+// noteEarlyBye records a BYE from a counselor leg that answered while the
+// caller still waits in the queue, before connect made it the peer. It
+// reports false when the leg is already connected or the call is past the
+// queue.
+func (c *call) noteEarlyBye(out *outboundLeg) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseQueued || c.peer == out {
+		return false
+	}
+	if c.earlyBye == nil {
+		c.earlyBye = make(map[*outboundLeg]bool)
+	}
+	c.earlyBye[out] = true
+	return true
 }
 
 // legDigit delivers an INFO digit from the caller to the IVR, and one

@@ -209,6 +209,7 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	queuedAt := c.queuedAt
 	stopHold := c.holdStop
 	queueName := c.queue
+	hungUp := c.earlyBye[leg]
 	c.mu.Unlock()
 
 	if stopHold != nil {
@@ -218,6 +219,12 @@ func (c *call) connect(leg *outboundLeg, counselorID string) {
 	c.record(records.Patch{CounselorAnsweredAt: &now, Counselor: &counselorID, QueueWait: &wait})
 	c.log.Info().Str("counselor", counselorID).Dur("queue_wait", wait).Msg("counselor answered, bridging")
 	c.publishConnected(queueName, counselorID, wait)
+	if hungUp {
+		// The counselor hung up before the bridge: an answered call that
+		// the counselor ended, not a caller who left the queue.
+		c.end(&hangup{side: records.SideCounselor, reason: "counselor sent " + reasonBye})
+		return
+	}
 
 	c.startBridge(leg)
 	c.srv.spawn(func() { c.watchCounselorDigits(leg) })
