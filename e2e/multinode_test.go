@@ -42,6 +42,9 @@ const (
 // skill of the loneliness_ko queue that keys 5 and 1 lead to.
 var multiNodeCounselors = []string{"1001", "1002", "1003"}
 
+// talkingCounselor talks to a caller through the Sentinel failover.
+const talkingCounselor = "1003"
+
 // directCounselor is a counselor the test adds to the configuration, whose
 // phone registers on node B itself rather than through Kamailio.
 const directCounselor = "1004"
@@ -93,7 +96,7 @@ func TestMultiNodeSharedMode(t *testing.T) {
 	t.Run("burst offers one caller per counselor", func(t *testing.T) {
 		burstOffers(t, set, phones)
 	})
-	t.Run("sentinel failover keeps waiting callers", func(t *testing.T) {
+	t.Run("sentinel failover keeps calls and waiting callers", func(t *testing.T) {
 		sentinelFailover(t, set, phones)
 	})
 	t.Run("caller answered through registering node", func(t *testing.T) {
@@ -208,10 +211,20 @@ func burstOffers(t *testing.T, set *SharedSet, phones map[string]counselorPhoneS
 	}
 }
 
-// sentinelFailover queues two callers while every counselor is on break,
+// sentinelFailover keeps one call in progress and queues two callers while
+// the other counselors are on break,
 // kills the Redis primary, places a third caller while no primary answers,
 // and checks that all three are answered once the counselors come back.
 func sentinelFailover(t *testing.T, set *SharedSet, phones map[string]counselorPhoneSet) {
+	// A call in progress when the primary fails: counselor 1003 talks to a
+	// caller through the whole failover.
+	talker := phones[talkingCounselor].phone
+	established := countPhoneEvents(talker.Events(), EventCallEstablished)
+	set.Nodes[0].LoginCounselor(t, talkingCounselor)
+	talking := startWaitingCaller(t, set.Proxy.Addr())
+	waitPhoneEvents(t, talker, EventCallEstablished, established+1)
+	set.Nodes[0].WaitCounselorState(t, talkingCounselor, "on_call", multiNodeWait)
+
 	entered := countEvents(set.Nodes[0].Events(t), "caller_entered")
 	waiting := []*SippProcess{
 		startWaitingCaller(t, set.Proxy.Addr()),
@@ -242,7 +255,26 @@ func sentinelFailover(t *testing.T, set *SharedSet, phones map[string]counselorP
 		}
 	}
 
+	// The call in progress went on through the failover. Its end reaches
+	// the new primary: the counselor leaves on_call.
 	before := answeredSoFar(phones)
+	hungUpAt := time.Now()
+	talker.Hangup(t)
+	talked := talking.Wait(t)
+	talkedRecord := waitMultiNodeRecord(t, set.Nodes[1], talked.CallID)
+	if got := recordField(talkedRecord, "outcome"); got != "answered" || recordField(talkedRecord, "hangup_side") != "counselor" {
+		t.Errorf("call in progress during the failover: outcome %q, hung up by %q; want answered, by the counselor; record %v",
+			got, recordField(talkedRecord, "hangup_side"), talkedRecord)
+	}
+	set.Nodes[1].WaitEvents(t, func(list []map[string]any) bool {
+		for _, e := range eventsSince(list, hungUpAt) {
+			if eventField(e, "type") == "counselor_state" && eventField(e, "counselor_id") == talkingCounselor && eventData(e, "from") == "on_call" {
+				return true
+			}
+		}
+		return false
+	}, multiNodeWait)
+
 	for _, user := range multiNodeCounselors {
 		set.Nodes[1].LoginCounselor(t, user)
 	}
@@ -485,6 +517,18 @@ func hangUpAnswered(t *testing.T, phones map[string]counselorPhoneSet, before ma
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("phones answered %d of %d calls", done, total)
+		}
+		time.Sleep(readyPollInterval)
+	}
+}
+
+// waitPhoneEvents waits until phone has seen want events of eventType.
+func waitPhoneEvents(t *testing.T, phone *Phone, eventType string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(multiNodeWait)
+	for countPhoneEvents(phone.Events(), eventType) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("phone saw %d %s events after %s, want %d", countPhoneEvents(phone.Events(), eventType), eventType, multiNodeWait, want)
 		}
 		time.Sleep(readyPollInterval)
 	}
