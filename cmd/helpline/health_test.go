@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 
 	"helpline/config"
 	"helpline/counselor"
+	"helpline/events"
 	"helpline/queue"
 	"helpline/records"
 	"helpline/web"
@@ -73,6 +76,45 @@ func TestHealthRoutesWithoutToken(t *testing.T) {
 				t.Errorf("GET %s = %d, want %d", tt.path, status, tt.want)
 			}
 		})
+	}
+}
+
+func TestMetricsWithoutToken(t *testing.T) {
+	cfg := &config.Config{
+		API: config.API{
+			Listen:  "127.0.0.1:0",
+			Token:   "t0ken",
+			Address: netip.MustParseAddrPort("127.0.0.1:0"),
+		},
+		Queues: []config.QueueDef{{Name: "general"}},
+	}
+	store := queue.NewMemoryStore()
+	bus := events.NewBus()
+	api := newAPI(cfg, counselor.New(counselor.Config{Store: store}), zerolog.Nop())
+	m := registerMetrics(cfg, api, bus, store, zerolog.Nop())
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	server, err := startAPI(cfg, api, zerolog.Nop())
+	if err != nil {
+		t.Fatalf("startAPI: %v", err)
+	}
+	t.Cleanup(server.stop)
+	base := "http://" + server.listener.Addr().String()
+
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics without a token = %d, want 200", res.StatusCode)
+	}
+	if !strings.Contains(string(body), `helpline_callers_waiting{queue="general"} 0`) {
+		t.Errorf("/metrics has no gauge of queue general:\n%s", body)
+	}
+	if status := getStatus(t, base+"/api/v1/counselors"); status != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/counselors without a token = %d, want 401", status)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"helpline/events"
 	"helpline/ivr"
 	"helpline/media"
+	"helpline/metrics"
 	"helpline/queue"
 	"helpline/records"
 	"helpline/routing"
@@ -136,6 +137,8 @@ type app struct {
 	callbacks *callback.Manager
 	// api is the HTTP API's routes, nil when the API is off.
 	api *web.API
+	// metrics feeds /metrics on the API, nil when the API is off.
+	metrics *metrics.Metrics
 	// shared is this node's part in shared mode, nil in embedded mode.
 	shared *sharedNode
 }
@@ -242,6 +245,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		registerCallRoutes(a.api, server, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
+		a.metrics = registerMetrics(cfg, a.api, bus, q, log)
 	}
 	return a, nil
 }
@@ -454,6 +458,9 @@ func (a *app) close() {
 	ctx, stop := context.WithTimeout(context.Background(), eventDrainTimeout)
 	a.shared.closeStream(ctx)
 	_ = a.persister.Close(ctx)
+	if a.metrics != nil {
+		_ = a.metrics.Close(ctx)
+	}
 	stop()
 	if err := a.records.Close(); err != nil {
 		a.log.Error().Err(err).Msg("closing records failed")
