@@ -21,8 +21,11 @@ const unknownOutcome = "unknown"
 // Start subscribes to bus and updates the event counters until Close.
 // Publishing never waits for the metrics: when the subscription's buffer
 // is full the bus drops the event, and helpline_errors_total{source="events"}
-// counts it. Start must be called at most once.
+// counts it. Calls after the first do nothing.
 func (m *Metrics) Start(bus *events.Bus) {
+	if m.sub != nil {
+		return
+	}
 	m.sub = bus.Subscribe(SubscriptionBuffer)
 	m.done = make(chan struct{})
 	go m.run()

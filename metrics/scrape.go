@@ -48,7 +48,7 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	c.m.errors.Describe(ch)
 }
 
-// Collect sends the gauges when the store answers in time, else counts
+// Collect sends the gauges when the store responds in time, else counts
 // the failure and leaves the gauges out, then sends the error counter.
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.m.store != nil {
@@ -66,12 +66,12 @@ func (c *scrapeCollector) collectStore(ch chan<- prometheus.Metric) {
 	if err != nil {
 		c.m.errors.WithLabelValues(SourceQueueStore).Inc()
 		if !c.failing.Swap(true) {
-			c.m.log.Warn().Err(err).Msg("metrics: reading the queue store failed: helpline_callers_waiting and helpline_counselors are left out until it answers")
+			c.m.log.Warn().Err(err).Msg("metrics: reading the queue store failed: helpline_callers_waiting and helpline_counselors are left out until it responds")
 		}
 		return
 	}
 	if c.failing.Swap(false) {
-		c.m.log.Info().Msg("metrics: the queue store answers again")
+		c.m.log.Info().Msg("metrics: the queue store responds again")
 	}
 
 	for i, name := range c.m.queues {
