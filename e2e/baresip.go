@@ -154,8 +154,9 @@ func StartBaresip(t testing.TB, spec Softphone) *Phone {
 	baresip := RequireTool(t, "baresip")
 
 	p := &Phone{
-		Dir:         t.TempDir(),
-		SIPPort:     FreePort(t),
+		Dir: t.TempDir(),
+		// baresip also opens SIP over TLS on the port after SIPPort.
+		SIPPort:     FreePortPair(t),
 		ControlPort: FreePort(t),
 		RTP:         FreePortRange(t, phoneRTPPorts),
 		spec:        spec,

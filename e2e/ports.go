@@ -82,6 +82,26 @@ func FreePort(t testing.TB) int {
 	return 0
 }
 
+// FreePortPair returns a port N on 127.0.0.1 with N and N+1 both free for
+// UDP and TCP when checked and reserved for the test, for baresip, which
+// opens its TLS transport on the port after its sip_listen port.
+func FreePortPair(t testing.TB) int {
+	t.Helper()
+
+	for range portPickAttempts {
+		port, err := ephemeralTCPPort()
+		if err != nil {
+			t.Fatalf("picking a free port: %v", err)
+		}
+		if udpFree(port) && udpFree(port+1) && tcpFree(port+1) && reserve(port, 2) {
+			t.Cleanup(func() { release(port, 2) })
+			return port
+		}
+	}
+	t.Fatalf("picking two consecutive ports free for UDP and TCP: %v", ErrNoFreePort)
+	return 0
+}
+
 // FreePortRange returns size consecutive ports starting at an even port
 // chosen at random (in [10000, 30000) for 16 ports or more, else in
 // [30000, 59000)), all free for UDP when checked and not handed out to a
@@ -123,6 +143,15 @@ func ephemeralTCPPort() (int, error) {
 	}
 	defer listener.Close()
 	return listener.Addr().(*net.TCPAddr).Port, nil
+}
+
+func tcpFree(port int) bool {
+	listener, err := net.Listen("tcp", net.JoinHostPort(Loopback, strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	listener.Close()
+	return true
 }
 
 func udpFree(port int) bool {
