@@ -164,8 +164,8 @@ func (w *Watchdog) Ready() error {
 func (w *Watchdog) maxBeatGap() time.Duration { return 2 * w.interval() }
 
 // errStoreUnreachable is Ready's error. It leaves out the cause, which may
-// name Redis addresses, because /readyz answers without a token.
-var errStoreUnreachable = errors.New("the shared store does not answer: this node's liveness key is not refreshed")
+// name Redis addresses, because /readyz needs no token.
+var errStoreUnreachable = errors.New("shared store not responding: this node's liveness key is not refreshed")
 
 // healthyLongEnough reports whether this node's heartbeats have reached the
 // store for at least one TTL in a row. A node that just got its connection
@@ -373,7 +373,7 @@ func (w *Watchdog) reclaimStopped(ctx context.Context, node string) error {
 		return err
 	}
 	if !w.steady(start) {
-		w.log.Info().Str("stopped_node", node).Msg("the shared store was slow to answer, looking at the node again later")
+		w.log.Info().Str("stopped_node", node).Msg("shared store responded slowly, checking the node again later")
 		return nil
 	}
 	if !slices.Contains(still, node) {

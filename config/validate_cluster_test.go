@@ -41,7 +41,7 @@ func TestSharedModeReadsSecretsFromEnvironment(t *testing.T) {
 	}
 }
 
-func TestSecretVariablesOfSharedModeAreNoUnknownKeys(t *testing.T) {
+func TestSharedSecretVariablesNotUnknown(t *testing.T) {
 	tree := exampleTree(t)
 	setPath(t, tree, "cluster.mode", "shared")
 	setPath(t, tree, "records.driver", "postgres")

@@ -147,13 +147,13 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	return s.writer.ExecContext(ctx, s.dialect.bind(query), args...)
 }
 
-// Ping checks that the database answers, for readiness checks.
+// Ping checks that the database responds, for readiness checks.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
 	if err := s.writer.PingContext(ctx); err != nil {
-		return fmt.Errorf("records database does not answer: %w", err)
+		return fmt.Errorf("ping records database failed: %w", err)
 	}
 	return nil
 }

@@ -21,10 +21,10 @@ var errDraining = errors.New("shutting down: new calls are rejected while calls 
 const recordsPingTimeout = 2 * time.Second
 
 // errRecordsUnreachable is the /readyz reason of a records database that
-// does not answer. It names no address, because /readyz needs no token.
-var errRecordsUnreachable = errors.New("the records database does not answer: new call records cannot be written")
+// does not respond. It names no address, because /readyz needs no token.
+var errRecordsUnreachable = errors.New("records database not responding: new call records cannot be written")
 
-// recordsCheck is the /readyz condition that the records database answers.
+// recordsCheck is the /readyz condition that the records database responds.
 //
 // NOTE: the node keeps answering calls while the database is down, and the
 // records and events of those calls are lost; nothing holds them until

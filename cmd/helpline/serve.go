@@ -306,7 +306,7 @@ func addCounselors(cfg *config.Config, q queue.Store) error {
 	defer stop()
 	for _, c := range cfg.Counselors {
 		if err := q.AddCounselor(ctx, c.ID, time.Now()); err != nil {
-			return fmt.Errorf("adding the counselors to the queue store failed (in shared mode, check that Redis at cluster.redis.addrs answers): %w", err)
+			return fmt.Errorf("adding the counselors to the queue store failed (in shared mode, check that Redis at cluster.redis.addrs is reachable): %w", err)
 		}
 	}
 	return nil

@@ -167,7 +167,7 @@ func (s *Server) logTail() string {
 	return strings.Join(lines, " | ")
 }
 
-// waitReady pings addr until it answers PONG or startTimeout passes.
+// waitReady pings addr until it replies PONG or startTimeout passes.
 func waitReady(addr string) error {
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
@@ -183,7 +183,7 @@ func waitReady(addr string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("redis-server on %s did not answer PING within %s: %v", addr, startTimeout, err)
+	return fmt.Errorf("redis-server on %s: PING timed out after %s: %v", addr, startTimeout, err)
 }
 
 // FreePort returns a TCP port on host that was free a moment ago.
