@@ -31,7 +31,7 @@ func WithAuditor(auditor Auditor) Option {
 
 // Audit stores an audit entry for the request's principal: action (such as
 // "reveal_number"), target (such as a call id) and detail. A failure is
-// logged and does not change the answer. The entry is written before Audit
+// logged and does not change the response. The entry is written before Audit
 // returns, within 5 seconds.
 func (a *API) Audit(r *http.Request, action, target, detail string) {
 	p, _ := PrincipalFrom(r.Context())

@@ -51,7 +51,8 @@ func accessOptions(cfg *config.Config, store *records.Store, bus events.Publishe
 }
 
 // sweepSessions removes expired sessions every interval until ctx ends.
-// Expired sessions are rejected anyway; the sweep keeps the table small.
+// Expired sessions are rejected anyway, so the sweep only keeps the table
+// small.
 func sweepSessions(ctx context.Context, store web.SessionStore, interval time.Duration, log zerolog.Logger) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
