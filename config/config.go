@@ -61,6 +61,7 @@ type Config struct {
 
 	Callbacks Callbacks `mapstructure:"callbacks"`
 	Cluster   Cluster   `mapstructure:"cluster"`
+	Web       Web       `mapstructure:"web"`
 }
 
 // SIP is the signalling section.

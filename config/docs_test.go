@@ -42,6 +42,7 @@ func TestReferenceDocumentsListEntryKeys(t *testing.T) {
 		"node":      reflect.TypeFor[ivr.Node](),
 		"collect":   reflect.TypeFor[ivr.Collect](),
 		"edge":      reflect.TypeFor[ivr.Edge](),
+		"web user":  reflect.TypeFor[WebUser](),
 	}
 	for name, entryType := range types {
 		for _, key := range fieldKeys(entryType) {

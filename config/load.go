@@ -36,8 +36,9 @@ const (
 // os.Environ form) and validates the result in one step.
 //
 // A key that the file leaves out takes its value from the example, except
-// counselors, which must be listed, and records.allow_demo_key and
-// api.allow_demo_token, which are false. A file that lists ivr.nodes
+// counselors, which must be listed, web.users, which is empty, and
+// records.allow_demo_key, api.allow_demo_token and web.allow_demo_users,
+// which are false. A file that lists ivr.nodes
 // replaces the whole example menu.
 //
 // A configuration that cannot run gives an error wrapping ErrInvalid: a
@@ -113,8 +114,8 @@ func readYAML(data []byte) (*viper.Viper, error) {
 }
 
 // setDefaults gives every key that the file leaves out the example's value,
-// with the exceptions described at counselorsKey, nodesKey, allowDemoKeyKey
-// and allowDemoTokenKey.
+// with the exceptions described at counselorsKey, nodesKey, allowDemoKeyKey,
+// allowDemoTokenKey, webUsersKey and allowDemoUsersKey.
 func setDefaults(v *viper.Viper) error {
 	example, err := readYAML(exampleYAML)
 	if err != nil {
@@ -123,7 +124,7 @@ func setDefaults(v *viper.Viper) error {
 	menuGiven := v.IsSet(nodesKey)
 
 	for _, key := range example.AllKeys() {
-		if key == counselorsKey || strings.HasPrefix(key, nodesKey+".") {
+		if key == counselorsKey || key == webUsersKey || strings.HasPrefix(key, nodesKey+".") {
 			continue
 		}
 		v.SetDefault(key, example.Get(key))
@@ -133,6 +134,7 @@ func setDefaults(v *viper.Viper) error {
 	}
 	v.SetDefault(allowDemoKeyKey, false)
 	v.SetDefault(allowDemoTokenKey, false)
+	v.SetDefault(allowDemoUsersKey, false)
 	return nil
 }
 

@@ -66,6 +66,7 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	validateOverflows(cfg.Queues, &cfg.Trunk, ps)
 	validateStates(cfg, env, ps, warnings)
 	validateCluster(cfg, env, ps)
+	validateWeb(&cfg.Web, cfg.Counselors, ps)
 }
 
 func validateSIP(s *SIP, ps *problems) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -16,33 +17,55 @@ import (
 // the server read without end.
 const maxBodyBytes = 64 << 10
 
-// API is the authenticated JSON API. Create it with NewAPI, add routes with
-// Handle, and serve it as an http.Handler. Routes added with HandlePublic
-// are served without a token.
+// API is the authenticated JSON API and the web pages. Create it with
+// NewAPI, add routes with Handle, HandleRoles or HandlePage, and serve it
+// as an http.Handler. Routes added with HandlePublic are served without a
+// token.
 type API struct {
 	mux    *http.ServeMux
 	public *http.ServeMux
 	tokens [][]byte
 	log    zerolog.Logger
+	// pages holds the patterns registered with HandlePage.
+	pages map[string]bool
+	// login is nil while logins are off; then only the token is accepted.
+	login   *loginService
+	auditor Auditor
+	now     func() time.Time
+}
+
+// Option changes how NewAPI sets up an API.
+type Option func(*API)
+
+// WithClock sets the clock of session expiry and lockouts. The default is
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(a *API) { a.now = now }
 }
 
 // NewAPI returns an API that accepts requests bearing one of tokens
-// ("Authorization: Bearer <token>"). Empty tokens are ignored, so an API
-// built without a token refuses every request.
-func NewAPI(tokens []string, log zerolog.Logger) *API {
-	a := &API{mux: http.NewServeMux(), public: http.NewServeMux(), log: log}
+// ("Authorization: Bearer <token>") as RoleAdmin. Empty tokens are
+// ignored, so an API built without a token or WithLogin refuses every
+// request.
+func NewAPI(tokens []string, log zerolog.Logger, opts ...Option) *API {
+	a := &API{mux: http.NewServeMux(), public: http.NewServeMux(), log: log, pages: make(map[string]bool), now: time.Now}
 	for _, t := range tokens {
 		if t != "" {
 			a.tokens = append(a.tokens, []byte(t))
 		}
 	}
+	for _, opt := range opts {
+		opt(a)
+	}
+	a.registerAccessRoutes()
 	return a
 }
 
 // Handle registers h for pattern, in http.ServeMux syntax with a method,
-// such as "POST /api/v1/counselors/{id}/state".
+// such as "POST /api/v1/counselors/{id}/state". Only the bearer token and
+// admin logins may use it.
 func (a *API) Handle(pattern string, h http.HandlerFunc) {
-	a.mux.HandleFunc(pattern, h)
+	a.HandleRoles(pattern, nil, h)
 }
 
 // HandlePublic registers h for pattern like Handle, but serves it without
@@ -50,21 +73,6 @@ func (a *API) Handle(pattern string, h http.HandlerFunc) {
 // health checks.
 func (a *API) HandlePublic(pattern string, h http.HandlerFunc) {
 	a.public.HandleFunc(pattern, h)
-}
-
-// ServeHTTP serves a public route, or checks the token and dispatches the
-// request.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h, pattern := a.public.Handler(r); pattern != "" {
-		h.ServeHTTP(w, r)
-		return
-	}
-	if !a.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="helpline"`)
-		WriteError(w, http.StatusUnauthorized, "missing or wrong API token: send Authorization: Bearer <token>")
-		return
-	}
-	a.mux.ServeHTTP(w, r)
 }
 
 // authorized reports whether r carries one of the API's tokens.

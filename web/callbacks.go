@@ -60,8 +60,11 @@ func newCallbackJSON(t callback.Task) callbackJSON {
 //
 //	GET  /api/v1/callbacks              every task, oldest first
 //	POST /api/v1/callbacks/{id}/cancel  cancel a task: 404 unknown, 409 done
+//
+// Supervisors, follow-up staff and admins may list; supervisors and admins
+// may cancel.
 func RegisterCallbacks(api *API, deps CallbackDeps) {
-	api.Handle("GET /api/v1/callbacks", func(w http.ResponseWriter, _ *http.Request) {
+	api.HandleRoles("GET /api/v1/callbacks", []Role{RoleSupervisor, RoleFollowUp}, func(w http.ResponseWriter, _ *http.Request) {
 		tasks := deps.Tasks.List()
 		list := make([]callbackJSON, 0, len(tasks))
 		for _, t := range tasks {
@@ -70,7 +73,7 @@ func RegisterCallbacks(api *API, deps CallbackDeps) {
 		WriteJSON(w, http.StatusOK, map[string]any{"callbacks": list})
 	})
 
-	api.Handle("POST /api/v1/callbacks/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleRoles("POST /api/v1/callbacks/{id}/cancel", []Role{RoleSupervisor}, func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		task, err := deps.Tasks.Cancel(r.Context(), id, "api")
 		switch {

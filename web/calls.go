@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/rs/zerolog"
 
+	"helpline/counselor"
+	"helpline/queue"
 	"helpline/sip"
 )
 
@@ -20,10 +24,20 @@ type CallControl interface {
 	MonitorCall(callID, supervisorID string, mode sip.MonitorMode) error
 }
 
+// CounselorLookup returns one counselor's status. *counselor.Service
+// implements it.
+type CounselorLookup interface {
+	Get(ctx context.Context, id string) (counselor.Status, error)
+}
+
 // CallsDeps contains the dependencies of the call routes.
 type CallsDeps struct {
 	Calls CallControl
-	Log   zerolog.Logger
+	// Counselors tells which call a counselor login is connected to, so
+	// that it may call an emergency service into that call only. Nil
+	// rejects emergency requests of counselor logins.
+	Counselors CounselorLookup
+	Log        zerolog.Logger
 }
 
 // emergencyRequest is the body of POST /api/v1/calls/{call_id}/emergency.
@@ -60,19 +74,26 @@ type callActionResponse struct {
 // target or the supervisor's phone goes on in the background, and its
 // result shows in the events (emergency_joined, monitor_started) and the
 // logs. The call id is the caller's SIP Call-ID, as in the records.
+//
+// Supervisors and admins may use both. A counselor login may call an
+// emergency service only into the call it is connected to.
 func RegisterCalls(api *API, deps CallsDeps) {
-	h := &callHandlers{calls: deps.Calls, log: deps.Log}
-	api.Handle("POST /api/v1/calls/{call_id}/emergency", h.emergency)
-	api.Handle("POST /api/v1/calls/{call_id}/monitor", h.monitor)
+	h := &callHandlers{calls: deps.Calls, counselors: deps.Counselors, log: deps.Log}
+	api.HandleRoles("POST /api/v1/calls/{call_id}/emergency", []Role{RoleCounselor, RoleSupervisor}, h.emergency)
+	api.HandleRoles("POST /api/v1/calls/{call_id}/monitor", []Role{RoleSupervisor}, h.monitor)
 }
 
 type callHandlers struct {
-	calls CallControl
-	log   zerolog.Logger
+	calls      CallControl
+	counselors CounselorLookup
+	log        zerolog.Logger
 }
 
 func (h *callHandlers) emergency(w http.ResponseWriter, r *http.Request) {
 	callID := r.PathValue("call_id")
+	if !h.ownsConnectedCall(w, r, callID) {
+		return
+	}
 	var req emergencyRequest
 	if err := DecodeJSON(r, &req); err != nil {
 		WriteError(w, http.StatusBadRequest, err.Error())
@@ -89,6 +110,26 @@ func (h *callHandlers) emergency(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info().Str("call_id", callID).Str("emergency_target", req.Target).Msg("emergency call requested by API")
 	WriteJSON(w, http.StatusAccepted, callActionResponse{CallID: callID, Status: "calling", Target: req.Target})
+}
+
+// ownsConnectedCall answers 403 and returns false when a counselor login
+// is not connected to callID. Other roles pass.
+func (h *callHandlers) ownsConnectedCall(w http.ResponseWriter, r *http.Request, callID string) bool {
+	p, _ := PrincipalFrom(r.Context())
+	if p.Role != RoleCounselor {
+		return true
+	}
+	if h.counselors != nil {
+		status, err := h.counselors.Get(r.Context(), p.Counselor)
+		if err == nil && status.State == queue.StateOnCall && status.CallID == callID {
+			return true
+		}
+		if err != nil {
+			h.log.Warn().Err(err).Str("counselor", p.Counselor).Msg("looking up a counselor's call failed")
+		}
+	}
+	WriteError(w, http.StatusForbidden, fmt.Sprintf("role counselor may not act on call %s: a counselor acts only on the call they are connected to", callID))
+	return false
 }
 
 func (h *callHandlers) monitor(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
@@ -42,13 +43,17 @@ type counselorList struct {
 //	POST /api/v1/counselors/{id}/wrap-up/end    end the wrap-up now
 //
 // A change responds 200 with the counselor's new status. Errors: 400 for a
-// bad body or state, 404 for an unknown counselor, 409 for a change the
-// counselor's state does not allow or a login without a registered phone.
+// bad body or state, 403 for a counselor acting for another id, 404 for an
+// unknown counselor, 409 for a change the counselor's state does not allow
+// or a login without a registered phone.
+//
+// Supervisors and admins see and change every counselor. A counselor
+// login sees only its own entry and changes only its own state.
 func RegisterCounselors(api *API, svc CounselorService) {
 	h := counselorHandlers{api: api, svc: svc}
-	api.Handle("GET /api/v1/counselors", h.list)
-	api.Handle("POST /api/v1/counselors/{id}/state", h.setState)
-	api.Handle("POST /api/v1/counselors/{id}/wrap-up/end", h.endWrapUp)
+	api.HandleRoles("GET /api/v1/counselors", []Role{RoleCounselor, RoleSupervisor}, h.list)
+	api.HandleRoles("POST /api/v1/counselors/{id}/state", []Role{RoleCounselor, RoleSupervisor}, h.setState)
+	api.HandleRoles("POST /api/v1/counselors/{id}/wrap-up/end", []Role{RoleCounselor, RoleSupervisor}, h.endWrapUp)
 }
 
 type counselorHandlers struct {
@@ -62,10 +67,16 @@ func (h counselorHandlers) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if p, _ := PrincipalFrom(r.Context()); p.Role == RoleCounselor {
+		list = slices.DeleteFunc(list, func(s counselor.Status) bool { return s.ID != p.Counselor })
+	}
 	WriteJSON(w, http.StatusOK, counselorList{Counselors: list})
 }
 
 func (h counselorHandlers) setState(w http.ResponseWriter, r *http.Request) {
+	if !actsForPathCounselor(w, r) {
+		return
+	}
 	var body stateRequest
 	if err := DecodeJSON(r, &body); err != nil {
 		WriteError(w, http.StatusBadRequest, err.Error())
@@ -85,12 +96,27 @@ func (h counselorHandlers) setState(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h counselorHandlers) endWrapUp(w http.ResponseWriter, r *http.Request) {
+	if !actsForPathCounselor(w, r) {
+		return
+	}
 	id := r.PathValue("id")
 	if err := h.svc.EndWrapUp(r.Context(), id, counselor.SourceAPI); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.writeStatus(w, r, id)
+}
+
+// actsForPathCounselor answers 403 and returns false when the principal
+// may not act for the counselor of the path's {id}.
+func actsForPathCounselor(w http.ResponseWriter, r *http.Request) bool {
+	p, _ := PrincipalFrom(r.Context())
+	id := r.PathValue("id")
+	if p.ActsFor(id) {
+		return true
+	}
+	WriteError(w, http.StatusForbidden, fmt.Sprintf("role %s may not act for counselor %q: a counselor login acts only for its own id (%s)", p.Role, id, p.Counselor))
+	return false
 }
 
 // checkStateRequest returns why body cannot be applied.

@@ -39,11 +39,11 @@ type priorityResponse struct {
 // RegisterPriority adds POST /api/v1/calls/{id}/priority, with which a
 // supervisor marks a waiting caller high risk ({"priority": "high_risk"}).
 // The caller moves ahead of every normal caller and keeps their wait.
-// Responses: 200 with the call and its priority, 400 for another priority or
+// Supervisors and admins may use it. Responses: 200 with the call and its priority, 400 for another priority or
 // a bad body, 404 when the call does not wait in a queue, 500 when the
 // queue fails.
 func RegisterPriority(api *API, deps PriorityDeps) {
-	api.Handle("POST /api/v1/calls/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
+	api.HandleRoles("POST /api/v1/calls/{id}/priority", []Role{RoleSupervisor}, func(w http.ResponseWriter, r *http.Request) {
 		callID := r.PathValue("id")
 		var body priorityRequest
 		if err := DecodeJSON(r, &body); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -77,11 +78,12 @@ func counselorWrapUps(cfg *config.Config) map[string]time.Duration {
 }
 
 // newAPI builds the API's routes, or returns nil when the API is off.
-func newAPI(cfg *config.Config, states *counselor.Service, log zerolog.Logger) *web.API {
+// opts turn on logins (accessOptions).
+func newAPI(cfg *config.Config, states *counselor.Service, log zerolog.Logger, opts ...web.Option) *web.API {
 	if !cfg.API.Enabled() {
 		return nil
 	}
-	api := web.NewAPI([]string{cfg.API.Token}, log.With().Str("component", "api").Logger())
+	api := web.NewAPI([]string{cfg.API.Token}, log.With().Str("component", "api").Logger(), opts...)
 	web.RegisterCounselors(api, states)
 	return api
 }
@@ -106,8 +108,22 @@ func startAPI(cfg *config.Config, api *web.API, log zerolog.Logger) (*apiServer,
 		log:      log,
 		done:     make(chan error, 1),
 	}
+	scheme := "http"
+	if cfg.Web.TLS.Enabled() {
+		// The files were checked when the configuration loaded, but they
+		// may have changed since.
+		cert, err := tls.LoadX509KeyPair(cfg.Web.TLS.CertFile, cfg.Web.TLS.KeyFile)
+		if err != nil {
+			_ = listener.Close()
+			return nil, fmt.Errorf("loading the API certificate (web.tls.cert_file, web.tls.key_file): %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		listener = tls.NewListener(listener, s.http.TLSConfig)
+		s.listener = listener
+		scheme = "https"
+	}
 	go func() { s.done <- s.http.Serve(listener) }()
-	log.Info().Str("address", listener.Addr().String()).Msg("API listening")
+	log.Info().Str("address", listener.Addr().String()).Str("scheme", scheme).Msg("API listening")
 	return s, nil
 }
 

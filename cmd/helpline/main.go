@@ -8,6 +8,7 @@
 //	helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
 //	helpline records events [--config PATH] [--since TIME] [--format text|jsonl]
 //	helpline records callbacks [--config PATH] [--reveal]
+//	helpline web hash-password < password
 //
 // Exit status: 0 on success, 1 when the server fails while running, 2 for
 // bad usage or a bad configuration.
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit statuses.
@@ -46,6 +48,9 @@ Usage:
   helpline records callbacks [--config PATH] [--reveal]
       Print callback tasks and their attempts as JSON lines. Numbers are
       masked unless --reveal.
+  helpline web hash-password
+      Read one password line from standard input and print its argon2id
+      hash for web.users[].password_hash.
 
 Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
 HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key;
@@ -53,11 +58,17 @@ in shared mode HELPLINE_RECORDS_DSN holds the PostgreSQL connection string.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runWithInput(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run dispatches a subcommand and returns the exit status.
+// run dispatches a subcommand without standard input and returns the exit
+// status.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithInput(args, strings.NewReader(""), stdout, stderr)
+}
+
+// runWithInput dispatches a subcommand and returns the exit status.
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usageText)
 		return exitUsage
@@ -78,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case args[0] == "records":
 		err = fmt.Errorf("%w: records needs a subcommand: export, events or callbacks", errUsage)
+	case args[0] == "web" && len(args) > 1 && args[1] == "hash-password":
+		err = hashPassword(args[2:], stdin, stdout)
+	case args[0] == "web":
+		err = fmt.Errorf("%w: web needs a subcommand: hash-password", errUsage)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK

@@ -115,6 +115,7 @@ func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
 	for _, w := range cfg.Warnings {
 		log.Warn().Str("key", w.Key).Msg(w.Message)
 	}
+	warnAboutDemoUsers(cfg, log)
 	if cfg.API.UsesDemoToken {
 		log.Warn().Msg("the API accepts the public demo token: set " + cfg.API.TokenEnv + " or api.token before taking real calls")
 	}
@@ -239,10 +240,10 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 
 	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
 	a := &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
-		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log), shared: shared}
+		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
-		registerCallRoutes(a.api, server, log)
+		registerCallRoutes(a.api, server, states, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 		a.metrics = registerMetrics(cfg, a.api, bus, q, log)
@@ -408,6 +409,12 @@ func (a *app) run(ctx context.Context) error {
 	}
 
 	go a.callbacks.Run(distCtx)
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		sweepSessions(distCtx, a.records, sessionSweepInterval, a.log.With().Str("component", "sessions").Logger())
+	}()
+	defer func() { <-sweepDone }()
 
 	if err := a.sip.Start(ctx); err != nil {
 		stopDist()
