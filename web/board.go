@@ -318,6 +318,8 @@ func (b *board) waitingCaller(ctx context.Context, c queue.Caller, now time.Time
 		OfferedTo:  c.OfferedTo,
 	}
 	if c.IsCallback() {
+		// NOTE: in shared mode a task that another node created is unknown
+		// to this node's Callbacks, so its entry shows no number.
 		if b.deps.Callbacks != nil {
 			if task, err := b.deps.Callbacks.Get(c.CallID); err == nil {
 				entry.Number = task.MaskedNumber()

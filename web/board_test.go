@@ -40,7 +40,7 @@ type boardFixture struct {
 	callbacks *callback.Manager
 	streams   *web.Streams
 	server    *httptest.Server
-	// wrapUpSaved is the answer of ConsoleDeps.WrapUpSaved.
+	// wrapUpSaved is what ConsoleDeps.WrapUpSaved returns.
 	wrapUpSaved bool
 }
 
@@ -88,7 +88,8 @@ func newBoardFixture(t *testing.T, now time.Time) *boardFixture {
 	return f
 }
 
-// get sends a GET with the test token and decodes the JSON answer into v.
+// get sends a GET with the test token, decodes the JSON response into v
+// and returns the status.
 func (f *boardFixture) get(t *testing.T, path string, v any) int {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, f.server.URL+path, nil)

@@ -103,8 +103,8 @@ func RegisterConsole(api *API, deps ConsoleDeps) {
 	api.Handle("GET /api/v1/console/stream", c.stream)
 }
 
-// consoleCounselor returns the id of the counselor whose console r asks
-// for.
+// consoleCounselor returns the id of the counselor whose console r
+// requests.
 func consoleCounselor(r *http.Request) (string, error) {
 	id := r.URL.Query().Get("counselor")
 	if id == "" {
@@ -161,7 +161,7 @@ func (c consoleHandlers) stream(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// fail answers a snapshot that failed: 404 for an unknown counselor, 503
+// fail responds to a snapshot that failed: 404 for an unknown counselor, 503
 // for a store that failed.
 func (c consoleHandlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, queue.ErrUnknownCounselor) {

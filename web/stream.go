@@ -90,8 +90,8 @@ type streamSpec struct {
 	// relevant reports whether an event may change the snapshot. Nil
 	// takes every event.
 	relevant func(events.Event) bool
-	// fail answers a request whose first snapshot failed. Nil answers
-	// 503.
+	// fail responds to a request whose first snapshot failed. Nil
+	// responds 503.
 	fail    func(w http.ResponseWriter, r *http.Request, err error)
 	source  EventSource
 	streams *Streams
@@ -124,7 +124,7 @@ func (s sseWriter) event(name string, v any) error {
 	return s.write("event: " + name + "\ndata: " + string(data) + "\n\n")
 }
 
-// serveStream answers a request with an event stream: a snapshot at once,
+// serveStream responds to a request with an event stream: a snapshot at once,
 // another after relevant events (at most one per streamMinGap) and every
 // streamRefresh. It returns when the client leaves, a write fails or the
 // server stops. When the first snapshot fails, the request gets 503.
@@ -249,7 +249,7 @@ func (l *streamLoop) send(ctx context.Context, notBefore time.Time) error {
 // unavailableMessage is the error of a snapshot whose store failed.
 const unavailableMessage = "the queue or records store did not answer: try again; the server log has the cause"
 
-// writeUnavailable answers 503 for a snapshot that failed, and logs why.
+// writeUnavailable responds 503 to a snapshot that failed, and logs why.
 func writeUnavailable(w http.ResponseWriter, log zerolog.Logger, r *http.Request, err error) {
 	log.Warn().Err(err).Str("path", r.URL.Path).Msg("snapshot failed")
 	WriteError(w, http.StatusServiceUnavailable, unavailableMessage)
