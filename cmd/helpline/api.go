@@ -89,8 +89,10 @@ func newAPI(cfg *config.Config, states *counselor.Service, log zerolog.Logger, o
 }
 
 // startAPI binds the API's listener and serves it until apiServer.stop.
-// A nil api starts nothing.
-func startAPI(cfg *config.Config, api *web.API, log zerolog.Logger) (*apiServer, error) {
+// A nil api starts nothing. The onShutdown functions run when stop begins,
+// such as Streams.Close to end the event streams, whose requests would
+// otherwise keep Shutdown waiting.
+func startAPI(cfg *config.Config, api *web.API, log zerolog.Logger, onShutdown ...func()) (*apiServer, error) {
 	if api == nil {
 		return nil, nil
 	}
@@ -107,6 +109,9 @@ func startAPI(cfg *config.Config, api *web.API, log zerolog.Logger) (*apiServer,
 		listener: listener,
 		log:      log,
 		done:     make(chan error, 1),
+	}
+	for _, f := range onShutdown {
+		s.http.RegisterOnShutdown(f)
 	}
 	scheme := "http"
 	if cfg.Web.TLS.Enabled() {

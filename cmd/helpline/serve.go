@@ -140,6 +140,9 @@ type app struct {
 	api *web.API
 	// metrics feeds /metrics on the API, nil when the API is off.
 	metrics *metrics.Metrics
+	// streams ends the API's event streams at shutdown, nil when the API
+	// is off.
+	streams *web.Streams
 	// shared is this node's part in shared mode, nil in embedded mode.
 	shared *sharedNode
 }
@@ -247,6 +250,8 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 		a.metrics = registerMetrics(cfg, a.api, bus, q, log)
+		a.streams = web.NewStreams()
+		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, log)
 	}
 	return a, nil
 }
@@ -421,7 +426,7 @@ func (a *app) run(ctx context.Context) error {
 		waitDistributors()
 		return err
 	}
-	api, err := startAPI(a.cfg, a.api, a.log)
+	api, err := startAPI(a.cfg, a.api, a.log, a.streams.Close)
 	if err != nil {
 		stopDist()
 		waitDistributors()

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"github.com/rs/zerolog"
+
+	"helpline/callback"
+	"helpline/config"
+	"helpline/counselor"
+	"helpline/events"
+	"helpline/queue"
+	"helpline/records"
+	"helpline/web"
+)
+
+// registerBoard adds the supervisor board and counselor console routes to
+// api, with their event streams, which streams ends at shutdown.
+func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q queue.Store, states *counselor.Service,
+	store *records.Store, callbacks *callback.Manager, bus *events.Bus, log zerolog.Logger) {
+	names := make([]string, 0, len(cfg.Queues))
+	for _, def := range cfg.Queues {
+		names = append(names, def.Name)
+	}
+	apiLog := log.With().Str("component", "api").Logger()
+
+	web.RegisterBoard(api, web.BoardDeps{
+		ServiceLevel: cfg.Web.ServiceLevel,
+		WaitAlert:    cfg.Web.WaitAlert,
+		Queue:        q,
+		Queues:       names,
+		Counselors:   states,
+		Records:      store,
+		Callbacks:    callbacks,
+		Events:       bus,
+		Streams:      streams,
+		Log:          apiLog,
+	})
+	web.RegisterConsole(api, web.ConsoleDeps{
+		Counselors: states,
+		Records:    store,
+		Callbacks:  callbacks,
+		Events:     bus,
+		Streams:    streams,
+		Log:        apiLog,
+	})
+}

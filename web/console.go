@@ -1,0 +1,315 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"helpline/callback"
+	"helpline/counselor"
+	"helpline/events"
+	"helpline/ivr"
+	"helpline/queue"
+	"helpline/records"
+	"helpline/sip"
+)
+
+// lastCallLookback bounds the search for the call a counselor wraps up:
+// only calls started this long before now are read.
+const lastCallLookback = 24 * time.Hour
+
+// Phases of the call a console shows.
+const (
+	PhaseOffered = "offered"
+	PhaseOnCall  = "on_call"
+	PhaseWrapUp  = "wrap_up"
+)
+
+// ErrNoCounselorParameter is returned by consoleCounselor for a request
+// that names no counselor.
+var ErrNoCounselorParameter = errors.New(`"counselor" query parameter is missing: add ?counselor=<id> from GET /api/v1/counselors`)
+
+// ConsoleRecords reads the call records behind the console.
+// *records.Store implements it.
+type ConsoleRecords interface {
+	Get(ctx context.Context, callID string) (records.Record, error)
+	LastAnsweredCall(ctx context.Context, counselor string, since time.Time) (records.Record, error)
+}
+
+// ConsoleDeps are the dependencies of the console routes.
+type ConsoleDeps struct {
+	// Counselors gives the counselor's status. Required.
+	Counselors CounselorService
+	// Records gives the call's IVR choices. Required.
+	Records ConsoleRecords
+	// Callbacks gives the callback tasks a counselor is offered or
+	// talks on. Nil shows such a call with its id alone.
+	Callbacks CallbackLookup
+	// WrapUpSaved reports whether the wrap-up of a call is saved. Nil
+	// reports false.
+	WrapUpSaved func(ctx context.Context, callID string) (bool, error)
+	// Events wakes the console stream. Nil sends a snapshot every 5
+	// seconds only.
+	Events EventSource
+	// Streams ends the console streams at shutdown.
+	Streams *Streams
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// Log receives failed snapshots.
+	Log zerolog.Logger
+}
+
+// consoleSnapshot is the body of GET /api/v1/console and of each console
+// event.
+type consoleSnapshot struct {
+	Counselor counselor.Status `json:"counselor"`
+	// Call is the call offered to the counselor, the call in progress or,
+	// in wrap-up, the last call; nil when there is none.
+	Call *consoleCall `json:"call,omitempty"`
+}
+
+// consoleCall is the screen pop of one call.
+type consoleCall struct {
+	CallID     string `json:"call_id"`
+	Phase      string `json:"phase"`
+	Queue      string `json:"queue"`
+	Digits     string `json:"digits"`
+	Language   string `json:"language"`
+	CallerType string `json:"caller_type"`
+	WaitedS    int    `json:"waited_s"`
+	HighRisk   bool   `json:"high_risk"`
+	Kind       string `json:"kind"`
+	// WrapUpSaved is set in phase wrap_up only.
+	WrapUpSaved *bool `json:"wrap_up_saved,omitempty"`
+}
+
+// RegisterConsole adds the counselor console routes to api:
+//
+//	GET /api/v1/console?counselor=ID         the console snapshot
+//	GET /api/v1/console/stream?counselor=ID  the snapshot as Server-Sent Events "console"
+//
+// Errors: 400 without a counselor, 404 for an unknown counselor, 503 when
+// a store fails.
+func RegisterConsole(api *API, deps ConsoleDeps) {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	c := consoleHandlers{deps: deps}
+	roles := []Role{RoleCounselor, RoleSupervisor}
+	api.HandleRoles("GET /api/v1/console", roles, c.get)
+	api.HandleRoles("GET /api/v1/console/stream", roles, c.stream)
+}
+
+// consoleCounselor returns the id of the counselor whose console r
+// requests: a counselor's own id, or the "counselor" parameter of a
+// supervisor or admin.
+func consoleCounselor(r *http.Request) (string, error) {
+	id := r.URL.Query().Get("counselor")
+	p, _ := PrincipalFrom(r.Context())
+	if p.Role == RoleCounselor {
+		if id != "" && id != p.Counselor {
+			return "", fmt.Errorf("%w: counselor %s may open only their own console", errForbiddenConsole, p.Counselor)
+		}
+		return p.Counselor, nil
+	}
+	if id == "" {
+		return "", ErrNoCounselorParameter
+	}
+	return id, nil
+}
+
+// errForbiddenConsole marks a counselor asking for another counselor's
+// console.
+var errForbiddenConsole = errors.New("forbidden")
+
+// writeConsoleRequestError answers a consoleCounselor error: 403 for
+// another counselor's console, 400 for a missing parameter.
+func writeConsoleRequestError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errForbiddenConsole) {
+		WriteError(w, http.StatusForbidden, err.Error()+": remove the counselor parameter")
+		return
+	}
+	WriteError(w, http.StatusBadRequest, err.Error())
+}
+
+type consoleHandlers struct {
+	deps ConsoleDeps
+}
+
+func (c consoleHandlers) get(w http.ResponseWriter, r *http.Request) {
+	id, err := consoleCounselor(r)
+	if err != nil {
+		writeConsoleRequestError(w, err)
+		return
+	}
+	snapshot, err := c.snapshot(r.Context(), id)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, snapshot)
+}
+
+func (c consoleHandlers) stream(w http.ResponseWriter, r *http.Request) {
+	id, err := consoleCounselor(r)
+	if err != nil {
+		writeConsoleRequestError(w, err)
+		return
+	}
+
+	// callID is the call of the last snapshot. The stream's goroutine
+	// alone reads and writes it.
+	var callID string
+	serveStream(w, r, streamSpec{
+		event: "console",
+		snapshot: func(ctx context.Context, _ time.Time) (any, error) {
+			snapshot, err := c.snapshot(ctx, id)
+			callID = ""
+			if snapshot.Call != nil {
+				callID = snapshot.Call.CallID
+			}
+			return snapshot, err
+		},
+		relevant: func(e events.Event) bool {
+			return e.CounselorID == id || (callID != "" && e.CallID == callID)
+		},
+		fail:    c.fail,
+		source:  c.deps.Events,
+		streams: c.deps.Streams,
+		log:     c.deps.Log,
+	})
+}
+
+// fail responds to a snapshot that failed: 404 for an unknown counselor, 503
+// for a store that failed.
+func (c consoleHandlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, queue.ErrUnknownCounselor) {
+		id, _ := consoleCounselor(r)
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("counselor %q is not configured: use an id from GET /api/v1/counselors", id))
+		return
+	}
+	writeUnavailable(w, c.deps.Log, r, err)
+}
+
+// snapshot reads the counselor's status and the call of its state.
+func (c consoleHandlers) snapshot(ctx context.Context, id string) (consoleSnapshot, error) {
+	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
+	defer cancel()
+	now := c.deps.Now()
+
+	status, err := c.deps.Counselors.Get(ctx, id)
+	if err != nil {
+		return consoleSnapshot{}, fmt.Errorf("read counselor %s: %w", id, err)
+	}
+	snapshot := consoleSnapshot{Counselor: status}
+
+	switch status.State {
+	case queue.StateOffered:
+		snapshot.Call, err = c.call(ctx, status.CallID, PhaseOffered, now)
+	case queue.StateOnCall:
+		snapshot.Call, err = c.call(ctx, status.CallID, PhaseOnCall, now)
+	case queue.StateWrapUp:
+		snapshot.Call, err = c.lastCall(ctx, id, now)
+	}
+	if err != nil {
+		return consoleSnapshot{}, err
+	}
+	return snapshot, nil
+}
+
+// call describes the call or callback task callID in phase.
+func (c consoleHandlers) call(ctx context.Context, callID, phase string, now time.Time) (*consoleCall, error) {
+	if callID == "" {
+		return nil, nil
+	}
+	if c.deps.Callbacks != nil {
+		if task, err := c.deps.Callbacks.Get(callID); err == nil {
+			return c.callbackCall(ctx, task, phase, now)
+		}
+	}
+
+	call := &consoleCall{CallID: callID, Phase: phase, Kind: string(queue.KindCall)}
+	rec, err := c.deps.Records.Get(ctx, callID)
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		return call, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the record of call %s: %w", callID, err)
+	}
+	fillFromRecord(call, rec)
+	call.WaitedS = recordWait(rec, phase, now)
+	return call, nil
+}
+
+// callbackCall describes a callback task, with the IVR choices of the
+// call that asked for it.
+func (c consoleHandlers) callbackCall(ctx context.Context, task callback.Task, phase string, now time.Time) (*consoleCall, error) {
+	call := &consoleCall{
+		CallID:     task.ID,
+		Phase:      phase,
+		Kind:       string(queue.KindCallback),
+		Queue:      task.Queue,
+		Language:   task.Attributes[ivr.AttributeLanguage],
+		CallerType: task.Attributes[ivr.AttributeCallerType],
+		WaitedS:    wholeSeconds(now.Sub(task.EnqueuedAt)),
+		HighRisk:   task.Priority >= sip.PriorityHighRisk,
+	}
+	rec, err := c.deps.Records.Get(ctx, task.CallID)
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		return call, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the record of call %s behind callback %s: %w", task.CallID, task.ID, err)
+	}
+	call.Digits = rec.Digits
+	call.HighRisk = call.HighRisk || rec.Priority == ivr.PriorityHighRisk
+	return call, nil
+}
+
+// lastCall describes the call a counselor in wrap-up last answered, with
+// whether its wrap-up is saved.
+//
+// NOTE: a callback call leaves no record under the counselor, so after a
+// callback the console shows the counselor's last answered inbound call.
+func (c consoleHandlers) lastCall(ctx context.Context, id string, now time.Time) (*consoleCall, error) {
+	rec, err := c.deps.Records.LastAnsweredCall(ctx, id, now.Add(-lastCallLookback))
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the last call of counselor %s: %w", id, err)
+	}
+
+	call := &consoleCall{CallID: rec.CallID, Phase: PhaseWrapUp, Kind: string(queue.KindCall), WaitedS: wholeSeconds(rec.QueueWait)}
+	fillFromRecord(call, rec)
+	saved := false
+	if c.deps.WrapUpSaved != nil {
+		if saved, err = c.deps.WrapUpSaved(ctx, rec.CallID); err != nil {
+			return nil, fmt.Errorf("read the wrap-up of call %s: %w", rec.CallID, err)
+		}
+	}
+	call.WrapUpSaved = &saved
+	return call, nil
+}
+
+// fillFromRecord copies the IVR choices of rec into call.
+func fillFromRecord(call *consoleCall, rec records.Record) {
+	call.Queue = rec.Queue
+	call.Digits = rec.Digits
+	call.Language = rec.Language
+	call.CallerType = rec.CallerType
+	call.HighRisk = rec.Priority == ivr.PriorityHighRisk
+}
+
+// recordWait returns the caller's wait: until now while offered, else the
+// wait the record stores.
+func recordWait(rec records.Record, phase string, now time.Time) int {
+	if phase == PhaseOffered && !rec.QueuedAt.IsZero() {
+		return wholeSeconds(now.Sub(rec.QueuedAt))
+	}
+	return wholeSeconds(rec.QueueWait)
+}
