@@ -89,14 +89,20 @@ func TestFollowUpChangesRejectBadInput(t *testing.T) {
 			field  string
 		}{
 			{"empty owner", func() error { _, err := store.AssignFollowUp(ctx, id, ""); return err }, "owner"},
-			{"owner too long", func() error { _, err := store.AssignFollowUp(ctx, id, strings.Repeat("x", MaxOwnerLength+1)); return err }, "owner"},
+			{"owner too long", func() error {
+				_, err := store.AssignFollowUp(ctx, id, strings.Repeat("x", MaxOwnerLength+1))
+				return err
+			}, "owner"},
 			{"empty note", func() error { _, err := store.AddFollowUpNote(ctx, id, "lee", "  "); return err }, "note"},
 			{"note too long", func() error {
 				_, err := store.AddFollowUpNote(ctx, id, "lee", strings.Repeat("x", MaxNotesLength+1))
 				return err
 			}, "note"},
 			{"empty outcome", func() error { _, err := store.CloseFollowUp(ctx, id, ""); return err }, "outcome"},
-			{"outcome too long", func() error { _, err := store.CloseFollowUp(ctx, id, strings.Repeat("x", MaxOutcomeLength+1)); return err }, "outcome"},
+			{"outcome too long", func() error {
+				_, err := store.CloseFollowUp(ctx, id, strings.Repeat("x", MaxOutcomeLength+1))
+				return err
+			}, "outcome"},
 		}
 		for _, tt := range tests {
 			var fieldErr *FieldError
