@@ -8,6 +8,7 @@
 //	helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
 //	helpline records events [--config PATH] [--since TIME] [--format text|jsonl]
 //	helpline records callbacks [--config PATH] [--reveal]
+//	helpline records purge [--config PATH] [--older-than-days N]
 //
 // Exit status: 0 on success, 1 when the server fails while running, 2 for
 // bad usage or a bad configuration.
@@ -46,6 +47,10 @@ Usage:
   helpline records callbacks [--config PATH] [--reveal]
       Print callback tasks and their attempts as JSON lines. Numbers are
       masked unless --reveal.
+  helpline records purge [--config PATH] [--older-than-days N]
+      Anonymize the calls that ended more than N days ago (default
+      records.retention_days): callers' numbers and counselors' notes are
+      removed, counts and times stay. Prints the counts.
 
 Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
 HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key;
@@ -73,11 +78,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = listEvents(args[2:], stdout)
 	case args[0] == "records" && len(args) > 1 && args[1] == "callbacks":
 		err = exportCallbacks(args[2:], stdout)
+	case args[0] == "records" && len(args) > 1 && args[1] == "purge":
+		err = purgeRecords(args[2:], stdout, stderr)
 	case args[0] == "records" && len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	case args[0] == "records":
-		err = fmt.Errorf("%w: records needs a subcommand: export, events or callbacks", errUsage)
+		err = fmt.Errorf("%w: records needs a subcommand: export, events, callbacks or purge", errUsage)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK

@@ -408,6 +408,8 @@ func (a *app) run(ctx context.Context) error {
 	}
 
 	go a.callbacks.Run(distCtx)
+	stopPurge := a.startPurgeJob()
+	defer stopPurge()
 
 	if err := a.sip.Start(ctx); err != nil {
 		stopDist()
