@@ -267,3 +267,22 @@ func truncateRunes(text string, n int) string {
 func localDate(t time.Time) string {
 	return t.Local().Format(DateLayout)
 }
+
+// LatestCallOf returns the call counselor answered last, by the time
+// the counselor answered, or an error wrapping ErrNotFound when the
+// counselor answered none.
+func (s *Store) LatestCallOf(ctx context.Context, counselor string) (Record, error) {
+	if err := s.checkOpen(); err != nil {
+		return Record{}, err
+	}
+	recs, err := s.queryRecords(ctx, s.reader, `SELECT `+selectColumns+` FROM calls
+		WHERE counselor = ? AND counselor <> '' AND counselor_answered_at IS NOT NULL
+		ORDER BY counselor_answered_at DESC, call_id DESC LIMIT 1`, counselor)
+	if err != nil {
+		return Record{}, fmt.Errorf("find the latest call of counselor %s: %w", counselor, err)
+	}
+	if len(recs) == 0 {
+		return Record{}, fmt.Errorf("find the latest call of counselor %s: %w", counselor, ErrNotFound)
+	}
+	return recs[0], nil
+}

@@ -312,3 +312,25 @@ func TestWrapUpNotesSealed(t *testing.T) {
 		}
 	})
 }
+
+func TestLatestCallOf(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		store := db.openStore(t, testKey(t, 1))
+		for i, id := range []string{"first", "second"} {
+			startCall(t, store, id, "01012345678", "1001", testTime(time.Duration(i)*time.Hour))
+			if err := store.Update(ctx, id, Patch{CounselorAnsweredAt: new(testTime(time.Duration(i) * time.Hour))}); err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+		}
+		startCall(t, store, "unanswered", "01012345678", "1001", testTime(2*time.Hour))
+
+		latest, err := store.LatestCallOf(ctx, "1001")
+		if err != nil || latest.CallID != "second" {
+			t.Errorf("LatestCallOf = %s, %v; want second", latest.CallID, err)
+		}
+		if _, err := store.LatestCallOf(ctx, "1002"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("LatestCallOf of a counselor without calls: %v, want ErrNotFound", err)
+		}
+	})
+}

@@ -243,6 +243,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, log)
+		registerFollowUpRoutes(a.api, store, states, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 		a.metrics = registerMetrics(cfg, a.api, bus, q, log)
