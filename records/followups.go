@@ -35,7 +35,7 @@ const (
 	RiskImminent Risk = "imminent"
 )
 
-// FollowUpKind is what a follow-up task asks the team to do.
+// FollowUpKind is the action a follow-up task requests of the team.
 type FollowUpKind string
 
 // Follow-up kinds. FollowUpNone is a wrap-up that needs no task.
@@ -49,7 +49,7 @@ const (
 	FollowUpInterrupted FollowUpKind = "interrupted"
 )
 
-// FollowUpOrigin is what created a follow-up task.
+// FollowUpOrigin is the source of a follow-up task.
 type FollowUpOrigin string
 
 // Follow-up origins.
@@ -123,7 +123,7 @@ var (
 type FieldError struct {
 	// Field is the JSON name of the value, such as "risk".
 	Field string
-	// Problem says what is wrong and what to send instead.
+	// Problem is what is wrong and what to send instead.
 	Problem string
 }
 

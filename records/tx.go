@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// querier is what *sql.DB and *sql.Tx share for reading rows.
+// querier is the query method shared by *sql.DB and *sql.Tx.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }

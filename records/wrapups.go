@@ -268,9 +268,9 @@ func localDate(t time.Time) string {
 	return t.Local().Format(DateLayout)
 }
 
-// LatestCallOf returns the call counselor answered last, by the time
-// the counselor answered, or an error wrapping ErrNotFound when the
-// counselor answered none.
+// LatestCallOf returns the call that counselor answered last, by the
+// time of answering. It returns an error wrapping ErrNotFound for a
+// counselor without answered calls.
 func (s *Store) LatestCallOf(ctx context.Context, counselor string) (Record, error) {
 	if err := s.checkOpen(); err != nil {
 		return Record{}, err

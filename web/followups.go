@@ -228,7 +228,7 @@ func (h *followUpHandlers) close(w http.ResponseWriter, r *http.Request) {
 	h.changed(w, r, task, err, "closed: "+body.Outcome)
 }
 
-// changed answers a follow-up change with the task, and audits it.
+// changed responds to a follow-up change with the task, and audits it.
 func (h *followUpHandlers) changed(w http.ResponseWriter, r *http.Request, task records.FollowUp, err error, detail string) {
 	if err != nil {
 		h.fail(w, r, err)
@@ -294,7 +294,7 @@ func parseReveal(value string) (bool, error) {
 	}
 }
 
-// decodeBody reads the JSON body into v, or answers 400 and returns false.
+// decodeBody reads the JSON body into v, or responds 400 and returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := DecodeJSON(r, v); err != nil {
 		WriteError(w, http.StatusBadRequest, err.Error())
@@ -317,7 +317,7 @@ var followUpErrorStatuses = []struct {
 	{records.ErrWrapUpExists, http.StatusConflict, "a supervisor may replace it with ?replace=1"},
 }
 
-// fail answers err: 400 for a rejected value, the table's status for a
+// fail responds to err: 400 for a rejected value, the table's status for a
 // known error, else 500 with the cause in the log.
 func (h *followUpHandlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var fieldErr *records.FieldError

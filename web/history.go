@@ -75,7 +75,7 @@ func (h *followUpHandlers) history(w http.ResponseWriter, r *http.Request) {
 
 // mayView reports whether the acting user may read the history of rec:
 // anyone who is not acting as a counselor, or the counselor who answered
-// the call or is offered it now. Otherwise it answers 403.
+// the call or is offered it now. Otherwise it responds 403.
 func (h *followUpHandlers) mayView(w http.ResponseWriter, r *http.Request, rec records.Record) bool {
 	_, counselor := actingUser(r)
 	if counselor == "" || rec.Counselor == counselor {
