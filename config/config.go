@@ -315,7 +315,26 @@ type Records struct {
 	Driver string `mapstructure:"driver"`
 	// Postgres is the shared database used with driver postgres.
 	Postgres Postgres `mapstructure:"postgres"`
+	// RetentionDays is how many days the callers' numbers and the notes
+	// of a call are kept after it ended; the daily purge anonymizes older
+	// calls. 0 (the default) keeps them forever.
+	RetentionDays int `mapstructure:"retention_days"`
+	// PurgeAt is the local time of day (HH:MM) of the daily purge, used
+	// when RetentionDays is above 0. Default "03:30".
+	PurgeAt string `mapstructure:"purge_at"`
 }
+
+// PurgeClock returns the hour and minute of PurgeAt. Load has checked it.
+func (r Records) PurgeClock() (hour, minute int) {
+	t, err := time.Parse(purgeAtLayout, r.PurgeAt)
+	if err != nil {
+		return 0, 0
+	}
+	return t.Hour(), t.Minute()
+}
+
+// purgeAtLayout is the layout of records.purge_at.
+const purgeAtLayout = "15:04"
 
 // Log is the logging section.
 type Log struct {

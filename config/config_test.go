@@ -80,6 +80,8 @@ func TestExampleValues(t *testing.T) {
 		{"records file", cfg.Records.File, "records.db"},
 		{"records key env", cfg.Records.KeyEnv, "HELPLINE_RECORDS_KEY"},
 		{"allow demo key", cfg.Records.AllowDemoKey, true},
+		{"retention days", cfg.Records.RetentionDays, 0},
+		{"purge at", cfg.Records.PurgeAt, "03:30"},
 		{"log level", cfg.Log.Level, "info"},
 		{"log format", cfg.Log.Format, "auto"},
 		{"drain timeout", cfg.Shutdown.DrainTimeout, 30 * time.Second},

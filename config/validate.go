@@ -389,6 +389,7 @@ func validateRecords(r *Records, env environment, ps *problems) bool {
 		ps.add("records.data_dir", nil, "must not be empty: set the folder for the records database, such as ./data")
 	}
 	validateFileName(ps, "records.file", r.File)
+	validateRetention(r, ps)
 
 	if r.KeyEnv != "" && !envNamePattern.MatchString(r.KeyEnv) {
 		ps.add("records.key_env", r.KeyEnv, "is not an environment variable name: use letters, digits and _")
@@ -403,6 +404,16 @@ func validateRecords(r *Records, env environment, ps *problems) bool {
 		ps.add("records.key_env", r.KeyEnv, "is not set or empty in the environment, and records.key_file is empty: export a 32-byte key in base64 (head -c 32 /dev/urandom | base64) or set key_file")
 	}
 	return r.AllowDemoKey && !keySet
+}
+
+// validateRetention checks records.retention_days and records.purge_at.
+func validateRetention(r *Records, ps *problems) {
+	if r.RetentionDays < 0 {
+		ps.add("records.retention_days", r.RetentionDays, "is negative: use 0 to keep records forever, or the number of days to keep them, such as 365")
+	}
+	if _, err := time.Parse(purgeAtLayout, r.PurgeAt); err != nil || len(r.PurgeAt) != len(purgeAtLayout) {
+		ps.add("records.purge_at", r.PurgeAt, "is not a time of day: use HH:MM in local time, such as 03:30")
+	}
 }
 
 // validateFileName checks that name is a file name without a folder.

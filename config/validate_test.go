@@ -212,6 +212,10 @@ func TestRecordsRules(t *testing.T) {
 		{name: "bad key env name", edits: []edit{{"records.key_env", "RECORDS-KEY"}}, key: "records.key_env", message: "is not an environment variable name"},
 		{name: "no key source", edits: []edit{{"records.key_env", ""}, {"records.allow_demo_key", false}}, key: "records.key_file", message: "must be set because records.key_env is empty"},
 		{name: "key variable unset", edits: []edit{{"records.allow_demo_key", false}}, key: "records.key_env", message: "is not set or empty in the environment"},
+		{name: "negative retention", edits: []edit{{"records.retention_days", -1}}, key: "records.retention_days", message: "-1 is negative: use 0 to keep records forever"},
+		{name: "purge time out of range", edits: []edit{{"records.purge_at", "25:00"}}, key: "records.purge_at", message: `"25:00" is not a time of day: use HH:MM`},
+		{name: "purge time without minutes", edits: []edit{{"records.purge_at", "3"}}, key: "records.purge_at", message: "use HH:MM in local time"},
+		{name: "purge time with seconds", edits: []edit{{"records.purge_at", "03:30:00"}}, key: "records.purge_at", message: "use HH:MM in local time"},
 	})
 }
 

@@ -92,13 +92,15 @@ type CallbackAttempt struct {
 	Outcome string
 }
 
-// CreateCallback inserts a new task. The number is sealed unless the caller
-// withheld it. Creation is idempotent by task ID: for a task ID that
-// already has a row, it changes nothing and returns an error wrapping
-// ErrCallbackExists. The check and the insert are one statement, so when
-// several nodes create a task with one ID at once, such as an ID derived
-// from an interrupted call's ID, exactly one succeeds and the others get
-// ErrCallbackExists.
+// CreateCallback inserts a new task, and in the same transaction its
+// follow-up task (kind callback, origin server_callback), which is closed
+// at once when cb is already completed or cancelled. The number is sealed
+// unless the caller withheld it. Creation is idempotent by task ID: for a
+// task ID that already has a row, it changes nothing and returns an error
+// wrapping ErrCallbackExists. The check and the insert are one statement,
+// so when several nodes create a task with one ID at once, such as an ID
+// derived from an interrupted call's ID, exactly one succeeds and the
+// others get ErrCallbackExists.
 func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -107,6 +109,24 @@ func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 		return fmt.Errorf("create callback %q: %w: empty task id or unknown state %q", cb.TaskID, ErrInvalidInput, cb.State)
 	}
 
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.insertCallback(ctx, tx, cb); err != nil {
+			return err
+		}
+		if _, err := s.insertFollowUp(ctx, tx, callbackTask(cb, localDate(s.now()))); err != nil {
+			return err
+		}
+		return s.syncCallbackTask(ctx, tx, cb.TaskID, cb.State, cb.EndReason, s.now())
+	})
+	if err != nil {
+		return fmt.Errorf("create callback %s: %w", cb.TaskID, err)
+	}
+	return nil
+}
+
+// insertCallback inserts the callbacks row of cb, or returns
+// ErrCallbackExists.
+func (s *Store) insertCallback(ctx context.Context, tx *sql.Tx, cb Callback) error {
 	var sealed any
 	var hash string
 	if !cb.NumberWithheld && cb.Number != "" {
@@ -114,7 +134,7 @@ func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 		hash = s.numbers.hash(NormalizeNumber(cb.Number))
 	}
 	now := s.now()
-	result, err := s.exec(ctx, `INSERT INTO callbacks
+	result, err := s.txExec(ctx, tx, `INSERT INTO callbacks
 		(task_id, call_id, queue, reason, state, number_withheld, number_sealed, number_hash, priority,
 		 enqueued_at, created_at, ended_at, end_reason, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -122,13 +142,30 @@ func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 		cb.TaskID, cb.CallID, cb.Queue, cb.Reason, string(cb.State), cb.NumberWithheld, sealed, hash, cb.Priority,
 		cb.EnqueuedAt.UnixNano(), cb.CreatedAt.UnixNano(), nullableTime(cb.EndedAt), cb.EndReason, now.UnixNano())
 	if err != nil {
-		return fmt.Errorf("create callback %s: %w", cb.TaskID, err)
+		return err
 	}
-	return requireOneRow(result, "create callback "+cb.TaskID, ErrCallbackExists)
+	return requireOneRow(result, "insert callback", ErrCallbackExists)
+}
+
+// callbackHighRiskReason is the reason of a task for a high-risk caller.
+const callbackHighRiskReason = "high_risk"
+
+// callbackTask builds the follow-up task that mirrors cb, due today.
+func callbackTask(cb Callback, today string) FollowUp {
+	task := FollowUp{
+		CallID: cb.CallID, CallbackID: cb.TaskID, Kind: FollowUpCallback, Origin: OriginServerCallback, DueDate: today,
+	}
+	if cb.Reason == callbackHighRiskReason {
+		task.Risk = RiskHigh
+	}
+	return task
 }
 
 // SetCallbackState changes a task's state. A final state sets EndedAt to
-// at and EndReason to reason.
+// at and EndReason to reason. In the same transaction the task's open
+// follow-up is closed for completed (outcome callback_completed) or
+// cancelled (callback_cancelled). A failed task leaves it open, with a
+// note giving the reason, for the team to reach the caller another way.
 func (s *Store) SetCallbackState(ctx context.Context, taskID string, state CallbackState, reason string, at time.Time) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -140,13 +177,76 @@ func (s *Store) SetCallbackState(ctx context.Context, taskID string, state Callb
 	if state.Final() {
 		endedAt = at.UnixNano()
 	}
-	result, err := s.exec(ctx, `UPDATE callbacks
-		SET state = ?, ended_at = ?, end_reason = ?, updated_at = ? WHERE task_id = ?`,
-		string(state), endedAt, reason, s.now().UnixNano(), taskID)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		result, err := s.txExec(ctx, tx, `UPDATE callbacks
+			SET state = ?, ended_at = ?, end_reason = ?, updated_at = ? WHERE task_id = ?`,
+			string(state), endedAt, reason, s.now().UnixNano(), taskID)
+		if err != nil {
+			return err
+		}
+		if err := requireOneRow(result, "update callback", ErrCallbackNotFound); err != nil {
+			return err
+		}
+		return s.syncCallbackTask(ctx, tx, taskID, state, reason, at)
+	})
 	if err != nil {
 		return fmt.Errorf("set callback %s state: %w", taskID, err)
 	}
-	return requireOneRow(result, "set callback "+taskID+" state", ErrCallbackNotFound)
+	return nil
+}
+
+// callbackNoteUser is the user name of the notes the server writes.
+const callbackNoteUser = "server"
+
+// syncCallbackTask brings the open follow-up of callback taskID in line
+// with the callback's state: closed after completed or cancelled, a note
+// after failed, unchanged otherwise.
+func (s *Store) syncCallbackTask(ctx context.Context, tx *sql.Tx, taskID string, state CallbackState, reason string, at time.Time) error {
+	var outcome string
+	switch state {
+	case CallbackCompleted:
+		outcome = OutcomeCallbackCompleted
+	case CallbackCancelled:
+		outcome = OutcomeCallbackCancelled
+	case CallbackFailed:
+		return s.noteFailedCallback(ctx, tx, taskID, reason, at)
+	default:
+		return nil
+	}
+	now := s.now().UnixNano()
+	_, err := s.txExec(ctx, tx, `UPDATE followups SET state = ?, outcome = ?, closed_at = ?, updated_at = ?
+		WHERE callback_id = ? AND state = ?`,
+		string(FollowUpClosed), outcome, now, now, taskID, string(FollowUpOpen))
+	if err != nil {
+		return fmt.Errorf("close the callback's follow-up: %w", err)
+	}
+	return nil
+}
+
+// noteFailedCallback appends the failure to the notes of the callback's
+// open follow-up. Notes that do not decrypt are left as they are, with a
+// warning, because the callback's state matters more.
+func (s *Store) noteFailedCallback(ctx context.Context, tx *sql.Tx, taskID, reason string, at time.Time) error {
+	var id string
+	var sealed []byte
+	err := s.txQueryRow(ctx, tx, `SELECT id, notes_sealed FROM followups WHERE callback_id = ? AND state = ?`+s.dialect.lockRow,
+		taskID, string(FollowUpOpen)).Scan(&id, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the callback's follow-up: %w", err)
+	}
+	note := "callback failed"
+	if reason != "" {
+		note += ": " + reason
+	}
+	err = s.appendTaskNote(ctx, tx, id, sealed, callbackNoteUser, note, at.UnixNano())
+	if errors.Is(err, ErrDecryptNotes) {
+		s.log.Warn().Str("callback_id", taskID).Str("followup_id", id).Msg("follow-up notes do not decrypt, failed callback not noted")
+		return nil
+	}
+	return err
 }
 
 // StartCallbackAttempt inserts an attempt that has started.

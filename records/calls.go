@@ -145,41 +145,100 @@ func (p Patch) assignments() []assignment {
 // MarkInterrupted closes every record still open, of any node, which at
 // start-up means calls a crash or a kill cut off: their outcome becomes
 // interrupted, ended at now, hung up by the server for the reason "server
-// restarted". It returns how many records it closed. Call it before taking
-// calls, because it also closes the records of calls in progress. It is for
-// a database that one server writes alone (embedded mode). In shared mode,
-// where other nodes' calls are in progress, a starting node calls
-// MarkNodeInterrupted with its own node ID instead.
+// restarted". In the same transaction it creates an open follow-up task of
+// kind interrupted for each closed call with a caller number. It returns
+// how many records it closed. Call it before taking calls, because it also
+// closes the records of calls in progress. It is for a database that one
+// server writes alone (embedded mode). In shared mode, where other nodes'
+// calls are in progress, a starting node calls MarkNodeInterrupted with its
+// own node ID instead.
 func (s *Store) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
 	if err := s.checkOpen(); err != nil {
 		return 0, err
 	}
 
-	result, err := s.exec(ctx, `UPDATE calls
-		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
-		WHERE ended_at IS NULL`,
-		string(OutcomeInterrupted), now.UnixNano(), string(SideServer), interruptedReason, s.now().UnixNano())
+	var closed []interruptedCall
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		closed, err = s.closeOpenCalls(ctx, tx, now)
+		if err != nil {
+			return err
+		}
+		return s.createInterruptedTasks(ctx, tx, closed)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("mark interrupted call records: %w", err)
 	}
-	count, err := result.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("count interrupted call records: %w", err)
+	if len(closed) > 0 {
+		s.log.Warn().Int("count", len(closed)).Msg("call records left open by the previous run marked interrupted")
 	}
-	if count > 0 {
-		s.log.Warn().Int64("count", count).Msg("call records left open by the previous run marked interrupted")
-	}
-	return int(count), nil
+	return len(closed), nil
 }
 
+// interruptedCall is a call record that MarkInterrupted closed.
+type interruptedCall struct {
+	callID    string
+	priority  string
+	hasNumber bool
+}
+
+// closeOpenCalls closes every open record in tx and returns them.
+func (s *Store) closeOpenCalls(ctx context.Context, tx *sql.Tx, now time.Time) ([]interruptedCall, error) {
+	rows, err := tx.QueryContext(ctx, s.dialect.bind(`UPDATE calls
+		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
+		WHERE ended_at IS NULL
+		RETURNING call_id, priority, CASE WHEN caller_number_sealed IS NULL THEN 0 ELSE 1 END`),
+		string(OutcomeInterrupted), now.UnixNano(), string(SideServer), interruptedReason, s.now().UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+
+	var closed []interruptedCall
+	for rows.Next() {
+		var call interruptedCall
+		var hasNumber int
+		if err := rows.Scan(&call.callID, &call.priority, &hasNumber); err != nil {
+			return nil, err
+		}
+		call.hasNumber = hasNumber == 1
+		closed = append(closed, call)
+	}
+	return closed, rows.Err()
+}
+
+// createInterruptedTasks creates the follow-up task of every call in
+// closed that has a caller number. A call marked high risk gives a task
+// of risk high; the others are left unjudged.
+func (s *Store) createInterruptedTasks(ctx context.Context, tx *sql.Tx, closed []interruptedCall) error {
+	today := localDate(s.now())
+	for _, call := range closed {
+		if !call.hasNumber {
+			continue
+		}
+		task := FollowUp{CallID: call.callID, Kind: FollowUpInterrupted, Origin: OriginInterrupted, DueDate: today}
+		if call.priority == highRiskPriority {
+			task.Risk = RiskHigh
+		}
+		if _, err := s.insertFollowUp(ctx, tx, task); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// highRiskPriority is the priority the IVR sets for a caller in danger.
+const highRiskPriority = "high_risk"
+
 // MarkNodeInterrupted closes the open records of node alone, as
-// MarkInterrupted does, with the hangup reason "node stopped", and returns
-// the records it closed, oldest first, with their numbers decrypted. Call it
-// for this node at start-up in shared mode, and for a stopped node when
-// taking over its calls, such as to create callback tasks for them. When
-// several nodes close one node's records at once, each record is returned to
-// exactly one of them. An empty node returns ErrInvalidInput, because the
-// records of a server running alone have no node; use MarkInterrupted there.
+// MarkInterrupted does, with the hangup reason "node stopped", creates
+// their follow-up tasks as MarkInterrupted does, and returns the records
+// it closed, oldest first, with their numbers decrypted. Call it for this
+// node at start-up in shared mode, and for a stopped node when taking over
+// its calls, such as to create callback tasks for them. When several nodes
+// close one node's records at once, each record is returned to exactly one
+// of them. An empty node returns ErrInvalidInput, because the records of a
+// server running alone have no node; use MarkInterrupted there.
 func (s *Store) MarkNodeInterrupted(ctx context.Context, node string, now time.Time) ([]Record, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
@@ -188,11 +247,23 @@ func (s *Store) MarkNodeInterrupted(ctx context.Context, node string, now time.T
 		return nil, fmt.Errorf("mark interrupted call records of a node: %w: empty node", ErrInvalidInput)
 	}
 
-	recs, err := s.queryRecords(ctx, s.writer, `UPDATE calls
-		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
-		WHERE ended_at IS NULL AND node = ?
-		RETURNING `+selectColumns,
-		string(OutcomeInterrupted), now.UnixNano(), string(SideServer), nodeStoppedReason, s.now().UnixNano(), node)
+	var recs []Record
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		recs, err = s.queryRecords(ctx, tx, `UPDATE calls
+			SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
+			WHERE ended_at IS NULL AND node = ?
+			RETURNING `+selectColumns,
+			string(OutcomeInterrupted), now.UnixNano(), string(SideServer), nodeStoppedReason, s.now().UnixNano(), node)
+		if err != nil {
+			return err
+		}
+		closed := make([]interruptedCall, 0, len(recs))
+		for _, rec := range recs {
+			closed = append(closed, interruptedCall{callID: rec.CallID, priority: rec.Priority, hasNumber: rec.CallerHash != ""})
+		}
+		return s.createInterruptedTasks(ctx, tx, closed)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("mark interrupted call records of node %s: %w", node, err)
 	}

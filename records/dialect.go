@@ -21,6 +21,9 @@ type dialect struct {
 	// serialise migrations across processes, or empty when beginning the
 	// transaction already does.
 	migrationLock string
+	// lockRow ends a SELECT that locks its rows until the transaction
+	// ends, or is empty when the transaction holds the write lock already.
+	lockRow string
 }
 
 // migrationLockKey is the PostgreSQL advisory lock key that migrations
@@ -30,7 +33,7 @@ const migrationLockKey int64 = 0x686c7265636d6967
 
 // sqliteDialect is the embedded SQLite database of one server. Its writer
 // begins every transaction IMMEDIATE, which takes the database's write lock,
-// so migrations need no lock of their own.
+// so migrations and row changes need no lock of their own.
 var sqliteDialect = dialect{
 	name: "sqlite",
 	// SQLite reads a negative LIMIT as no limit.
@@ -58,6 +61,7 @@ var postgresDialect = dialect{
     version    INTEGER NOT NULL PRIMARY KEY,
     applied_at TEXT    NOT NULL
 )`,
+	lockRow: " FOR UPDATE",
 	migrationLock: "SET LOCAL lock_timeout = 0; " +
 		"SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLockKey, 10) + "); " +
 		"SET LOCAL lock_timeout = DEFAULT",

@@ -96,7 +96,7 @@ func (s *Store) FindByNumber(ctx context.Context, number string) ([]Record, erro
 // queryRecords runs a statement on db that returns selectColumns, and
 // decrypts the numbers, logging one warning with the count of those that
 // fail.
-func (s *Store) queryRecords(ctx context.Context, db *sql.DB, query string, args ...any) ([]Record, error) {
+func (s *Store) queryRecords(ctx context.Context, db querier, query string, args ...any) ([]Record, error) {
 	rows, err := db.QueryContext(ctx, s.dialect.bind(query), args...)
 	if err != nil {
 		return nil, err

@@ -53,6 +53,12 @@ func openRecordsForReading(ctx context.Context, configPath string) (*records.Sto
 	if err != nil {
 		return nil, err
 	}
+	return openRecordsOfConfig(ctx, cfg)
+}
+
+// openRecordsOfConfig loads the records key of cfg and opens its existing
+// records database, for a command run beside a server.
+func openRecordsOfConfig(ctx context.Context, cfg *config.Config) (*records.Store, error) {
 	key, _, err := records.LoadKey(records.KeySource{
 		Env:       cfg.Records.KeyEnv,
 		File:      cfg.Records.KeyFile,

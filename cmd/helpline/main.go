@@ -9,6 +9,7 @@
 //	helpline records events [--config PATH] [--since TIME] [--format text|jsonl]
 //	helpline records callbacks [--config PATH] [--reveal]
 //	helpline web hash-password < password
+//	helpline records purge [--config PATH] [--older-than-days N]
 //
 // Exit status: 0 on success, 1 when the server fails while running, 2 for
 // bad usage or a bad configuration.
@@ -51,6 +52,10 @@ Usage:
   helpline web hash-password
       Read one password line from standard input and print its argon2id
       hash for web.users[].password_hash.
+  helpline records purge [--config PATH] [--older-than-days N]
+      Anonymize the calls that ended more than N days ago (default
+      records.retention_days): callers' numbers and counselors' notes are
+      removed, counts and times stay. Prints the counts.
 
 Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
 HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key;
@@ -84,11 +89,13 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		err = listEvents(args[2:], stdout)
 	case args[0] == "records" && len(args) > 1 && args[1] == "callbacks":
 		err = exportCallbacks(args[2:], stdout)
+	case args[0] == "records" && len(args) > 1 && args[1] == "purge":
+		err = purgeRecords(args[2:], stdout, stderr)
 	case args[0] == "records" && len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	case args[0] == "records":
-		err = fmt.Errorf("%w: records needs a subcommand: export, events or callbacks", errUsage)
+		err = fmt.Errorf("%w: records needs a subcommand: export, events, callbacks or purge", errUsage)
 	case args[0] == "web" && len(args) > 1 && args[1] == "hash-password":
 		err = hashPassword(args[2:], stdin, stdout)
 	case args[0] == "web":

@@ -247,6 +247,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, states, log)
+		registerFollowUpRoutes(a.api, store, states, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 		a.metrics = registerMetrics(cfg, a.api, bus, q, log)
@@ -420,6 +421,8 @@ func (a *app) run(ctx context.Context) error {
 		sweepSessions(distCtx, a.records, sessionSweepInterval, a.log.With().Str("component", "sessions").Logger())
 	}()
 	defer func() { <-sweepDone }()
+	stopPurge := a.startPurgeJob()
+	defer stopPurge()
 
 	if err := a.sip.Start(ctx); err != nil {
 		stopDist()
