@@ -25,8 +25,9 @@ const (
 
 // Reception accounting limits (RFC 3550 appendix A.1).
 const (
-	// maxDropout is the largest forward jump in sequence numbers that
-	// counts the packets skipped as lost. A larger jump is a restart.
+	// maxDropout bounds the forward jump in sequence numbers whose skipped
+	// packets count as lost. A larger jump is ignored unless the next
+	// packet confirms it as a restart.
 	maxDropout = 3000
 	// maxMisorder is how far behind the highest sequence number a packet
 	// may arrive and still count as reordered instead of a restart.
@@ -140,7 +141,7 @@ type streamReception struct {
 	received uint64
 	seen     seqWindow
 	// badSeq is the sequence number that, arriving next, confirms a jump
-	// as a restart; noBadSeq when none is pending.
+	// as a restart. It is noBadSeq when no jump is pending.
 	badSeq uint32
 	// priorExpected and priorReceived sum the earlier runs.
 	priorExpected uint64
@@ -309,8 +310,8 @@ func secondsToDuration(seconds float64) time.Duration {
 }
 
 // reception is a session's reception accounting: the current stream, the
-// totals of the streams that ended, and what the observer has been told.
-// The receive goroutine owns it.
+// totals of the streams that ended, and the totals already reported to
+// the observer. The receive goroutine owns it.
 type reception struct {
 	observer ReceptionObserver
 	leg      Leg
@@ -327,9 +328,8 @@ type reception struct {
 }
 
 // record accounts for a valid packet from the latched source that arrived
-// at now. Audio packets feed the jitter estimate too: telephone events
-// repeat the timestamp of the event's start, so their transit times vary
-// by design. It allocates nothing.
+// at now. Only audio packets feed the jitter estimate, because telephone
+// events repeat the timestamp of the event's start. It allocates nothing.
 func (r *reception) record(header *rtp.Header, audio bool, clockRate uint32, now time.Time) {
 	counted := true
 	if !r.stream.active || header.SSRC != r.stream.ssrc {
@@ -394,8 +394,8 @@ func (r *reception) end() {
 	}
 }
 
-// clockRateOf returns the RTP clock rate of codec, the G.711 rate when the
-// codec does not say.
+// clockRateOf returns the RTP clock rate of codec, or the G.711 rate when
+// the codec's ClockRate is 0.
 func clockRateOf(codec Codec) uint32 {
 	if codec.ClockRate == 0 {
 		return G711ClockRate

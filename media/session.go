@@ -326,10 +326,13 @@ func (s *Session) Close() error {
 	s.receiver.Wait()
 
 	if first {
+		// The receive goroutine has returned, so its reception totals
+		// may be read here.
 		stats := s.Stats()
 		s.log.Debug().Uint64("packets_received", stats.PacketsReceived).
 			Uint64("packets_sent", stats.PacketsSent).Uint64("invalid", stats.Invalid).
 			Uint64("foreign", stats.Foreign).Uint64("send_errors", stats.SendErrors).
+			Uint64("packets_lost", s.reception.endedLost).
 			Msg("rtp session closed")
 	}
 	return nil

@@ -6,7 +6,7 @@ import (
 	"helpline/media"
 )
 
-// legOther labels the RTP series of a session whose leg is none of
+// legOther labels the RTP series of a session whose leg is not in
 // rtpLegs, so that the label keeps a fixed, small set of values.
 const legOther = "other"
 
