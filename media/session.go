@@ -68,6 +68,12 @@ type SessionConfig struct {
 	TelephoneEvent uint8
 	// Logger receives lifecycle logs. It should carry the call id.
 	Logger zerolog.Logger
+	// Leg is the leg's role, which labels its reception statistics.
+	Leg Leg
+	// Reception, when set, receives the statistics of the RTP the session
+	// receives: packets received and lost every few seconds, and each
+	// stream's statistics when it ends.
+	Reception ReceptionObserver
 }
 
 // Session is one call leg's RTP: it receives the peer's audio and DTMF
@@ -137,6 +143,9 @@ type Session struct {
 	// nil until then.
 	tones ToneDetector
 	pcm   []int16
+	// reception counts the packets received and lost, and estimates the
+	// jitter of the peer's stream.
+	reception reception
 
 	digits chan Digit
 	stats  counters
@@ -239,6 +248,7 @@ func NewSession(cfg SessionConfig) *Session {
 		receiveBuf: make([]byte, maxDatagramSize),
 		digits:     make(chan Digit, digitBufferSize),
 		done:       make(chan struct{}),
+		reception:  reception{observer: cfg.Reception, leg: cfg.Leg},
 	}
 	if s.eventPT == 0 {
 		s.pcm = make([]int16, maxDatagramSize)
@@ -316,10 +326,13 @@ func (s *Session) Close() error {
 	s.receiver.Wait()
 
 	if first {
+		// The receive goroutine has returned, so its reception totals
+		// may be read here.
 		stats := s.Stats()
 		s.log.Debug().Uint64("packets_received", stats.PacketsReceived).
 			Uint64("packets_sent", stats.PacketsSent).Uint64("invalid", stats.Invalid).
 			Uint64("foreign", stats.Foreign).Uint64("send_errors", stats.SendErrors).
+			Uint64("packets_lost", s.reception.endedLost).
 			Msg("rtp session closed")
 	}
 	return nil

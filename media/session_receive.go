@@ -19,10 +19,12 @@ const (
 )
 
 // receive reads datagrams until ctx ends, Close is called or the socket is
-// closed. It is the session's only reader, and it owns receiveBuf, packet
-// and the event decoder.
+// closed. It is the session's only reader, and it owns receiveBuf, packet,
+// the event decoder and the reception statistics, whose stream ends with
+// it.
 func (s *Session) receive(ctx context.Context) {
 	defer s.receiver.Done()
+	defer s.reception.end()
 	stopInterrupt := context.AfterFunc(ctx, s.interruptRead)
 	defer stopInterrupt()
 
@@ -63,7 +65,7 @@ func (s *Session) isClosed() bool {
 }
 
 // handlePacket processes one datagram: it validates it, checks its source
-// against the latch, turns telephone events or in-band tones into digits
+// against the latch, accounts for it in the reception statistics, turns telephone events or in-band tones into digits
 // and forwards the packet when bridged. It allocates nothing.
 func (s *Session) handlePacket(datagram []byte, source netip.AddrPort, now time.Time) {
 	s.stats.packetsReceived.Add(1)
@@ -80,6 +82,7 @@ func (s *Session) handlePacket(datagram []byte, source netip.AddrPort, now time.
 		return
 	}
 	s.stats.lastReceived.Store(now.UnixNano())
+	s.reception.record(&s.packet.Header, kind == kindAudio, clockRateOf(codec), now)
 
 	header := &s.packet.Header
 	payload := s.packet.Payload

@@ -36,9 +36,10 @@ const (
 // from a caller answered at once to half an hour in the queue.
 var waitBuckets = []float64{1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800}
 
-// Metrics owns the registry behind /metrics and the counters fed by the
-// event bus. Create it with New, feed it with Start, and stop it with
-// Close.
+// Metrics owns the registry behind /metrics, the counters fed by the
+// event bus and the RTP series fed by media sessions, as their
+// media.ReceptionObserver. Create it with New, feed it with Start, and
+// stop it with Close.
 type Metrics struct {
 	registry *prometheus.Registry
 	log      zerolog.Logger
@@ -47,6 +48,7 @@ type Metrics struct {
 	offers *prometheus.CounterVec
 	wait   *prometheus.HistogramVec
 	errors *prometheus.CounterVec
+	rtp    *rtpVecs
 
 	// store, queues and storeTimeout configure the scrape-time gauges;
 	// store is nil when they are off.
@@ -111,6 +113,7 @@ func New(opts ...Option) *Metrics {
 			Name: "helpline_errors_total",
 			Help: "Failures seen by the metrics collectors, by source: queue_store (a scrape could not read the queue store) or events (events lost to a full buffer).",
 		}, []string{"source"}),
+		rtp: newRTPVecs(),
 	}
 	for _, opt := range opts {
 		opt(m)
@@ -123,6 +126,7 @@ func New(opts ...Option) *Metrics {
 		m.calls, m.offers, m.wait,
 		&scrapeCollector{m: m},
 	)
+	m.registry.MustRegister(m.rtp.collectors()...)
 	return m
 }
 

@@ -302,6 +302,7 @@ func (cb *callbackCall) dialCaller(attempt callback.Attempt) (callback.Result, *
 		ringTimeout: s.opts.RingTimeout * callbackRingFactor,
 		events:      cb,
 		log:         log,
+		leg:         media.LegCaller,
 	})
 	if d.outcome == routing.Answered {
 		return callback.Result{Outcome: callback.OutcomeAnswered, SIPStatus: d.status}, d.leg

@@ -132,7 +132,7 @@ func (fc *featureCall) run(negotiated *media.Negotiated, prompt string) {
 		return
 	}
 
-	fc.session = media.NewSession(media.SessionConfig{
+	fc.session = fc.srv.newMediaSession(media.LegCounselor, media.SessionConfig{
 		Conn:           fc.conn,
 		Remote:         negotiated.Remote,
 		Codec:          negotiated.Codec,

@@ -114,6 +114,9 @@ type Deps struct {
 	// Features maps the feature codes counselors dial. Nil answers them
 	// like any other number.
 	Features *FeatureTable
+	// Reception receives the RTP reception statistics of every media
+	// session, labelled by leg. Nil keeps them in the sessions.
+	Reception media.ReceptionObserver
 }
 
 // RecordStore is the part of the records store a call writes to.
@@ -140,6 +143,7 @@ type Server struct {
 	records   RecordStore
 	events    events.Publisher
 	features  *FeatureTable
+	reception media.ReceptionObserver
 	codecs    []media.Codec
 	numbers   map[string]bool
 
@@ -214,6 +218,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		records:   deps.Records,
 		events:    deps.Events,
 		features:  deps.Features,
+		reception: deps.Reception,
 		codecs:    []media.Codec{media.PCMU, media.PCMA},
 		numbers:   make(map[string]bool, len(opts.Numbers)),
 		dialogs:   newDialogTable(),
@@ -528,4 +533,12 @@ func sessionVersion() uint64 {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint64(b[:]) >> 2
+}
+
+// newMediaSession creates the RTP session of a call leg whose role is leg,
+// reporting its reception statistics to the server's observer.
+func (s *Server) newMediaSession(leg media.Leg, cfg media.SessionConfig) *media.Session {
+	cfg.Leg = leg
+	cfg.Reception = s.reception
+	return media.NewSession(cfg)
 }

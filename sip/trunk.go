@@ -188,7 +188,7 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 		bufferExpired: make(chan struct{}, 1),
 	}
 	c.sdpVersion.Store(1)
-	c.callerMedia = media.NewSession(media.SessionConfig{
+	c.callerMedia = s.newMediaSession(media.LegCaller, media.SessionConfig{
 		Conn:           conn,
 		Remote:         negotiated.Remote,
 		Codec:          negotiated.Codec,

@@ -41,6 +41,22 @@ type dialRequest struct {
 	// never missed.
 	events legEvents
 	log    zerolog.Logger
+	// leg is the callee's role in the RTP statistics. When empty it is a
+	// counselor for a dial to a registered phone (toUser set), else an
+	// outside number.
+	leg media.Leg
+}
+
+// mediaLeg returns the callee's role in the RTP statistics.
+func (d *dialRequest) mediaLeg() media.Leg {
+	switch {
+	case d.leg != "":
+		return d.leg
+	case d.toUser != "":
+		return media.LegCounselor
+	default:
+		return media.LegOutside
+	}
 }
 
 // reach sets where the INVITE of d goes for a counselor's binding: the
@@ -230,7 +246,7 @@ func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Requ
 		return dialOutcome{outcome: routing.Unavailable, status: res.StatusCode, err: fmt.Errorf("reading SDP answer: %w", err)}
 	}
 
-	leg.media = media.NewSession(media.SessionConfig{
+	leg.media = s.newMediaSession(d.mediaLeg(), media.SessionConfig{
 		Conn:           leg.port,
 		Remote:         negotiated.Remote,
 		Codec:          negotiated.Codec,

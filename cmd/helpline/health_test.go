@@ -91,7 +91,8 @@ func TestMetricsWithoutToken(t *testing.T) {
 	store := queue.NewMemoryStore()
 	bus := events.NewBus()
 	api := newAPI(cfg, counselor.New(counselor.Config{Store: store}), zerolog.Nop())
-	m := registerMetrics(cfg, api, bus, store, zerolog.Nop())
+	m := newMetrics(cfg, store, zerolog.Nop())
+	serveMetrics(m, api, bus)
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	server, err := startAPI(cfg, api, zerolog.Nop())
 	if err != nil {
@@ -113,8 +114,22 @@ func TestMetricsWithoutToken(t *testing.T) {
 	if !strings.Contains(string(body), `helpline_callers_waiting{queue="general"} 0`) {
 		t.Errorf("/metrics has no gauge of queue general:\n%s", body)
 	}
+	if !strings.Contains(string(body), `helpline_rtp_packets_lost_total{leg="caller"} 0`) {
+		t.Errorf("/metrics has no RTP loss counter of the caller leg:\n%s", body)
+	}
 	if status := getStatus(t, base+"/api/v1/counselors"); status != http.StatusUnauthorized {
 		t.Errorf("GET /api/v1/counselors without a token = %d, want 401", status)
+	}
+}
+
+func TestReceptionObserverWithoutAPI(t *testing.T) {
+	m := newMetrics(&config.Config{}, queue.NewMemoryStore(), zerolog.Nop())
+
+	if m != nil {
+		t.Fatalf("newMetrics without an API = %v, want nil", m)
+	}
+	if observer := receptionObserver(m); observer != nil {
+		t.Errorf("receptionObserver(nil) = %#v, want a nil interface", observer)
 	}
 }
 

@@ -5,25 +5,44 @@ import (
 
 	"helpline/config"
 	"helpline/events"
+	"helpline/media"
 	"helpline/metrics"
 	"helpline/queue"
 	"helpline/web"
 )
 
-// registerMetrics serves /metrics on api, without a token, from counters
-// fed by bus and gauges read from q for every configured queue. The
-// caller closes the returned Metrics at shutdown.
-func registerMetrics(cfg *config.Config, api *web.API, bus *events.Bus, q queue.Store, log zerolog.Logger) *metrics.Metrics {
+// newMetrics builds the metrics behind /metrics, with gauges read from q
+// for every configured queue, or returns nil when the API is off. It
+// starts nothing, so it can be built before the SIP server, whose media
+// sessions feed its RTP series.
+func newMetrics(cfg *config.Config, q queue.Store, log zerolog.Logger) *metrics.Metrics {
+	if !cfg.API.Enabled() {
+		return nil
+	}
 	names := make([]string, 0, len(cfg.Queues))
 	for _, def := range cfg.Queues {
 		names = append(names, def.Name)
 	}
 
-	m := metrics.New(
+	return metrics.New(
 		metrics.WithQueueStore(q, names),
 		metrics.WithLogger(log.With().Str("component", "metrics").Logger()),
 	)
+}
+
+// serveMetrics feeds m's counters from bus and serves /metrics on api,
+// without a token. The caller closes m at shutdown.
+func serveMetrics(m *metrics.Metrics, api *web.API, bus *events.Bus) {
 	m.Start(bus)
 	web.RegisterMetrics(api, m.Handler())
+}
+
+// receptionObserver returns m as the observer of the media sessions' RTP
+// statistics, or nil when there are no metrics. A nil *metrics.Metrics
+// in the interface would not compare equal to nil.
+func receptionObserver(m *metrics.Metrics) media.ReceptionObserver {
+	if m == nil {
+		return nil
+	}
 	return m
 }

@@ -200,6 +200,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, fmt.Errorf("%w: rtp: %w", errConfig, err)
 	}
 
+	serverMetrics := newMetrics(cfg, q, log)
 	opts := sipOptions(cfg)
 	opts.NodeID = shared.nodeID()
 	server, err := sip.New(opts, sip.Deps{
@@ -212,6 +213,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		Records:   store,
 		Events:    bus,
 		Features:  features,
+		Reception: receptionObserver(serverMetrics),
 	})
 	if err != nil {
 		_ = store.Close()
@@ -250,7 +252,8 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		registerFollowUpRoutes(a.api, store, states, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
-		a.metrics = registerMetrics(cfg, a.api, bus, q, log)
+		serveMetrics(serverMetrics, a.api, bus)
+		a.metrics = serverMetrics
 		a.streams = web.NewStreams()
 		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, log)
 	}
