@@ -780,11 +780,14 @@ export function formatDateTime(iso) {
   return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())} ${pad(at.getHours())}:${pad(at.getMinutes())}`;
 }
 
-// Formats an RFC 3339 time as local HH:MM:SS.
-export function formatClock(iso) {
+// Formats an RFC 3339 time as local 24-hour HH:MM:SS, or HH:MM with
+// seconds false. Both languages use this form, as Korean call centres do.
+export function formatClock(iso, seconds = true) {
   const at = new Date(iso);
   if (Number.isNaN(at.getTime())) return "";
-  return at.toLocaleTimeString(currentLang === "ko" ? "ko-KR" : "en-GB", { hour12: false });
+  const pad = (n) => String(n).padStart(2, "0");
+  const clock = `${pad(at.getHours())}:${pad(at.getMinutes())}`;
+  return seconds ? `${clock}:${pad(at.getSeconds())}` : clock;
 }
 
 // Updates every [data-since] element below root to the time since its

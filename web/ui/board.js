@@ -10,8 +10,9 @@ import {
 const SUPERVISOR_KEY = "hl_supervisor_sip";
 const TICK_MS = 1000;
 
-// Chart geometry in SVG user units; the SVG scales to the card's width.
-const CHART = { width: 720, height: 240, left: 40, right: 48, top: 14, bottom: 30 };
+// Chart geometry in CSS pixels. The width follows the chart's box, so
+// the text keeps its size at every screen width.
+const CHART = { minWidth: 320, height: 240, left: 40, right: 48, top: 14, bottom: 30 };
 
 const clock = new ServerClock();
 let snapshot = null;
@@ -37,6 +38,20 @@ async function main() {
     render();
   });
   setInterval(() => tick(document.getElementById("board"), clock), TICK_MS);
+  redrawChartOnResize();
+}
+
+// Redraws the chart when its box changes width, as when the window is
+// resized or the tablet is turned.
+function redrawChartOnResize() {
+  const box = document.getElementById("chart");
+  let drawnWidth = chartWidth(box);
+  new ResizeObserver(() => {
+    const width = chartWidth(box);
+    if (width === drawnWidth || !snapshot) return;
+    drawnWidth = width;
+    renderChart(snapshot.series ?? []);
+  }).observe(box);
 }
 
 function render() {
@@ -249,7 +264,8 @@ function renderChart(series) {
     return;
   }
 
-  const { width, height, left, right, top, bottom } = CHART;
+  const { height, left, right, top, bottom } = CHART;
+  const width = chartWidth(box);
   const plotW = width - left - right;
   const plotH = height - top - bottom;
   const times = series.map((p) => Date.parse(p.at));
@@ -268,7 +284,7 @@ function renderChart(series) {
     "aria-label": t("board.chart_label", { waiting: last.waiting ?? 0, sl: formatPercent(last.service_level) }),
   });
 
-  svg.append(...chartAxes({ x, first, span, maxWaiting, plotW, plotH }));
+  svg.append(...chartAxes({ width, first, span, maxWaiting, plotW, plotH }));
 
   const waitingPoints = series.map((p, i) => [x(times[i]), yWaiting(p.waiting ?? 0)]);
   const slPoints = series.filter((p) => p.service_level !== null && p.service_level !== undefined)
@@ -278,7 +294,7 @@ function renderChart(series) {
     polyline(slPoints, "#1e8a4a", "line-sl"),
   );
   series.forEach((p, i) => {
-    const title = `${formatClock(p.at).slice(0, 5)} · ${t("board.legend_waiting")} ${p.waiting ?? 0} · ${t("board.legend_sl")} ${formatPercent(p.service_level)}`;
+    const title = `${formatClock(p.at, false)} · ${t("board.legend_waiting")} ${p.waiting ?? 0} · ${t("board.legend_sl")} ${formatPercent(p.service_level)}`;
     svg.append(el("circle", { svg: true, class: "point point-waiting", cx: waitingPoints[i][0], cy: waitingPoints[i][1], r: 3.5, fill: "#1f5fa8" },
       el("title", { svg: true }, title)));
   });
@@ -288,12 +304,16 @@ function renderChart(series) {
   box.replaceChildren(svg);
 }
 
-function chartAxes({ first, span, maxWaiting, plotW, plotH }) {
-  const { left, top, height, width, right, bottom } = CHART;
+function chartWidth(box) {
+  return Math.max(CHART.minWidth, Math.floor(box.clientWidth));
+}
+
+function chartAxes({ width, first, span, maxWaiting, plotW, plotH }) {
+  const { left, top, height, right, bottom } = CHART;
   const base = top + plotH;
   const label = (text, tx, ty, anchor) => el("text", { svg: true, x: tx, y: ty, "text-anchor": anchor, "font-size": 12, fill: "#5b6775" }, text);
   const line = (x1, y1, x2, y2, color) => el("line", { svg: true, x1, y1, x2, y2, stroke: color, "stroke-width": 1 });
-  const time = (at) => formatClock(new Date(at).toISOString()).slice(0, 5);
+  const time = (at) => formatClock(new Date(at).toISOString(), false);
 
   return [
     line(left, top, left + plotW, top, "#e1e6ec"),
