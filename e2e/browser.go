@@ -49,8 +49,9 @@ type Browser struct {
 }
 
 // StartBrowser starts headless Chromium with its own profile folder and
-// stops it when the test ends. The browser resolves no host name but
-// localhost, makes no background requests, and so reaches only loopback.
+// stops it when the test ends. The browser resolves no host but localhost
+// and 127.0.0.1 and makes no background requests, so it reaches only
+// loopback.
 // A missing chromium skips the test, or fails it in strict mode (see
 // Strict).
 func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
@@ -83,8 +84,8 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
 		chromedp.Flag("metrics-recording-only", true),
-		// Every host but localhost and 127.0.0.1 fails to resolve, so nothing
-		// the page or the browser asks for can leave loopback.
+		// Every host but localhost and 127.0.0.1 fails to resolve, so no
+		// request of the page or the browser can leave loopback.
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"),
 		chromedp.Flag("lang", "ko-KR"),
 	}

@@ -112,8 +112,9 @@ func rfc3339(at time.Time) string {
 	return at.UTC().Format(time.RFC3339)
 }
 
-// boardSnapshots returns two board snapshots: the second adds the caller
-// call-2, so a page that shows call-2 has taken the second update.
+// boardSnapshots returns two board snapshots. The second adds the
+// callback cb-0123456789abcdef, so a page that shows it has taken the
+// second update.
 func boardSnapshots(now time.Time) []map[string]any {
 	waiting := []map[string]any{{
 		"call_id": "call-1", "number": "010-****-5678", "waited_s": 150, "enqueued_at": rfc3339(now.Add(-150 * time.Second)),
@@ -141,7 +142,7 @@ func boardSnapshots(now time.Time) []map[string]any {
 	}
 	var series []map[string]any
 	start := now.Add(-8 * time.Hour).Truncate(15 * time.Minute)
-	for i := 0; start.Add(time.Duration(i)*15*time.Minute).Before(now); i++ {
+	for i := 0; start.Add(time.Duration(i) * 15 * time.Minute).Before(now); i++ {
 		series = append(series, map[string]any{
 			"at":            rfc3339(start.Add(time.Duration(i) * 15 * time.Minute)),
 			"waiting":       (i * 7) % 6,
@@ -233,7 +234,7 @@ func (f *pageAPI) followups(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, map[string]any{"followups": list})
 }
 
-// post records every POST and answers the routes the pages use. A
+// post records every POST and responds as the routes the pages use do. A
 // wrap-up whose district is "없는구" gets the 400 a real server gives for a
 // bad field, so the page must show the server's message.
 func (f *pageAPI) post(w http.ResponseWriter, r *http.Request) {
@@ -308,7 +309,7 @@ func checkBoard(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name 
 	fake.setRole("supervisor")
 	switchLanguage(t, b, base+"/board", lang)
 
-	// call-2 comes in the second snapshot only.
+	// The callback comes in the second snapshot only.
 	b.WaitVisible(`.queue[data-queue="loneliness_ko"] .waiting-row[data-call-id="cb-0123456789abcdef"]`)
 	b.WaitVisible(`.waiting-row[data-call-id="call-1"] .hl-badge-risk`)
 	b.WaitVisible(`.counselor-row[data-counselor="1001"] [data-action="listen"]`)
@@ -335,8 +336,8 @@ func checkBoard(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name 
 	b.CheckLayout("board " + name)
 	b.Screenshot("board-" + name)
 
-	// Raising a caller's priority asks first and then posts with the
-	// CSRF token.
+	// Cancelling a callback opens a confirmation first, then posts with
+	// the CSRF token.
 	fake.takePosts()
 	b.Click(`.waiting-row[data-call-id="cb-0123456789abcdef"] [data-action="cancel-callback"]`)
 	b.WaitVisible("#hl-dialog-ok")

@@ -22,7 +22,7 @@ var uiFiles embed.FS
 // uiRoot is the folder of uiFiles that holds the files.
 const uiRoot = "ui"
 
-// homePath is where "/" sends the browser.
+// homePath is the redirect target of "/".
 const homePath = "/board"
 
 // pageRoutes maps each page path to its HTML file in uiRoot.
@@ -77,7 +77,7 @@ type uiAsset struct {
 func RegisterPages(api *API) {
 	assets, err := loadAssets(uiFiles)
 	if err != nil {
-		api.log.Error().Err(err).Msg("loading the embedded web pages failed: the pages answer 404")
+		api.log.Error().Err(err).Msg("loading the embedded web pages failed: the pages respond 404, rebuild the binary")
 	}
 
 	// NOTE: the pages are public until session login exists. Each page
@@ -156,8 +156,8 @@ func contentTypeOf(name string) string {
 	return "application/octet-stream"
 }
 
-// serveAsset writes asset with its validators. http.ServeContent answers
-// If-None-Match with 304 and HEAD without a body.
+// serveAsset writes asset with its validators. http.ServeContent responds
+// to If-None-Match with 304 and to HEAD without a body.
 func serveAsset(w http.ResponseWriter, r *http.Request, asset uiAsset) {
 	header := w.Header()
 	for name, value := range securityHeaders {

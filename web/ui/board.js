@@ -70,8 +70,8 @@ function render() {
   restoreFocus(focus);
 }
 
-// The alerts region is a live region, so it is redrawn only when the set
-// of alerts changes; otherwise screen readers would repeat it every update.
+// The alerts box is a live region, so it is redrawn only when the set of
+// alerts changes. Otherwise screen readers would repeat it every update.
 function renderAlerts(alerts) {
   const key = JSON.stringify(alerts.map((a) => [a.kind, a.queue, a.call_id, a.counselor, a.since]));
   if (key === alertsKey) return;
@@ -237,8 +237,9 @@ async function cancelCallback(caller) {
 }
 
 // Listens to the counselor's call from the supervisor's own phone. The
-// supervisor's SIP id is asked once and kept in localStorage; a 403 or 422
-// (not a supervisor, missing id) forgets it so the next try asks again.
+// supervisor's SIP id is requested once and kept in localStorage. A 403 or
+// 422 (not a supervisor, missing id) removes it, so the next try requests
+// it again.
 async function listen(c) {
   let supervisor = localStorage.getItem(SUPERVISOR_KEY);
   if (!supervisor) {
