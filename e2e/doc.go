@@ -14,7 +14,10 @@
 // RFC 4733/2833 (telephone-event DTMF), which is what the SIPp scenarios
 // send and what the RTP capture decodes.
 //
-// Tools: sipp (Debian package sip-tester), baresip, tshark. A test that needs
+// The web pages are tested in headless Chromium through chromedp
+// (browser.go), against the real server or a fake of its JSON API.
+//
+// Tools: sipp (Debian package sip-tester), baresip, tshark, chromium. A test that needs
 // one calls RequireTool: the test is skipped when the tool is missing, but
 // fails instead under CI=true or HELPLINE_E2E=1, which scripts/test.sh sets.
 // SIPp's pcap playback and tshark's capture need root.

@@ -33,6 +33,10 @@ readonly STATICCHECK="honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 # each. redis-server also runs the sentinels (redis-server --sentinel), so
 # the separate redis-sentinel package is not needed. PostgreSQL's initdb
 # is not on PATH in Debian, so it is looked for in its own folder.
+# chromium runs the browser tests of the web pages. korean-font is not a
+# command but a font with Hangul, found with fc-list. Without it Chromium
+# draws Korean text as empty boxes, so the layout checks measure the wrong
+# widths.
 readonly TOOLS=(
   "sipp:sip-tester"
   "baresip:baresip"
@@ -40,6 +44,8 @@ readonly TOOLS=(
   "redis-server:redis-server"
   "kamailio:kamailio"
   "initdb:postgresql"
+  "chromium:chromium"
+  "korean-font:fonts-noto-cjk"
 )
 
 # Where Debian's postgresql package puts initdb and postgres.
@@ -95,8 +101,13 @@ find_go() {
 
 # has_tool COMMAND: whether COMMAND is on PATH, in an sbin folder (where
 # Debian puts daemons such as kamailio; the end-to-end tests look there
-# too), or for initdb in PostgreSQL's own folder.
+# too), or for initdb in PostgreSQL's own folder. korean-font queries
+# fontconfig for a font that covers Korean.
 has_tool() {
+  if [[ "$1" == korean-font ]]; then
+    [[ -n "$(fc-list :lang=ko 2>/dev/null)" ]]
+    return
+  fi
   command -v "$1" >/dev/null 2>&1 && return 0
   local dir
   for dir in /usr/local/sbin /usr/sbin /sbin; do

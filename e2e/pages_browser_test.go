@@ -1,0 +1,442 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"helpline/web"
+)
+
+// fakeCSRF is the CSRF token of the fake session; every POST must carry it.
+const fakeCSRF = "csrf-test-token"
+
+// fakeCallID is the call the fake console is on; its id has an @ so that
+// the pages must escape it in paths.
+const fakeCallID = "a84b4c76e66710@127.0.0.1"
+
+// pageAPI is a fake of the JSON API behind the pages, shaped as the web
+// design describes, serving the real embedded pages. It records the
+// POSTs the pages send.
+type pageAPI struct {
+	mu    sync.Mutex // guards role and posts
+	role  string
+	posts []fakePost
+}
+
+// fakePost is one POST request the fake received.
+type fakePost struct {
+	Path string
+	CSRF string
+	Body map[string]any
+}
+
+func startPageAPI(t *testing.T) (*pageAPI, string) {
+	t.Helper()
+
+	fake := &pageAPI{role: "supervisor"}
+	pages := web.NewAPI(nil, zerolog.Nop())
+	web.RegisterPages(pages)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/session", fake.session)
+	mux.HandleFunc("GET /api/v1/board/stream", fake.stream("board", boardSnapshots))
+	mux.HandleFunc("GET /api/v1/console/stream", fake.stream("console", consoleSnapshots))
+	mux.HandleFunc("GET /api/v1/calls/{id}/history", fake.history)
+	mux.HandleFunc("GET /api/v1/followups", fake.followups)
+	mux.HandleFunc("POST /api/v1/", fake.post)
+	mux.Handle("/", pages)
+
+	server := httptest.NewServer(mux)
+	t.Cleanup(server.Close)
+	return fake, server.URL
+}
+
+func (f *pageAPI) setRole(role string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.role = role
+}
+
+// takePosts returns the POSTs received since the last call.
+func (f *pageAPI) takePosts() []fakePost {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	posts := f.posts
+	f.posts = nil
+	return posts
+}
+
+func (f *pageAPI) session(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	role := f.role
+	f.mu.Unlock()
+
+	counselor := ""
+	if role == "counselor" {
+		counselor = "1001"
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{
+		"user": "kim", "role": role, "counselor": counselor, "csrf_token": fakeCSRF,
+		"expires_at": time.Now().Add(time.Hour).Format(time.RFC3339),
+	})
+}
+
+// stream sends the snapshots as SSE events named event, one after the
+// other, and holds the stream open until the page goes.
+func (f *pageAPI) stream(event string, snapshots func(now time.Time) []map[string]any) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		flusher := w.(http.Flusher)
+
+		fmt.Fprint(w, "retry: 2000\n\n")
+		for _, snapshot := range snapshots(time.Now()) {
+			data, _ := json.Marshal(snapshot)
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
+			flusher.Flush()
+		}
+		<-r.Context().Done()
+	}
+}
+
+func rfc3339(at time.Time) string {
+	return at.UTC().Format(time.RFC3339)
+}
+
+// boardSnapshots returns two board snapshots. The second adds the
+// callback cb-0123456789abcdef, so a page that shows it has taken the
+// second update.
+func boardSnapshots(now time.Time) []map[string]any {
+	waiting := []map[string]any{{
+		"call_id": "call-1", "number": "010-****-5678", "waited_s": 150, "enqueued_at": rfc3339(now.Add(-150 * time.Second)),
+		"language": "ko", "caller_type": "self", "high_risk": true, "kind": "call", "offered_to": "",
+	}, {
+		"call_id": "cb-0123456789abcdef", "number": "010-****-1234", "waited_s": 40, "enqueued_at": rfc3339(now.Add(-40 * time.Second)),
+		"language": "ko", "caller_type": "someone_else", "high_risk": false, "kind": "callback", "offered_to": "1002",
+	}}
+	figures := map[string]any{"offered": 42, "answered": 37, "abandoned": 5, "abandon_rate": 0.119, "service_level": 0.82,
+		"asa_s": 18.4, "aht_s": 612, "callbacks_pending": 3}
+	counselors := []map[string]any{
+		{"id": "1001", "name": "김상담", "state": "on_call", "since": rfc3339(now.Add(-4 * time.Minute)), "registered": true,
+			"call_id": fakeCallID, "calls_today": 7, "call_started_at": rfc3339(now.Add(-4 * time.Minute)), "missed_pause": false},
+		{"id": "1002", "name": "이상담", "state": "available", "since": rfc3339(now.Add(-65 * time.Second)), "registered": true,
+			"calls_today": 5, "missed_pause": false},
+		{"id": "1003", "name": "박상담", "state": "break", "reason": "점심", "since": rfc3339(now.Add(-20 * time.Minute)),
+			"registered": true, "calls_today": 3, "missed_pause": true},
+		{"id": "1004", "name": "최상담", "state": "logged_out", "since": rfc3339(now.Add(-3 * time.Hour)), "registered": false,
+			"calls_today": 0, "missed_pause": false},
+	}
+	alerts := []map[string]any{
+		{"kind": "high_risk_waiting", "queue": "loneliness_ko", "call_id": "call-1", "since": rfc3339(now.Add(-150 * time.Second))},
+		{"kind": "long_wait", "queue": "loneliness_ko", "call_id": "call-1", "since": rfc3339(now.Add(-30 * time.Second))},
+		{"kind": "missed_pause", "counselor": "1003", "since": rfc3339(now.Add(-20 * time.Minute))},
+	}
+	var series []map[string]any
+	start := now.Add(-8 * time.Hour).Truncate(15 * time.Minute)
+	for i := 0; start.Add(time.Duration(i) * 15 * time.Minute).Before(now); i++ {
+		series = append(series, map[string]any{
+			"at":            rfc3339(start.Add(time.Duration(i) * 15 * time.Minute)),
+			"waiting":       (i * 7) % 6,
+			"service_level": 0.6 + float64((i*13)%40)/100,
+		})
+	}
+
+	first := map[string]any{
+		"at": rfc3339(now), "service_level_s": 20, "wait_alert_s": 120,
+		"queues": []map[string]any{
+			{"name": "loneliness_ko", "waiting": waiting[:1], "longest_wait_s": 150},
+			{"name": "loneliness_en", "waiting": []map[string]any{}, "longest_wait_s": 0},
+		},
+		"counselors": counselors, "today": figures, "last_hour": figures, "alerts": alerts, "series": series,
+	}
+	second := map[string]any{}
+	for key, value := range first {
+		second[key] = value
+	}
+	second["queues"] = []map[string]any{
+		{"name": "loneliness_ko", "waiting": waiting, "longest_wait_s": 150},
+		{"name": "loneliness_en", "waiting": []map[string]any{}, "longest_wait_s": 0},
+	}
+	return []map[string]any{first, second}
+}
+
+// consoleSnapshots returns the console offered the call, then on it.
+func consoleSnapshots(now time.Time) []map[string]any {
+	call := func(phase string) map[string]any {
+		return map[string]any{"call_id": fakeCallID, "phase": phase, "queue": "loneliness_ko", "digits": "12",
+			"language": "ko", "caller_type": "self", "waited_s": 95, "high_risk": true, "kind": "call"}
+	}
+	counselor := func(state string) map[string]any {
+		return map[string]any{"id": "1001", "name": "김상담", "state": state, "since": rfc3339(now.Add(-10 * time.Second)),
+			"registered": true, "call_id": fakeCallID}
+	}
+	return []map[string]any{
+		{"at": rfc3339(now), "counselor": counselor("offered"), "call": call("offered")},
+		{"at": rfc3339(now), "counselor": counselor("on_call"), "call": call("on_call")},
+	}
+}
+
+func (f *pageAPI) history(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("id") != fakeCallID {
+		web.WriteError(w, http.StatusNotFound, "call not found")
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{
+		"calls": []map[string]any{
+			{"call_id": "old-2", "started_at": "2026-11-28T13:05:00Z", "outcome": "answered", "risk": "high",
+				"summary": "잠을 잘 못 자고 밥을 거른다고 함. 다음 주 방문 약속.", "followup": "home_visit", "queue_wait_s": 42},
+			{"call_id": "old-1", "started_at": "2026-11-02T09:40:00Z", "outcome": "abandoned_in_queue", "risk": "",
+				"summary": "", "followup": "", "queue_wait_s": 300},
+		},
+		"open_followups": []map[string]any{
+			{"id": "f-9", "call_id": "old-2", "kind": "home_visit", "origin": "wrap_up", "risk": "high", "district": "마포구",
+				"due_date": "2026-12-07", "owner": "lee", "state": "open"},
+		},
+	})
+}
+
+var fakeFollowUps = []map[string]any{
+	{"id": "f-1", "call_id": "c-1", "kind": "home_visit", "origin": "wrap_up", "risk": "imminent", "district": "마포구",
+		"due_date": "2026-12-01", "owner": "", "state": "open", "outcome": "", "notes": "2026-12-01 10:02 kim: 문 앞에서 기다리기로 함",
+		"number": "010-****-5678", "created_at": "2026-11-30T01:00:00Z", "updated_at": "2026-11-30T01:00:00Z"},
+	{"id": "f-2", "call_id": "c-2", "kind": "callback", "origin": "server_callback", "risk": "none", "district": "",
+		"due_date": "", "owner": "lee", "state": "open", "outcome": "", "notes": "",
+		"number": "010-****-1234", "created_at": "2026-12-02T03:00:00Z", "updated_at": "2026-12-02T03:00:00Z"},
+	{"id": "f-3", "call_id": "c-3", "kind": "counseling", "origin": "wrap_up", "risk": "medium", "district": "서대문구",
+		"due_date": "2099-01-15", "owner": "park", "state": "open", "outcome": "", "notes": "",
+		"number": "02-****-9876", "created_at": "2026-12-03T05:00:00Z", "updated_at": "2026-12-03T05:00:00Z"},
+}
+
+// followups filters fakeFollowUps by the query as the real route does.
+func (f *pageAPI) followups(w http.ResponseWriter, r *http.Request) {
+	query := r.URL.Query()
+	list := []map[string]any{}
+	for _, task := range fakeFollowUps {
+		keep := true
+		for _, field := range []string{"state", "kind", "district", "risk"} {
+			if want := query.Get(field); want != "" && task[field] != want {
+				keep = false
+			}
+		}
+		if keep {
+			list = append(list, task)
+		}
+	}
+	web.WriteJSON(w, http.StatusOK, map[string]any{"followups": list})
+}
+
+// post records every POST and responds as the routes the pages use do. A
+// wrap-up whose district is "없는구" gets the 400 a real server gives for a
+// bad field, so the page must show the server's message.
+func (f *pageAPI) post(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{}
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	f.mu.Lock()
+	f.posts = append(f.posts, fakePost{Path: r.URL.EscapedPath(), CSRF: r.Header.Get("X-CSRF-Token"), Body: body})
+	f.mu.Unlock()
+
+	if r.Header.Get("X-CSRF-Token") != fakeCSRF {
+		web.WriteError(w, http.StatusForbidden, "missing or wrong CSRF token: reload the page")
+		return
+	}
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/wrap-up"):
+		if body["district"] == "없는구" {
+			web.WriteError(w, http.StatusBadRequest, `"district" 없는구 is not a known district: use a Seoul district`)
+			return
+		}
+		web.WriteJSON(w, http.StatusCreated, body)
+	case strings.HasSuffix(r.URL.Path, "/reveal"):
+		web.WriteJSON(w, http.StatusOK, map[string]any{"number": "01012345678"})
+	default:
+		web.WriteJSON(w, http.StatusOK, map[string]any{})
+	}
+}
+
+// viewports are the screen sizes the pages must fit without scrolling
+// sideways: a laptop and a tablet held upright.
+var viewports = []struct{ Width, Height int }{{1280, 800}, {768, 1024}}
+
+// languages lists the page languages with a word each must show.
+var languages = []struct {
+	Code       string
+	BoardWord  string
+	FormWord   string
+	FilterWord string
+}{
+	{Code: "ko", BoardWord: "포기율", FormWord: "신고자", FilterWord: "위험도"},
+	{Code: "en", BoardWord: "Abandon rate", FormWord: "Reported by", FilterWord: "Risk"},
+}
+
+func TestPagesInBrowser(t *testing.T) {
+	fake, base := startPageAPI(t)
+	browser := StartBrowser(t, BrowserOptions{})
+
+	for _, size := range viewports {
+		browser.SetViewport(size.Width, size.Height)
+		for _, lang := range languages {
+			name := fmt.Sprintf("%dx%d-%s", size.Width, size.Height, lang.Code)
+			t.Run(name, func(t *testing.T) {
+				b := browser.For(t)
+				checkBoard(t, b, fake, base, lang.Code, lang.BoardWord, name)
+				checkConsole(t, b, fake, base, lang.Code, lang.FormWord, name)
+				checkFollowUps(t, b, fake, base, lang.Code, lang.FilterWord, name)
+			})
+		}
+	}
+}
+
+// switchLanguage opens page, picks lang with the header switch and checks
+// that <html lang> follows.
+func switchLanguage(t *testing.T, b *Browser, url, lang string) {
+	t.Helper()
+
+	b.Navigate(url)
+	b.Click(fmt.Sprintf(`.hl-lang button[data-lang=%q]`, lang))
+	b.WaitTrue(fmt.Sprintf(`document.documentElement.lang === %q && localStorage.getItem("hl_lang") === %q`, lang, lang))
+}
+
+func checkBoard(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name string) {
+	fake.setRole("supervisor")
+	switchLanguage(t, b, base+"/board", lang)
+
+	// The callback comes in the second snapshot only.
+	b.WaitVisible(`.queue[data-queue="loneliness_ko"] .waiting-row[data-call-id="cb-0123456789abcdef"]`)
+	b.WaitVisible(`.waiting-row[data-call-id="call-1"] .hl-badge-risk`)
+	b.WaitVisible(`.counselor-row[data-counselor="1001"] [data-action="listen"]`)
+	b.WaitVisible(`.counselor-row[data-counselor="1003"] [data-action="resume"]`)
+	if got := b.Count(`#alerts .alert`); got != 3 {
+		t.Errorf("board: %d alerts shown, want 3", got)
+	}
+	if text := b.Text("#figures-today"); !strings.Contains(text, word) || !strings.Contains(text, "82%") {
+		t.Errorf("board: #figures-today reads %q, want %q and 82%%", text, word)
+	}
+	if got := b.Count(`#chart svg circle.point-waiting`); got < 2 {
+		t.Errorf("board: chart has %d waiting points, want one per 15 minutes", got)
+	}
+	if points := Eval[string](b, `document.querySelector("#chart polyline.line-sl").getAttribute("points")`); strings.Count(points, ",") < 2 {
+		t.Errorf("board: service level line has points %q, want several", points)
+	}
+	if text := b.Text(`.waiting-row[data-call-id="call-1"] .hl-tick`); !strings.HasPrefix(text, "02:") {
+		t.Errorf("board: call-1 wait reads %q, want 02:xx", text)
+	}
+	if !Eval[bool](b, `document.getElementById("conn-status").hidden`) {
+		t.Error("board: the reconnecting banner shows while the stream is up")
+	}
+
+	b.CheckLayout("board " + name)
+	b.Screenshot("board-" + name)
+
+	// Cancelling a callback opens a confirmation first, then posts with
+	// the CSRF token.
+	fake.takePosts()
+	b.Click(`.waiting-row[data-call-id="cb-0123456789abcdef"] [data-action="cancel-callback"]`)
+	b.WaitVisible("#hl-dialog-ok")
+	b.Screenshot("board-dialog-" + name)
+	b.Click("#hl-dialog-ok")
+	b.WaitVisible("#notice.hl-ok")
+	checkPosts(t, fake, []fakePost{{Path: "/api/v1/callbacks/cb-0123456789abcdef/cancel", CSRF: fakeCSRF, Body: map[string]any{}}})
+}
+
+func checkConsole(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name string) {
+	fake.setRole("counselor")
+	switchLanguage(t, b, base+"/console", lang)
+
+	b.WaitVisible(`#screen-pop[data-phase="on_call"]`)
+	b.WaitVisible(`#history .history-row[data-call-id="old-2"]`)
+	b.WaitVisible("#btn-emergency")
+	if text := b.Text("#screen-pop"); !strings.Contains(text, "1 › 2") || !strings.Contains(text, "01:35") {
+		t.Errorf("console: screen pop reads %q, want the menu path 1 › 2 and the wait 01:35", text)
+	}
+	if got := b.Count(`#history .history-followup[data-id="f-9"]`); got != 1 {
+		t.Errorf("console: %d open follow-ups shown, want 1", got)
+	}
+	if text := b.Text("#wrapup-form"); !strings.Contains(text, word) {
+		t.Errorf("console: wrap-up form lacks %q", word)
+	}
+
+	// Submitting an empty form names the missing fields and sends nothing.
+	fake.takePosts()
+	b.Click("#wrapup-submit")
+	b.WaitTrue(`document.getElementById("wrapup-error").textContent !== ""`)
+	if posts := fake.takePosts(); len(posts) != 0 {
+		t.Errorf("console: an incomplete wrap-up was posted: %+v", posts)
+	}
+
+	b.Click(`[name=reporter][value=family]`)
+	b.Click(`[name=isolation_item][value="1"]`)
+	b.Click(`[name=isolation_item][value="3"]`)
+	b.Click(`[name=isolation_item][value="4"]`)
+	b.SetValue(`[name=risk]`, "high")
+	b.SetValue(`[name=followup]`, "home_visit")
+	b.WaitVisible(`[name=due_date]`)
+	b.SetValue(`[name=notes]`, "혼자 지내며 식사를 거름")
+
+	// Due date and district are required once a follow-up is chosen.
+	b.Click("#wrapup-submit")
+	b.WaitTrue(`document.querySelector("[name=district]").getAttribute("aria-invalid") === "true"`)
+	if posts := fake.takePosts(); len(posts) != 0 {
+		t.Errorf("console: a wrap-up without due date and district was posted: %+v", posts)
+	}
+
+	b.SetValue(`[name=due_date]`, "2026-12-07")
+	b.SetValue(`[name=district]`, "없는구")
+	b.Click("#wrapup-submit")
+	b.WaitTrue(`document.getElementById("wrapup-error").textContent.includes("is not a known district")`)
+	b.CheckLayout("console " + name)
+	b.Screenshot("console-" + name)
+	fake.takePosts()
+
+	b.SetValue(`[name=district]`, "마포구")
+	b.Click("#wrapup-submit")
+	b.WaitVisible("#wrapup-saved")
+	wrapUp := map[string]any{"reporter": "family", "isolation_score": 3.0, "risk": "high", "notes": "혼자 지내며 식사를 거름",
+		"followup": "home_visit", "due_date": "2026-12-07", "district": "마포구"}
+	checkPosts(t, fake, []fakePost{{Path: "/api/v1/calls/a84b4c76e66710%40127.0.0.1/wrap-up", CSRF: fakeCSRF, Body: wrapUp}})
+}
+
+func checkFollowUps(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name string) {
+	fake.setRole("followup")
+	switchLanguage(t, b, base+"/followups", lang)
+
+	b.WaitVisible(`.followup-row[data-id="f-1"]`)
+	if got := b.Count(".followup-row"); got != 3 {
+		t.Errorf("follow-ups: %d rows, want 3", got)
+	}
+	if text := b.Text(`label[for="f-risk"]`); text != word {
+		t.Errorf("follow-ups: risk filter label %q, want %q", text, word)
+	}
+	b.WaitVisible("#export-csv-numbers")
+
+	b.Click(`.followup-row[data-id="f-1"] [data-action="reveal"]`)
+	b.WaitTrue(`document.querySelector('.followup-row[data-id="f-1"] .number').textContent === "01012345678"`)
+	b.CheckLayout("follow-ups " + name)
+	b.Screenshot("followups-" + name)
+
+	b.SetValue("#f-risk", "imminent")
+	b.WaitTrue(`document.querySelectorAll(".followup-row").length === 1`)
+	b.SetValue("#f-risk", "")
+	b.SetValue("#f-district", "서대문구")
+	b.WaitTrue(`document.querySelectorAll(".followup-row").length === 1 && document.querySelector('.followup-row[data-id="f-3"]') !== null`)
+	b.SetValue("#f-district", "")
+	b.SetValue("#f-kind", "callback")
+	b.WaitTrue(`document.querySelectorAll(".followup-row").length === 1 && document.querySelector('.followup-row[data-id="f-2"]') !== null`)
+}
+
+func checkPosts(t *testing.T, fake *pageAPI, want []fakePost) {
+	t.Helper()
+
+	got := fake.takePosts()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("POSTs:\n got %+v\nwant %+v", got, want)
+	}
+}

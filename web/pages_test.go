@@ -1,0 +1,260 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+func newPagesAPI(t *testing.T) *API {
+	t.Helper()
+	api := NewAPI([]string{"test-token"}, zerolog.Nop())
+	RegisterPages(api)
+	return api
+}
+
+func getPage(t *testing.T, api *API, target string, headers map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	request := httptest.NewRequest(http.MethodGet, target, nil)
+	for name, value := range headers {
+		request.Header.Set(name, value)
+	}
+	recorder := httptest.NewRecorder()
+	api.ServeHTTP(recorder, request)
+	return recorder
+}
+
+func readUI(t *testing.T, name string) string {
+	t.Helper()
+	body, err := fs.ReadFile(uiFiles, uiRoot+"/"+name)
+	if err != nil {
+		t.Fatalf("reading embedded %s: %v", name, err)
+	}
+	return string(body)
+}
+
+func TestPagesServeHTML(t *testing.T) {
+	api := newPagesAPI(t)
+	for _, path := range []string{"/board", "/console", "/followups"} {
+		t.Run(path, func(t *testing.T) {
+			response := getPage(t, api, path, nil)
+			if response.Code != http.StatusOK {
+				t.Fatalf("GET %s: status %d, want 200", path, response.Code)
+			}
+			if got := response.Header().Get("Content-Type"); got != "text/html; charset=utf-8" {
+				t.Errorf("GET %s: Content-Type %q, want text/html; charset=utf-8", path, got)
+			}
+			if got := response.Header().Get("Cache-Control"); !strings.HasPrefix(got, "no-cache") {
+				t.Errorf("GET %s: Cache-Control %q, want no-cache", path, got)
+			}
+			if got := response.Header().Get("Content-Security-Policy"); !strings.Contains(got, "default-src 'self'") {
+				t.Errorf("GET %s: Content-Security-Policy %q, want default-src 'self'", path, got)
+			}
+			if !strings.Contains(response.Body.String(), `<html lang="ko">`) {
+				t.Errorf("GET %s: body does not start in Korean (<html lang=\"ko\">)", path)
+			}
+		})
+	}
+}
+
+func TestStaticAssetTypes(t *testing.T) {
+	api := newPagesAPI(t)
+	cases := map[string]string{
+		"/static/app.css":      "text/css; charset=utf-8",
+		"/static/app.js":       "text/javascript; charset=utf-8",
+		"/static/board.js":     "text/javascript; charset=utf-8",
+		"/static/console.js":   "text/javascript; charset=utf-8",
+		"/static/followups.js": "text/javascript; charset=utf-8",
+	}
+	for path, want := range cases {
+		response := getPage(t, api, path, nil)
+		if response.Code != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200", path, response.Code)
+			continue
+		}
+		if got := response.Header().Get("Content-Type"); got != want {
+			t.Errorf("GET %s: Content-Type %q, want %q", path, got, want)
+		}
+		if response.Header().Get("ETag") == "" {
+			t.Errorf("GET %s: no ETag", path)
+		}
+		if got := response.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("GET %s: X-Content-Type-Options %q, want nosniff", path, got)
+		}
+	}
+}
+
+func TestStaticETagRevalidates(t *testing.T) {
+	api := newPagesAPI(t)
+	first := getPage(t, api, "/static/app.js", nil)
+	etag := first.Header().Get("ETag")
+	if etag == "" {
+		t.Fatal("GET /static/app.js: no ETag")
+	}
+
+	again := getPage(t, api, "/static/app.js", map[string]string{"If-None-Match": etag})
+	if again.Code != http.StatusNotModified {
+		t.Errorf("GET with If-None-Match %s: status %d, want 304", etag, again.Code)
+	}
+	if again.Body.Len() != 0 {
+		t.Errorf("304 response has a %d-byte body", again.Body.Len())
+	}
+}
+
+func TestStaticRejectsUnknownFiles(t *testing.T) {
+	api := newPagesAPI(t)
+	for _, path := range []string{"/static/missing.js", "/static/board.html", "/static/", "/static/../pages.go"} {
+		response := getPage(t, api, path, nil)
+		if response.Code == http.StatusOK {
+			t.Errorf("GET %s: status 200, want an error", path)
+		}
+	}
+}
+
+func TestRootRedirectsToBoard(t *testing.T) {
+	api := newPagesAPI(t)
+	response := getPage(t, api, "/", nil)
+	if response.Code != http.StatusSeeOther {
+		t.Fatalf("GET /: status %d, want 303", response.Code)
+	}
+	if got := response.Header().Get("Location"); got != "/board" {
+		t.Errorf("GET /: Location %q, want /board", got)
+	}
+}
+
+func TestPagesLeaveAPIProtected(t *testing.T) {
+	api := newPagesAPI(t)
+	response := getPage(t, api, "/api/v1/anything", nil)
+	if response.Code != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/anything without a token: status %d, want 401", response.Code)
+	}
+}
+
+// TestPagesHaveDesignIDs checks the element ids and names that browser
+// tests and the other parts of the web feature rely on.
+func TestPagesHaveDesignIDs(t *testing.T) {
+	cases := map[string][]string{
+		"board.html": {
+			`id="board"`, `id="alerts"`, `id="figures-today"`, `id="figures-hour"`, `id="chart"`, `id="conn-status"`,
+		},
+		"console.html": {
+			`id="console"`, `id="state"`, `id="btn-login"`, `id="btn-break"`, `id="break-reason"`, `id="btn-logout"`,
+			`id="btn-end-wrapup"`, `id="screen-pop"`, `id="history"`, `id="wrapup-form"`, `name="reporter"`,
+			`name="isolation_score"`, `name="risk"`, `name="notes"`, `name="followup"`, `name="due_date"`,
+			`name="district"`, `id="wrapup-submit"`, `id="wrapup-error"`, `id="btn-emergency"`, `id="conn-status"`,
+			`data-targets="119,112"`,
+		},
+		"followups.html": {
+			`id="followups"`, `id="f-kind"`, `id="f-district"`, `id="f-risk"`, `id="export-csv"`,
+		},
+		// Rows are drawn by the scripts, so their classes and keys are
+		// looked for there.
+		"board.js": {
+			`class: "queue hl-card", "data-queue"`, `"waiting-row"`, `"data-call-id"`, `class: "counselor-row", "data-counselor"`,
+		},
+		"followups.js": {`class: "followup-row", "data-id"`},
+	}
+	for file, wants := range cases {
+		body := readUI(t, file)
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s", file, want)
+			}
+		}
+	}
+}
+
+func TestPagesShareHeader(t *testing.T) {
+	for _, page := range pageRoutes {
+		body := readUI(t, page.File)
+		for _, want := range []string{`class="hl-page"`, `class="hl-header"`, `class="hl-lang"`, `data-lang="ko"`, `data-lang="en"`, `href="/static/app.css"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s", page.File, want)
+			}
+		}
+	}
+}
+
+// TestUIHasNoExternalURL keeps the pages usable offline: no file may load
+// anything from another host.
+func TestUIHasNoExternalURL(t *testing.T) {
+	entries, err := fs.ReadDir(uiFiles, uiRoot)
+	if err != nil {
+		t.Fatalf("listing embedded files: %v", err)
+	}
+	if len(entries) == 0 {
+		t.Fatal("no embedded files")
+	}
+	for _, entry := range entries {
+		body := strings.ToLower(readUI(t, entry.Name()))
+		for _, scheme := range []string{"http://", "https://", "//cdn", "url(//"} {
+			if strings.Contains(body, scheme) {
+				t.Errorf("%s contains %q: serve every asset from /static", entry.Name(), scheme)
+			}
+		}
+	}
+}
+
+// TestPageReferencesExist checks that every /static/ file a page or module
+// names is embedded.
+func TestPageReferencesExist(t *testing.T) {
+	api := newPagesAPI(t)
+	reference := regexp.MustCompile(`"/static/([^"]+)"`)
+	for _, name := range []string{"board.html", "console.html", "followups.html", "board.js", "console.js", "followups.js"} {
+		for _, match := range reference.FindAllStringSubmatch(readUI(t, name), -1) {
+			path := "/static/" + match[1]
+			if response := getPage(t, api, path, nil); response.Code != http.StatusOK {
+				t.Errorf("%s names %s, which answers %d", name, path, response.Code)
+			}
+		}
+	}
+}
+
+// TestDictionariesMatch checks that the Korean and English dictionaries
+// have the same keys and that every key the pages use exists.
+func TestDictionariesMatch(t *testing.T) {
+	app := readUI(t, "app.js")
+	start := strings.Index(app, "  ko: {")
+	middle := strings.Index(app, "  en: {")
+	end := strings.Index(app[middle:], "\n  },\n};")
+	if start < 0 || middle < 0 || end < 0 {
+		t.Fatal("app.js: dictionaries ko and en not found")
+	}
+	keyPattern := regexp.MustCompile(`(?m)^\s+"([a-z0-9_.]+)":`)
+	keys := func(block string) map[string]bool {
+		set := map[string]bool{}
+		for _, match := range keyPattern.FindAllStringSubmatch(block, -1) {
+			set[match[1]] = true
+		}
+		return set
+	}
+	korean, english := keys(app[start:middle]), keys(app[middle:middle+end])
+	if len(korean) < 50 {
+		t.Fatalf("app.js: only %d Korean keys found", len(korean))
+	}
+	for key := range korean {
+		if !english[key] {
+			t.Errorf("key %q has no English text", key)
+		}
+	}
+	for key := range english {
+		if !korean[key] {
+			t.Errorf("key %q has no Korean text", key)
+		}
+	}
+
+	used := regexp.MustCompile(`data-i18n(?:-placeholder|-aria|-title)?="([^"]+)"|\bt\("([a-z0-9_.]+)"`)
+	for _, name := range []string{"board.html", "console.html", "followups.html", "app.js", "board.js", "console.js", "followups.js"} {
+		for _, match := range used.FindAllStringSubmatch(readUI(t, name), -1) {
+			key := match[1] + match[2]
+			if !korean[key] {
+				t.Errorf("%s uses key %q, which the dictionaries lack", name, key)
+			}
+		}
+	}
+}
