@@ -39,12 +39,21 @@ type fakePost struct {
 	Body map[string]any
 }
 
+// fakePagesToken is the bearer token the fake API signs page requests with.
+const fakePagesToken = "page-test-token"
+
 func startPageAPI(t *testing.T) (*pageAPI, string) {
 	t.Helper()
 
 	fake := &pageAPI{role: "supervisor"}
-	pages := web.NewAPI(nil, zerolog.Nop())
+	// The real pages need a login; the fake signs every page request
+	// with the bearer token, which acts as admin.
+	pages := web.NewAPI([]string{fakePagesToken}, zerolog.Nop())
 	web.RegisterPages(pages)
+	signed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "Bearer "+fakePagesToken)
+		pages.ServeHTTP(w, r)
+	})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/session", fake.session)
@@ -53,7 +62,7 @@ func startPageAPI(t *testing.T) (*pageAPI, string) {
 	mux.HandleFunc("GET /api/v1/calls/{id}/history", fake.history)
 	mux.HandleFunc("GET /api/v1/followups", fake.followups)
 	mux.HandleFunc("POST /api/v1/", fake.post)
-	mux.Handle("/", pages)
+	mux.Handle("/", signed)
 
 	server := httptest.NewServer(mux)
 	t.Cleanup(server.Close)

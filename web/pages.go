@@ -22,17 +22,15 @@ var uiFiles embed.FS
 // uiRoot is the folder of uiFiles that holds the files.
 const uiRoot = "ui"
 
-// homePath is the redirect target of "/".
-const homePath = "/board"
-
 // pageRoutes maps each page path to its HTML file in uiRoot.
 var pageRoutes = []struct {
-	Path string
-	File string
+	Path  string
+	File  string
+	Roles []Role
 }{
-	{Path: "/board", File: "board.html"},
-	{Path: "/console", File: "console.html"},
-	{Path: "/followups", File: "followups.html"},
+	{Path: "/board", File: "board.html", Roles: []Role{RoleSupervisor}},
+	{Path: "/console", File: "console.html", Roles: []Role{RoleCounselor, RoleSupervisor}},
+	{Path: "/followups", File: "followups.html", Roles: []Role{RoleSupervisor, RoleFollowUp}},
 }
 
 // assetTypes lists the file types that /static/ serves, with their
@@ -65,10 +63,10 @@ type uiAsset struct {
 
 // RegisterPages adds the web pages and their assets to api:
 //
-//	GET /             303 to /board
-//	GET /board        supervisor board
-//	GET /console      counselor console
-//	GET /followups    follow-up list
+//	GET /             303 to the home page of the user's role
+//	GET /board        supervisor board [supervisor]
+//	GET /console      counselor console [counselor, supervisor]
+//	GET /followups    follow-up list [supervisor, followup]
 //	GET /static/NAME  CSS, JavaScript and images of the pages
 //
 // Every response has an ETag and Cache-Control: no-cache, so a browser
@@ -80,15 +78,14 @@ func RegisterPages(api *API) {
 		api.log.Error().Err(err).Msg("loading the embedded web pages failed: the pages respond 404, rebuild the binary")
 	}
 
-	// NOTE: the pages are public until session login exists. Each page
-	// then needs the role listed in docs/web.md, and "/" should send a
-	// user to the home page of their role.
+	// A page without a session redirects to /login. Admins may open every
+	// page.
 	for _, page := range pageRoutes {
 		asset, ok := assets[page.File]
 		if !ok {
 			continue
 		}
-		api.HandlePublic("GET "+page.Path, func(w http.ResponseWriter, r *http.Request) {
+		api.HandlePage("GET "+page.Path, page.Roles, func(w http.ResponseWriter, r *http.Request) {
 			serveAsset(w, r, asset)
 		})
 	}
@@ -105,8 +102,9 @@ func RegisterPages(api *API) {
 		serveAsset(w, r, asset)
 	})
 
-	api.HandlePublic("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, homePath, http.StatusSeeOther)
+	api.HandlePage("GET /{$}", AllRoles, func(w http.ResponseWriter, r *http.Request) {
+		p, _ := PrincipalFrom(r.Context())
+		http.Redirect(w, r, RoleHome(p.Role), http.StatusSeeOther)
 	})
 }
 

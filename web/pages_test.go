@@ -21,6 +21,7 @@ func newPagesAPI(t *testing.T) *API {
 func getPage(t *testing.T, api *API, target string, headers map[string]string) *httptest.ResponseRecorder {
 	t.Helper()
 	request := httptest.NewRequest(http.MethodGet, target, nil)
+	request.Header.Set("Authorization", "Bearer test-token")
 	for name, value := range headers {
 		request.Header.Set(name, value)
 	}
@@ -116,7 +117,7 @@ func TestStaticRejectsUnknownFiles(t *testing.T) {
 	}
 }
 
-func TestRootRedirectsToBoard(t *testing.T) {
+func TestRootRedirectsAdminToBoard(t *testing.T) {
 	api := newPagesAPI(t)
 	response := getPage(t, api, "/", nil)
 	if response.Code != http.StatusSeeOther {
@@ -129,7 +130,7 @@ func TestRootRedirectsToBoard(t *testing.T) {
 
 func TestPagesLeaveAPIProtected(t *testing.T) {
 	api := newPagesAPI(t)
-	response := getPage(t, api, "/api/v1/anything", nil)
+	response := getPage(t, api, "/api/v1/anything", map[string]string{"Authorization": ""})
 	if response.Code != http.StatusUnauthorized {
 		t.Errorf("GET /api/v1/anything without a token: status %d, want 401", response.Code)
 	}

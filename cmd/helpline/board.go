@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"errors"
+
 	"github.com/rs/zerolog"
 
 	"helpline/callback"
@@ -35,11 +38,24 @@ func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q que
 		Log:          apiLog,
 	})
 	web.RegisterConsole(api, web.ConsoleDeps{
-		Counselors: states,
-		Records:    store,
-		Callbacks:  callbacks,
-		Events:     bus,
-		Streams:    streams,
-		Log:        apiLog,
+		WrapUpSaved: wrapUpSaved(store),
+		Counselors:  states,
+		Records:     store,
+		Callbacks:   callbacks,
+		Events:      bus,
+		Streams:     streams,
+		Log:         apiLog,
 	})
+}
+
+// wrapUpSaved returns the function that tells the console whether a call's
+// wrap-up is saved.
+func wrapUpSaved(store *records.Store) func(ctx context.Context, callID string) (bool, error) {
+	return func(ctx context.Context, callID string) (bool, error) {
+		_, err := store.GetWrapUp(ctx, callID)
+		if errors.Is(err, records.ErrWrapUpNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
 }

@@ -256,6 +256,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		a.metrics = serverMetrics
 		a.streams = web.NewStreams()
 		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, log)
+		web.RegisterPages(a.api)
 	}
 	return a, nil
 }
