@@ -61,6 +61,11 @@ func exportCallbacks(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reading callback tasks: %w", err)
 	}
+	if *reveal {
+		if err := auditReveal(ctx, store, "records callbacks", len(tasks)); err != nil {
+			return err
+		}
+	}
 	enc := json.NewEncoder(stdout)
 	for _, cb := range tasks {
 		if err := enc.Encode(newCallbackLine(cb, *reveal)); err != nil {

@@ -43,6 +43,11 @@ func exportRecords(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reading records: %w", err)
 	}
+	if *reveal {
+		if err := auditReveal(ctx, store, "records export", len(recs)); err != nil {
+			return err
+		}
+	}
 	return records.Export(stdout, recs, *format, *reveal)
 }
 
