@@ -77,11 +77,11 @@ func (h *followUpHandlers) history(w http.ResponseWriter, r *http.Request) {
 // anyone who is not acting as a counselor, or the counselor who answered
 // the call or is offered it now. Otherwise it responds 403.
 func (h *followUpHandlers) mayView(w http.ResponseWriter, r *http.Request, rec records.Record) bool {
-	_, counselor := actingUser(r)
-	if counselor == "" || rec.Counselor == counselor {
+	counselor, asCounselor := actingCounselor(r)
+	if !asCounselor || (counselor != "" && rec.Counselor == counselor) {
 		return true
 	}
-	if h.deps.CurrentCall != nil {
+	if h.deps.CurrentCall != nil && counselor != "" {
 		current, err := h.deps.CurrentCall(r.Context(), counselor)
 		if err == nil && current == rec.CallID {
 			return true

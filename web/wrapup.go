@@ -68,12 +68,12 @@ func (h *followUpHandlers) saveWrapUp(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	_, counselor := actingUser(r)
-	if counselor != "" && rec.Counselor != counselor {
+	counselor, asCounselor := actingCounselor(r)
+	if asCounselor && (counselor == "" || rec.Counselor != counselor) {
 		WriteError(w, http.StatusForbidden, "counselor "+counselor+" did not take call "+callID+": only its counselor or a supervisor may save its wrap-up")
 		return
 	}
-	if counselor != "" && replace {
+	if asCounselor && replace {
 		WriteError(w, http.StatusForbidden, "replace=1 is for supervisors: a counselor saves a call's wrap-up once")
 		return
 	}
