@@ -27,6 +27,7 @@ type FollowUpStore interface {
 	AddFollowUpNote(ctx context.Context, id, user, note string) (records.FollowUp, error)
 	CloseFollowUp(ctx context.Context, id, outcome string) (records.FollowUp, error)
 	RevealFollowUpNumber(ctx context.Context, id string) (string, error)
+	TalkedOnCallback(ctx context.Context, callID, counselor string) (bool, error)
 }
 
 // FollowUpDeps are the dependencies of the wrap-up, history and follow-up
@@ -247,7 +248,7 @@ func (h *followUpHandlers) changed(w http.ResponseWriter, r *http.Request, task 
 		h.fail(w, r, err)
 		return
 	}
-	h.deps.Audit(r, "followup_changed", task.ID, detail)
+	h.deps.Audit(r, AuditFollowUpChanged, task.ID, detail)
 	WriteJSON(w, http.StatusOK, newFollowUpJSON(task))
 }
 
@@ -258,7 +259,7 @@ func (h *followUpHandlers) reveal(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.deps.Audit(r, "reveal_number", id, "")
+	h.deps.Audit(r, AuditRevealNumber, id, "")
 	WriteJSON(w, http.StatusOK, map[string]string{"number": number})
 }
 
@@ -288,7 +289,7 @@ func (h *followUpHandlers) exportCSV(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.deps.Audit(r, "export_csv", "followups", fmt.Sprintf("rows=%d reveal=%t", len(tasks), reveal))
+	h.deps.Audit(r, AuditExportCSV, "followups", fmt.Sprintf("rows=%d reveal=%t", len(tasks), reveal))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="followups.csv"`)
 	w.WriteHeader(http.StatusOK)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"helpline/records"
 )
 
 // doAs sends a request as principal p, past the token check, the way
@@ -52,5 +54,48 @@ func TestCloseAuditOmitsOutcomeText(t *testing.T) {
 	}
 	if strings.Contains(last.detail, "9876") || strings.Contains(last.detail, "5432") {
 		t.Errorf("audit detail %q contains the number typed in the outcome", last.detail)
+	}
+}
+
+func TestWrapUpOfCallbackByItsCounselor(t *testing.T) {
+	f := newFollowUpFixture(t)
+	ctx := context.Background()
+	f.startCall(t, "asked", "01012345678", "", time.Now().Add(-time.Hour))
+	started := time.Now().Add(-10 * time.Minute)
+	cb := records.Callback{TaskID: "cb-1", CallID: "asked", Queue: "loneliness_ko", Reason: "requested",
+		State: records.CallbackCompleted, Number: "01012345678", EnqueuedAt: started, CreatedAt: started}
+	if err := f.store.CreateCallback(ctx, cb); err != nil {
+		t.Fatalf("CreateCallback: %v", err)
+	}
+	attempt := records.CallbackAttempt{TaskID: "cb-1", Attempt: 1, Counselor: "1001", StartedAt: started}
+	if err := f.store.StartCallbackAttempt(ctx, attempt); err != nil {
+		t.Fatalf("StartCallbackAttempt: %v", err)
+	}
+	attempt.EndedAt, attempt.SIPStatus, attempt.Outcome = time.Now(), 200, "answered"
+	if err := f.store.FinishCallbackAttempt(ctx, attempt); err != nil {
+		t.Fatalf("FinishCallbackAttempt: %v", err)
+	}
+	body := `{"reporter":"self","isolation_score":2,"risk":"low","followup":"none"}`
+
+	other := Principal{User: "lee", Role: RoleCounselor, Counselor: "1002"}
+	if rec := f.doAs(t, other, http.MethodPost, "/api/v1/calls/asked/wrap-up", body); rec.Code != http.StatusForbidden {
+		t.Errorf("wrap-up by another counselor = %d, want 403: %s", rec.Code, rec.Body)
+	}
+	if rec := f.doAs(t, other, http.MethodGet, "/api/v1/calls/asked/history", ""); rec.Code != http.StatusForbidden {
+		t.Errorf("history by another counselor = %d, want 403: %s", rec.Code, rec.Body)
+	}
+
+	kim := Principal{User: "kim", Role: RoleCounselor, Counselor: "1001"}
+	rec := f.doAs(t, kim, http.MethodPost, "/api/v1/calls/asked/wrap-up", body)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("wrap-up by the callback's counselor = %d, want 201: %s", rec.Code, rec.Body)
+	}
+	var saved wrapUpJSON
+	decode(t, rec, &saved)
+	if saved.Counselor != "1001" {
+		t.Errorf("wrap-up counselor = %q, want 1001, who talked on the callback", saved.Counselor)
+	}
+	if rec := f.doAs(t, kim, http.MethodGet, "/api/v1/calls/asked/history", ""); rec.Code != http.StatusOK {
+		t.Errorf("history by the callback's counselor = %d, want 200: %s", rec.Code, rec.Body)
 	}
 }
