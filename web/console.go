@@ -291,9 +291,9 @@ func (c consoleHandlers) callbackCall(ctx context.Context, task callback.Task, p
 }
 
 // lastCall describes the call a counselor in wrap-up talked on last, with
-// whether its wrap-up is saved: the inbound call they answered last, or
-// the callback they talked on after it. For a callback, call_id is the
-// call that asked for it, because its wrap-up is saved under that call.
+// whether its wrap-up is saved. That is the inbound call they answered
+// last, or the callback they talked on after it. For a callback, call_id
+// is the call that asked for it, because the wrap-up is saved there.
 func (c consoleHandlers) lastCall(ctx context.Context, id string, now time.Time) (*consoleCall, error) {
 	since := now.Add(-lastCallLookback)
 	rec, err := c.deps.Records.LastAnsweredCall(ctx, id, since)

@@ -60,12 +60,12 @@ func (b *browser) openSessionStream(t *testing.T, path string) <-chan struct{} {
 	return ended
 }
 
-func waitStreamEnd(t *testing.T, ended <-chan struct{}, why string) {
+func waitStreamEnd(t *testing.T, ended <-chan struct{}, after string) {
 	t.Helper()
 	select {
 	case <-ended:
 	case <-time.After(streamEndDeadline):
-		t.Fatalf("stream still open %v after %s", streamEndDeadline, why)
+		t.Fatalf("stream still open %v after %s", streamEndDeadline, after)
 	}
 }
 

@@ -19,8 +19,8 @@ var (
 // otherwise go on sending data after the logout.
 //
 // NOTE: the tracking is per process. In shared mode a logout on one node
-// ends the streams of that node only; the streams on other nodes end at
-// the session's expiry, or when they reconnect and get 401.
+// ends the streams of that node only. Streams on other nodes end at the
+// session's expiry, or when they reconnect and get 401.
 type sessionRequests struct {
 	// mu guards byToken.
 	mu sync.Mutex
