@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Export formats.
@@ -31,8 +32,13 @@ const (
 )
 
 // formulaStarts are the first characters that make spreadsheet programs
-// treat a CSV cell as a formula.
-const formulaStarts = "=+-@\t\r"
+// treat a CSV cell as a formula. The full-width forms are escaped too as a
+// precaution, although no spreadsheet was tested for running them.
+const formulaStarts = "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
+
+// formulaPadding are the characters skipped before looking for a formula
+// start, because a spreadsheet may trim them before parsing the cell.
+const formulaPadding = " \n\u3000"
 
 // csvHeader is the first CSV row. It names the columns as the JSON keys of
 // exportRow do, in the same order.
@@ -193,10 +199,11 @@ func (row exportRow) csvCells() []string {
 	return cells
 }
 
-// escapeFormula prefixes cell with an apostrophe when it starts with a
-// character from formulaStarts.
+// escapeFormula prefixes cell with an apostrophe when its first character
+// after formulaPadding is one of formulaStarts.
 func escapeFormula(cell string) string {
-	if cell != "" && strings.ContainsRune(formulaStarts, rune(cell[0])) {
+	first, _ := utf8.DecodeRuneInString(strings.TrimLeft(cell, formulaPadding))
+	if first != utf8.RuneError && strings.ContainsRune(formulaStarts, first) {
 		return formulaEscape + cell
 	}
 	return cell

@@ -268,9 +268,10 @@ func localDate(t time.Time) string {
 	return t.Local().Format(DateLayout)
 }
 
-// LatestCallOf returns the call that counselor answered last, by the
-// time of answering. It returns an error wrapping ErrNotFound for a
-// counselor without answered calls.
+// LatestCallOf returns the call that counselor talked on last: the call
+// they answered last, by the time of answering, or the call that asked
+// for the callback they talked on after it. It returns an error wrapping
+// ErrNotFound for a counselor without such calls.
 func (s *Store) LatestCallOf(ctx context.Context, counselor string) (Record, error) {
 	if err := s.checkOpen(); err != nil {
 		return Record{}, err
@@ -281,7 +282,18 @@ func (s *Store) LatestCallOf(ctx context.Context, counselor string) (Record, err
 	if err != nil {
 		return Record{}, fmt.Errorf("find the latest call of counselor %s: %w", counselor, err)
 	}
-	if len(recs) == 0 {
+
+	var since time.Time
+	if len(recs) > 0 {
+		since = recs[0].CounselorAnsweredAt
+	}
+	answer, err := s.LastCallbackAnswer(ctx, counselor, since)
+	switch {
+	case err == nil && (len(recs) == 0 || answer.StartedAt.After(since)):
+		return s.Get(ctx, answer.CallID)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return Record{}, fmt.Errorf("find the latest call of counselor %s: %w", counselor, err)
+	case len(recs) == 0:
 		return Record{}, fmt.Errorf("find the latest call of counselor %s: %w", counselor, ErrNotFound)
 	}
 	return recs[0], nil

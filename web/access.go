@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"helpline/records"
 )
@@ -168,7 +169,27 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusForbidden, "missing or wrong CSRF token: reload the page")
 		return
 	}
-	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), authKey{}, state)))
+	ctx := context.WithValue(r.Context(), authKey{}, state)
+	if state.session != nil {
+		var release func()
+		ctx, release = a.bindToSession(ctx, state)
+		defer release()
+	}
+	a.mux.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// bindToSession returns a context that ends when the session expires or
+// logs out, so that an event stream stops with its session, and the
+// function that releases it when the request is done.
+func (a *API) bindToSession(parent context.Context, state *authState) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	untrack := a.login.requests.track(state.token, cancel)
+	expiry := time.AfterFunc(state.session.ExpiresAt.Sub(a.now()), func() { cancel(ErrSessionExpired) })
+	return ctx, func() {
+		expiry.Stop()
+		untrack()
+		cancel(context.Canceled)
+	}
 }
 
 // rejectUnauthenticated answers a request without a token or session: 401

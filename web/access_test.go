@@ -154,6 +154,14 @@ func (onCallLookup) Get(_ context.Context, id string) (counselor.Status, error) 
 
 func newLoginFixture(t *testing.T) *loginFixture {
 	t.Helper()
+	return newLoginFixtureWithTTL(t, time.Hour)
+}
+
+// newLoginFixtureWithTTL is newLoginFixture with sessions that last ttl.
+// The fixture also serves the console stream, for tests of streams that
+// end with their session.
+func newLoginFixtureWithTTL(t *testing.T, ttl time.Duration) *loginFixture {
+	t.Helper()
 	f := &loginFixture{sessions: newMemorySessions(), clock: &testClock{now: time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)},
 		store: queue.NewMemoryStore()}
 	for _, id := range []string{"1001", "1002"} {
@@ -174,12 +182,13 @@ func newLoginFixture(t *testing.T) *loginFixture {
 	api := web.NewAPI([]string{testToken}, zerolog.Nop(),
 		web.WithClock(f.clock.Now),
 		web.WithAuditor(f.sessions),
-		web.WithLogin(web.LoginConfig{Users: users, Sessions: f.sessions, SessionTTL: time.Hour,
+		web.WithLogin(web.LoginConfig{Users: users, Sessions: f.sessions, SessionTTL: ttl,
 			Lockout: web.Lockout{Attempts: 3, Window: 10 * time.Minute, Duration: 15 * time.Minute}, Events: bus}))
 	svc := counselor.New(counselor.Config{Store: f.store, Registered: func(string) bool { return true }})
 	web.RegisterCounselors(api, svc)
 	web.RegisterCalls(api, web.CallsDeps{Calls: acceptCalls{}, Counselors: onCallLookup{}, Log: zerolog.Nop()})
 	web.RegisterPriority(api, web.PriorityDeps{RaisePriority: func(context.Context, string) error { return nil }})
+	web.RegisterConsole(api, web.ConsoleDeps{Counselors: svc, Events: bus, Log: zerolog.Nop()})
 	api.HandlePage("GET /board", []web.Role{web.RoleSupervisor}, func(w http.ResponseWriter, r *http.Request) {
 		p, _ := web.PrincipalFrom(r.Context())
 		fmt.Fprint(w, "board for "+p.User)

@@ -9,6 +9,15 @@ import (
 	"helpline/records"
 )
 
+// Audit actions of the pages' records. The login actions are in login.go.
+const (
+	AuditViewCall        = "view_call"
+	AuditRevealNumber    = "reveal_number"
+	AuditExportCSV       = "export_csv"
+	AuditWrapUpSaved     = "wrap_up_saved"
+	AuditFollowUpChanged = "followup_changed"
+)
+
 // auditTimeout bounds one audit write.
 const auditTimeout = 5 * time.Second
 

@@ -42,13 +42,15 @@ type boardFixture struct {
 	server    *httptest.Server
 	// wrapUpSaved is what ConsoleDeps.WrapUpSaved returns.
 	wrapUpSaved bool
+	// audit receives the API's audit entries.
+	audit *memorySessions
 }
 
 // newBoardFixture starts the routes. A zero now uses the real clock.
 func newBoardFixture(t *testing.T, now time.Time) *boardFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &boardFixture{queue: queue.NewMemoryStore(), bus: events.NewBus(), streams: web.NewStreams()}
+	f := &boardFixture{queue: queue.NewMemoryStore(), bus: events.NewBus(), streams: web.NewStreams(), audit: newMemorySessions()}
 	for _, id := range []string{"1001", "1002"} {
 		if err := f.queue.AddCounselor(ctx, id, time.Now()); err != nil {
 			t.Fatalf("AddCounselor(%s): %v", id, err)
@@ -71,7 +73,7 @@ func newBoardFixture(t *testing.T, now time.Time) *boardFixture {
 	if !now.IsZero() {
 		clock = func() time.Time { return now }
 	}
-	api := web.NewAPI([]string{testToken}, zerolog.Nop())
+	api := web.NewAPI([]string{testToken}, zerolog.Nop(), web.WithAuditor(f.audit))
 	web.RegisterBoard(api, web.BoardDeps{
 		Queue: f.queue, Queues: []string{boardQueue}, Counselors: states, Records: f.records,
 		Callbacks: f.callbacks, Events: f.bus, Streams: f.streams, Now: clock, Location: kst,

@@ -38,6 +38,7 @@ var ErrNoCounselorParameter = errors.New(`"counselor" query parameter is missing
 type ConsoleRecords interface {
 	Get(ctx context.Context, callID string) (records.Record, error)
 	LastAnsweredCall(ctx context.Context, counselor string, since time.Time) (records.Record, error)
+	LastCallbackAnswer(ctx context.Context, counselor string, since time.Time) (records.CallbackAnswer, error)
 }
 
 // ConsoleDeps are the dependencies of the console routes.
@@ -98,7 +99,7 @@ func RegisterConsole(api *API, deps ConsoleDeps) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	c := consoleHandlers{deps: deps}
+	c := consoleHandlers{deps: deps, audit: api.Audit}
 	roles := []Role{RoleCounselor, RoleSupervisor}
 	api.HandleRoles("GET /api/v1/console", roles, c.get)
 	api.HandleRoles("GET /api/v1/console/stream", roles, c.stream)
@@ -138,6 +139,20 @@ func writeConsoleRequestError(w http.ResponseWriter, err error) {
 
 type consoleHandlers struct {
 	deps ConsoleDeps
+	// audit writes the view_call entry of a screen pop.
+	audit func(r *http.Request, action, target, detail string)
+}
+
+// auditScreenPop writes a view_call audit entry for the call a console
+// shows, because the screen pop shows the caller's IVR choices, risk
+// included. It returns the call id it audited, or "" when the snapshot
+// has no call.
+func (c consoleHandlers) auditScreenPop(r *http.Request, counselorID string, snapshot consoleSnapshot) string {
+	if snapshot.Call == nil {
+		return ""
+	}
+	c.audit(r, AuditViewCall, snapshot.Call.CallID, "screen pop of counselor "+counselorID)
+	return snapshot.Call.CallID
 }
 
 func (c consoleHandlers) get(w http.ResponseWriter, r *http.Request) {
@@ -151,6 +166,7 @@ func (c consoleHandlers) get(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	c.auditScreenPop(r, id, snapshot)
 	WriteJSON(w, http.StatusOK, snapshot)
 }
 
@@ -161,9 +177,10 @@ func (c consoleHandlers) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// callID is the call of the last snapshot. The stream's goroutine
-	// alone reads and writes it.
-	var callID string
+	// callID is the call of the last snapshot, and audited the last call
+	// written to the audit log, so that a stream audits each call it
+	// shows once. The stream's goroutine alone reads and writes them.
+	var callID, audited string
 	serveStream(w, r, streamSpec{
 		event: "console",
 		snapshot: func(ctx context.Context, _ time.Time) (any, error) {
@@ -171,6 +188,9 @@ func (c consoleHandlers) stream(w http.ResponseWriter, r *http.Request) {
 			callID = ""
 			if snapshot.Call != nil {
 				callID = snapshot.Call.CallID
+			}
+			if err == nil && callID != "" && callID != audited {
+				audited = c.auditScreenPop(r, id, snapshot)
 			}
 			return snapshot, err
 		},
@@ -270,21 +290,32 @@ func (c consoleHandlers) callbackCall(ctx context.Context, task callback.Task, p
 	return call, nil
 }
 
-// lastCall describes the call a counselor in wrap-up last answered, with
-// whether its wrap-up is saved.
-//
-// NOTE: a callback call leaves no record under the counselor, so after a
-// callback the console shows the counselor's last answered inbound call.
+// lastCall describes the call a counselor in wrap-up talked on last, with
+// whether its wrap-up is saved. That is the inbound call they answered
+// last, or the callback they talked on after it. For a callback, call_id
+// is the call that asked for it, because the wrap-up is saved there.
 func (c consoleHandlers) lastCall(ctx context.Context, id string, now time.Time) (*consoleCall, error) {
-	rec, err := c.deps.Records.LastAnsweredCall(ctx, id, now.Add(-lastCallLookback))
+	since := now.Add(-lastCallLookback)
+	rec, err := c.deps.Records.LastAnsweredCall(ctx, id, since)
 	switch {
 	case errors.Is(err, records.ErrNotFound):
-		return nil, nil
+		rec = records.Record{}
 	case err != nil:
 		return nil, fmt.Errorf("read the last call of counselor %s: %w", id, err)
 	}
+	kind := queue.KindCall
+	callback, found, err := c.laterCallback(ctx, id, since, rec)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		rec, kind = callback, queue.KindCallback
+	}
+	if rec.CallID == "" {
+		return nil, nil
+	}
 
-	call := &consoleCall{CallID: rec.CallID, Phase: PhaseWrapUp, Kind: string(queue.KindCall), WaitedS: wholeSeconds(rec.QueueWait)}
+	call := &consoleCall{CallID: rec.CallID, Phase: PhaseWrapUp, Kind: string(kind), WaitedS: wholeSeconds(rec.QueueWait)}
 	fillFromRecord(call, rec)
 	saved := false
 	if c.deps.WrapUpSaved != nil {
@@ -294,6 +325,29 @@ func (c consoleHandlers) lastCall(ctx context.Context, id string, now time.Time)
 	}
 	call.WrapUpSaved = &saved
 	return call, nil
+}
+
+// laterCallback returns the record of the call behind the callback that
+// counselor id talked on after answering inbound (empty when none), and
+// whether there is one.
+func (c consoleHandlers) laterCallback(ctx context.Context, id string, since time.Time, inbound records.Record) (records.Record, bool, error) {
+	answer, err := c.deps.Records.LastCallbackAnswer(ctx, id, since)
+	switch {
+	case errors.Is(err, records.ErrNotFound):
+		return records.Record{}, false, nil
+	case err != nil:
+		return records.Record{}, false, fmt.Errorf("read the last callback of counselor %s: %w", id, err)
+	case inbound.CallID != "" && !answer.StartedAt.After(inbound.CounselorAnsweredAt):
+		return records.Record{}, false, nil
+	}
+	rec, err := c.deps.Records.Get(ctx, answer.CallID)
+	if errors.Is(err, records.ErrNotFound) {
+		return records.Record{CallID: answer.CallID}, true, nil
+	}
+	if err != nil {
+		return records.Record{}, false, fmt.Errorf("read the record of call %s behind callback %s: %w", answer.CallID, answer.TaskID, err)
+	}
+	return rec, true, nil
 }
 
 // fillFromRecord copies the IVR choices of rec into call.

@@ -27,6 +27,7 @@ type FollowUpStore interface {
 	AddFollowUpNote(ctx context.Context, id, user, note string) (records.FollowUp, error)
 	CloseFollowUp(ctx context.Context, id, outcome string) (records.FollowUp, error)
 	RevealFollowUpNumber(ctx context.Context, id string) (string, error)
+	TalkedOnCallback(ctx context.Context, callID, counselor string) (bool, error)
 }
 
 // FollowUpDeps are the dependencies of the wrap-up, history and follow-up
@@ -46,19 +47,25 @@ type FollowUpDeps struct {
 	Log   zerolog.Logger
 }
 
-// actingUser returns the name of the user making r, and their counselor
-// id when they act as a counselor (else ""). Every route of this file
-// asks it, so that the wrap-up names its counselor and notes name their
-// author.
-func actingUser(r *http.Request) (user, counselor string) {
+// actingUser returns the name of the user making r. Notes name their
+// author with it.
+func actingUser(r *http.Request) string {
 	p, ok := PrincipalFrom(r.Context())
 	if !ok {
-		return TokenUser, ""
+		return TokenUser
 	}
-	if p.Role == RoleCounselor {
-		return p.User, p.Counselor
+	return p.User
+}
+
+// actingCounselor reports whether r comes from a counselor login, and its
+// counselor id. A counselor login without an id gets ok true and an empty
+// id, which matches no call, so that it is never taken for a supervisor.
+func actingCounselor(r *http.Request) (id string, ok bool) {
+	p, _ := PrincipalFrom(r.Context())
+	if p.Role != RoleCounselor {
+		return "", false
 	}
-	return p.User, ""
+	return p.Counselor, true
 }
 
 // followUpHandlers serves the routes RegisterFollowUps adds.
@@ -219,7 +226,7 @@ func (h *followUpHandlers) addNote(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &body) {
 		return
 	}
-	user, _ := actingUser(r)
+	user := actingUser(r)
 	task, err := h.deps.Store.AddFollowUpNote(r.Context(), r.PathValue("id"), user, body.Note)
 	h.changed(w, r, task, err, "note added")
 }
@@ -230,7 +237,9 @@ func (h *followUpHandlers) close(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	task, err := h.deps.Store.CloseFollowUp(r.Context(), r.PathValue("id"), body.Outcome)
-	h.changed(w, r, task, err, "closed: "+body.Outcome)
+	// The outcome is free text that may hold a phone number, so the
+	// audit entry names the change only; the task stores the outcome.
+	h.changed(w, r, task, err, "closed")
 }
 
 // changed responds to a follow-up change with the task, and audits it.
@@ -239,7 +248,7 @@ func (h *followUpHandlers) changed(w http.ResponseWriter, r *http.Request, task 
 		h.fail(w, r, err)
 		return
 	}
-	h.deps.Audit(r, "followup_changed", task.ID, detail)
+	h.deps.Audit(r, AuditFollowUpChanged, task.ID, detail)
 	WriteJSON(w, http.StatusOK, newFollowUpJSON(task))
 }
 
@@ -250,7 +259,7 @@ func (h *followUpHandlers) reveal(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.deps.Audit(r, "reveal_number", id, "")
+	h.deps.Audit(r, AuditRevealNumber, id, "")
 	WriteJSON(w, http.StatusOK, map[string]string{"number": number})
 }
 
@@ -280,7 +289,7 @@ func (h *followUpHandlers) exportCSV(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.deps.Audit(r, "export_csv", "followups", fmt.Sprintf("rows=%d reveal=%t", len(tasks), reveal))
+	h.deps.Audit(r, AuditExportCSV, "followups", fmt.Sprintf("rows=%d reveal=%t", len(tasks), reveal))
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="followups.csv"`)
 	w.WriteHeader(http.StatusOK)

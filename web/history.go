@@ -69,21 +69,27 @@ func (h *followUpHandlers) history(w http.ResponseWriter, r *http.Request) {
 		}
 		body.OpenFollowUps = newFollowUpList(tasks)
 	}
-	h.deps.Audit(r, "view_call", callID, "history")
+	h.deps.Audit(r, AuditViewCall, callID, "history")
 	WriteJSON(w, http.StatusOK, body)
 }
 
 // mayView reports whether the acting user may read the history of rec:
 // anyone who is not acting as a counselor, or the counselor who answered
-// the call or is offered it now. Otherwise it responds 403.
+// the call, is offered it now or talked on one of its callbacks. Otherwise
+// it responds 403.
 func (h *followUpHandlers) mayView(w http.ResponseWriter, r *http.Request, rec records.Record) bool {
-	_, counselor := actingUser(r)
-	if counselor == "" || rec.Counselor == counselor {
+	counselor, asCounselor := actingCounselor(r)
+	if !asCounselor || (counselor != "" && rec.Counselor == counselor) {
 		return true
 	}
-	if h.deps.CurrentCall != nil {
+	if h.deps.CurrentCall != nil && counselor != "" {
 		current, err := h.deps.CurrentCall(r.Context(), counselor)
 		if err == nil && current == rec.CallID {
+			return true
+		}
+	}
+	if counselor != "" {
+		if talked, err := h.deps.Store.TalkedOnCallback(r.Context(), rec.CallID, counselor); err == nil && talked {
 			return true
 		}
 	}

@@ -91,6 +91,8 @@ type loginService struct {
 	events   events.Publisher
 	// verifySlots bounds the password checks running at once.
 	verifySlots chan struct{}
+	// requests are the requests in progress of each session.
+	requests *sessionRequests
 }
 
 // WithLogin turns on logins: GET and POST /login, POST /logout, GET
@@ -107,7 +109,7 @@ func WithLogin(cfg LoginConfig) Option {
 		}
 		a.login = &loginService{users: users, sessions: cfg.Sessions, ttl: cfg.SessionTTL,
 			lockout: newLockoutTracker(cfg.Lockout), events: publisher,
-			verifySlots: make(chan struct{}, maxConcurrentVerifies)}
+			verifySlots: make(chan struct{}, maxConcurrentVerifies), requests: newSessionRequests()}
 	}
 }
 
@@ -309,6 +311,7 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request, attempt login
 		return
 	}
 	a.login.lockout.succeed(userLockoutKey(attempt.user))
+	a.endPreviousSession(r)
 
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", MaxAge: int(a.login.ttl.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
@@ -321,6 +324,20 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request, attempt login
 		target = RoleHome(user.Role)
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// endPreviousSession removes the session that the browser held before
+// this login, so that its old token stops working at once instead of at
+// its expiry. A failure is logged only, because the new session is stored.
+func (a *API) endPreviousSession(r *http.Request) {
+	old, err := r.Cookie(SessionCookie)
+	if err != nil || old.Value == "" {
+		return
+	}
+	if err := a.login.sessions.DeleteSession(r.Context(), old.Value); err != nil {
+		a.log.Warn().Err(err).Msg("removing the session replaced by a new login failed")
+	}
+	a.login.requests.end(old.Value, ErrLoggedOut)
 }
 
 // serveLogout ends the session and redirects to the login page.
@@ -337,6 +354,9 @@ func (a *API) serveLogout(w http.ResponseWriter, r *http.Request) {
 	a.Audit(r, AuditLogout, "", "")
 	a.log.Info().Str("user", state.principal.User).Str("source", state.principal.Source).Msg("logged out")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	if state.session != nil {
+		a.login.requests.end(state.token, ErrLoggedOut)
+	}
 }
 
 // sessionBody is the body of GET /api/v1/session.

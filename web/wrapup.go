@@ -68,18 +68,21 @@ func (h *followUpHandlers) saveWrapUp(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	_, counselor := actingUser(r)
-	if counselor != "" && rec.Counselor != counselor {
-		WriteError(w, http.StatusForbidden, "counselor "+counselor+" did not take call "+callID+": only its counselor or a supervisor may save its wrap-up")
-		return
-	}
-	if counselor != "" && replace {
+	counselor, asCounselor := actingCounselor(r)
+	if asCounselor && replace {
 		WriteError(w, http.StatusForbidden, "replace=1 is for supervisors: a counselor saves a call's wrap-up once")
 		return
 	}
+	author := rec.Counselor
+	if asCounselor {
+		if !h.tookCall(w, r, rec, counselor) {
+			return
+		}
+		author = counselor
+	}
 
 	saved, err := h.deps.Store.SaveWrapUp(r.Context(), records.WrapUp{
-		CallID: callID, Counselor: rec.Counselor, Reporter: records.Reporter(body.Reporter),
+		CallID: callID, Counselor: author, Reporter: records.Reporter(body.Reporter),
 		IsolationScore: *body.IsolationScore, Risk: records.Risk(body.Risk), Notes: body.Notes,
 		FollowUp: records.FollowUpKind(body.FollowUp), DueDate: body.DueDate, District: body.District,
 	}, replace)
@@ -87,9 +90,31 @@ func (h *followUpHandlers) saveWrapUp(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.deps.Audit(r, "wrap_up_saved", callID, fmt.Sprintf("risk=%s followup=%s replace=%t", saved.Risk, saved.FollowUp, replace))
+	h.deps.Audit(r, AuditWrapUpSaved, callID, fmt.Sprintf("risk=%s followup=%s replace=%t", saved.Risk, saved.FollowUp, replace))
 	h.endWrapUp(r, saved)
 	WriteJSON(w, http.StatusCreated, newWrapUpJSON(saved))
+}
+
+// tookCall reports whether counselor answered rec's call or talked on one
+// of its callbacks. Otherwise it responds 403, or 500 when the records
+// fail.
+func (h *followUpHandlers) tookCall(w http.ResponseWriter, r *http.Request, rec records.Record, counselor string) bool {
+	if counselor != "" && rec.Counselor == counselor {
+		return true
+	}
+	if counselor != "" {
+		talked, err := h.deps.Store.TalkedOnCallback(r.Context(), rec.CallID, counselor)
+		if err != nil {
+			h.fail(w, r, err)
+			return false
+		}
+		if talked {
+			return true
+		}
+	}
+	WriteError(w, http.StatusForbidden, "counselor "+counselor+" did not take call "+rec.CallID+
+		" or its callback: only its counselor or a supervisor may save its wrap-up")
+	return false
 }
 
 // endWrapUp ends the counselor's wrap-up after a saved wrap-up. A failure
