@@ -68,3 +68,20 @@ func (s *Store) TalkedOnCallback(ctx context.Context, callID, counselor string) 
 	}
 	return count > 0, nil
 }
+
+// CallOfCallback returns the call that asked for the callback task taskID,
+// or an error wrapping ErrNotFound when there is no such task.
+func (s *Store) CallOfCallback(ctx context.Context, taskID string) (string, error) {
+	if err := s.checkOpen(); err != nil {
+		return "", err
+	}
+	var callID string
+	err := s.reader.QueryRowContext(ctx, s.dialect.bind(`SELECT call_id FROM callbacks WHERE task_id = ?`), taskID).Scan(&callID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("callback task %s: %w", taskID, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("callback task %s: %w", taskID, err)
+	}
+	return callID, nil
+}

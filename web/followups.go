@@ -28,6 +28,7 @@ type FollowUpStore interface {
 	CloseFollowUp(ctx context.Context, id, outcome string) (records.FollowUp, error)
 	RevealFollowUpNumber(ctx context.Context, id string) (string, error)
 	TalkedOnCallback(ctx context.Context, callID, counselor string) (bool, error)
+	CallOfCallback(ctx context.Context, taskID string) (string, error)
 }
 
 // FollowUpDeps are the dependencies of the wrap-up, history and follow-up

@@ -99,3 +99,42 @@ func TestWrapUpOfCallbackByItsCounselor(t *testing.T) {
 		t.Errorf("history by the callback's counselor = %d, want 200: %s", rec.Code, rec.Body)
 	}
 }
+
+func TestHistoryOfCallbackInProgress(t *testing.T) {
+	f := newFollowUpFixture(t, func(deps *FollowUpDeps) {
+		deps.CurrentCall = func(_ context.Context, counselor string) (string, error) {
+			if counselor == "1001" {
+				return "cb-1", nil
+			}
+			return "", nil
+		}
+	})
+	ctx := context.Background()
+	f.startCall(t, "earlier", "01012345678", "1002", time.Now().Add(-2*time.Hour))
+	f.startCall(t, "asked", "01012345678", "", time.Now().Add(-time.Hour))
+	created := time.Now().Add(-10 * time.Minute)
+	cb := records.Callback{TaskID: "cb-1", CallID: "asked", Queue: "loneliness_ko", Reason: "requested",
+		State: records.CallbackDialling, Number: "01012345678", EnqueuedAt: created, CreatedAt: created}
+	if err := f.store.CreateCallback(ctx, cb); err != nil {
+		t.Fatalf("CreateCallback: %v", err)
+	}
+
+	kim := Principal{User: "kim", Role: RoleCounselor, Counselor: "1001"}
+	rec := f.doAs(t, kim, http.MethodGet, "/api/v1/calls/cb-1/history", "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("history of the callback kim is offered = %d, want 200: %s", rec.Code, rec.Body)
+	}
+	var body historyJSON
+	decode(t, rec, &body)
+	if len(body.Calls) != 1 || body.Calls[0].CallID != "earlier" {
+		t.Errorf("history calls = %+v, want the earlier call only", body.Calls)
+	}
+
+	lee := Principal{User: "lee", Role: RoleCounselor, Counselor: "1002"}
+	if rec := f.doAs(t, lee, http.MethodGet, "/api/v1/calls/cb-1/history", ""); rec.Code != http.StatusForbidden {
+		t.Errorf("history of another counselor's callback = %d, want 403: %s", rec.Code, rec.Body)
+	}
+	if rec := f.do(t, http.MethodGet, "/api/v1/calls/cb-missing/history", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("history of an unknown id = %d, want 404: %s", rec.Code, rec.Body)
+	}
+}

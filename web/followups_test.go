@@ -36,7 +36,7 @@ type followUpFixture struct {
 	endings []string
 }
 
-func newFollowUpFixture(t *testing.T) *followUpFixture {
+func newFollowUpFixture(t *testing.T, options ...func(*FollowUpDeps)) *followUpFixture {
 	t.Helper()
 	store, err := records.Open(context.Background(), filepath.Join(t.TempDir(), "records.db"), records.DemoKey())
 	if err != nil {
@@ -45,7 +45,7 @@ func newFollowUpFixture(t *testing.T) *followUpFixture {
 	t.Cleanup(func() { _ = store.Close() })
 
 	f := &followUpFixture{api: NewAPI([]string{testToken}, zerolog.Nop()), store: store}
-	RegisterFollowUps(f.api, FollowUpDeps{
+	deps := FollowUpDeps{
 		Store: store,
 		EndWrapUp: func(_ context.Context, counselorID, callID string) error {
 			f.mu.Lock()
@@ -59,7 +59,11 @@ func newFollowUpFixture(t *testing.T) *followUpFixture {
 			f.audits = append(f.audits, auditEntry{action, target, detail})
 		},
 		Log: zerolog.Nop(),
-	})
+	}
+	for _, option := range options {
+		option(&deps)
+	}
+	RegisterFollowUps(f.api, deps)
 	return f
 }
 

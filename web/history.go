@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -40,17 +42,19 @@ func newHistoryCallJSON(e records.HistoryEntry) historyCallJSON {
 
 // history returns the caller's earlier calls, newest first, and the open
 // follow-up tasks of the caller's number. A withheld number has no
-// history.
+// history. The id may also be a callback task's, as the console names a
+// callback in progress, and then means the call that asked for it.
 func (h *followUpHandlers) history(w http.ResponseWriter, r *http.Request) {
-	callID := r.PathValue("id")
-	rec, err := h.deps.Store.Get(r.Context(), callID)
+	requested := r.PathValue("id")
+	rec, err := h.recordOf(r.Context(), requested)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if !h.mayView(w, r, rec) {
+	if !h.mayView(w, r, rec, requested) {
 		return
 	}
+	callID := rec.CallID
 
 	body := historyJSON{Calls: []historyCallJSON{}, OpenFollowUps: []followUpJSON{}}
 	if rec.CallerHash != "" {
@@ -73,18 +77,32 @@ func (h *followUpHandlers) history(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, body)
 }
 
-// mayView reports whether the acting user may read the history of rec:
-// anyone who is not acting as a counselor, or the counselor who answered
-// the call, is offered it now or talked on one of its callbacks. Otherwise
-// it responds 403.
-func (h *followUpHandlers) mayView(w http.ResponseWriter, r *http.Request, rec records.Record) bool {
+// recordOf reads the record of a call id, or of the call that asked for
+// a callback task id.
+func (h *followUpHandlers) recordOf(ctx context.Context, id string) (records.Record, error) {
+	rec, err := h.deps.Store.Get(ctx, id)
+	if !errors.Is(err, records.ErrNotFound) {
+		return rec, err
+	}
+	callID, cbErr := h.deps.Store.CallOfCallback(ctx, id)
+	if cbErr != nil {
+		return rec, err
+	}
+	return h.deps.Store.Get(ctx, callID)
+}
+
+// mayView reports whether the acting user may read the history of rec,
+// asked for by the id requested: anyone who is not acting as a counselor,
+// or the counselor who answered the call, is offered it (or its callback)
+// now or talked on one of its callbacks. Otherwise it responds 403.
+func (h *followUpHandlers) mayView(w http.ResponseWriter, r *http.Request, rec records.Record, requested string) bool {
 	counselor, asCounselor := actingCounselor(r)
 	if !asCounselor || (counselor != "" && rec.Counselor == counselor) {
 		return true
 	}
 	if h.deps.CurrentCall != nil && counselor != "" {
 		current, err := h.deps.CurrentCall(r.Context(), counselor)
-		if err == nil && current == rec.CallID {
+		if err == nil && current != "" && (current == rec.CallID || current == requested) {
 			return true
 		}
 	}
