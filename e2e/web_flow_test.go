@@ -185,6 +185,13 @@ func (f *webFlow) queueCaller() (string, *SippProcess) {
 	if Eval[bool](b, fmt.Sprintf(`document.documentElement.outerHTML.includes(%q)`, callerNumber)) {
 		t.Errorf("board: the page HTML holds the caller's full number")
 	}
+	// The row and the figures come from one snapshot, which must count
+	// the caller it shows.
+	for _, figures := range []string{"#figures-today", "#figures-hour"} {
+		if offered := b.Text(figures + ` [data-figure="offered"] dd`); offered != "1" {
+			t.Errorf("board: %s shows %s offered calls beside the waiting caller, want 1", figures, offered)
+		}
+	}
 	f.checkBoardDelay(callID)
 	f.shoot(b, "board-waiting")
 	return callID, caller
