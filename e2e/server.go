@@ -249,7 +249,7 @@ func (s *Server) start(t testing.TB) {
 	})
 }
 
-// launch starts the server process with empty output logs; name labels
+// launch starts the server process with empty output logs. name labels
 // its output in the tail printed when the test fails.
 func (s *Server) launch(t testing.TB, name string) {
 	t.Helper()

@@ -19,8 +19,8 @@ const (
 	webFlowWrapUp = "2m"
 	// boardDelayBound is the longest delay from the caller_entered event
 	// to the caller's row on the board that the test accepts. The board
-	// should show a caller within a second; the bound leaves room for a
-	// loaded machine, and the test log records the measured figure.
+	// should show a caller within a second. The bound leaves room for a
+	// loaded machine, and the test log records the measured delay.
 	boardDelayBound = 5 * time.Second
 	// maskedCallerNumber is callerNumber as the pages must show it.
 	maskedCallerNumber = "010-****-5678"
@@ -46,7 +46,9 @@ type webFlow struct {
 // follow-up team works the task, and the board survives a server restart.
 func TestWebFlow(t *testing.T) {
 	t.Parallel()
-	RequireTool(t, "sipp")
+	for _, tool := range []string{"sipp", "baresip", chromiumCommand} {
+		RequireTool(t, tool)
+	}
 	started := time.Now()
 
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
@@ -221,8 +223,8 @@ func (f *webFlow) checkBoardDelay(callID string) {
 	}
 }
 
-// answerFromConsole ends the break from the console; baresip answers the
-// offered caller, and the console shows the screen pop while the board
+// answerFromConsole ends the break from the console. Then baresip picks
+// up the offered caller, the console shows the screen pop and the board
 // shows the counselor on the call.
 func (f *webFlow) answerFromConsole(callID string) {
 	t, b := f.t, f.console
@@ -241,6 +243,9 @@ func (f *webFlow) answerFromConsole(callID string) {
 	}
 	b.WaitVisible("#btn-emergency")
 	b.WaitVisible("#wrapup-form")
+	if Eval[bool](b, fmt.Sprintf(`document.documentElement.outerHTML.includes(%q)`, callerNumber)) {
+		t.Errorf("console: the page HTML holds the caller's full number")
+	}
 	f.shoot(b, "console-call")
 
 	f.board.WaitVisible(`.counselor-row[data-counselor="1001"] .state-on_call`)
@@ -433,8 +438,9 @@ const bannerScript = `(() => {
 })()`
 
 // reconnectBoard restarts the server and checks that the open board shows
-// the reconnecting banner, clears it by itself and shows a new caller,
-// all without a reload: the page's window.hlBanner survives throughout.
+// the reconnecting banner, clears it by itself and shows a new caller.
+// The page's window.hlBanner survives throughout, so the page never
+// reloaded.
 func (f *webFlow) reconnectBoard() {
 	t, b := f.t, f.board
 	if !Eval[bool](b, bannerScript) {

@@ -329,7 +329,7 @@ async function submitWrapUp() {
     savedCallId = callId;
     updateWrapUp(snapshot?.call);
     // Saving ends the wrap-up, so the next update hides the form and its
-    // confirmation; the notice stays.
+    // confirmation. The notice stays until the next message.
     notify(t("wrapup.saved"), false);
   } catch (failure) {
     error.textContent = failure.message;
