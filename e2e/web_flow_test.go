@@ -468,6 +468,12 @@ func (f *webFlow) reconnectBoard() {
 	if !Eval[bool](b, `document.getElementById("conn-status").hidden`) {
 		t.Errorf("board: the reconnecting banner shows while the board updates")
 	}
+	// Every counselor is logged out now, and the alert that says so has
+	// no queue or time to name.
+	alert := b.Text(`#alerts .alert[data-kind="no_counselor"]`)
+	if alert != "받을 수 있는 상담사 없음: 모든 상담사가 로그아웃했습니다." {
+		t.Errorf("board: the no_counselor alert reads %q", alert)
+	}
 	caller.Wait(t)
 	b.WaitTrue(fmt.Sprintf(`document.querySelector('.waiting-row[data-call-id=%q]') === null`, callID))
 }

@@ -136,7 +136,7 @@ const dictionaries = {
     "done.listen": "{id}번 전화기로 연결합니다. 전화를 받으십시오.",
     "alert.high_risk_waiting": "고위험 발신자 대기: {queue} 대기열, {since}부터",
     "alert.long_wait": "장시간 대기: {queue} 대기열, {since}부터",
-    "alert.no_counselor": "받을 수 있는 상담사 없음: {queue} 대기열, {since}부터",
+    "alert.no_counselor": "받을 수 있는 상담사 없음: 모든 상담사가 로그아웃했습니다.",
     "alert.missed_pause": "연결 놓침으로 휴식 전환: 상담사 {counselor}, {since}",
     "alert.unknown": "경보: {kind}",
 
@@ -365,7 +365,7 @@ const dictionaries = {
     "done.listen": "Calling your phone {id}. Answer it to listen.",
     "alert.high_risk_waiting": "High-risk caller waiting in {queue} since {since}",
     "alert.long_wait": "Long wait in {queue} since {since}",
-    "alert.no_counselor": "No counselor can take calls in {queue} since {since}",
+    "alert.no_counselor": "No counselor can take calls: every counselor is logged out.",
     "alert.missed_pause": "Counselor {counselor} missed a call and was paused at {since}",
     "alert.unknown": "Alert: {kind}",
 
