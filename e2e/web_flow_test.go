@@ -112,15 +112,27 @@ func (f *webFlow) shoot(b *Browser, name string) {
 // openBoard shows the login page, logs the supervisor in through it and
 // waits for the board's live data.
 func (f *webFlow) openBoard() {
-	b := f.board
+	t, b := f.t, f.board
 	b.Navigate(f.url("/board"))
 	b.WaitVisible("#login-submit")
 	if path := Eval[string](b, `location.pathname + location.search`); path != "/login?next=%2Fboard" {
-		f.t.Errorf("board without a login opened %s, want /login?next=%%2Fboard", path)
+		t.Errorf("board without a login opened %s, want /login?next=%%2Fboard", path)
 	}
 	f.shoot(b, "login")
 
+	// A wrong password gets the login page again with its message.
+	b.SetValue("#user", "park")
+	b.SetValue("#password", "wrong-password")
+	b.Click("#login-submit")
+	b.WaitVisible("#login-error")
+	if !f.audited("login_failed", "", "park") {
+		t.Errorf("the audit log has no login_failed entry for park")
+	}
+
 	logIn(b, "park", "#board")
+	if !f.audited("login", "", "park") {
+		t.Errorf("the audit log has no login entry for park")
+	}
 	b.WaitVisible(`.counselor-row[data-counselor="1001"]`)
 	b.WaitVisible(`.queue[data-queue="loneliness_ko"]`)
 }
