@@ -629,6 +629,12 @@ export function notify(message, isError) {
   notice.hidden = false;
 }
 
+// Hides #notice when it still shows message, and leaves a newer message.
+export function clearNotice(message) {
+  const notice = document.getElementById("notice");
+  if (notice && notice.textContent === message) notice.hidden = true;
+}
+
 export function currentSession() {
   return session;
 }
@@ -681,7 +687,9 @@ export function initHeader(page) {
 
 // Opens an EventSource on path and calls onData with the parsed JSON of
 // each event named eventName. While the connection is down #conn-status
-// shows the reconnecting banner. EventSource reconnects by itself after a
+// shows the reconnecting banner. An "unavailable" event (a store of the
+// server failed) shows its error in #notice until the next snapshot, so
+// that the page does not pass off old figures as current. EventSource reconnects by itself after a
 // network failure (the server sends retry: 2000). When the browser gives
 // up, after an HTTP error status, the stream is opened again later, or the
 // login page opens when the session has ended.
@@ -693,12 +701,31 @@ export function openStream(path, eventName, onData) {
     banner.textContent = t("conn.lost");
   };
 
+  // The text of the store failure shown in #notice, or "" when none is.
+  let failure = "";
+  const showFailure = (event) => {
+    let message = "";
+    try {
+      message = JSON.parse(event.data).error ?? "";
+    } catch {
+      // A body that is not JSON gets the generic message below.
+    }
+    failure = message || t("error.status", { status: 503 });
+    notify(failure, true);
+  };
+  const clearFailure = () => {
+    if (failure) clearNotice(failure);
+    failure = "";
+  };
+
   let source;
   const connect = () => {
     source = new EventSource(path, { withCredentials: true });
     source.addEventListener("open", () => showBanner(false));
+    source.addEventListener("unavailable", showFailure);
     source.addEventListener(eventName, (event) => {
       showBanner(false);
+      clearFailure();
       let data;
       try {
         data = JSON.parse(event.data);
