@@ -46,14 +46,7 @@ func startPageAPI(t *testing.T) (*pageAPI, string) {
 	t.Helper()
 
 	fake := &pageAPI{role: "supervisor"}
-	// The real pages need a login; the fake signs every page request
-	// with the bearer token, which acts as admin.
-	pages := web.NewAPI([]string{fakePagesToken}, zerolog.Nop())
-	web.RegisterPages(pages)
-	signed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Header.Set("Authorization", "Bearer "+fakePagesToken)
-		pages.ServeHTTP(w, r)
-	})
+	signed := signedPages()
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/session", fake.session)
@@ -67,6 +60,18 @@ func startPageAPI(t *testing.T) (*pageAPI, string) {
 	server := httptest.NewServer(mux)
 	t.Cleanup(server.Close)
 	return fake, server.URL
+}
+
+// signedPages serves the real embedded pages. The real pages need a
+// login, so it signs every page request with the bearer token, which acts
+// as admin.
+func signedPages() http.Handler {
+	pages := web.NewAPI([]string{fakePagesToken}, zerolog.Nop())
+	web.RegisterPages(pages)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set("Authorization", "Bearer "+fakePagesToken)
+		pages.ServeHTTP(w, r)
+	})
 }
 
 func (f *pageAPI) setRole(role string) {

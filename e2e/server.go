@@ -242,6 +242,18 @@ func serverEnv(keyEntry string, extra []string) []string {
 func (s *Server) start(t testing.TB) {
 	t.Helper()
 
+	s.launch(t, "helpline output")
+	t.Cleanup(func() {
+		s.Stop(t)
+		s.checkFatalOutput(t)
+	})
+}
+
+// launch starts the server process with empty output logs. name labels
+// its output in the tail printed when the test fails.
+func (s *Server) launch(t testing.TB, name string) {
+	t.Helper()
+
 	s.lines = newEventLog[string]()
 	s.logs = newEventLog[map[string]any]()
 	s.stdout = &lineWriter{emit: s.addLine}
@@ -259,11 +271,26 @@ func (s *Server) start(t testing.TB) {
 	}
 	s.proc = proc
 
-	logTailOnFailure(t, "helpline output", s.lines.snapshot)
-	t.Cleanup(func() {
-		s.Stop(t)
-		s.checkFatalOutput(t)
-	})
+	logTailOnFailure(t, name, s.lines.snapshot)
+}
+
+// Restart stops the server as Stop does, then starts it again with the
+// same configuration, environment, ports and data folder, and waits for
+// the "helpline ready" log line. It fails the test when the stop exits
+// with a code other than 0 or the old output shows a panic or a race.
+// Afterwards Logs, WaitLog and LogCount see only the new run's output.
+func (s *Server) Restart(t testing.TB, readyTimeout time.Duration) {
+	t.Helper()
+
+	if code := s.Stop(t); code != 0 {
+		t.Fatalf("server (pid %d) exited with code %d when stopped for a restart", s.proc.pid(), code)
+	}
+	s.checkFatalOutput(t)
+
+	s.stopOnce = sync.Once{}
+	s.stopCode = 0
+	s.launch(t, "helpline output after the restart")
+	s.WaitLog(t, LogMessage(ReadyMessage), readyTimeout)
 }
 
 // addLine records one output line, and its JSON object when it is one.

@@ -95,9 +95,11 @@ func (c *call) enqueue(result ivr.Result) {
 		c.end(&hangup{side: records.SideServer, reason: "queue failed: " + err.Error(), outcome: records.OutcomeFailed})
 		return
 	}
-	c.publishCallerEntered(caller.Queue, caller.Attributes)
 
+	// The record gets queued_at before caller_entered goes out, so that a
+	// board redrawn on that event counts the caller in its figures.
 	holdCtx := c.startHold(caller)
+	c.publishCallerEntered(caller.Queue, caller.Attributes)
 	c.joinedQueue(holdCtx, caller)
 }
 

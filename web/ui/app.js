@@ -136,7 +136,7 @@ const dictionaries = {
     "done.listen": "{id}번 전화기로 연결합니다. 전화를 받으십시오.",
     "alert.high_risk_waiting": "고위험 발신자 대기: {queue} 대기열, {since}부터",
     "alert.long_wait": "장시간 대기: {queue} 대기열, {since}부터",
-    "alert.no_counselor": "받을 수 있는 상담사 없음: {queue} 대기열, {since}부터",
+    "alert.no_counselor": "받을 수 있는 상담사 없음: 모든 상담사가 로그아웃했습니다.",
     "alert.missed_pause": "연결 놓침으로 휴식 전환: 상담사 {counselor}, {since}",
     "alert.unknown": "경보: {kind}",
 
@@ -365,7 +365,7 @@ const dictionaries = {
     "done.listen": "Calling your phone {id}. Answer it to listen.",
     "alert.high_risk_waiting": "High-risk caller waiting in {queue} since {since}",
     "alert.long_wait": "Long wait in {queue} since {since}",
-    "alert.no_counselor": "No counselor can take calls in {queue} since {since}",
+    "alert.no_counselor": "No counselor can take calls: every counselor is logged out.",
     "alert.missed_pause": "Counselor {counselor} missed a call and was paused at {since}",
     "alert.unknown": "Alert: {kind}",
 
@@ -629,6 +629,12 @@ export function notify(message, isError) {
   notice.hidden = false;
 }
 
+// Hides #notice when it still shows message, and leaves a newer message.
+export function clearNotice(message) {
+  const notice = document.getElementById("notice");
+  if (notice && notice.textContent === message) notice.hidden = true;
+}
+
 export function currentSession() {
   return session;
 }
@@ -681,7 +687,9 @@ export function initHeader(page) {
 
 // Opens an EventSource on path and calls onData with the parsed JSON of
 // each event named eventName. While the connection is down #conn-status
-// shows the reconnecting banner. EventSource reconnects by itself after a
+// shows the reconnecting banner. An "unavailable" event (a store of the
+// server failed) shows its error in #notice until the next snapshot, so
+// that the page does not pass off old figures as current. EventSource reconnects by itself after a
 // network failure (the server sends retry: 2000). When the browser gives
 // up, after an HTTP error status, the stream is opened again later, or the
 // login page opens when the session has ended.
@@ -693,12 +701,31 @@ export function openStream(path, eventName, onData) {
     banner.textContent = t("conn.lost");
   };
 
+  // The text of the store failure shown in #notice, or "" when none is.
+  let failure = "";
+  const showFailure = (event) => {
+    let message = "";
+    try {
+      message = JSON.parse(event.data).error ?? "";
+    } catch {
+      // A body that is not JSON gets the generic message below.
+    }
+    failure = message || t("error.status", { status: 503 });
+    notify(failure, true);
+  };
+  const clearFailure = () => {
+    if (failure) clearNotice(failure);
+    failure = "";
+  };
+
   let source;
   const connect = () => {
     source = new EventSource(path, { withCredentials: true });
     source.addEventListener("open", () => showBanner(false));
+    source.addEventListener("unavailable", showFailure);
     source.addEventListener(eventName, (event) => {
       showBanner(false);
+      clearFailure();
       let data;
       try {
         data = JSON.parse(event.data);

@@ -17,6 +17,9 @@ let historyCallId = "";
 let history = null;
 let formCallId = "";
 let savedCallId = "";
+// Whether #wrapup-error lists missing fields, so that filling them in
+// shortens the list instead of leaving a stale message.
+let missingShown = false;
 
 main();
 
@@ -223,6 +226,7 @@ function resetWrapUpForm() {
   form.reset();
   form.elements.isolation_score.value = "0";
   document.getElementById("wrapup-error").textContent = "";
+  missingShown = false;
   for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
   showFollowUpDetails();
   drawScore();
@@ -233,6 +237,10 @@ function bindWrapUpForm() {
   form.addEventListener("change", (event) => {
     if (event.target.name === "isolation_item") drawScore();
     if (event.target.name === "followup") showFollowUpDetails();
+    if (missingShown) showMissing(readWrapUp(form).missing);
+  });
+  form.addEventListener("input", () => {
+    if (missingShown) showMissing(readWrapUp(form).missing);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -292,12 +300,21 @@ function readWrapUp(form) {
   return { values, missing };
 }
 
+// Lists the missing fields in #wrapup-error, or clears it when none is
+// missing.
+function showMissing(missing) {
+  missingShown = missing.length > 0;
+  document.getElementById("wrapup-error").textContent = missingShown
+    ? t("wrapup.missing", { fields: missing.map((m) => m.label).join(", ") })
+    : "";
+}
+
 async function submitWrapUp() {
   const form = document.getElementById("wrapup-form");
   const error = document.getElementById("wrapup-error");
   const { values, missing } = readWrapUp(form);
+  showMissing(missing);
   if (missing.length > 0) {
-    error.textContent = t("wrapup.missing", { fields: missing.map((m) => m.label).join(", ") });
     const first = missing[0].node;
     (first.querySelector?.("input") ?? first).focus();
     return;
@@ -311,6 +328,9 @@ async function submitWrapUp() {
     await api("POST", `/api/v1/calls/${encodeURIComponent(callId)}/wrap-up`, values);
     savedCallId = callId;
     updateWrapUp(snapshot?.call);
+    // Saving ends the wrap-up, so the next update hides the form and its
+    // confirmation. The notice stays until the next message.
+    notify(t("wrapup.saved"), false);
   } catch (failure) {
     error.textContent = failure.message;
   } finally {
