@@ -505,6 +505,14 @@ export function tv(prefix, value) {
   return key in dictionaries[currentLang] ? t(key) : String(value);
 }
 
+// Adds a page's own strings to the dictionaries: entries is
+// {ko: {key: text}, en: {key: text}}. Call it before the page's first t().
+export function addStrings(entries) {
+  for (const [code, strings] of Object.entries(entries)) {
+    if (code in dictionaries) Object.assign(dictionaries[code], strings);
+  }
+}
+
 export function lang() {
   return currentLang;
 }
