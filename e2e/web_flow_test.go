@@ -557,6 +557,7 @@ func TestWebFlowRepeatCaller(t *testing.T) {
 	flow.shoot(flow.console, "console-offered-history")
 	flow.answerOnPhone(secondID)
 	flow.listenFromBoard(secondID, supervisor)
+	flow.listenAgain(secondID, supervisor)
 
 	flow.phone.Hangup(t)
 	supervisor.WaitEvent(t, EventCallClosed, phoneTimeout)
@@ -610,6 +611,10 @@ func (f *webFlow) checkOffered(callID string) {
 	if !waitedPattern.MatchString(pop) {
 		t.Errorf("console: ringing screen pop reads %q, want the wait as mm:ss", pop)
 	}
+	// The caller still waits while the phone rings, so the wait keeps counting.
+	wait := `#screen-pop .kv .hl-tick[data-since]`
+	b.WaitVisible(wait)
+	b.WaitTrue(fmt.Sprintf(`document.querySelector(%q).textContent > "00:00"`, wait))
 	if !Eval[bool](b, `document.getElementById("emergency").hidden`) {
 		t.Errorf("console: the emergency button shows before the call is answered")
 	}
@@ -676,9 +681,9 @@ func (f *webFlow) currentCall() string {
 	return Eval[string](f.console, `document.getElementById("screen-pop").dataset.callId`)
 }
 
-// listenFromBoard has the supervisor listen to callID from the board:
-// the listen action on the counselor's row asks for the supervisor's
-// phone, the server calls it, and it joins the call, which goes on.
+// listenFromBoard has the supervisor listen to callID from the board.
+// The listen action on the counselor's row prompts for the supervisor's
+// phone, and the server calls that phone into the call, which goes on.
 func (f *webFlow) listenFromBoard(callID string, supervisor *Phone) {
 	t, b := f.t, f.board
 	closedBefore := countPhoneEvents(f.phone.Events(), EventCallClosed)
@@ -694,25 +699,71 @@ func (f *webFlow) listenFromBoard(callID string, supervisor *Phone) {
 	}
 
 	supervisor.WaitEvent(t, EventCallEstablished, phoneTimeout)
-	list := f.srv.WaitEvents(t, func(list []map[string]any) bool { return hasEvent(list, callID, "monitor_started") }, eventTimeout)
-	for _, e := range callEvents(list, callID) {
-		if eventField(e, "type") != "monitor_started" {
-			continue
+	f.waitMonitorStarted(callID, 1)
+	// Caller and counselor are still talking with the supervisor on.
+	f.checkCallGoesOn(callID, closedBefore)
+}
+
+// checkCallGoesOn checks that the counselor is still on callID: the
+// counselor's phone reported no closed call since closedBefore of them,
+// and console and board show the call.
+func (f *webFlow) checkCallGoesOn(callID string, closedBefore int) {
+	t, b := f.t, f.board
+	if closed := countPhoneEvents(f.phone.Events(), EventCallClosed); closed != closedBefore {
+		t.Errorf("the counselor's phone reported %d more closed calls while the supervisor came and went", closed-closedBefore)
+	}
+	if phase := f.currentCall(); phase != callID {
+		t.Errorf("console: screen pop is for call %q while the supervisor came and went, want %q", phase, callID)
+	}
+	f.console.WaitVisible(`#screen-pop[data-phase="on_call"]`)
+	b.WaitVisible(`.counselor-row[data-counselor="1001"] .state-on_call`)
+}
+
+// waitMonitorStarted waits for count monitor_started events of callID
+// and checks that each started listening on the supervisor's phone.
+func (f *webFlow) waitMonitorStarted(callID string, count int) {
+	t := f.t
+	started := func(list []map[string]any) []map[string]any {
+		var found []map[string]any
+		for _, e := range callEvents(list, callID) {
+			if eventField(e, "type") == "monitor_started" {
+				found = append(found, e)
+			}
 		}
+		return found
+	}
+	list := f.srv.WaitEvents(t, func(list []map[string]any) bool { return len(started(list)) >= count }, eventTimeout)
+	for _, e := range started(list) {
 		got := map[string]string{"mode": eventData(e, "mode"), "supervisor": eventData(e, "supervisor"), "action": eventData(e, "action")}
 		want := map[string]string{"mode": "listen", "supervisor": supervisorID, "action": "start"}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("monitor_started event data = %v, want %v", got, want)
 		}
+		if counselor := eventField(e, "counselor_id"); counselor != "1001" {
+			t.Errorf("monitor_started event counselor = %q, want 1001", counselor)
+		}
 	}
+}
 
-	// Caller and counselor are still talking with the supervisor on.
-	if closed := countPhoneEvents(f.phone.Events(), EventCallClosed); closed != closedBefore {
-		t.Errorf("the counselor's phone reported %d more closed calls when the supervisor joined", closed-closedBefore)
+// listenAgain hangs up the supervisor's phone, which leaves the call
+// going on, and listens again from the board. The board stored the
+// supervisor's phone, so it prompts for it no more.
+func (f *webFlow) listenAgain(callID string, supervisor *Phone) {
+	t, b := f.t, f.board
+	closedBefore := countPhoneEvents(f.phone.Events(), EventCallClosed)
+	from := f.srv.LogCount()
+	supervisor.Hangup(t)
+	supervisor.WaitEvent(t, EventCallClosed, phoneTimeout)
+	f.srv.WaitLogAfter(t, from, LogFields(map[string]any{"message": "third party left the call", "party": "supervisor", "call_id": callID}), logTimeout)
+	f.checkCallGoesOn(callID, closedBefore)
+
+	Eval[bool](b, `(() => { document.getElementById("notice").hidden = true; return true; })()`)
+	b.Click(`.counselor-row[data-counselor="1001"] [data-action="listen"]`)
+	b.WaitVisible("#notice.hl-ok")
+	if Eval[bool](b, `document.querySelector("dialog.hl-dialog")?.open === true`) {
+		t.Errorf("board: listening again asked for the supervisor's phone again")
 	}
-	if phase := f.currentCall(); phase != callID {
-		t.Errorf("console: screen pop is for call %q after the supervisor joined, want %q", phase, callID)
-	}
-	f.console.WaitVisible(`#screen-pop[data-phase="on_call"]`)
-	b.WaitVisible(`.counselor-row[data-counselor="1001"] .state-on_call`)
+	supervisor.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	f.waitMonitorStarted(callID, 2)
+	f.checkCallGoesOn(callID, closedBefore)
 }
