@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,8 @@ type webFlow struct {
 	phone   *Phone
 	board   *Browser
 	console *Browser
+	// shots starts the names of the test's screenshots.
+	shots string
 }
 
 // The pages against the real server: a supervisor watches the board, a
@@ -60,6 +63,7 @@ func TestWebFlow(t *testing.T) {
 		phone:   registeredPhone(t, srv, "1001", true),
 		board:   StartBrowser(t, BrowserOptions{Timeout: webFlowStepTimeout}),
 		console: StartBrowser(t, BrowserOptions{Timeout: webFlowStepTimeout}),
+		shots:   "webflow-",
 	}
 
 	flow.openBoard()
@@ -103,7 +107,7 @@ func (f *webFlow) shoot(b *Browser, name string) {
 	for _, size := range viewports {
 		b.SetViewport(size.Width, size.Height)
 		label := fmt.Sprintf("%s-%dx%d", name, size.Width, size.Height)
-		f.t.Logf("screenshot %s", b.Screenshot("webflow-"+label))
+		f.t.Logf("screenshot %s", b.Screenshot(f.shots+label))
 		b.CheckLayout(label)
 	}
 	b.SetViewport(viewports[0].Width, viewports[0].Height)
@@ -137,10 +141,9 @@ func (f *webFlow) openBoard() {
 	b.WaitVisible(`.queue[data-queue="loneliness_ko"]`)
 }
 
-// openConsoleOnBreak logs the counselor in to the console, then into
-// service with the console's button, and puts them on break with a
-// reason, so that the next caller waits in the queue.
-func (f *webFlow) openConsoleOnBreak() {
+// openConsole logs the counselor in to the console, then into service
+// with the console's button.
+func (f *webFlow) openConsole() {
 	b := f.console
 	b.Navigate(f.url("/console"))
 	logIn(b, "kim", "#console")
@@ -149,6 +152,14 @@ func (f *webFlow) openConsoleOnBreak() {
 	b.WaitTrue(`document.getElementById("not-registered").hidden && !document.getElementById("btn-login").disabled`)
 	b.Click("#btn-login")
 	b.WaitVisible(`#state[data-state="available"]`)
+}
+
+// openConsoleOnBreak opens the console as openConsole does and puts the
+// counselor on break with a reason, so that the next caller waits in the
+// queue.
+func (f *webFlow) openConsoleOnBreak() {
+	b := f.console
+	f.openConsole()
 
 	b.SetValue("#break-reason", "교육")
 	b.Click("#btn-break")
@@ -488,4 +499,271 @@ func (f *webFlow) reconnectBoard() {
 	}
 	caller.Wait(t)
 	b.WaitTrue(fmt.Sprintf(`document.querySelector('.waiting-row[data-call-id=%q]') === null`, callID))
+}
+
+// Settings of the repeat caller test.
+const (
+	// repeatRingTimeout is queue.ring_timeout: long enough that the
+	// offer stays up while the test checks the ringing console.
+	repeatRingTimeout = "90s"
+	// supervisorID is the counselor entry with supervisor: true in
+	// config/helpline.example.yaml.
+	supervisorID = "1003"
+	// wrapUpNotes are the notes of the first call's wrap-up, which the
+	// history of the second call shows as its summary.
+	wrapUpNotes = "혼자 지내며 끼니를 자주 거른다고 함. 방문 약속."
+)
+
+// The same number calls twice. The counselor's phone rings without
+// answering, so the console shows the offered call before the counselor
+// picks up. The second call's screen pop lists the first call and its
+// open follow-up, and the supervisor listens to the second call from the
+// board with a phone of their own.
+func TestWebFlowRepeatCaller(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"sipp", "baresip", chromiumCommand} {
+		RequireTool(t, tool)
+	}
+	started := time.Now()
+
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		MustSetConfig(t, cfg, "queue.wrap_up", webFlowWrapUp)
+		MustSetConfig(t, cfg, "queue.ring_timeout", repeatRingTimeout)
+	}})
+	flow := &webFlow{
+		t:       t,
+		srv:     srv,
+		phone:   registeredPhone(t, srv, "1001", false),
+		board:   StartBrowser(t, BrowserOptions{Timeout: webFlowStepTimeout}),
+		console: StartBrowser(t, BrowserOptions{Timeout: webFlowStepTimeout}),
+		shots:   "webflow-repeat-",
+	}
+	supervisor := registeredPhone(t, srv, supervisorID, true)
+
+	flow.board.Navigate(flow.url("/board"))
+	logIn(flow.board, "park", "#board")
+	flow.board.WaitVisible(`.counselor-row[data-counselor="1001"]`)
+	flow.openConsole()
+
+	firstID, first := flow.ringCaller()
+	flow.checkOffered(firstID)
+	flow.answerOnPhone(firstID)
+	taskID := flow.saveWrapUp(firstID)
+	first.Wait(t)
+
+	secondID, second := flow.ringCaller()
+	flow.checkOffered(secondID)
+	flow.checkHistory(firstID, taskID)
+	flow.shoot(flow.console, "console-offered-history")
+	flow.answerOnPhone(secondID)
+	flow.listenFromBoard(secondID, supervisor)
+	flow.listenAgain(secondID, supervisor)
+
+	flow.phone.Hangup(t)
+	supervisor.WaitEvent(t, EventCallClosed, phoneTimeout)
+	if result := second.Wait(t); result.CallID != secondID {
+		t.Errorf("SIPp's call %q is not the second call %q", result.CallID, secondID)
+	}
+	wantRecord(t, waitEndedRecord(t, srv, secondID), map[string]string{
+		"outcome": "answered", "counselor": "1001", "hangup_side": "counselor",
+	})
+
+	noFullNumberInLogs(t, srv)
+	t.Logf("repeat caller flow took %s", time.Since(started).Round(time.Millisecond))
+}
+
+// ringCaller starts a SIPp caller from callerNumber who presses 5 and 1
+// into the Korean queue and waits there until the counselor hangs up.
+// The caller is offered to the counselor at once, whose phone rings.
+func (f *webFlow) ringCaller() (string, *SippProcess) {
+	t := f.t
+	from := f.srv.LogCount()
+	caller := StartSipp(t, SippOptions{
+		Scenario: "uac_ivr_talk.xml",
+		Target:   f.srv.Addr(),
+		Service:  "120",
+		Vars:     map[string]string{"queue_ms": "1000", "wait_bye": "1"},
+		Timeout:  150 * time.Second,
+	})
+	queued := f.srv.WaitLogAfter(t, from, LogFields(map[string]any{"message": "caller queued", "queue": "loneliness_ko"}), logTimeout)
+	callID, _ := queued["call_id"].(string)
+	f.phone.WaitEvent(t, EventCallIncoming, phoneTimeout)
+	return callID, caller
+}
+
+// waitedPattern matches a wait as the console shows it: 00:07, 1:02:03.
+var waitedPattern = regexp.MustCompile(`(^|\n)(\d+:)?\d{2}:\d{2}(\n|$)`)
+
+// checkOffered checks the console's screen pop while the counselor's
+// phone rings for callID: the phase, the menu path, the language, the
+// caller type and the wait.
+func (f *webFlow) checkOffered(callID string) {
+	t, b := f.t, f.console
+	b.WaitVisible(fmt.Sprintf(`#screen-pop[data-phase="offered"][data-call-id=%q]`, callID))
+	b.WaitVisible(`#state[data-state="offered"]`)
+
+	pop := b.Text("#screen-pop")
+	for _, want := range []string{"전화가 오고 있습니다", "loneliness_ko", "5 › 1", "한국어", "본인", "대기 시간"} {
+		if !strings.Contains(pop, want) {
+			t.Errorf("console: ringing screen pop reads %q, want %q in it", pop, want)
+		}
+	}
+	if !waitedPattern.MatchString(pop) {
+		t.Errorf("console: ringing screen pop reads %q, want the wait as mm:ss", pop)
+	}
+	// The caller still waits while the phone rings, so the wait keeps counting.
+	wait := `#screen-pop .kv .hl-tick[data-since]`
+	b.WaitVisible(wait)
+	b.WaitTrue(fmt.Sprintf(`document.querySelector(%q).textContent > "00:00"`, wait))
+	if !Eval[bool](b, `document.getElementById("emergency").hidden`) {
+		t.Errorf("console: the emergency button shows before the call is answered")
+	}
+	if Eval[bool](b, fmt.Sprintf(`document.documentElement.outerHTML.includes(%q)`, callerNumber)) {
+		t.Errorf("console: the page HTML holds the caller's full number")
+	}
+}
+
+// answerOnPhone answers the ringing call on the counselor's phone and
+// waits for the console and the board to show the counselor on callID.
+func (f *webFlow) answerOnPhone(callID string) {
+	f.phone.Answer(f.t)
+	f.phone.WaitEvent(f.t, EventCallEstablished, phoneTimeout)
+	f.console.WaitVisible(fmt.Sprintf(`#screen-pop[data-phase="on_call"][data-call-id=%q]`, callID))
+	f.console.WaitVisible(`#state[data-state="on_call"]`)
+	f.console.WaitVisible("#btn-emergency")
+	f.board.WaitVisible(`.counselor-row[data-counselor="1001"] .state-on_call`)
+}
+
+// checkHistory checks the earlier calls on the console's screen pop: the
+// call firstID with its date, outcome, risk and summary, and the open
+// follow-up task taskID.
+func (f *webFlow) checkHistory(firstID, taskID string) {
+	t, b := f.t, f.console
+	row := fmt.Sprintf(`#history-body .history-row[data-call-id=%q]`, firstID)
+	b.WaitVisible(row)
+	if n := b.Count("#history-body .history-row"); n != 1 {
+		t.Errorf("console: history lists %d earlier calls, want 1", n)
+	}
+
+	cells := Eval[[]string](b, fmt.Sprintf(`[...document.querySelector(%q).cells].map((c) => c.innerText.trim())`, row))
+	if len(cells) != 4 {
+		t.Fatalf("console: history row has cells %q, want date, outcome, risk and summary", cells)
+	}
+	if !regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$`).MatchString(cells[0]) {
+		t.Errorf("console: history date reads %q, want YYYY-MM-DD HH:MM", cells[0])
+	}
+	want := []struct{ cell, text string }{{"outcome", "상담 완료"}, {"risk", "높음"}, {"summary", wrapUpNotes}}
+	for i, w := range want {
+		if !strings.Contains(cells[i+1], w.text) {
+			t.Errorf("console: history %s reads %q, want %q in it", w.cell, cells[i+1], w.text)
+		}
+	}
+
+	task := fmt.Sprintf(`#history-body .history-followup[data-id=%q]`, taskID)
+	b.WaitVisible(task)
+	due := time.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+	text := b.Text(task)
+	for _, want := range []string{"방문", "높음"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("console: open follow-up reads %q, want %q in it", text, want)
+		}
+	}
+	if !strings.Contains(text, due) {
+		t.Errorf("console: open follow-up reads %q, want the due date %s in it", text, due)
+	}
+	if !f.audited("view_call", f.currentCall(), "kim") {
+		t.Errorf("the audit log has no view_call entry by kim for the ringing call")
+	}
+}
+
+// currentCall returns the call id on the console's screen pop.
+func (f *webFlow) currentCall() string {
+	return Eval[string](f.console, `document.getElementById("screen-pop").dataset.callId`)
+}
+
+// listenFromBoard has the supervisor listen to callID from the board.
+// The listen action on the counselor's row prompts for the supervisor's
+// phone, and the server calls that phone into the call, which goes on.
+func (f *webFlow) listenFromBoard(callID string, supervisor *Phone) {
+	t, b := f.t, f.board
+	closedBefore := countPhoneEvents(f.phone.Events(), EventCallClosed)
+	b.Click(`.counselor-row[data-counselor="1001"] [data-action="listen"]`)
+	b.WaitVisible("#hl-dialog-input")
+	b.SetValue("#hl-dialog-input", supervisorID)
+	f.shoot(b, "board-listen")
+	b.Click("#hl-dialog-ok")
+	b.WaitNotVisible("#hl-dialog-input")
+	b.WaitVisible("#notice.hl-ok")
+	if text := b.Text("#notice"); !strings.Contains(text, supervisorID) {
+		t.Errorf("board: notice after listen reads %q, want the supervisor's phone %s in it", text, supervisorID)
+	}
+
+	supervisor.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	f.waitMonitorStarted(callID, 1)
+	// Caller and counselor are still talking with the supervisor on.
+	f.checkCallGoesOn(callID, closedBefore)
+}
+
+// checkCallGoesOn checks that the counselor is still on callID: the
+// counselor's phone reported no closed call since closedBefore of them,
+// and console and board show the call.
+func (f *webFlow) checkCallGoesOn(callID string, closedBefore int) {
+	t, b := f.t, f.board
+	if closed := countPhoneEvents(f.phone.Events(), EventCallClosed); closed != closedBefore {
+		t.Errorf("the counselor's phone reported %d more closed calls while the supervisor came and went", closed-closedBefore)
+	}
+	if phase := f.currentCall(); phase != callID {
+		t.Errorf("console: screen pop is for call %q while the supervisor came and went, want %q", phase, callID)
+	}
+	f.console.WaitVisible(`#screen-pop[data-phase="on_call"]`)
+	b.WaitVisible(`.counselor-row[data-counselor="1001"] .state-on_call`)
+}
+
+// waitMonitorStarted waits for count monitor_started events of callID
+// and checks that each started listening on the supervisor's phone.
+func (f *webFlow) waitMonitorStarted(callID string, count int) {
+	t := f.t
+	started := func(list []map[string]any) []map[string]any {
+		var found []map[string]any
+		for _, e := range callEvents(list, callID) {
+			if eventField(e, "type") == "monitor_started" {
+				found = append(found, e)
+			}
+		}
+		return found
+	}
+	list := f.srv.WaitEvents(t, func(list []map[string]any) bool { return len(started(list)) >= count }, eventTimeout)
+	for _, e := range started(list) {
+		got := map[string]string{"mode": eventData(e, "mode"), "supervisor": eventData(e, "supervisor"), "action": eventData(e, "action")}
+		want := map[string]string{"mode": "listen", "supervisor": supervisorID, "action": "start"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("monitor_started event data = %v, want %v", got, want)
+		}
+		if counselor := eventField(e, "counselor_id"); counselor != "1001" {
+			t.Errorf("monitor_started event counselor = %q, want 1001", counselor)
+		}
+	}
+}
+
+// listenAgain hangs up the supervisor's phone, which leaves the call
+// going on, and listens again from the board. The board stored the
+// supervisor's phone, so it prompts for it no more.
+func (f *webFlow) listenAgain(callID string, supervisor *Phone) {
+	t, b := f.t, f.board
+	closedBefore := countPhoneEvents(f.phone.Events(), EventCallClosed)
+	from := f.srv.LogCount()
+	supervisor.Hangup(t)
+	supervisor.WaitEvent(t, EventCallClosed, phoneTimeout)
+	f.srv.WaitLogAfter(t, from, LogFields(map[string]any{"message": "third party left the call", "party": "supervisor", "call_id": callID}), logTimeout)
+	f.checkCallGoesOn(callID, closedBefore)
+
+	Eval[bool](b, `(() => { document.getElementById("notice").hidden = true; return true; })()`)
+	b.Click(`.counselor-row[data-counselor="1001"] [data-action="listen"]`)
+	b.WaitVisible("#notice.hl-ok")
+	if Eval[bool](b, `document.querySelector("dialog.hl-dialog")?.open === true`) {
+		t.Errorf("board: listening again asked for the supervisor's phone again")
+	}
+	supervisor.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	f.waitMonitorStarted(callID, 2)
+	f.checkCallGoesOn(callID, closedBefore)
 }

@@ -82,8 +82,11 @@ type consoleCall struct {
 	Language   string `json:"language"`
 	CallerType string `json:"caller_type"`
 	WaitedS    int    `json:"waited_s"`
-	HighRisk   bool   `json:"high_risk"`
-	Kind       string `json:"kind"`
+	// WaitingSince is when the caller's wait began, set in phase offered
+	// only, because the wait goes on while the phone rings.
+	WaitingSince *time.Time `json:"waiting_since,omitempty"`
+	HighRisk     bool       `json:"high_risk"`
+	Kind         string     `json:"kind"`
 	// WrapUpSaved is set in phase wrap_up only.
 	WrapUpSaved *bool `json:"wrap_up_saved,omitempty"`
 }
@@ -262,6 +265,9 @@ func (c consoleHandlers) call(ctx context.Context, callID, phase string, now tim
 	}
 	fillFromRecord(call, rec)
 	call.WaitedS = recordWait(rec, phase, now)
+	if phase == PhaseOffered && !rec.QueuedAt.IsZero() {
+		call.WaitingSince = &rec.QueuedAt
+	}
 	return call, nil
 }
 
@@ -277,6 +283,9 @@ func (c consoleHandlers) callbackCall(ctx context.Context, task callback.Task, p
 		CallerType: task.Attributes[ivr.AttributeCallerType],
 		WaitedS:    wholeSeconds(now.Sub(task.EnqueuedAt)),
 		HighRisk:   task.Priority >= sip.PriorityHighRisk,
+	}
+	if phase == PhaseOffered {
+		call.WaitingSince = &task.EnqueuedAt
 	}
 	rec, err := c.deps.Records.Get(ctx, task.CallID)
 	switch {

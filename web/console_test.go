@@ -119,7 +119,30 @@ func TestConsoleShowsCallOfEachPhase(t *testing.T) {
 			if waited, _ := c.Call["waited_s"].(float64); tt.wantState == "offered" && (waited < 40 || waited > 100) {
 				t.Errorf("offered call waited_s = %v, want the time since queueing, about 40", waited)
 			}
+			checkWaitingSince(t, tt.wantState, c.Call["waiting_since"])
 		})
+	}
+}
+
+// checkWaitingSince checks the call's waiting_since: the time the caller
+// was queued, about 40 s ago, while the call is offered, and no value in
+// the other phases, whose wait has ended.
+func checkWaitingSince(t *testing.T, state string, value any) {
+	t.Helper()
+
+	text, _ := value.(string)
+	if state != "offered" {
+		if value != nil {
+			t.Errorf("%s call waiting_since = %v, want none", state, value)
+		}
+		return
+	}
+	since, err := time.Parse(time.RFC3339Nano, text)
+	if err != nil {
+		t.Fatalf("offered call waiting_since = %v, want an RFC 3339 time: %v", value, err)
+	}
+	if ago := time.Since(since); ago < 40*time.Second || ago > 100*time.Second {
+		t.Errorf("offered call waiting_since is %s ago, want the time of queueing, about 40 s ago", ago)
 	}
 }
 

@@ -137,9 +137,16 @@ function screenPop(call) {
       row("console.digits", el("span", { class: "digits" }, digits || "–")),
       row("console.language", tv("lang", call.language) || "–"),
       row("console.caller_type", tv("caller", call.caller_type) || "–"),
-      row("console.wait", formatDuration(call.waited_s)),
+      row("console.wait", waitValue(call)),
     ),
   );
+}
+
+// The caller's wait, which keeps counting while the phone rings.
+function waitValue(call) {
+  const text = formatDuration(call.waited_s);
+  if (!call.waiting_since) return text;
+  return el("span", { class: "hl-tick", "data-since": call.waiting_since }, text);
 }
 
 // Loads the caller's history once per call and draws it.
