@@ -120,7 +120,7 @@ func (f *consoleFake) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// post records the POST and answers as the real routes do. A saved
+// post records the POST and responds as the real routes do. A saved
 // wrap-up leaves the pending list.
 func (f *consoleFake) post(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{}
@@ -184,9 +184,9 @@ var draftStored = fmt.Sprintf(`(() => {
 })()`, "hl_wrapup_draft:1001:"+draftCallID, draftNotes)
 
 // TestPagesInBrowserConsoleDrafts follows a counselor whose wrap-up time
-// runs out while typing: the form and its draft stay until saved, the
-// next call's screen pop takes the top, and the earlier call stays in the
-// list of calls without a wrap-up, also after a reload.
+// runs out while typing. The form and its draft stay until saved, and the
+// next call's screen pop takes the top. The earlier call stays in the list
+// of calls without a wrap-up, also after a reload.
 func TestPagesInBrowserConsoleDrafts(t *testing.T) {
 	fake, base := startConsoleFake(t)
 	b := StartBrowser(t, BrowserOptions{})
@@ -211,7 +211,8 @@ func TestPagesInBrowserConsoleDrafts(t *testing.T) {
 	b.WaitVisible(fmt.Sprintf(`#screen-pop[data-phase="offered"][data-call-id=%q]`, nextCallID))
 	b.WaitVisible(fmt.Sprintf(`#wrapup[data-call-id=%q]`, draftCallID))
 
-	// Answering the next call gives it the form; the draft stays listed.
+	// The next call takes the form once connected, and the draft stays
+	// listed.
 	fake.set(consoleState("on_call", "", true, nextCallID, "on_call"))
 	b.WaitVisible(fmt.Sprintf(`#wrapup[data-call-id=%q]`, nextCallID))
 	if got := Eval[string](b, `document.querySelector("[name=notes]").value`); got != "" {

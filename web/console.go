@@ -51,8 +51,8 @@ type ConsoleDeps struct {
 	// Callbacks gives the callback tasks a counselor is offered or
 	// talks on. Nil shows such a call with its id alone.
 	Callbacks CallbackLookup
-	// Emergency says whether a counselor can call an emergency service
-	// into a call, and which ones.
+	// Emergency is the outbound setup that decides whether a counselor
+	// can call an emergency service into a call, and which ones.
 	Emergency EmergencyOptions
 	// WrapUpSaved reports whether the wrap-up of a call is saved. Nil
 	// reports false.
@@ -88,7 +88,7 @@ type consoleSnapshot struct {
 	Emergency consoleEmergency `json:"emergency"`
 }
 
-// consoleEmergency tells the page whether to offer the emergency button.
+// consoleEmergency is the state of the console's emergency button.
 type consoleEmergency struct {
 	// Available is false without an outbound route or without targets.
 	Available bool `json:"available"`

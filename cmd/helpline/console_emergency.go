@@ -7,8 +7,8 @@ import (
 	"helpline/web"
 )
 
-// emergencyOptions tells the console which emergency services a counselor
-// can call into a call.
+// emergencyOptions returns the emergency services a counselor can call
+// into a call, from the trunk settings.
 func emergencyOptions(trunk config.Trunk) web.EmergencyOptions {
 	return web.EmergencyOptions{Targets: trunk.AllowedTargets, OutboundRoute: trunk.OutboundURI != ""}
 }

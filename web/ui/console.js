@@ -1,7 +1,8 @@
-// Counselor console: the counselor's state and its buttons, the screen pop
-// of the offered or connected call with the caller's history, the wrap-up
-// form with its draft, the calls still without a wrap-up and the emergency
-// button, live from GET /api/v1/console/stream.
+// Counselor console: the counselor's state and its buttons, and the screen
+// pop of the offered or connected call with the caller's history. Below
+// them come the wrap-up form with its draft, the calls still without a
+// wrap-up and the emergency button. Updates come live from
+// GET /api/v1/console/stream.
 
 import {
   t, tv, el, api, act, notify, loadSession, currentSession, initHeader, onLangChange, openStream,
@@ -67,7 +68,7 @@ let snapshot = null;
 // The call whose history is shown.
 let historyCallId = "";
 let history = null;
-// The call the wrap-up form is for, and what the page knows of it.
+// The call the wrap-up form is for, and its queue and time of talk.
 let formCallId = "";
 let formInfo = null;
 // Calls whose wrap-up this page saved or saw saved.
