@@ -53,6 +53,9 @@ func startPageAPI(t *testing.T) (*pageAPI, string) {
 	mux.HandleFunc("GET /api/v1/board/stream", fake.stream("board", boardSnapshots))
 	mux.HandleFunc("GET /api/v1/console/stream", fake.stream("console", consoleSnapshots))
 	mux.HandleFunc("GET /api/v1/calls/{id}/history", fake.history)
+	mux.HandleFunc("GET /api/v1/console/pending-wrap-ups", func(w http.ResponseWriter, _ *http.Request) {
+		web.WriteJSON(w, http.StatusOK, map[string]any{"calls": []map[string]any{}})
+	})
 	mux.HandleFunc("GET /api/v1/followups", fake.followups)
 	mux.HandleFunc("POST /api/v1/", fake.post)
 	mux.Handle("/", signed)
@@ -193,9 +196,10 @@ func consoleSnapshots(now time.Time) []map[string]any {
 		return map[string]any{"id": "1001", "name": "김상담", "state": state, "since": rfc3339(now.Add(-10 * time.Second)),
 			"registered": true, "call_id": fakeCallID}
 	}
+	emergency := map[string]any{"available": true, "targets": []string{"119", "112"}}
 	return []map[string]any{
-		{"at": rfc3339(now), "counselor": counselor("offered"), "call": call("offered")},
-		{"at": rfc3339(now), "counselor": counselor("on_call"), "call": call("on_call")},
+		{"at": rfc3339(now), "counselor": counselor("offered"), "call": call("offered"), "emergency": emergency},
+		{"at": rfc3339(now), "counselor": counselor("on_call"), "call": call("on_call"), "emergency": emergency},
 	}
 }
 
@@ -368,6 +372,15 @@ func checkConsole(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, nam
 	b.WaitVisible(`#screen-pop[data-phase="on_call"]`)
 	b.WaitVisible(`#history .history-row[data-call-id="old-2"]`)
 	b.WaitVisible("#btn-emergency")
+	if Eval[bool](b, `document.getElementById("btn-emergency").disabled`) {
+		t.Error("console: the emergency button is disabled although the server offers emergency calls")
+	}
+	if got := Eval[int](b, `document.querySelectorAll("#emergency-target option").length`); got != 2 {
+		t.Errorf("console: %d emergency targets offered, want the server's 119 and 112", got)
+	}
+	// The caller's earlier call was high risk and has an open follow-up.
+	b.WaitVisible(`#pop-flags [data-flag="earlier-risk"]`)
+	b.WaitVisible(`#pop-flags [data-flag="open-followup"]`)
 	if text := b.Text("#screen-pop"); !strings.Contains(text, "1 › 2") || !strings.Contains(text, "01:35") {
 		t.Errorf("console: screen pop reads %q, want the menu path 1 › 2 and the wait 01:35", text)
 	}

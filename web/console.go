@@ -39,6 +39,7 @@ type ConsoleRecords interface {
 	Get(ctx context.Context, callID string) (records.Record, error)
 	LastAnsweredCall(ctx context.Context, counselor string, since time.Time) (records.Record, error)
 	LastCallbackAnswer(ctx context.Context, counselor string, since time.Time) (records.CallbackAnswer, error)
+	PendingWrapUps(ctx context.Context, counselor string, since time.Time, limit int) ([]records.PendingWrapUp, error)
 }
 
 // ConsoleDeps are the dependencies of the console routes.
@@ -50,6 +51,9 @@ type ConsoleDeps struct {
 	// Callbacks gives the callback tasks a counselor is offered or
 	// talks on. Nil shows such a call with its id alone.
 	Callbacks CallbackLookup
+	// Emergency is the outbound setup that decides whether a counselor
+	// can call an emergency service into a call, and which ones.
+	Emergency EmergencyOptions
 	// WrapUpSaved reports whether the wrap-up of a call is saved. Nil
 	// reports false.
 	WrapUpSaved func(ctx context.Context, callID string) (bool, error)
@@ -64,13 +68,37 @@ type ConsoleDeps struct {
 	Log zerolog.Logger
 }
 
+// EmergencyOptions is the outbound setup behind the emergency button.
+type EmergencyOptions struct {
+	// Targets are the numbers a counselor may call into a call
+	// (trunk.allowed_targets).
+	Targets []string
+	// OutboundRoute is set when trunk.outbound_uri names a gateway, without
+	// which no target can be called.
+	OutboundRoute bool
+}
+
 // consoleSnapshot is the body of GET /api/v1/console and of each console
 // event.
 type consoleSnapshot struct {
 	Counselor counselor.Status `json:"counselor"`
 	// Call is the call offered to the counselor, the call in progress or,
 	// in wrap-up, the last call; nil when there is none.
-	Call *consoleCall `json:"call,omitempty"`
+	Call      *consoleCall     `json:"call,omitempty"`
+	Emergency consoleEmergency `json:"emergency"`
+}
+
+// consoleEmergency is the state of the console's emergency button.
+type consoleEmergency struct {
+	// Available is false without an outbound route or without targets.
+	Available bool `json:"available"`
+	// Targets are the configured targets, also when unavailable.
+	Targets []string `json:"targets"`
+}
+
+func newConsoleEmergency(options EmergencyOptions) consoleEmergency {
+	targets := append([]string{}, options.Targets...)
+	return consoleEmergency{Available: options.OutboundRoute && len(targets) > 0, Targets: targets}
 }
 
 // consoleCall is the screen pop of one call.
@@ -95,9 +123,11 @@ type consoleCall struct {
 //
 //	GET /api/v1/console?counselor=ID         the console snapshot
 //	GET /api/v1/console/stream?counselor=ID  the snapshot as Server-Sent Events "console"
+//	GET /api/v1/console/pending-wrap-ups?counselor=ID  the calls without a saved wrap-up
 //
-// Errors: 400 without a counselor, 404 for an unknown counselor, 503 when
-// a store fails.
+// A counselor login gets its own console without the parameter. Errors:
+// 400 without a counselor, 404 for an unknown counselor, 503 when a store
+// fails.
 func RegisterConsole(api *API, deps ConsoleDeps) {
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -106,6 +136,7 @@ func RegisterConsole(api *API, deps ConsoleDeps) {
 	roles := []Role{RoleCounselor, RoleSupervisor}
 	api.HandleRoles("GET /api/v1/console", roles, c.get)
 	api.HandleRoles("GET /api/v1/console/stream", roles, c.stream)
+	api.HandleRoles("GET /api/v1/console/pending-wrap-ups", roles, c.pendingWrapUps)
 }
 
 // consoleCounselor returns the id of the counselor whose console r
@@ -228,7 +259,7 @@ func (c consoleHandlers) snapshot(ctx context.Context, id string) (consoleSnapsh
 	if err != nil {
 		return consoleSnapshot{}, fmt.Errorf("read counselor %s: %w", id, err)
 	}
-	snapshot := consoleSnapshot{Counselor: status}
+	snapshot := consoleSnapshot{Counselor: status, Emergency: newConsoleEmergency(c.deps.Emergency)}
 
 	switch status.State {
 	case queue.StateOffered:

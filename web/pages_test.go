@@ -148,7 +148,7 @@ func TestPagesHaveDesignIDs(t *testing.T) {
 			`id="btn-end-wrapup"`, `id="screen-pop"`, `id="history"`, `id="wrapup-form"`, `name="reporter"`,
 			`name="isolation_score"`, `name="risk"`, `name="notes"`, `name="followup"`, `name="due_date"`,
 			`name="district"`, `id="wrapup-submit"`, `id="wrapup-error"`, `id="btn-emergency"`, `id="conn-status"`,
-			`data-targets="119,112"`,
+			`id="emergency-unavailable"`, `id="pending"`, `id="pop-flags"`,
 		},
 		"followups.html": {
 			`id="followups"`, `id="f-kind"`, `id="f-district"`, `id="f-risk"`, `id="export-csv"`,
@@ -159,6 +159,7 @@ func TestPagesHaveDesignIDs(t *testing.T) {
 			`class: "queue hl-card", "data-queue"`, `"waiting-row"`, `"data-call-id"`, `class: "counselor-row", "data-counselor"`,
 		},
 		"followups.js": {`class: "followup-row", "data-id"`},
+		"console.js":   {`class: "pending-row", "data-call-id"`, `"data-flag"`},
 	}
 	for file, wants := range cases {
 		body := readUI(t, file)
@@ -216,45 +217,81 @@ func TestPageReferencesExist(t *testing.T) {
 	}
 }
 
-// TestDictionariesMatch checks that the Korean and English dictionaries
-// have the same keys and that every key the pages use exists.
-func TestDictionariesMatch(t *testing.T) {
-	app := readUI(t, "app.js")
-	start := strings.Index(app, "  ko: {")
-	middle := strings.Index(app, "  en: {")
-	end := strings.Index(app[middle:], "\n  },\n};")
-	if start < 0 || middle < 0 || end < 0 {
-		t.Fatal("app.js: dictionaries ko and en not found")
+// dictionaryKeyPattern matches a key at the start of a dictionary line.
+var dictionaryKeyPattern = regexp.MustCompile(`(?m)^\s+"([a-z0-9_.]+)":`)
+
+// dictionaryKeys returns the keys of the Korean and English dictionaries
+// in text: the ko block runs from "ko: {" to "en: {", and the en block
+// from there to end, the text that closes it.
+func dictionaryKeys(t *testing.T, name, text, end string) (korean, english map[string]bool) {
+	t.Helper()
+	start := strings.Index(text, "  ko: {")
+	middle := strings.Index(text, "  en: {")
+	if start < 0 || middle < start {
+		t.Fatalf("%s: dictionaries ko and en not found", name)
 	}
-	keyPattern := regexp.MustCompile(`(?m)^\s+"([a-z0-9_.]+)":`)
+	stop := strings.Index(text[middle:], end)
+	if stop < 0 {
+		t.Fatalf("%s: the en dictionary does not end with %q", name, end)
+	}
 	keys := func(block string) map[string]bool {
 		set := map[string]bool{}
-		for _, match := range keyPattern.FindAllStringSubmatch(block, -1) {
+		for _, match := range dictionaryKeyPattern.FindAllStringSubmatch(block, -1) {
 			set[match[1]] = true
 		}
 		return set
 	}
-	korean, english := keys(app[start:middle]), keys(app[middle:middle+end])
-	if len(korean) < 50 {
-		t.Fatalf("app.js: only %d Korean keys found", len(korean))
-	}
+	return keys(text[start:middle]), keys(text[middle : middle+stop])
+}
+
+// checkSameKeys reports keys that one language has and the other lacks.
+func checkSameKeys(t *testing.T, name string, korean, english map[string]bool) {
+	t.Helper()
 	for key := range korean {
 		if !english[key] {
-			t.Errorf("key %q has no English text", key)
+			t.Errorf("%s: key %q has no English text", name, key)
 		}
 	}
 	for key := range english {
 		if !korean[key] {
-			t.Errorf("key %q has no Korean text", key)
+			t.Errorf("%s: key %q has no Korean text", name, key)
 		}
 	}
+}
+
+// TestDictionariesMatch checks that the Korean and English dictionaries
+// have the same keys and that every key the pages use exists, in app.js
+// or in the addStrings call of the page's own script.
+func TestDictionariesMatch(t *testing.T) {
+	korean, english := dictionaryKeys(t, "app.js", readUI(t, "app.js"), "\n  },\n};")
+	if len(korean) < 50 {
+		t.Fatalf("app.js: only %d Korean keys found", len(korean))
+	}
+	checkSameKeys(t, "app.js", korean, english)
 
 	used := regexp.MustCompile(`data-i18n(?:-placeholder|-aria|-title)?="([^"]+)"|\bt\("([a-z0-9_.]+)"`)
-	for _, name := range []string{"board.html", "console.html", "followups.html", "app.js", "board.js", "console.js", "followups.js"} {
-		for _, match := range used.FindAllStringSubmatch(readUI(t, name), -1) {
-			key := match[1] + match[2]
-			if !korean[key] {
-				t.Errorf("%s uses key %q, which the dictionaries lack", name, key)
+	pages := map[string][]string{"board": {"board.html", "board.js"}, "console": {"console.html", "console.js"},
+		"followups": {"followups.html", "followups.js"}, "app": {"app.js"}}
+	for page, files := range pages {
+		known := korean
+		if script := readUI(t, files[len(files)-1]); page != "app" && strings.Contains(script, "addStrings({") {
+			own := script[strings.Index(script, "addStrings({"):]
+			ownKorean, ownEnglish := dictionaryKeys(t, files[len(files)-1], own, "\n  },\n});")
+			checkSameKeys(t, files[len(files)-1], ownKorean, ownEnglish)
+			known = map[string]bool{}
+			for key := range korean {
+				known[key] = true
+			}
+			for key := range ownKorean {
+				known[key] = true
+			}
+		}
+		for _, name := range files {
+			for _, match := range used.FindAllStringSubmatch(readUI(t, name), -1) {
+				key := match[1] + match[2]
+				if !known[key] {
+					t.Errorf("%s uses key %q, which the dictionaries lack", name, key)
+				}
 			}
 		}
 	}

@@ -38,6 +38,7 @@ func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q que
 		Log:          apiLog,
 	})
 	web.RegisterConsole(api, web.ConsoleDeps{
+		Emergency:   emergencyOptions(cfg.Trunk),
 		WrapUpSaved: wrapUpSaved(store),
 		Counselors:  states,
 		Records:     store,

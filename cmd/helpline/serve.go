@@ -116,6 +116,7 @@ func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
 		log.Warn().Str("key", w.Key).Msg(w.Message)
 	}
 	warnAboutDemoUsers(cfg, log)
+	warnAboutEmergencyRoute(cfg.Trunk, log)
 	if cfg.API.UsesDemoToken {
 		log.Warn().Msg("the API accepts the public demo token: set " + cfg.API.TokenEnv + " or api.token before taking real calls")
 	}

@@ -1,22 +1,85 @@
-// Counselor console: the counselor's state and its buttons, the screen pop
-// of the offered or connected call with the caller's history, the wrap-up
-// form and the emergency button, live from GET /api/v1/console/stream.
+// Counselor console: the counselor's state and its buttons, and the screen
+// pop of the offered or connected call with the caller's history. Below
+// them come the wrap-up form with its draft, the calls still without a
+// wrap-up and the emergency button. Updates come live from
+// GET /api/v1/console/stream.
 
 import {
   t, tv, el, api, act, notify, loadSession, currentSession, initHeader, onLangChange, openStream,
-  ServerClock, formatDuration, formatDateTime, formatClock, tick, confirmAction,
+  ServerClock, formatDuration, formatDateTime, formatClock, tick, confirmAction, addStrings,
 } from "/static/app.js";
 
+addStrings({
+  ko: {
+    "console.login_needs_phone": "전화기가 등록되어야 로그인할 수 있습니다. 소프트폰을 켜십시오.",
+    "console.reason_break": "휴식",
+    "console.reason_missed": "미응답 반복으로 휴식",
+    "console.emergency_unavailable": "긴급 연결이 설정되지 않았습니다. 감독자에게 알리십시오.",
+    "console.flag_earlier_risk": "이전 상담 고위험",
+    "console.flag_open_followup": "진행 중인 후속 조치 있음",
+    "console.pending": "정리 안 된 통화",
+    "console.pending_hint": "최근 24시간 동안 받은 통화 중 상담 정리를 저장하지 않은 통화입니다.",
+    "console.no_pending": "정리할 통화가 없습니다.",
+    "console.pending_open": "정리 쓰기",
+    "console.pending_draft": "작성 중",
+    "console.pending_in_form": "양식에 열림",
+    "console.col_talked": "통화 시각",
+    "console.ask_end_wrapup": "저장하지 않은 상담 정리가 있습니다. 정리 시간을 끝내도 입력한 내용은 남고, '정리 안 된 통화'에서 다시 열 수 있습니다. 정리 시간을 끝낼까요?",
+    "wrapup.for_current": "지금 통화의 정리",
+    "wrapup.for_call": "{time}에 받은 통화의 정리 ({queue})",
+    "wrapup.for_earlier": "지난 통화의 정리",
+    "wrapup.draft_kept": "입력한 내용은 저장할 때까지 이 브라우저 탭에 남습니다.",
+  },
+  en: {
+    "console.login_needs_phone": "Your phone must be registered before you log in. Start the softphone.",
+    "console.reason_break": "Break",
+    "console.reason_missed": "Paused after missed calls",
+    "console.emergency_unavailable": "Emergency calling is not set up: tell your supervisor.",
+    "console.flag_earlier_risk": "High risk in an earlier call",
+    "console.flag_open_followup": "Open follow-up",
+    "console.pending": "Calls without a wrap-up",
+    "console.pending_hint": "Calls you took in the last 24 hours whose wrap-up is not saved.",
+    "console.no_pending": "Every call has its wrap-up.",
+    "console.pending_open": "Write wrap-up",
+    "console.pending_draft": "Draft",
+    "console.pending_in_form": "In the form",
+    "console.col_talked": "Time",
+    "console.ask_end_wrapup": "The wrap-up is not saved. Ending the wrap-up time keeps what you typed, and you can open it again under \"Calls without a wrap-up\". End the wrap-up time?",
+    "wrapup.for_current": "Wrap-up of the current call",
+    "wrapup.for_call": "Wrap-up of the call taken at {time} ({queue})",
+    "wrapup.for_earlier": "Wrap-up of an earlier call",
+    "wrapup.draft_kept": "What you type stays in this browser tab until you save it.",
+  },
+});
+
 const TICK_MS = 1000;
+// Drafts of wrap-ups live in sessionStorage under
+// hl_wrapup_draft:<counselor>:<call id>, and never leave the browser.
+// sessionStorage ends with the tab, so notes do not outlast it on a
+// shared computer, and a draft older than a day is dropped at start.
+const DRAFT_PREFIX = "hl_wrapup_draft";
+const DRAFT_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+// Default break reasons of the server and their dictionary keys.
+const REASON_KEYS = { "break": "console.reason_break", "missed calls": "console.reason_missed" };
 
 const clock = new ServerClock();
 let counselorId = "";
 let snapshot = null;
-// The call whose history is shown and whose wrap-up the form is for.
+// The call whose history is shown.
 let historyCallId = "";
 let history = null;
+// The call the wrap-up form is for, and its queue and time of talk.
 let formCallId = "";
-let savedCallId = "";
+let formInfo = null;
+// Calls whose wrap-up this page saved or saw saved.
+const savedCallIds = new Set();
+// Calls without a wrap-up, from GET /api/v1/console/pending-wrap-ups.
+let pending = [];
+// The counselor's state and call of the last snapshot, to notice changes.
+let lastStateKey = "";
+let lastState = "";
+// The connected or wrapped-up call of the last snapshot, or "".
+let lastCurrentCallId = "";
 // Whether #wrapup-error lists missing fields, so that filling them in
 // shortens the list instead of leaving a stale message.
 let missingShown = false;
@@ -40,10 +103,12 @@ async function main() {
     return;
   }
 
+  pruneDrafts();
   bindStateButtons();
   bindWrapUpForm();
   bindEmergency();
   onLangChange(render);
+  onLangChange(drawPending);
 
   const query = session.role === "counselor" ? "" : `?counselor=${encodeURIComponent(counselorId)}`;
   openStream(`/api/v1/console/stream${query}`, "console", (data) => {
@@ -58,7 +123,15 @@ function render() {
   if (!snapshot) return;
   renderState(snapshot.counselor ?? {});
   renderCall(snapshot.call);
+  renderEmergency(snapshot.call, snapshot.emergency);
+  refreshPendingOnChange(snapshot);
   tick(document.getElementById("console"), clock);
+}
+
+// Returns the text of a break reason: the server's default reasons in the
+// page's language, a counselor's own reason as typed.
+function reasonText(reason) {
+  return REASON_KEYS[reason] ? t(REASON_KEYS[reason]) : reason;
 }
 
 function renderState(c) {
@@ -79,16 +152,24 @@ function renderState(c) {
   document.getElementById("not-registered").hidden = c.registered !== false;
 
   const notes = [];
-  if (c.reason) notes.push(c.reason);
+  if (c.reason) notes.push(reasonText(c.reason));
   if (c.wrap_up_until) notes.push(t("console.wrapup_until", { time: formatClock(c.wrap_up_until) }));
   document.getElementById("state-note").textContent = notes.join(" · ");
 
+  // A counselor without a registered phone would only miss the calls
+  // offered to them, so the page does not let them take calls.
+  const unregistered = c.registered === false;
   const login = document.getElementById("btn-login");
   login.textContent = c.state === "break" ? t("console.resume") : t("console.login");
-  login.disabled = !(c.state === "logged_out" || c.state === "break");
+  login.disabled = !(c.state === "logged_out" || c.state === "break") || unregistered;
+  login.title = unregistered ? t("console.login_needs_phone") : "";
   document.getElementById("btn-break").disabled = !(c.state === "available" || c.state === "wrap_up");
   document.getElementById("btn-end-wrapup").disabled = c.state !== "wrap_up";
   document.getElementById("btn-logout").disabled = c.state === "logged_out" || !c.state;
+
+  // The reason of a break that ended is no reason for the next one.
+  if (lastState === "break" && c.state !== "break") document.getElementById("break-reason").value = "";
+  lastState = c.state ?? "";
 }
 
 function bindStateButtons() {
@@ -101,14 +182,16 @@ function bindStateButtons() {
   });
   document.getElementById("btn-logout").addEventListener("click", () =>
     act(() => api("POST", `${path()}/state`, { state: "logged_out" })));
-  document.getElementById("btn-end-wrapup").addEventListener("click", () =>
-    act(() => api("POST", `${path()}/wrap-up/end`)));
+  document.getElementById("btn-end-wrapup").addEventListener("click", async () => {
+    if (formHasUnsavedInput() && !(await confirmAction(t("console.end_wrapup"), t("console.ask_end_wrapup")))) return;
+    await act(() => api("POST", `${path()}/wrap-up/end`));
+  });
 }
 
 function renderCall(call) {
   const pop = document.getElementById("screen-pop");
   const body = document.getElementById("pop-body");
-  pop.classList.toggle("pop-risk", Boolean(call?.high_risk));
+  pop.classList.toggle("pop-risk", Boolean(call?.high_risk) || historyFlags().length > 0);
   pop.dataset.phase = call?.phase ?? "";
   pop.dataset.callId = call?.call_id ?? "";
 
@@ -117,8 +200,6 @@ function renderCall(call) {
   } else {
     body.replaceChildren(screenPop(call));
   }
-  document.getElementById("emergency").hidden = call?.phase !== "on_call";
-
   updateHistory(call);
   updateWrapUp(call);
 }
@@ -172,7 +253,29 @@ async function updateHistory(call) {
   }
 }
 
+// Returns the warnings the caller's history gives for the screen pop: an
+// earlier call judged high or imminent risk, and an open follow-up.
+function historyFlags() {
+  const flags = [];
+  if ((history?.calls ?? []).some((c) => c.risk === "high" || c.risk === "imminent")) {
+    flags.push({ flag: "earlier-risk", key: "console.flag_earlier_risk" });
+  }
+  if ((history?.open_followups ?? []).length > 0) {
+    flags.push({ flag: "open-followup", key: "console.flag_open_followup" });
+  }
+  return flags;
+}
+
+function drawPopFlags() {
+  const box = document.getElementById("pop-flags");
+  const flags = historyFlags();
+  box.replaceChildren(...flags.map((f) => el("span", { class: "hl-badge hl-badge-risk pop-flag", "data-flag": f.flag }, t(f.key))));
+  box.hidden = flags.length === 0;
+  document.getElementById("screen-pop").classList.toggle("pop-risk", Boolean(snapshot?.call?.high_risk) || flags.length > 0);
+}
+
 function drawHistory() {
+  drawPopFlags();
   const body = document.getElementById("history-body");
   const calls = history?.calls ?? [];
   const open = history?.open_followups ?? [];
@@ -212,20 +315,71 @@ function riskBadge(risk) {
   return el("span", { class: high ? "hl-badge hl-badge-risk" : "hl-badge" }, tv("risk", risk));
 }
 
-// Shows the wrap-up form for a connected call or a call in wrap-up whose
-// wrap-up is not saved yet, and clears it when the call changes.
+// Keeps the wrap-up form on the right call. A call that connects (or is
+// in wrap-up when the page opens) takes the form, unless its wrap-up is
+// saved and the form holds unsaved input for another call. Otherwise the
+// form stays on its call until that wrap-up is saved, also when the
+// wrap-up time ends or the next call rings. A call that leaves the form
+// keeps its draft and stays in the list of calls without a wrap-up.
 function updateWrapUp(call) {
-  const section = document.getElementById("wrapup");
-  const id = call && (call.phase === "on_call" || call.phase === "wrap_up") ? call.call_id : "";
-  const saved = Boolean(call?.wrap_up_saved) || (id !== "" && id === savedCallId);
-
-  if (id !== formCallId) {
-    formCallId = id;
-    resetWrapUpForm();
+  const current = call && (call.phase === "on_call" || call.phase === "wrap_up") ? call : null;
+  const currentId = current?.call_id ?? "";
+  if (current?.wrap_up_saved) {
+    savedCallIds.add(currentId);
+    clearDraft(currentId);
   }
-  section.hidden = id === "";
+
+  if (currentId && currentId !== lastCurrentCallId && currentId !== formCallId) {
+    if (!savedCallIds.has(currentId) || !formHasUnsavedInput()) {
+      openWrapUp(currentId, { current: true, queue: current.queue });
+    }
+  } else if (formCallId && savedCallIds.has(formCallId) && formCallId !== currentId) {
+    closeWrapUp();
+  }
+  lastCurrentCallId = currentId;
+  if (formInfo) formInfo.current = formCallId === currentId;
+  drawWrapUp();
+}
+
+// Points the form at callId, filled from its draft when there is one.
+function openWrapUp(callId, info) {
+  formCallId = callId;
+  formInfo = info;
+  resetWrapUpForm();
+  const draft = readDraft(callId);
+  if (draft) fillForm(draft);
+  drawWrapUp();
+  drawPending();
+}
+
+function closeWrapUp() {
+  formCallId = "";
+  formInfo = null;
+  resetWrapUpForm();
+  drawWrapUp();
+  drawPending();
+}
+
+function drawWrapUp() {
+  const section = document.getElementById("wrapup");
+  const saved = savedCallIds.has(formCallId);
+  section.hidden = formCallId === "";
+  section.dataset.callId = formCallId;
   document.getElementById("wrapup-form").hidden = saved;
   document.getElementById("wrapup-saved").hidden = !saved;
+
+  const line = document.getElementById("wrapup-for");
+  const listed = pending.find((p) => p.call_id === formCallId);
+  const talkedAt = formatDateTime(listed?.talked_at ?? formInfo?.talked_at);
+  if (!formCallId) {
+    line.textContent = "";
+  } else if (formInfo?.current) {
+    line.textContent = t("wrapup.for_current");
+  } else if (talkedAt) {
+    line.textContent = t("wrapup.for_call", { time: talkedAt, queue: listed?.queue || formInfo?.queue || "–" });
+  } else {
+    line.textContent = t("wrapup.for_earlier");
+  }
 }
 
 function resetWrapUpForm() {
@@ -239,6 +393,177 @@ function resetWrapUpForm() {
   drawScore();
 }
 
+// Returns the form's fields as typed, for a draft.
+function captureForm() {
+  const form = document.getElementById("wrapup-form");
+  return {
+    reporter: form.elements.reporter.value,
+    items: [...form.querySelectorAll("[name=isolation_item]:checked")].map((box) => box.value),
+    risk: form.elements.risk.value,
+    notes: form.elements.notes.value,
+    followup: form.elements.followup.value,
+    due_date: form.elements.due_date.value,
+    district: form.elements.district.value,
+  };
+}
+
+function fillForm(draft) {
+  const form = document.getElementById("wrapup-form");
+  for (const radio of form.querySelectorAll("[name=reporter]")) radio.checked = radio.value === draft.reporter;
+  const items = new Set(draft.items ?? []);
+  for (const box of form.querySelectorAll("[name=isolation_item]")) box.checked = items.has(box.value);
+  form.elements.risk.value = draft.risk ?? "";
+  form.elements.notes.value = draft.notes ?? "";
+  form.elements.followup.value = draft.followup ?? "";
+  form.elements.due_date.value = draft.due_date ?? "";
+  form.elements.district.value = draft.district ?? "";
+  showFollowUpDetails();
+  drawScore();
+}
+
+function hasInput(values) {
+  return values.reporter !== "" || values.items.length > 0 || values.risk !== "" || values.notes.trim() !== "" ||
+    values.followup !== "" || values.due_date !== "" || values.district.trim() !== "";
+}
+
+// Reports whether the form holds input for a call whose wrap-up is not
+// saved.
+function formHasUnsavedInput() {
+  return formCallId !== "" && !savedCallIds.has(formCallId) && hasInput(captureForm());
+}
+
+// Stores the form as the draft of its call, or drops the draft of an
+// emptied form.
+function keepDraft() {
+  if (!formCallId || savedCallIds.has(formCallId)) return;
+  const hadDraft = readDraft(formCallId) !== null;
+  const values = captureForm();
+  if (hasInput(values)) {
+    writeDraft(formCallId, values);
+  } else {
+    clearDraft(formCallId);
+  }
+  if (hadDraft !== hasInput(values)) drawPending();
+}
+
+function draftKey(callId) {
+  return `${DRAFT_PREFIX}:${counselorId}:${callId}`;
+}
+
+function readDraft(callId) {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(draftKey(callId)) ?? "null");
+    return stored && typeof stored === "object" ? stored : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeDraft(callId, values) {
+  try {
+    sessionStorage.setItem(draftKey(callId), JSON.stringify({ ...values, kept_at: Date.now() }));
+  } catch {
+    // A browser without storage keeps the input in the open form only.
+  }
+}
+
+function clearDraft(callId) {
+  try {
+    sessionStorage.removeItem(draftKey(callId));
+  } catch {
+    // Nothing was stored.
+  }
+}
+
+// Drops drafts older than a day, whose calls the server no longer lists.
+function pruneDrafts() {
+  try {
+    for (const key of Object.keys(sessionStorage)) {
+      if (!key.startsWith(`${DRAFT_PREFIX}:`)) continue;
+      const keptAt = Number(JSON.parse(sessionStorage.getItem(key) ?? "{}")?.kept_at);
+      if (!(keptAt > Date.now() - DRAFT_MAX_AGE_MS)) sessionStorage.removeItem(key);
+    }
+  } catch {
+    // Without storage there is nothing to drop.
+  }
+}
+
+// Loads the calls without a wrap-up again when the counselor's state or
+// call changes, which is when a call may join or leave the list.
+function refreshPendingOnChange(data) {
+  const c = data.counselor ?? {};
+  const key = `${c.state}|${c.call_id ?? ""}|${data.call?.call_id ?? ""}|${Boolean(data.call?.wrap_up_saved)}`;
+  if (key === lastStateKey) return;
+  lastStateKey = key;
+  loadPending();
+}
+
+async function loadPending() {
+  const session = currentSession();
+  const query = session?.role === "counselor" ? "" : `?counselor=${encodeURIComponent(counselorId)}`;
+  let data;
+  try {
+    data = await api("GET", `/api/v1/console/pending-wrap-ups${query}`);
+  } catch (error) {
+    notify(error.message, true);
+    return;
+  }
+  pending = data?.calls ?? [];
+  drawPending();
+  drawWrapUp();
+  openDraftAfterReload();
+}
+
+// After a reload with no call in progress, reopens the newest call
+// without a wrap-up that has a draft.
+function openDraftAfterReload() {
+  if (formCallId || snapshot?.call) return;
+  const withDraft = pending.find((p) => readDraft(p.call_id));
+  if (withDraft) openWrapUp(withDraft.call_id, pendingInfo(withDraft));
+}
+
+function pendingInfo(p) {
+  return { current: false, queue: p.queue, talked_at: p.talked_at };
+}
+
+function drawPending() {
+  const body = document.getElementById("pending-body");
+  const list = pending.filter((p) => !savedCallIds.has(p.call_id));
+  if (list.length === 0) {
+    body.replaceChildren(el("p", { class: "hl-empty" }, t("console.no_pending")));
+    return;
+  }
+  body.replaceChildren(el("table", { class: "hl-table" },
+    el("thead", {}, el("tr", {},
+      el("th", { scope: "col" }, t("console.col_talked")),
+      el("th", { scope: "col" }, t("console.queue")),
+      el("th", { scope: "col" }, t("console.caller_type")),
+      el("th", { scope: "col" }, t("wrapup.title")),
+    )),
+    el("tbody", {}, list.map(pendingRow)),
+  ));
+}
+
+function pendingRow(p) {
+  const inForm = p.call_id === formCallId;
+  const open = el("button", { type: "button", class: "hl-btn hl-btn-small pending-open" }, t("console.pending_open"));
+  open.addEventListener("click", () => {
+    if (p.call_id !== formCallId) openWrapUp(p.call_id, pendingInfo(p));
+    const section = document.getElementById("wrapup");
+    section.scrollIntoView({ block: "start" });
+    section.querySelector("input, select, textarea")?.focus();
+  });
+  return el("tr", { class: "pending-row", "data-call-id": p.call_id, "aria-current": inForm ? "true" : undefined },
+    el("td", { class: "hl-tick" }, formatDateTime(p.talked_at || p.started_at)),
+    el("td", {}, p.queue || "–", el("div", { class: "hl-muted" }, tv("lang", p.language))),
+    el("td", {}, tv("caller", p.caller_type) || "–", p.kind === "callback" ? el("div", {}, el("span", { class: "hl-badge" }, t("kind.callback"))) : null),
+    el("td", {}, el("div", { class: "hl-actions" },
+      readDraft(p.call_id) ? el("span", { class: "hl-badge hl-badge-warn pending-draft" }, t("console.pending_draft")) : null,
+      inForm ? el("span", { class: "hl-muted" }, t("console.pending_in_form")) : open,
+    )),
+  );
+}
+
 function bindWrapUpForm() {
   const form = document.getElementById("wrapup-form");
   form.addEventListener("change", (event) => {
@@ -248,12 +573,15 @@ function bindWrapUpForm() {
   });
   form.addEventListener("input", () => {
     if (missingShown) showMissing(readWrapUp(form).missing);
+    keepDraft();
   });
+  form.addEventListener("change", keepDraft);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     submitWrapUp();
   });
   onLangChange(drawScore);
+  onLangChange(drawWrapUp);
 }
 
 function drawScore() {
@@ -333,36 +661,74 @@ async function submitWrapUp() {
   error.textContent = "";
   try {
     await api("POST", `/api/v1/calls/${encodeURIComponent(callId)}/wrap-up`, values);
-    savedCallId = callId;
-    updateWrapUp(snapshot?.call);
-    // Saving ends the wrap-up, so the next update hides the form and its
-    // confirmation. The notice stays until the next message.
+    markSaved(callId);
+    // The notice stays until the next message.
     notify(t("wrapup.saved"), false);
   } catch (failure) {
     error.textContent = failure.message;
+    // 409: the wrap-up was saved elsewhere, so the draft is of no use.
+    if (failure.status === 409) markSaved(callId);
   } finally {
     submit.disabled = false;
   }
 }
 
-// Fills the target select from the button's data-targets and calls the
-// chosen service into the connected call after a confirmation.
+// Drops the draft of a saved wrap-up. The form of the current call shows
+// the confirmation until the call leaves the console (saving ends the
+// wrap-up time); the form of an earlier call closes at once.
+function markSaved(callId) {
+  savedCallIds.add(callId);
+  clearDraft(callId);
+  const current = snapshot?.call;
+  const isCurrent = current && current.call_id === callId && (current.phase === "on_call" || current.phase === "wrap_up");
+  if (callId === formCallId && !isCurrent) {
+    closeWrapUp();
+  } else {
+    drawWrapUp();
+  }
+  drawPending();
+  loadPending();
+}
+
+// Shows the emergency box during a call. Without an outbound route the
+// button is disabled with an explanation, so that a counselor learns it
+// before a crisis and not during one. The targets come from the server.
+function renderEmergency(call, emergency) {
+  const box = document.getElementById("emergency");
+  const available = Boolean(emergency?.available);
+  box.hidden = call?.phase !== "on_call";
+  document.getElementById("btn-emergency").disabled = !available;
+  document.getElementById("emergency-target").disabled = !available;
+  document.getElementById("emergency-unavailable").hidden = available;
+
+  const targets = emergency?.targets ?? [];
+  if (targets.join(",") !== emergencyTargets.join(",")) {
+    emergencyTargets = targets;
+    drawTargets();
+  }
+}
+
+// The targets the select shows, from the last snapshot.
+let emergencyTargets = [];
+
+function drawTargets() {
+  const select = document.getElementById("emergency-target");
+  const chosen = select.value;
+  select.replaceChildren(...emergencyTargets.map((target) => el("option", { value: target }, tv("console.target", target))));
+  if (emergencyTargets.includes(chosen)) select.value = chosen;
+}
+
+// Calls the chosen service into the connected call after a confirmation.
 function bindEmergency() {
   const button = document.getElementById("btn-emergency");
   const select = document.getElementById("emergency-target");
-  const targets = (button.dataset.targets || "119").split(",").map((s) => s.trim()).filter(Boolean);
-  const drawTargets = () => {
-    const chosen = select.value;
-    select.replaceChildren(...targets.map((target) => el("option", { value: target }, tv("console.target", target))));
-    if (chosen) select.value = chosen;
-  };
-  drawTargets();
   onLangChange(drawTargets);
 
   button.addEventListener("click", async () => {
     const call = snapshot?.call;
-    if (call?.phase !== "on_call") return;
+    if (call?.phase !== "on_call" || !snapshot?.emergency?.available) return;
     const target = select.value;
+    if (!target) return;
     const label = tv("console.target", target);
     if (!(await confirmAction(t("console.emergency"), t("console.ask_emergency", { target: label })))) return;
     await act(() => api("POST", `/api/v1/calls/${encodeURIComponent(call.call_id)}/emergency`, { target }),
