@@ -27,13 +27,21 @@ type Problem struct {
 	// EnvVar is the environment variable that set the value, or empty when
 	// the value came from the YAML file or from a default.
 	EnvVar string
+	// Label is Key as messages show it, when a plain path would leave
+	// people guessing which list entry it means, for example
+	// "web.users[2] (park).role". Empty shows Key.
+	Label string
 }
 
 // String formats the problem as "key: value message", for example
 // `rtp.port_min: 70000 is out of range: use a port from 1024 to 65535`.
 func (p Problem) String() string {
 	var b strings.Builder
-	b.WriteString(p.Key)
+	if p.Label != "" {
+		b.WriteString(p.Label)
+	} else {
+		b.WriteString(p.Key)
+	}
 	if p.EnvVar != "" {
 		b.WriteString(" (set by " + p.EnvVar + ")")
 	}
@@ -98,6 +106,18 @@ func (ps *problems) envVarFor(key string) string {
 		}
 	}
 	return ""
+}
+
+// labelFrom sets the Label of the problems from index first on whose key
+// is below prefix: the prefix is shown as label, such as
+// "web.users.2.role" as "web.users[2] (park).role".
+func (ps *problems) labelFrom(first int, prefix, label string) {
+	for i := first; i < len(ps.list); i++ {
+		p := &ps.list[i]
+		if rest, ok := strings.CutPrefix(p.Key, prefix+"."); ok {
+			p.Label = label + "." + rest
+		}
+	}
 }
 
 // hasKey reports whether a problem about key or a key below it was

@@ -36,8 +36,12 @@ func runRuleCases(t *testing.T, cases []ruleCase) {
 			if !strings.Contains(problem.String(), c.message) {
 				t.Errorf("problem %q does not contain %q", problem, c.message)
 			}
-			if !strings.Contains(err.Error(), c.key+":") && !strings.Contains(err.Error(), c.key+" (set by") {
-				t.Errorf("error text does not name %s:\n%v", c.key, err)
+			label := c.key
+			if problem.Label != "" {
+				label = problem.Label
+			}
+			if !strings.Contains(err.Error(), label+":") && !strings.Contains(err.Error(), label+" (set by") {
+				t.Errorf("error text does not name %s:\n%v", label, err)
 			}
 		})
 	}

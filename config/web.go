@@ -44,6 +44,8 @@ const (
 	maxSessionTTL = 30 * 24 * time.Hour
 	// maxLockoutAttempts bounds web.lockout.attempts.
 	maxLockoutAttempts = 100
+	// maxSourceLockoutAttempts bounds web.lockout.source_attempts.
+	maxSourceLockoutAttempts = 1000
 )
 
 // userNamePattern matches a login name: ASCII letters, digits, '.', '_'
@@ -84,12 +86,18 @@ type Web struct {
 	Users []WebUser `mapstructure:"users"`
 }
 
-// Lockout is the login lockout: after Attempts failed logins within
-// Window, for one user name or from one source address, logins for that
-// name or from that address are rejected for Duration.
+// Lockout is the login lockout. After Attempts failed logins within
+// Window for one user name from one source address, logins for that name
+// from that address are rejected for Duration. After SourceAttempts
+// failures from one address, whatever the names, every login from it is
+// rejected for Duration.
 type Lockout struct {
-	// Attempts is the number of failures that locks. Default 5.
+	// Attempts is the number of failures of one name from one address
+	// that locks that name there. Default 5.
 	Attempts int `mapstructure:"attempts"`
+	// SourceAttempts is the number of failures from one address that
+	// locks every login from it. Default 20, at least Attempts.
+	SourceAttempts int `mapstructure:"source_attempts"`
 	// Window is the time in which the failures count. Default 15m.
 	Window time.Duration `mapstructure:"window"`
 	// Duration is how long the lock lasts. Default 15m.
@@ -147,19 +155,41 @@ func isDemoHash(hash string) bool {
 
 // validateWeb checks the web section against the counselors.
 func validateWeb(w *Web, counselors []Counselor, ps *problems) {
-	requirePositive(ps, "web.session_ttl", w.SessionTTL)
+	requirePositiveAs(ps, "web.session_ttl", w.SessionTTL, "12h")
 	if w.SessionTTL > maxSessionTTL {
 		ps.add("web.session_ttl", w.SessionTTL, "is longer than %s: use a shorter time, such as 12h", maxSessionTTL)
 	}
-	if w.Lockout.Attempts < 1 || w.Lockout.Attempts > maxLockoutAttempts {
-		ps.add("web.lockout.attempts", w.Lockout.Attempts, "must be from 1 to %d", maxLockoutAttempts)
-	}
-	requirePositive(ps, "web.lockout.window", w.Lockout.Window)
-	requirePositive(ps, "web.lockout.duration", w.Lockout.Duration)
-	requirePositive(ps, "web.service_level", w.ServiceLevel)
-	requirePositive(ps, "web.wait_alert", w.WaitAlert)
+	validateLockout(&w.Lockout, ps)
+	requirePositiveAs(ps, "web.service_level", w.ServiceLevel, "20s")
+	requirePositiveAs(ps, "web.wait_alert", w.WaitAlert, "2m")
 	validateWebTLS(&w.TLS, ps)
 	validateWebUsers(w, counselors, ps)
+}
+
+// validateLockout checks the lockout counts and times. The source count
+// may not be below the per-name count, because then one person's typos
+// would lock everyone behind the same address first.
+func validateLockout(l *Lockout, ps *problems) {
+	if l.Attempts < 1 || l.Attempts > maxLockoutAttempts {
+		ps.add("web.lockout.attempts", l.Attempts, "must be from 1 to %d: use a count such as 5", maxLockoutAttempts)
+	}
+	switch {
+	case l.SourceAttempts < 1 || l.SourceAttempts > maxSourceLockoutAttempts:
+		ps.add("web.lockout.source_attempts", l.SourceAttempts, "must be from 1 to %d: use a count such as 20", maxSourceLockoutAttempts)
+	case l.SourceAttempts < l.Attempts:
+		ps.add("web.lockout.source_attempts", l.SourceAttempts,
+			"is below web.lockout.attempts (%d): use a count of at least that, such as 20, so that one person's typos do not lock everyone behind the same address", l.Attempts)
+	}
+	requirePositiveAs(ps, "web.lockout.window", l.Window, "15m")
+	requirePositiveAs(ps, "web.lockout.duration", l.Duration, "15m")
+}
+
+// requirePositiveAs rejects a duration that is not positive, suggesting
+// example, a value that fits the key.
+func requirePositiveAs(ps *problems, key string, d time.Duration, example string) {
+	if d <= 0 {
+		ps.add(key, d, "must be positive: use a duration such as %s", example)
+	}
 }
 
 // validateWebTLS checks that the certificate and key come together and
@@ -204,19 +234,32 @@ func validateWebUsers(w *Web, counselors []Counselor, ps *problems) {
 	for i := range w.Users {
 		key := joinKey("web.users", strconv.Itoa(i))
 		u := &w.Users[i]
-		switch first, duplicate := seen[u.Name]; {
+		first := len(ps.list)
+		switch earlier, duplicate := seen[u.Name]; {
 		case u.Name == "":
 			ps.add(key+".name", nil, "must not be empty: use a login name of ASCII letters, digits, '.', '_' or '-'")
 		case len(u.Name) > maxUserNameLength || !userNamePattern.MatchString(u.Name):
 			ps.add(key+".name", u.Name, "is not a valid login name: use up to %d ASCII letters, digits, '.', '_' or '-'", maxUserNameLength)
 		case duplicate:
-			ps.add(key+".name", u.Name, "is already the name of web.users.%d: names must be unique", first)
+			ps.add(key+".name", u.Name, "is already the name of web.users[%d]: names must be unique", earlier)
 		default:
 			seen[u.Name] = i
 		}
 		validateUserRole(u, key, counselors, ps)
 		validateUserHash(u, key, w.AllowDemoUsers, ps)
+		ps.labelFrom(first, key, webUserLabel(i, u.Name))
 	}
+}
+
+// webUserLabel names entry i of web.users for people: its index, which
+// counts from 0, and its name when the name is valid, such as
+// "web.users[2] (park)".
+func webUserLabel(i int, name string) string {
+	label := "web.users[" + strconv.Itoa(i) + "]"
+	if name != "" && len(name) <= maxUserNameLength && userNamePattern.MatchString(name) {
+		label += " (" + name + ")"
+	}
+	return label
 }
 
 func validateUserRole(u *WebUser, key string, counselors []Counselor, ps *problems) {

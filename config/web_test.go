@@ -16,6 +16,8 @@ func TestWebRules(t *testing.T) {
 		{name: "zero session ttl", edits: []edit{{"web.session_ttl", "0s"}}, key: "web.session_ttl", message: "must be positive"},
 		{name: "long session ttl", edits: []edit{{"web.session_ttl", "1000h"}}, key: "web.session_ttl", message: "is longer than"},
 		{name: "zero attempts", edits: []edit{{"web.lockout.attempts", 0}}, key: "web.lockout.attempts", message: "must be from 1 to 100"},
+		{name: "zero source attempts", edits: []edit{{"web.lockout.source_attempts", 0}}, key: "web.lockout.source_attempts", message: "must be from 1 to 1000"},
+		{name: "source attempts below attempts", edits: []edit{{"web.lockout.source_attempts", 3}}, key: "web.lockout.source_attempts", message: "is below web.lockout.attempts (5)"},
 		{name: "zero window", edits: []edit{{"web.lockout.window", "0s"}}, key: "web.lockout.window", message: "must be positive"},
 		{name: "zero lock", edits: []edit{{"web.lockout.duration", "0s"}}, key: "web.lockout.duration", message: "must be positive"},
 		{name: "zero service level", edits: []edit{{"web.service_level", "0s"}}, key: "web.service_level", message: "must be positive"},
@@ -24,7 +26,7 @@ func TestWebRules(t *testing.T) {
 		{name: "counselor not configured", edits: []edit{{"web.users.0.counselor", "9999"}}, key: "web.users.0.counselor", message: "is not a configured counselor id"},
 		{name: "counselor without id", edits: []edit{{"web.users.0.counselor", ""}}, key: "web.users.0.counselor", message: "must name the counselor id"},
 		{name: "supervisor with id", edits: []edit{{"web.users.2.counselor", "1001"}}, key: "web.users.2.counselor", message: "is set for role supervisor"},
-		{name: "duplicate name", edits: []edit{{"web.users.1.name", "kim"}}, key: "web.users.1.name", message: "is already the name of web.users.0"},
+		{name: "duplicate name", edits: []edit{{"web.users.1.name", "kim"}}, key: "web.users.1.name", message: "is already the name of web.users[0]"},
 		{name: "bad name", edits: []edit{{"web.users.1.name", "kim lee"}}, key: "web.users.1.name", message: "is not a valid login name"},
 		{name: "plain password", edits: []edit{{"web.users.1.password_hash", "lee-demo"}}, key: "web.users.1.password_hash", message: "neither argon2id"},
 		{name: "empty hash", edits: []edit{{"web.users.1.password_hash", ""}}, key: "web.users.1.password_hash", message: "must not be empty"},
@@ -36,11 +38,42 @@ func TestWebRules(t *testing.T) {
 	})
 }
 
+func TestWebMessagesNameUserAndExample(t *testing.T) {
+	tests := []struct {
+		name  string
+		edits []edit
+		want  string
+	}{
+		{"role", []edit{{"web.users.2.role", "boss"}},
+			`web.users[2] (park).role: "boss" is not a role: use one of counselor, supervisor, followup, admin`},
+		{"bad name", []edit{{"web.users.1.name", "kim lee"}},
+			`web.users[1].name: "kim lee" is not a valid login name`},
+		{"session ttl", []edit{{"web.session_ttl", "0s"}},
+			"web.session_ttl: 0s must be positive: use a duration such as 12h"},
+		{"wait alert", []edit{{"web.wait_alert", "0s"}},
+			"web.wait_alert: 0s must be positive: use a duration such as 2m"},
+		{"lockout duration", []edit{{"web.lockout.duration", "0s"}},
+			"web.lockout.duration: 0s must be positive: use a duration such as 15m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := exampleTree(t)
+			for _, e := range tt.edits {
+				setPath(t, tree, e.path, e.value)
+			}
+			_, err := loadTree(t, tree, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestWebExampleValues(t *testing.T) {
 	cfg := mustLoad(t, "", nil)
 	w := cfg.Web
-	if w.SessionTTL != 12*time.Hour || w.Lockout != (Lockout{Attempts: 5, Window: 15 * time.Minute, Duration: 15 * time.Minute}) {
-		t.Errorf("session and lockout = %v %+v, want 12h and 5 in 15m for 15m", w.SessionTTL, w.Lockout)
+	if w.SessionTTL != 12*time.Hour || w.Lockout != (Lockout{Attempts: 5, SourceAttempts: 20, Window: 15 * time.Minute, Duration: 15 * time.Minute}) {
+		t.Errorf("session and lockout = %v %+v, want 12h and 5 per name, 20 per address in 15m for 15m", w.SessionTTL, w.Lockout)
 	}
 	if w.ServiceLevel != 20*time.Second || w.WaitAlert != 2*time.Minute || w.TLS.Enabled() {
 		t.Errorf("service level %v, wait alert %v, TLS %v: want 20s, 2m, off", w.ServiceLevel, w.WaitAlert, w.TLS.Enabled())

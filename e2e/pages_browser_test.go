@@ -27,9 +27,12 @@ const fakeCallID = "a84b4c76e66710@127.0.0.1"
 // design describes, serving the real embedded pages. It records the
 // POSTs the pages send.
 type pageAPI struct {
-	mu    sync.Mutex // guards role and posts
+	mu    sync.Mutex // guards role, posts and ended
 	role  string
 	posts []fakePost
+	// ended closes when the fake session ends: then the session and the
+	// streams answer 401, and open streams close.
+	ended chan struct{}
 }
 
 // fakePost is one POST request the fake received.
@@ -45,7 +48,7 @@ const fakePagesToken = "page-test-token"
 func startPageAPI(t *testing.T) (*pageAPI, string) {
 	t.Helper()
 
-	fake := &pageAPI{role: "supervisor"}
+	fake := &pageAPI{role: "supervisor", ended: make(chan struct{})}
 	signed := signedPages()
 
 	mux := http.NewServeMux()
@@ -65,11 +68,14 @@ func startPageAPI(t *testing.T) (*pageAPI, string) {
 	return fake, server.URL
 }
 
-// signedPages serves the real embedded pages. The real pages need a
-// login, so it signs every page request with the bearer token, which acts
-// as admin.
+// signedPages serves the real embedded pages and the real login form. The
+// real pages need a login, so it signs every page request with the bearer
+// token, which acts as admin. The fake stores no sessions, so only the
+// login form, never a login, works.
 func signedPages() http.Handler {
-	pages := web.NewAPI([]string{fakePagesToken}, zerolog.Nop())
+	pages := web.NewAPI([]string{fakePagesToken}, zerolog.Nop(), web.WithLogin(web.LoginConfig{
+		SessionTTL: time.Hour, Lockout: web.Lockout{Attempts: 5, SourceAttempts: 20, Window: time.Minute, Duration: time.Minute},
+	}))
 	web.RegisterPages(pages)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+fakePagesToken)
@@ -92,7 +98,25 @@ func (f *pageAPI) takePosts() []fakePost {
 	return posts
 }
 
+// endSession ends the fake session, as a logout in another tab does.
+func (f *pageAPI) endSession() {
+	close(f.ended)
+}
+
+func (f *pageAPI) sessionEnded() bool {
+	select {
+	case <-f.ended:
+		return true
+	default:
+		return false
+	}
+}
+
 func (f *pageAPI) session(w http.ResponseWriter, _ *http.Request) {
+	if f.sessionEnded() {
+		web.WriteError(w, http.StatusUnauthorized, "not logged in: log in at /login")
+		return
+	}
 	f.mu.Lock()
 	role := f.role
 	f.mu.Unlock()
@@ -111,6 +135,10 @@ func (f *pageAPI) session(w http.ResponseWriter, _ *http.Request) {
 // other, and holds the stream open until the page goes.
 func (f *pageAPI) stream(event string, snapshots func(now time.Time) []map[string]any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if f.sessionEnded() {
+			web.WriteError(w, http.StatusUnauthorized, "not logged in: log in at /login")
+			return
+		}
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.Header().Set("Cache-Control", "no-cache")
 		flusher := w.(http.Flusher)
@@ -121,7 +149,10 @@ func (f *pageAPI) stream(event string, snapshots func(now time.Time) []map[strin
 			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
 			flusher.Flush()
 		}
-		<-r.Context().Done()
+		select {
+		case <-r.Context().Done():
+		case <-f.ended:
+		}
 	}
 }
 
@@ -273,6 +304,8 @@ func (f *pageAPI) post(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		web.WriteJSON(w, http.StatusCreated, body)
+	case r.URL.Path == "/api/v1/counselors/1003/state":
+		web.WriteError(w, http.StatusConflict, "counselor 1003 cannot become available now: wait for the state to change")
 	case strings.HasSuffix(r.URL.Path, "/reveal"):
 		web.WriteJSON(w, http.StatusOK, map[string]any{"number": "01012345678"})
 	default:
@@ -465,5 +498,121 @@ func checkPosts(t *testing.T, fake *pageAPI, want []fakePost) {
 	got := fake.takePosts()
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("POSTs:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// noticeScript returns the state of #notice: shown, its class, its text,
+// whether it has a close button and its CSS position.
+const noticeScript = `(() => {
+	const notice = document.getElementById("notice");
+	return {
+		shown: !notice.hidden,
+		error: notice.classList.contains("hl-error"),
+		text: notice.textContent,
+		close: notice.querySelector("button.hl-notice-close") !== null,
+		position: getComputedStyle(notice).position,
+	};
+})()`
+
+// noticeState is the result of noticeScript.
+type noticeState struct {
+	Shown    bool   `json:"shown"`
+	Error    bool   `json:"error"`
+	Text     string `json:"text"`
+	Close    bool   `json:"close"`
+	Position string `json:"position"`
+}
+
+func TestPageNoticesInBrowser(t *testing.T) {
+	fake, base := startPageAPI(t)
+	b := StartBrowser(t, BrowserOptions{})
+	switchLanguage(t, b, base+"/board", "ko")
+	b.WaitVisible(`.waiting-row[data-call-id="cb-0123456789abcdef"]`)
+	if title := Eval[string](b, "document.title"); title != "상황판 · 외로움안녕120" {
+		t.Errorf("board title = %q, want 상황판 · 외로움안녕120", title)
+	}
+
+	// A 409 shows the Korean explanation, then the server's text, in the
+	// flow of the page, with a close button.
+	b.Click(`.counselor-row[data-counselor="1003"] [data-action="resume"]`)
+	b.WaitVisible("#notice.hl-error")
+	notice := Eval[noticeState](b, noticeScript)
+	if !strings.HasPrefix(notice.Text, "지금 상태에서는 할 수 없습니다") || !strings.Contains(notice.Text, "counselor 1003 cannot become available now") {
+		t.Errorf("409 notice reads %q, want the Korean explanation and then the server's text", notice.Text)
+	}
+	if !notice.Close || notice.Position == "sticky" || notice.Position == "fixed" {
+		t.Errorf("error notice has close button %t and position %s, want a button and a place in the flow", notice.Close, notice.Position)
+	}
+	b.Screenshot("notice-error")
+	b.Click("#notice .hl-notice-close")
+	b.WaitNotVisible("#notice")
+
+	// The next successful action replaces an error, and its note fades
+	// by itself.
+	b.Click(`.counselor-row[data-counselor="1003"] [data-action="resume"]`)
+	b.WaitVisible("#notice.hl-error")
+	b.Click(`.waiting-row[data-call-id="cb-0123456789abcdef"] [data-action="cancel-callback"]`)
+	b.Click("#hl-dialog-ok")
+	b.WaitVisible("#notice.hl-ok")
+	b.WaitNotVisible("#notice")
+	fake.takePosts()
+
+	// The session ends elsewhere: the page goes to the login page at
+	// once, which says that the login ended.
+	fake.endSession()
+	b.WaitVisible("#login-notice")
+	if at := Eval[string](b, `location.pathname + location.search`); at != "/login?next=%2Fboard&ended=1" {
+		t.Errorf("the ended session opened %s, want /login?next=%%2Fboard&ended=1", at)
+	}
+	if text := b.Text("#login-notice"); !strings.Contains(text, "로그인이 끝났습니다. 다시 로그인하십시오.") || !strings.Contains(text, "Your login ended; log in again.") {
+		t.Errorf("login notice reads %q, want that the login ended, in Korean and English", text)
+	}
+	b.Screenshot("login-ended")
+}
+
+// contrastScript returns the WCAG contrast ratio between the text colour
+// of the element selector and the background of its nearest ancestor that
+// has one.
+func contrastScript(selector string) string {
+	return fmt.Sprintf(`(() => {
+	const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);
+	const luminance = ([r, g, b]) => {
+		const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+		return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+	};
+	const node = document.querySelector(%q);
+	let back = node;
+	while (back && rgb(getComputedStyle(back).backgroundColor)[3] === 0) back = back.parentElement;
+	const fore = luminance(rgb(getComputedStyle(node).color));
+	const ground = luminance(rgb(back ? getComputedStyle(back).backgroundColor : "rgb(255,255,255)"));
+	return (Math.max(fore, ground) + 0.05) / (Math.min(fore, ground) + 0.05);
+})()`, selector)
+}
+
+func TestLoginPageLooksLikePages(t *testing.T) {
+	_, base := startPageAPI(t)
+	b := StartBrowser(t, BrowserOptions{})
+	b.Navigate(base + "/board")
+	b.WaitVisible("#board")
+	pageFont := Eval[string](b, `getComputedStyle(document.body).fontFamily`)
+
+	for _, lang := range []string{"ko", "en"} {
+		b.Navigate(base + "/login")
+		b.Click(fmt.Sprintf(`[data-set-lang=%q]`, lang))
+		b.WaitTrue(fmt.Sprintf(`document.documentElement.lang === %q`, lang))
+		if font := Eval[string](b, `getComputedStyle(document.body).fontFamily`); font != pageFont {
+			t.Errorf("login %s: font %q, want the pages' %q", lang, font, pageFont)
+		}
+		for _, selector := range []string{`[data-set-lang="ko"]`, `[data-set-lang="en"]`, ".hl-header h1", "#login-submit", `label[for="user"]`} {
+			if ratio := Eval[float64](b, contrastScript(selector)); ratio < 4.5 {
+				t.Errorf("login %s: %s has contrast %.2f, want at least 4.5 (WCAG AA)", lang, selector, ratio)
+			}
+		}
+		want := map[string]string{"ko": "외로움안녕120", "en": "Goodbye Loneliness 120"}[lang]
+		if header := b.Text(".hl-header h1"); header != want {
+			t.Errorf("login %s: header reads %q, want %q", lang, header, want)
+		}
+		b.CheckLayout("login " + lang)
+		b.Screenshot("login-" + lang)
 	}
 }

@@ -315,7 +315,7 @@ func (f *webFlow) saveWrapUp(callID string) string {
 
 	b.Click("#wrapup-submit")
 	b.WaitVisible("#notice.hl-ok")
-	if text := b.Text("#notice"); text != "상담 정리를 저장했습니다." {
+	if text := b.Text("#notice .hl-notice-text"); text != "상담 정리를 저장했습니다." {
 		t.Errorf("console: notice after saving reads %q, want the saved confirmation", text)
 	}
 	b.WaitVisible(`#state[data-state="available"]`)

@@ -53,10 +53,11 @@ const (
 	// left behind. Data["node"] is the stopped node, Data["by"] the
 	// reclaiming one, and the other keys count what was reclaimed.
 	NodeStopped Type = "node_stopped"
-	// LoginLocked: repeated failed logins locked a web user name or a
-	// source address. Data["user"] is the name typed, Data["source"] the
-	// client address, Data["scope"] "user" or "source", Data["until"] the
-	// end of the lock (RFC 3339).
+	// LoginLocked: repeated failed logins locked a web user name from one
+	// source address, or the whole address. Data["user"] is the name
+	// typed, Data["source"] the client address, Data["scope"] "user" (the
+	// name from that address) or "source" (every login from it),
+	// Data["until"] the end of the lock (RFC 3339).
 	LoginLocked Type = "login_locked"
 )
 

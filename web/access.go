@@ -126,12 +126,11 @@ func (a *API) requireRoles(pattern string, roles []Role, h http.HandlerFunc, pag
 			h(w, r)
 			return
 		}
-		message := fmt.Sprintf("role %s may not use %s: it is open to %s", p.Role, pattern, allowedRoles(roles))
 		if page {
-			http.Error(w, message, http.StatusForbidden)
+			a.rejectPage(w, r, p, roles)
 			return
 		}
-		WriteError(w, http.StatusForbidden, message)
+		WriteError(w, http.StatusForbidden, fmt.Sprintf("role %s may not use %s: it is open to %s", p.Role, pattern, allowedRoles(roles)))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -183,7 +184,7 @@ func newLoginFixtureWithTTL(t *testing.T, ttl time.Duration) *loginFixture {
 		web.WithClock(f.clock.Now),
 		web.WithAuditor(f.sessions),
 		web.WithLogin(web.LoginConfig{Users: users, Sessions: f.sessions, SessionTTL: ttl,
-			Lockout: web.Lockout{Attempts: 3, Window: 10 * time.Minute, Duration: 15 * time.Minute}, Events: bus}))
+			Lockout: web.Lockout{Attempts: 3, SourceAttempts: 6, Window: 10 * time.Minute, Duration: 15 * time.Minute}, Events: bus}))
 	svc := counselor.New(counselor.Config{Store: f.store, Registered: func(string) bool { return true }})
 	web.RegisterCounselors(api, svc)
 	web.RegisterCalls(api, web.CallsDeps{Calls: acceptCalls{}, Counselors: onCallLookup{}, Log: zerolog.Nop()})
@@ -193,9 +194,23 @@ func newLoginFixtureWithTTL(t *testing.T, ttl time.Duration) *loginFixture {
 		p, _ := web.PrincipalFrom(r.Context())
 		fmt.Fprint(w, "board for "+p.User)
 	})
-	f.server = httptest.NewServer(api)
+	f.server = httptest.NewServer(withTestSource(api))
 	t.Cleanup(f.server.Close)
 	return f
+}
+
+// testSourceHeader names the client address a test request pretends to
+// come from, so that lockout tests can log in from several addresses.
+const testSourceHeader = "X-Test-Source"
+
+// withTestSource sets the request's remote address from testSourceHeader.
+func withTestSource(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if source := r.Header.Get(testSourceHeader); source != "" {
+			r.RemoteAddr = source + ":40000"
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // browser is an HTTP client with a cookie jar that does not follow
@@ -204,6 +219,8 @@ type browser struct {
 	client *http.Client
 	base   string
 	csrf   string
+	// source, when set, is the client address the requests claim.
+	source string
 }
 
 func (f *loginFixture) browser(t *testing.T) *browser {
@@ -233,6 +250,9 @@ func (b *browser) do(t *testing.T, method, path, contentType, body string, heade
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
+	}
+	if b.source != "" {
+		req.Header.Set(testSourceHeader, b.source)
 	}
 	res, err := b.client.Do(req)
 	if err != nil {
@@ -413,8 +433,8 @@ func TestLoginLockoutAndItsEnd(t *testing.T) {
 	if third.status != http.StatusTooManyRequests || third.header.Get("Retry-After") != "900" {
 		t.Errorf("third failure = %d Retry-After %q, want 429 and 900", third.status, third.header.Get("Retry-After"))
 	}
-	if !strings.Contains(third.body, "try again after") {
-		t.Errorf("429 page lacks when to try again")
+	if !strings.Contains(third.body, "kim is locked here until") || !strings.Contains(third.body, "아이디 kim의") {
+		t.Errorf("429 page does not say that kim is locked from this address:\n%s", third.body)
 	}
 	right := b.postLogin(t, "kim", "kim-pass", "")
 	if right.status != http.StatusTooManyRequests || f.sessions.count() != 0 {
@@ -436,12 +456,91 @@ func TestLoginLockoutAndItsEnd(t *testing.T) {
 func TestLoginLockoutPerSource(t *testing.T) {
 	f := newLoginFixture(t)
 	b := f.browser(t)
-	for _, name := range []string{"ghost1", "ghost2", "ghost3"} {
-		b.postLogin(t, name, "x", "")
+	for i := range 6 {
+		b.postLogin(t, fmt.Sprintf("ghost%d", i), "x", "")
 	}
-	// Another name from the same address is locked too.
-	if res := b.postLogin(t, "park", "park-pass", ""); res.status != http.StatusTooManyRequests {
+	// After source_attempts failures every name from the address is locked.
+	res := b.postLogin(t, "park", "park-pass", "")
+	if res.status != http.StatusTooManyRequests {
 		t.Errorf("login from a locked source = %d, want 429", res.status)
+	}
+	if !strings.Contains(res.body, "every login from it is locked") || !strings.Contains(res.body, "이 주소의 모든 로그인이") {
+		t.Errorf("429 page does not say that the whole address is locked:\n%s", res.body)
+	}
+	if e := waitForEvent(t, f.events, events.LoginLocked); e.Data["scope"] != web.LockScopeSource {
+		t.Errorf("login_locked scope = %q, want source", e.Data["scope"])
+	}
+}
+
+func TestLoginLockoutSparesOtherUsers(t *testing.T) {
+	f := newLoginFixture(t)
+	floor := f.browser(t)
+	floor.source = "10.1.1.1"
+	for range 3 {
+		floor.postLogin(t, "kim", "wrong", "")
+	}
+	if res := floor.postLogin(t, "kim", "kim-pass", ""); res.status != http.StatusTooManyRequests {
+		t.Errorf("kim from the locked address = %d, want 429", res.status)
+	}
+	if e := waitForEvent(t, f.events, events.LoginLocked); e.Data["scope"] != web.LockScopeUser || e.Data["source"] != "10.1.1.1" {
+		t.Errorf("login_locked data = %v, want scope user from 10.1.1.1", e.Data)
+	}
+
+	colleague := f.browser(t)
+	colleague.source = "10.1.1.1"
+	if res := colleague.postLogin(t, "park", "park-pass", ""); res.status != http.StatusSeeOther {
+		t.Errorf("park from the same address = %d, want 303", res.status)
+	}
+	elsewhere := f.browser(t)
+	elsewhere.source = "10.2.2.2"
+	if res := elsewhere.postLogin(t, "kim", "kim-pass", ""); res.status != http.StatusSeeOther {
+		t.Errorf("kim from another address = %d, want 303", res.status)
+	}
+}
+
+func TestLockoutsListAndClear(t *testing.T) {
+	f := newLoginFixture(t)
+	floor := f.browser(t)
+	floor.source = "10.1.1.1"
+	for range 3 {
+		floor.postLogin(t, "kim", "wrong", "")
+	}
+	admin := f.browser(t)
+	admin.login(t, "admin", "admin-pass")
+
+	list := admin.api(t, http.MethodGet, "/api/v1/lockouts", "")
+	var listed struct {
+		Lockouts []map[string]any `json:"lockouts"`
+	}
+	if err := json.Unmarshal([]byte(list.body), &listed); err != nil || list.status != http.StatusOK {
+		t.Fatalf("GET /api/v1/lockouts = %d %s", list.status, list.body)
+	}
+	want := map[string]any{"user": "kim", "source": "10.1.1.1", "scope": "user", "until": "2026-12-05T09:15:00Z"}
+	if len(listed.Lockouts) != 1 || fmt.Sprint(listed.Lockouts[0]) != fmt.Sprint(want) {
+		t.Errorf("lockouts = %v, want %v", listed.Lockouts, want)
+	}
+
+	supervisor := f.browser(t)
+	supervisor.login(t, "park", "park-pass")
+	if res := supervisor.api(t, http.MethodGet, "/api/v1/lockouts", ""); res.status != http.StatusForbidden {
+		t.Errorf("GET /api/v1/lockouts as supervisor = %d, want 403", res.status)
+	}
+	if res := admin.do(t, http.MethodDelete, "/api/v1/lockouts", "", "", nil); res.status != http.StatusForbidden {
+		t.Errorf("DELETE without CSRF = %d, want 403", res.status)
+	}
+
+	cleared := admin.api(t, http.MethodDelete, "/api/v1/lockouts?user=kim&source=10.1.1.1", "")
+	if cleared.status != http.StatusOK || !strings.Contains(cleared.body, `"cleared":1`) {
+		t.Errorf("DELETE /api/v1/lockouts = %d %s, want one cleared", cleared.status, cleared.body)
+	}
+	if res := floor.postLogin(t, "kim", "kim-pass", ""); res.status != http.StatusSeeOther {
+		t.Errorf("kim after the clear = %d, want 303", res.status)
+	}
+	if !slices.Contains(f.sessions.actions(), "lockout_cleared admin") {
+		t.Errorf("audit = %v, want lockout_cleared by admin", f.sessions.actions())
+	}
+	if res := admin.api(t, http.MethodDelete, "/api/v1/lockouts?user=a%0Ab", ""); res.status != http.StatusBadRequest {
+		t.Errorf("DELETE with a control character = %d, want 400", res.status)
 	}
 }
 
@@ -654,12 +753,26 @@ func TestAuditListForAdmin(t *testing.T) {
 func TestLoginPageServesForm(t *testing.T) {
 	f := newLoginFixture(t)
 	res := f.browser(t).do(t, http.MethodGet, "/login?next=/console", "", "", nil)
-	for _, want := range []string{`id="user"`, `id="password"`, `id="login-submit"`, `lang="ko"`, "hl_lang", "/static/app.css", `value="/console"`} {
+	for _, want := range []string{`id="user"`, `id="password"`, `id="login-submit"`, `lang="ko"`, "/static/login.js", "/static/app.css", `value="/console"`, "Goodbye Loneliness 120"} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("login page lacks %s", want)
 		}
 	}
 	if !strings.Contains(strings.Join(res.header.Values("Set-Cookie"), ";"), web.LoginCSRFCookie) {
 		t.Error("login page sets no form token cookie")
+	}
+}
+
+func TestLoginPageSaysLoginEnded(t *testing.T) {
+	f := newLoginFixture(t)
+	b := f.browser(t)
+	ended := b.do(t, http.MethodGet, "/login?next=%2Fconsole&ended=1", "", "", nil)
+	for _, want := range []string{`id="login-notice"`, "로그인이 끝났습니다. 다시 로그인하십시오.", "Your login ended; log in again.", `value="/console"`} {
+		if !strings.Contains(ended.body, want) {
+			t.Errorf("login page with ended=1 lacks %s", want)
+		}
+	}
+	if plain := b.do(t, http.MethodGet, "/login", "", "", nil); strings.Contains(plain.body, `id="login-notice"`) {
+		t.Error("login page without ended=1 says that the login ended")
 	}
 }

@@ -121,6 +121,8 @@ func (a *API) registerAccessRoutes() {
 		a.HandlePublic("POST /login", a.serveLogin)
 		a.HandleRoles("POST /logout", AllRoles, a.serveLogout)
 		a.HandleRoles("GET /api/v1/session", AllRoles, a.serveSession)
+		a.Handle("GET /api/v1/lockouts", a.serveLockouts)
+		a.Handle("DELETE /api/v1/lockouts", a.serveClearLockouts)
 	}
 	if list, ok := a.auditor.(AuditLister); ok {
 		a.Handle("GET /api/v1/audit", func(w http.ResponseWriter, r *http.Request) { a.serveAudit(w, r, list) })
@@ -146,6 +148,10 @@ type loginPage struct {
 	User    string
 	ErrorKO string
 	ErrorEN string
+	// NoticeKO and NoticeEN are an information line, such as that the
+	// previous login ended.
+	NoticeKO string
+	NoticeEN string
 }
 
 // loginMessage is a message of the login page in both languages.
@@ -157,22 +163,37 @@ var (
 	msgBadCSRF       = loginMessage{"로그인 양식이 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도하십시오.", "The login form expired: reload the page and try again."}
 	msgBadLogin      = loginMessage{"아이디 또는 비밀번호가 맞지 않습니다.", "Wrong user name or password."}
 	msgFailed        = loginMessage{"로그인을 처리하지 못했습니다. 잠시 뒤 다시 시도하십시오.", "The login could not be completed: try again in a moment."}
+	msgEnded         = loginMessage{"로그인이 끝났습니다. 다시 로그인하십시오.", "Your login ended; log in again."}
 )
 
-// lockedMessage says when a locked login may try again.
-func lockedMessage(until, now time.Time) loginMessage {
-	minutes := int(math.Ceil(until.Sub(now).Minutes()))
-	at := until.Local().Format("15:04")
+// lockedMessage returns the message that states what is locked, until
+// when, and that an administrator can end the lock early.
+func lockedMessage(lock Lock, now time.Time) loginMessage {
+	minutes := int(math.Ceil(lock.Until.Sub(now).Minutes()))
+	at := lock.Until.Local().Format("15:04")
+	if lock.Scope == LockScopeSource {
+		return loginMessage{
+			ko: fmt.Sprintf("이 주소(%s)에서 로그인 실패가 너무 많아 이 주소의 모든 로그인이 %s까지(약 %d분) 잠겼습니다. 관리자가 잠금을 풀 수 있습니다.", lock.Source, at, minutes),
+			en: fmt.Sprintf("Too many failed logins from this address (%s): every login from it is locked until %s (about %d minutes). An administrator can clear the lock.", lock.Source, at, minutes),
+		}
+	}
 	return loginMessage{
-		ko: fmt.Sprintf("로그인 실패가 너무 많아 잠겼습니다. %s 이후(약 %d분 뒤)에 다시 시도하십시오.", at, minutes),
-		en: fmt.Sprintf("Too many failed logins: try again after %s (in about %d minutes).", at, minutes),
+		ko: fmt.Sprintf("이 주소(%s)에서 아이디 %s의 로그인 실패가 너무 많아 %s까지(약 %d분) 잠겼습니다. 관리자가 잠금을 풀 수 있습니다.", lock.Source, lock.User, at, minutes),
+		en: fmt.Sprintf("Too many failed logins for %s from this address (%s): %s is locked here until %s (about %d minutes). An administrator can clear the lock.", lock.User, lock.Source, lock.User, at, minutes),
 	}
 }
 
 // serveLoginForm shows the login form with a fresh or reused form token.
+// With ended=1, which the pages add when their session ended, the form
+// states that the login ended.
 func (a *API) serveLoginForm(w http.ResponseWriter, r *http.Request) {
-	next, _ := localPath(r.URL.Query().Get("next"))
-	a.renderLogin(w, r, http.StatusOK, loginPage{Next: next}, nil)
+	query := r.URL.Query()
+	next, _ := localPath(query.Get("next"))
+	page := loginPage{Next: next}
+	if query.Get("ended") == "1" {
+		page.NoticeKO, page.NoticeEN = msgEnded.ko, msgEnded.en
+	}
+	a.renderLogin(w, r, http.StatusOK, page, nil)
 }
 
 // renderLogin writes the login page with status and message. It sets the
@@ -190,9 +211,12 @@ func (a *API) renderLogin(w http.ResponseWriter, r *http.Request, status int, pa
 	if message != nil {
 		page.ErrorKO, page.ErrorEN = message.ko, message.en
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Frame-Options", "DENY")
+	header := w.Header()
+	for name, value := range securityHeaders {
+		header.Set(name, value)
+	}
+	header.Set("Content-Type", "text/html; charset=utf-8")
+	header.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	if err := loginTemplate.Execute(w, page); err != nil {
 		a.log.Error().Err(err).Msg("rendering the login page failed")
@@ -230,10 +254,8 @@ func (a *API) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	now := a.now()
-	keys := lockoutKeys(attempt)
-	if until, locked := a.login.lockout.locked(now, keys...); locked {
-		a.rejectLocked(w, r, attempt, page, until, false)
+	if lock, locked := a.login.lockout.locked(a.now(), attempt.user, attempt.source); locked {
+		a.rejectLocked(w, r, attempt, page, lock, false)
 		return
 	}
 	user, ok := a.checkPassword(attempt)
@@ -262,40 +284,41 @@ func (a *API) checkPassword(attempt loginAttempt) (User, bool) {
 	return user, err == nil
 }
 
-// rejectLogin answers a wrong password, and locks when this failure
-// reaches web.lockout.attempts.
+// rejectLogin responds to a wrong password, and locks when this failure
+// reaches web.lockout.attempts for the name from this address or
+// web.lockout.source_attempts for the address.
 func (a *API) rejectLogin(w http.ResponseWriter, r *http.Request, attempt loginAttempt, page loginPage) {
 	now := a.now()
 	a.audit(r, records.AuditEntry{User: attempt.user, Source: attempt.source, Action: AuditLoginFailed})
 	a.log.Info().Str("user", attempt.user).Str("source", attempt.source).Msg("login failed: wrong user name or password")
 
-	lockedKeys, until := a.login.lockout.fail(now, lockoutKeys(attempt)...)
-	if len(lockedKeys) == 0 {
+	started := a.login.lockout.fail(now, attempt.user, attempt.source)
+	if len(started) == 0 {
 		a.renderLogin(w, r, http.StatusUnauthorized, page, &msgBadLogin)
 		return
 	}
-	for _, key := range lockedKeys {
-		scope, _, _ := strings.Cut(key, ":")
+	for _, lock := range started {
 		a.login.events.Publish(events.Event{At: now, Type: events.LoginLocked, Data: map[string]string{
-			"user": attempt.user, "source": attempt.source, "scope": scope, "until": until.UTC().Format(time.RFC3339),
+			"user": attempt.user, "source": attempt.source, "scope": lock.Scope, "until": lock.Until.UTC().Format(time.RFC3339),
 		}})
 	}
-	a.rejectLocked(w, r, attempt, page, until, true)
+	// The widest lock is the one to report: it also stops other names.
+	a.rejectLocked(w, r, attempt, page, started[len(started)-1], true)
 }
 
-// rejectLocked answers 429 to a login for a locked name or source.
-func (a *API) rejectLocked(w http.ResponseWriter, r *http.Request, attempt loginAttempt, page loginPage, until time.Time, started bool) {
+// rejectLocked responds 429 to a login for a locked name or source.
+func (a *API) rejectLocked(w http.ResponseWriter, r *http.Request, attempt loginAttempt, page loginPage, lock Lock, started bool) {
 	now := a.now()
-	detail := "locked until " + until.UTC().Format(time.RFC3339)
+	detail := lock.Scope + " locked until " + lock.Until.UTC().Format(time.RFC3339)
 	a.audit(r, records.AuditEntry{User: attempt.user, Source: attempt.source, Action: AuditLoginLocked, Detail: detail})
 	message := "login rejected: locked after repeated failures"
 	if started {
 		message = "login locked after repeated failures"
 	}
-	a.log.Warn().Str("user", attempt.user).Str("source", attempt.source).Time("until", until).Msg(message)
+	a.log.Warn().Str("user", attempt.user).Str("source", attempt.source).Str("scope", lock.Scope).Time("until", lock.Until).Msg(message)
 
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(until.Sub(now).Seconds()))))
-	locked := lockedMessage(until, now)
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(lock.Until.Sub(now).Seconds()))))
+	locked := lockedMessage(lock, now)
 	a.renderLogin(w, r, http.StatusTooManyRequests, page, &locked)
 }
 
@@ -310,7 +333,7 @@ func (a *API) startSession(w http.ResponseWriter, r *http.Request, attempt login
 		a.renderLogin(w, r, http.StatusInternalServerError, loginPage{Next: attempt.next, User: attempt.user}, &msgFailed)
 		return
 	}
-	a.login.lockout.succeed(userLockoutKey(attempt.user))
+	a.login.lockout.succeed(user.Name, attempt.source)
 	a.endPreviousSession(r)
 
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", MaxAge: int(a.login.ttl.Seconds()),
@@ -389,12 +412,6 @@ func loginCSRFMatches(r *http.Request) bool {
 	given := r.PostFormValue(csrfFormField)
 	return given != "" && subtle.ConstantTimeCompare([]byte(given), []byte(cookie.Value)) == 1
 }
-
-func lockoutKeys(attempt loginAttempt) []string {
-	return []string{userLockoutKey(attempt.user), "source:" + attempt.source}
-}
-
-func userLockoutKey(name string) string { return "user:" + name }
 
 // localPath returns next when it is a path on this server, so that a
 // login link cannot send the browser elsewhere.

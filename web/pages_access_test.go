@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +30,7 @@ func newPagesFixture(t *testing.T) *loginFixture {
 		web.WithLogin(web.LoginConfig{Users: users, Sessions: f.sessions, SessionTTL: time.Hour,
 			Lockout: web.Lockout{Attempts: 3, Window: 10 * time.Minute, Duration: 15 * time.Minute}}))
 	web.RegisterPages(api)
-	f.server = httptest.NewServer(api)
+	f.server = httptest.NewServer(withTestSource(api))
 	t.Cleanup(f.server.Close)
 	return f
 }
@@ -89,5 +91,52 @@ func TestPagesFollowRoles(t *testing.T) {
 				t.Errorf("GET / as %s goes to %q, want %q", tt.user, res.location, tt.home)
 			}
 		})
+	}
+}
+
+func TestWrongRoleGetsForbiddenPage(t *testing.T) {
+	f := newPagesFixture(t)
+	b := f.browser(t)
+	b.login(t, "kim", "kim-pass")
+
+	res := b.do(t, http.MethodGet, "/board", "", "", nil)
+	if res.status != http.StatusForbidden {
+		t.Fatalf("GET /board as counselor = %d, want 403", res.status)
+	}
+	if got := res.header.Get("Content-Type"); got != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type = %q, want HTML", got)
+	}
+	if got := res.header.Get("Content-Security-Policy"); !strings.Contains(got, "default-src 'self'") {
+		t.Errorf("Content-Security-Policy = %q, want the pages' policy", got)
+	}
+	for _, want := range []string{
+		`<html lang="ko">`, "이 화면을 열 권한이 없습니다", "You may not open this page.",
+		"kim(상담사)", "감독자, 관리자", `id="forbidden-home" class="hl-btn" href="/console"`,
+		`action="/logout"`, `name="csrf" value="` + b.csrf + `"`, "/static/app.css",
+	} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("forbidden page lacks %s", want)
+		}
+	}
+
+	// The page's logout form works with the token it carries.
+	form := url.Values{"csrf": {b.csrf}}.Encode()
+	if out := b.do(t, http.MethodPost, "/logout", "application/x-www-form-urlencoded", form, nil); out.status != http.StatusSeeOther {
+		t.Errorf("logout from the forbidden page = %d, want 303", out.status)
+	}
+}
+
+func TestWrongRoleOnJSONRouteGetsJSON(t *testing.T) {
+	f := newPagesFixture(t)
+	b := f.browser(t)
+	b.login(t, "choi", "choi-pass")
+
+	res := b.api(t, http.MethodGet, "/api/v1/audit", "")
+	if res.status != http.StatusForbidden {
+		t.Fatalf("GET /api/v1/audit as followup = %d, want 403", res.status)
+	}
+	var body map[string]string
+	if err := json.Unmarshal([]byte(res.body), &body); err != nil || !strings.Contains(body["error"], "role followup may not use") {
+		t.Errorf("403 body = %q, want a JSON error naming the role", res.body)
 	}
 }

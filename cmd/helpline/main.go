@@ -8,7 +8,7 @@
 //	helpline records export [--config PATH] [--since TIME] [--format jsonl|csv] [--reveal]
 //	helpline records events [--config PATH] [--since TIME] [--format text|jsonl]
 //	helpline records callbacks [--config PATH] [--reveal]
-//	helpline web hash-password < password
+//	helpline web hash-password
 //	helpline records purge [--config PATH] [--older-than-days N]
 //
 // Exit status: 0 on success, 1 when the server fails while running, 2 for
@@ -50,8 +50,9 @@ Usage:
       Print callback tasks and their attempts as JSON lines. Numbers are
       masked unless --reveal.
   helpline web hash-password
-      Read one password line from standard input and print its argon2id
-      hash for web.users[].password_hash.
+      Print the argon2id hash of a new password (at least 10 characters)
+      for web.users[].password_hash. On a terminal it asks twice without
+      echoing; otherwise it reads one line from standard input.
   helpline records purge [--config PATH] [--older-than-days N]
       Anonymize the calls that ended more than N days ago (default
       records.retention_days): callers' numbers and counselors' notes are
@@ -97,7 +98,7 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	case args[0] == "records":
 		err = fmt.Errorf("%w: records needs a subcommand: export, events, callbacks or purge", errUsage)
 	case args[0] == "web" && len(args) > 1 && args[1] == "hash-password":
-		err = hashPassword(args[2:], stdin, stdout)
+		err = hashPassword(args[2:], stdin, stdout, stderr)
 	case args[0] == "web":
 		err = fmt.Errorf("%w: web needs a subcommand: hash-password", errUsage)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
@@ -113,6 +114,10 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	return exitStatus(err, stderr)
 }
 
+// usageHint follows a usage error, in place of the whole usage text that
+// would push the error off the screen.
+const usageHint = "Run 'helpline --help' to see the commands and their flags."
+
 // exitStatus prints err and maps it to an exit status.
 func exitStatus(err error, stderr io.Writer) int {
 	switch {
@@ -121,7 +126,7 @@ func exitStatus(err error, stderr io.Writer) int {
 	case errors.Is(err, errUsage), errors.Is(err, errConfig):
 		fmt.Fprintf(stderr, "helpline: %v\n", err)
 		if errors.Is(err, errUsage) {
-			fmt.Fprint(stderr, "\n"+usageText)
+			fmt.Fprintln(stderr, usageHint)
 		}
 		return exitUsage
 	default:

@@ -103,3 +103,36 @@ func TestMissingRecordsKeyExitsWithStatus2(t *testing.T) {
 		t.Errorf("the server created %s although it did not start", dataDir)
 	}
 }
+
+func TestUsageErrorIsLastLine(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"purge flag", []string{"records", "purge", "--older-than-days", "x"}, "records purge"},
+		{"hash-password argument", []string{"web", "hash-password", "secret"}, "takes no arguments"},
+		{"records without subcommand", []string{"records"}, "records needs a subcommand"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tt.args, &stdout, &stderr); code != exitUsage {
+				t.Errorf("exit status = %d, want %d", code, exitUsage)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("stderr has %d lines, want the error and the help hint:\n%s", len(lines), stderr.String())
+			}
+			if !strings.HasPrefix(lines[0], "helpline: ") || !strings.Contains(lines[0], tt.want) {
+				t.Errorf("first line %q, want the error naming %q", lines[0], tt.want)
+			}
+			if lines[1] != usageHint {
+				t.Errorf("last line %q, want %q", lines[1], usageHint)
+			}
+			if strings.Contains(stderr.String(), "Usage:") {
+				t.Error("a usage error prints the whole usage text")
+			}
+		})
+	}
+}

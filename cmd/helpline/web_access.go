@@ -3,13 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"helpline/config"
 	"helpline/events"
@@ -44,8 +48,9 @@ func accessOptions(cfg *config.Config, store *records.Store, bus events.Publishe
 			Users:      users,
 			Sessions:   store,
 			SessionTTL: cfg.Web.SessionTTL,
-			Lockout:    web.Lockout{Attempts: cfg.Web.Lockout.Attempts, Window: cfg.Web.Lockout.Window, Duration: cfg.Web.Lockout.Duration},
-			Events:     bus,
+			Lockout: web.Lockout{Attempts: cfg.Web.Lockout.Attempts, SourceAttempts: cfg.Web.Lockout.SourceAttempts,
+				Window: cfg.Web.Lockout.Window, Duration: cfg.Web.Lockout.Duration},
+			Events: bus,
 		}),
 	}
 }
@@ -82,27 +87,114 @@ func warnAboutDemoUsers(cfg *config.Config, log zerolog.Logger) {
 	}
 }
 
-// hashPassword reads one password line from stdin and prints its argon2id
-// hash, for web.users[].password_hash.
-func hashPassword(args []string, stdin io.Reader, stdout io.Writer) error {
+// minPasswordLength is the fewest characters a new web password may
+// have. Logins lock after a few failures, so 10 characters resist online
+// guessing; the argon2id hash slows offline guessing.
+const minPasswordLength = 10
+
+// hashPassword reads a new password and prints its argon2id hash, for
+// web.users[].password_hash. On a terminal it prompts on stderr and reads
+// the password twice without echo; otherwise it reads one line, for
+// scripts.
+func hashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
-		return fmt.Errorf("%w: web hash-password takes no arguments: type the password on standard input", errUsage)
+		return fmt.Errorf("%w: web hash-password takes no arguments: type the password when asked, or pipe it in", errUsage)
 	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, password.MaxLength+2)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the password from standard input: %w", err)
+	var secret string
+	var err error
+	if tty, ok := terminalOf(stdin); ok {
+		secret, err = promptPassword(tty, stderr)
+	} else {
+		secret, err = readPasswordLine(stdin)
 	}
-	if !strings.HasSuffix(line, "\n") && len(line) > password.MaxLength {
-		return fmt.Errorf("%w: the password is longer than %d bytes: use a shorter one", errUsage, password.MaxLength)
+	if err != nil {
+		return err
 	}
-	secret := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if secret == "" {
-		return fmt.Errorf("%w: no password on standard input: type it and press Enter, or pipe it in", errUsage)
+	if err := checkNewPassword(secret); err != nil {
+		return err
 	}
+
 	hash, err := password.Hash(secret)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	_, err = fmt.Fprintln(stdout, hash)
 	return err
+}
+
+// terminal reads a line that the user types without showing it.
+type terminal interface {
+	ReadSecret() ([]byte, error)
+}
+
+// fileTerminal is a terminal on a file descriptor, such as standard input.
+type fileTerminal struct{ fd int }
+
+func (t fileTerminal) ReadSecret() ([]byte, error) { return term.ReadPassword(t.fd) }
+
+// terminalOf returns the terminal behind stdin, if it is one.
+func terminalOf(stdin io.Reader) (terminal, bool) {
+	if tty, ok := stdin.(terminal); ok {
+		return tty, true
+	}
+	file, ok := stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(file.Fd())) {
+		return nil, false
+	}
+	return fileTerminal{fd: int(file.Fd())}, true
+}
+
+// promptPassword prompts for the password twice on tty, with the prompts on
+// stderr, and returns it when both entries match.
+func promptPassword(tty terminal, stderr io.Writer) (string, error) {
+	fmt.Fprintf(stderr, "New web password (at least %d characters): ", minPasswordLength)
+	first, err := tty.ReadSecret()
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	if err := checkNewPassword(string(first)); err != nil {
+		return "", err
+	}
+
+	fmt.Fprint(stderr, "Type it again: ")
+	second, err := tty.ReadSecret()
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	if subtle.ConstantTimeCompare(first, second) != 1 {
+		return "", fmt.Errorf("%w: the two passwords differ: run the command again and type the same password twice", errUsage)
+	}
+	return string(first), nil
+}
+
+// readPasswordLine reads one line from a pipe or file.
+func readPasswordLine(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(stdin, password.MaxLength+2)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	if !strings.HasSuffix(line, "\n") && len(line) > password.MaxLength {
+		return "", fmt.Errorf("%w: the password is longer than %d bytes: use a shorter one", errUsage, password.MaxLength)
+	}
+	secret := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if secret == "" {
+		return "", fmt.Errorf("%w: no password on standard input: pipe one line in, or run the command on a terminal to be asked", errUsage)
+	}
+	return secret, nil
+}
+
+// checkNewPassword rejects a password that is empty, too short or too
+// long.
+func checkNewPassword(secret string) error {
+	switch length := utf8.RuneCountInString(secret); {
+	case secret == "":
+		return fmt.Errorf("%w: the password is empty: type one of at least %d characters", errUsage, minPasswordLength)
+	case length < minPasswordLength:
+		return fmt.Errorf("%w: the password has %d characters: use at least %d, such as a phrase of a few words", errUsage, length, minPasswordLength)
+	case len(secret) > password.MaxLength:
+		return fmt.Errorf("%w: the password is longer than %d bytes: use a shorter one", errUsage, password.MaxLength)
+	}
+	return nil
 }

@@ -36,7 +36,7 @@ import (
 
 func TestHashPasswordPrintsArgon2id(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	status := runWithInput([]string{"web", "hash-password"}, strings.NewReader("kim-demo\n"), &stdout, &stderr)
+	status := runWithInput([]string{"web", "hash-password"}, strings.NewReader("kim-demo-passphrase\n"), &stdout, &stderr)
 	if status != exitOK {
 		t.Fatalf("exit status = %d, want 0: %s", status, stderr.String())
 	}
@@ -44,7 +44,7 @@ func TestHashPasswordPrintsArgon2id(t *testing.T) {
 	if !strings.HasPrefix(hash, "$argon2id$v=19$m=65536,t=3,p=4$") {
 		t.Errorf("output = %q, want an argon2id hash", hash)
 	}
-	if err := password.Verify(hash, "kim-demo"); err != nil {
+	if err := password.Verify(hash, "kim-demo-passphrase"); err != nil {
 		t.Errorf("the printed hash does not verify the password: %v", err)
 	}
 }
@@ -58,6 +58,8 @@ func TestHashPasswordBadInput(t *testing.T) {
 	}{
 		{"empty input", []string{"web", "hash-password"}, "", "no password on standard input"},
 		{"empty line", []string{"web", "hash-password"}, "\n", "no password on standard input"},
+		{"short", []string{"web", "hash-password"}, "kim-demo\n", "the password has 8 characters: use at least 10"},
+		{"short in Korean", []string{"web", "hash-password"}, "외로움안녕비밀번호\n", "the password has 9 characters: use at least 10"},
 		{"too long", []string{"web", "hash-password"}, strings.Repeat("x", password.MaxLength+1), "longer than 1024 bytes"},
 		{"argument", []string{"web", "hash-password", "secret"}, "x\n", "takes no arguments"},
 		{"no subcommand", []string{"web"}, "", "web needs a subcommand: hash-password"},
@@ -74,6 +76,70 @@ func TestHashPasswordBadInput(t *testing.T) {
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("stdout = %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
+
+// fakeTerminal is standard input on a terminal: it returns the typed
+// lines one per ReadSecret and counts the reads.
+type fakeTerminal struct {
+	strings.Reader
+	typed []string
+	reads int
+}
+
+func (f *fakeTerminal) ReadSecret() ([]byte, error) {
+	if f.reads >= len(f.typed) {
+		return nil, io.EOF
+	}
+	f.reads++
+	return []byte(f.typed[f.reads-1]), nil
+}
+
+func TestHashPasswordOnTerminal(t *testing.T) {
+	tests := []struct {
+		name    string
+		typed   []string
+		status  int
+		message string
+		reads   int
+	}{
+		{"matching", []string{"a long passphrase", "a long passphrase"}, exitOK, "", 2},
+		{"differing", []string{"a long passphrase", "a long passphrase!"}, exitUsage, "the two passwords differ", 2},
+		{"short", []string{"short"}, exitUsage, "the password has 5 characters: use at least 10", 1},
+		{"closed", nil, exitFailure, "reading the password from the terminal", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tty := &fakeTerminal{typed: tt.typed}
+			var stdout, stderr bytes.Buffer
+			status := runWithInput([]string{"web", "hash-password"}, tty, &stdout, &stderr)
+
+			if status != tt.status {
+				t.Errorf("exit status = %d, want %d: %s", status, tt.status, stderr.String())
+			}
+			if tty.reads != tt.reads {
+				t.Errorf("terminal read %d times, want %d", tty.reads, tt.reads)
+			}
+			if !strings.Contains(stderr.String(), "New web password (at least 10 characters): ") {
+				t.Errorf("stderr %q lacks the prompt", stderr.String())
+			}
+			if tt.status != exitOK {
+				if !strings.Contains(stderr.String(), tt.message) {
+					t.Errorf("stderr %q lacks %q", stderr.String(), tt.message)
+				}
+				if stdout.Len() != 0 {
+					t.Errorf("stdout = %q, want nothing", stdout.String())
+				}
+				return
+			}
+			if !strings.Contains(stderr.String(), "Type it again: ") {
+				t.Errorf("stderr %q lacks the second prompt", stderr.String())
+			}
+			hash := strings.TrimSpace(stdout.String())
+			if err := password.Verify(hash, "a long passphrase"); err != nil {
+				t.Errorf("stdout %q is not a hash of the typed password: %v", stdout.String(), err)
 			}
 		})
 	}

@@ -7,6 +7,11 @@ const DEFAULT_LANG = "ko";
 // How long to wait before opening a stream again after the browser closed
 // it for good (an HTTP error status stops EventSource's own reconnection).
 const STREAM_REOPEN_MS = 5000;
+// How long a success notice shows before it fades; errors stay until
+// closed or until the next successful action.
+const SUCCESS_NOTICE_MS = 5000;
+// How long the fade of a success notice takes; app.css has the same time.
+const NOTICE_FADE_MS = 600;
 
 const dictionaries = {
   ko: {
@@ -25,6 +30,13 @@ const dictionaries = {
     "conn.lost": "연결 끊김, 다시 연결 중…",
     "error.network": "서버에 연결하지 못했습니다. 네트워크를 확인하고 다시 시도하십시오.",
     "error.status": "요청이 실패했습니다 (HTTP {status}).",
+    "error.400": "입력을 확인하십시오",
+    "error.403": "권한이 없습니다",
+    "error.404": "찾을 수 없습니다",
+    "error.409": "지금 상태에서는 할 수 없습니다",
+    "error.429": "요청이 너무 많습니다. 잠시 뒤 다시 시도하십시오",
+    "error.5xx": "서버 오류입니다. 잠시 뒤 다시 시도하십시오",
+    "notice.close": "닫기",
     "dialog.ok": "확인",
     "dialog.cancel": "취소",
     "dialog.required": "값을 입력하십시오.",
@@ -239,7 +251,7 @@ const dictionaries = {
     "done.close": "종결했습니다.",
   },
   en: {
-    "app.name": "Loneliness Helpline 120",
+    "app.name": "Goodbye Loneliness 120",
     "nav.board": "Board",
     "nav.console": "Console",
     "nav.followups": "Follow-ups",
@@ -254,6 +266,13 @@ const dictionaries = {
     "conn.lost": "Disconnected, reconnecting…",
     "error.network": "Could not reach the server. Check the network and try again.",
     "error.status": "The request failed (HTTP {status}).",
+    "error.400": "Check the input",
+    "error.403": "Not allowed",
+    "error.404": "Not found",
+    "error.409": "Not possible in the current state",
+    "error.429": "Too many requests; try again in a moment",
+    "error.5xx": "Server error; try again in a moment",
+    "notice.close": "Close",
     "dialog.ok": "OK",
     "dialog.cancel": "Cancel",
     "dialog.required": "Enter a value.",
@@ -568,18 +587,32 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-// ApiError is a failed request: message is the server's {"error"} text or
-// a generic one, status the HTTP status (0 for a network failure).
+// ApiError is a failed request. status is the HTTP status (0 for a
+// network failure), summary a short explanation of the status in the page's
+// language, detail the server's {"error"} text or a generic one, and
+// message the summary followed by the detail.
 export class ApiError extends Error {
-  constructor(status, message) {
-    super(message);
+  constructor(status, detail) {
+    const summary = statusSummary(status);
+    super(summary ? `${summary}: ${detail}` : detail);
     this.status = status;
+    this.summary = summary;
+    this.detail = detail;
   }
+}
+
+// Returns the short explanation of an HTTP error status, or "" for a
+// status without one.
+function statusSummary(status) {
+  if (status >= 500) return t("error.5xx");
+  if ([400, 403, 404, 409, 429].includes(status)) return t(`error.${status}`);
+  return "";
 }
 
 // Sends a JSON request with the session cookie and, for every method but
 // GET, the X-CSRF-Token header. It resolves to the decoded JSON body and
-// rejects with ApiError. A 401 sends the browser to the login page.
+// rejects with ApiError. A 401 means the session ended, so the browser
+// goes to the login page at once.
 export async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (method !== "GET" && session?.csrf_token) headers["X-CSRF-Token"] = session.csrf_token;
@@ -598,7 +631,7 @@ export async function api(method, path, body) {
   }
 
   if (response.status === 401) {
-    goToLogin();
+    loginEnded();
     throw new ApiError(401, t("error.status", { status: 401 }));
   }
   const data = await response.json().catch(() => null);
@@ -608,39 +641,104 @@ export async function api(method, path, body) {
   return data;
 }
 
-function goToLogin() {
+// Set once the page is on its way to the login page, so that later
+// failures neither navigate again nor show notices.
+let leaving = false;
+
+// Opens the login page with this page as next and ended=1, so that the
+// login page states why it opened.
+function loginEnded() {
+  if (leaving) return;
+  leaving = true;
   const next = location.pathname + location.search;
-  location.assign(`/login?next=${encodeURIComponent(next)}`);
+  location.assign(`/login?next=${encodeURIComponent(next)}&ended=1`);
 }
 
 // Runs request and shows its error in #notice; returns the result, or
-// undefined after an error. success, when set, is shown on success.
+// undefined after an error. success, when set, is shown on success;
+// without it a success removes an error notice.
 export async function act(request, success) {
   try {
     const result = await request();
-    if (success) notify(success, false);
+    if (success) {
+      notify(success, false);
+    } else {
+      clearErrorNotice();
+    }
     return result;
   } catch (error) {
-    notify(error.message, true);
+    notify(error, true);
     return undefined;
   }
 }
 
-// Shows message in the page's #notice region: red for errors, green
-// otherwise. The region is a live region, so screen readers read it.
+// The notice #notice shows: its message text, whether it is an error,
+// and a serial number that lets a fade timer check that it is still shown.
+let shownNotice = { text: "", isError: false, serial: 0 };
+
+// Shows message, a string or an Error, in the page's #notice region under
+// the header, with a close button. An error is red and stays until closed
+// or replaced by the next message; a success note is green and fades
+// after SUCCESS_NOTICE_MS. An ApiError shows its status explanation
+// first and the server's text after it. The region is a live region, so
+// screen readers read it.
 export function notify(message, isError) {
   const notice = document.getElementById("notice");
-  if (!notice) return;
+  if (!notice || leaving) return;
+  const text = message instanceof Error ? message.message : String(message);
+  const serial = shownNotice.serial + 1;
+  shownNotice = { text, isError, serial };
+
   notice.className = isError ? "hl-banner hl-error" : "hl-banner hl-ok";
   notice.setAttribute("role", isError ? "alert" : "status");
-  notice.textContent = message;
+  notice.replaceChildren(noticeBody(message), noticeCloseButton(notice));
   notice.hidden = false;
+
+  if (!isError) {
+    setTimeout(() => {
+      if (shownNotice.serial !== serial) return;
+      notice.classList.add("hl-fading");
+      setTimeout(() => {
+        if (shownNotice.serial === serial) hideNotice(notice);
+      }, NOTICE_FADE_MS);
+    }, SUCCESS_NOTICE_MS);
+  }
+}
+
+// Returns the text part of a notice: for an ApiError with a status
+// explanation, the explanation in bold and the server's text after it.
+function noticeBody(message) {
+  if (message instanceof ApiError && message.summary) {
+    return el("p", { class: "hl-notice-text" },
+      el("strong", { class: "hl-notice-summary" }, message.summary), " ",
+      el("span", { class: "hl-notice-detail" }, message.detail));
+  }
+  const text = message instanceof Error ? message.message : String(message);
+  return el("p", { class: "hl-notice-text" }, text);
+}
+
+function noticeCloseButton(notice) {
+  return el("button", { type: "button", class: "hl-notice-close", onclick: () => hideNotice(notice) }, t("notice.close"));
+}
+
+function hideNotice(notice) {
+  notice.hidden = true;
+  notice.classList.remove("hl-fading");
+  notice.replaceChildren();
+  shownNotice = { text: "", isError: false, serial: shownNotice.serial + 1 };
 }
 
 // Hides #notice when it still shows message, and leaves a newer message.
 export function clearNotice(message) {
   const notice = document.getElementById("notice");
-  if (notice && notice.textContent === message) notice.hidden = true;
+  const text = message instanceof Error ? message.message : String(message);
+  if (notice && !notice.hidden && shownNotice.text === text) hideNotice(notice);
+}
+
+// Hides #notice when it shows an error.
+function clearErrorNotice() {
+  const notice = document.getElementById("notice");
+  if (notice && !notice.hidden && shownNotice.isError) hideNotice(notice);
 }
 
 export function currentSession() {
@@ -673,6 +771,13 @@ export function initHeader(page) {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
   }
 
+  // The tab's title names the page and the service.
+  const title = document.querySelector("title[data-i18n]");
+  const drawTitle = () => {
+    if (title) document.title = `${t(title.dataset.i18n)} · ${t("app.name")}`;
+  };
+  onLangChange(drawTitle);
+
   const who = document.getElementById("who");
   const drawWho = () => {
     if (who && session) who.textContent = t("nav.who", { user: session.user, role: tv("role", session.role) });
@@ -687,20 +792,25 @@ export function initHeader(page) {
       headers: { "X-CSRF-Token": session?.csrf_token ?? "" },
       credentials: "same-origin",
     }).catch(() => null);
+    leaving = true;
     location.assign("/login");
   });
 
   applyI18n(document);
+  drawTitle();
 }
 
 // Opens an EventSource on path and calls onData with the parsed JSON of
 // each event named eventName. While the connection is down #conn-status
 // shows the reconnecting banner. An "unavailable" event (a store of the
 // server failed) shows its error in #notice until the next snapshot, so
-// that the page does not pass off old figures as current. EventSource reconnects by itself after a
-// network failure (the server sends retry: 2000). When the browser gives
-// up, after an HTTP error status, the stream is opened again later, or the
-// login page opens when the session has ended.
+// that the page does not pass off old figures as current.
+// After every connection error the page requests GET /api/v1/session: a 401
+// means the session ended (logout elsewhere, expiry), and the login page
+// opens at once. Otherwise EventSource reconnects by itself after a
+// network failure (the server sends retry: 2000), and a stream that the
+// browser closed for good, after an HTTP error status, is opened again
+// after STREAM_REOPEN_MS.
 export function openStream(path, eventName, onData) {
   const banner = document.getElementById("conn-status");
   const showBanner = (down) => {
@@ -727,6 +837,7 @@ export function openStream(path, eventName, onData) {
   };
 
   let source;
+  let checking = false;
   const connect = () => {
     source = new EventSource(path, { withCredentials: true });
     source.addEventListener("open", () => showBanner(false));
@@ -743,19 +854,27 @@ export function openStream(path, eventName, onData) {
       onData(data);
     });
     source.addEventListener("error", () => {
+      if (leaving) return;
       showBanner(true);
-      if (source.readyState === EventSource.CLOSED) {
-        setTimeout(reopen, STREAM_REOPEN_MS);
-      }
+      checkSession();
     });
   };
-  const reopen = async () => {
+  // Asks whether the session still lives; api() opens the login page on
+  // 401. A closed stream is opened again later.
+  const checkSession = async () => {
+    if (checking) return;
+    checking = true;
     try {
       await api("GET", "/api/v1/session");
     } catch (error) {
       if (error.status === 401) return;
+    } finally {
+      checking = false;
     }
-    connect();
+    if (source.readyState === EventSource.CLOSED) setTimeout(reopen, STREAM_REOPEN_MS);
+  };
+  const reopen = () => {
+    if (!leaving && source.readyState === EventSource.CLOSED) connect();
   };
 
   onLangChange(() => {
