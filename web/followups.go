@@ -276,7 +276,7 @@ func (h *followUpHandlers) reveal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.deps.Audit(r, AuditRevealNumber, id, "")
-	WriteJSON(w, http.StatusOK, map[string]string{"number": number})
+	WriteJSON(w, http.StatusOK, map[string]string{"number": number, "formatted": records.FormatNumber(number)})
 }
 
 // exportQueryKeys are the list filters, reveal and lang.

@@ -421,8 +421,8 @@ func TestRevealFollowUpNumber(t *testing.T) {
 	id := f.saveHomeVisit(t, "call-1", homeVisitBody)
 
 	rec := f.do(t, http.MethodPost, "/api/v1/followups/"+id+"/reveal", "")
-	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"number":"01012345678"}` {
-		t.Errorf("reveal = %d %s, want the full number", rec.Code, rec.Body)
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"formatted":"010-1234-5678","number":"01012345678"}` {
+		t.Errorf("reveal = %d %s, want the full number, plain and grouped", rec.Code, rec.Body)
 	}
 	if actions := f.actions(); actions[len(actions)-1] != "reveal_number" {
 		t.Errorf("audit = %v, want reveal_number last", actions)
