@@ -90,9 +90,9 @@ func followUpCells(task FollowUp, opts FollowUpCSVOptions) []string {
 }
 
 // FollowUpNumber returns the number of task as a list or an export shows
-// it: masked as MaskNumber does unless reveal is set, then grouped as
-// FormatNumber does; "undecryptable" when it did not decrypt, and
-// "withheld" when there is none.
+// it. The number is masked as MaskNumber does, or with reveal grouped as
+// FormatNumber does. A number that did not decrypt is "undecryptable",
+// and a missing one "withheld".
 func FollowUpNumber(task FollowUp, reveal bool) string {
 	switch {
 	case task.NumberErr != nil:

@@ -128,9 +128,10 @@ func maskGroups(groups []string) string {
 }
 
 // FormatNumber writes a caller number in its usual dashed groups after
-// normalising it: 010-1234-5678 for a mobile number, 02-123-4567 or
-// 02-1234-5678 for Seoul, 031-123-4567 or 031-1234-5678 for other area
-// codes and 070 numbers, 0505-123-4567 for 050X numbers, and 1588-1234 for an 8-digit service number.
+// normalising it. A mobile number becomes 010-1234-5678, a Seoul number
+// 02-123-4567 or 02-1234-5678, and another area code or 070 number
+// 031-123-4567 or 031-1234-5678. A 050X number becomes 0505-123-4567, and
+// an 8-digit service number 1588-1234.
 // Other numbers keep their digits, with a dash before the last 4 digits
 // when they have more than 4, so that a spreadsheet keeps a leading zero.
 // A number without digits returns "".

@@ -41,7 +41,7 @@ const (
 	AlertLongWait        = "long_wait"
 	AlertNoCounselor     = "no_counselor"
 	// AlertNoAvailable is callers waiting while counselors are logged in
-	// but every one of them is on break, so nobody will be offered a call.
+	// but every one of them is on break, so no call can be offered.
 	AlertNoAvailable = "no_available"
 	AlertMissedPause = "missed_pause"
 )

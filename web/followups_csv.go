@@ -25,7 +25,8 @@ var koreanFollowUpHeader = []string{
 
 // koreanFollowUpValues translates the stored English codes of an export
 // with lang=ko, by column. A value missing here is written as stored, so
-// free text such as an outcome a person typed is never changed.
+// free text such as a typed outcome stays as typed unless it is exactly
+// one of these codes.
 var koreanFollowUpValues = map[string]map[string]string{
 	"kind": {
 		"callback": "콜백", "counseling": "추가 상담", "home_visit": "가정 방문", "emergency": "긴급 출동",

@@ -21,8 +21,8 @@ const revealed = new Map();
 // Every district seen, so the district filter keeps its choices while a
 // filter narrows the list.
 const districts = new Set();
-// closeStream ends the stream of the current filters; streamGeneration
-// tells the data of an older stream from the current one.
+// closeStream ends the stream of the current filters. streamGeneration
+// numbers the streams, so that data from an older stream is dropped.
 let closeStream = null;
 let streamGeneration = 0;
 
@@ -101,8 +101,8 @@ function show(list) {
 }
 
 // Points the export links at the current filters and the page's language,
-// so a download holds what the list shows, with Korean headers on the
-// Korean page.
+// so that a download contains the rows the list shows, with Korean
+// headers on the Korean page.
 function updateExportLinks() {
   for (const [id, reveal] of [["export-csv", "0"], ["export-csv-numbers", "1"]]) {
     const query = filterQuery();
