@@ -208,6 +208,11 @@ type QueueDef struct {
 	// Name identifies the queue in IVR queue nodes, records and events:
 	// letters, digits, _ and -.
 	Name string `mapstructure:"name"`
+	// LabelKo and LabelEn are the names the web pages show for the queue
+	// in Korean and in English, such as "외로움 상담(한국어)". Empty (the
+	// default) shows Name.
+	LabelKo string `mapstructure:"label_ko"`
+	LabelEn string `mapstructure:"label_en"`
 	// Strategy picks the counselor for the next caller: longest_idle (the
 	// default), round_robin, fewest_calls, skills or ring_all.
 	Strategy string `mapstructure:"strategy"`

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 )
@@ -365,11 +366,31 @@ func validateQueues(queues []QueueDef, ps *problems) {
 	for i, q := range queues {
 		key := joinKey("queues", strconv.Itoa(i))
 		validatePlainName(ps, key+".name", q.Name)
+		validateQueueLabel(ps, key+".label_ko", q.LabelKo)
+		validateQueueLabel(ps, key+".label_en", q.LabelEn)
 		if first, ok := seen[q.Name]; ok && q.Name != "" {
 			ps.add(key+".name", q.Name, "is already the name of queues.%d: names must be unique", first)
 			continue
 		}
 		seen[q.Name] = i
+	}
+}
+
+// maxQueueLabelLength is the most characters a queue label may have, so
+// that it fits a heading of the board.
+const maxQueueLabelLength = 40
+
+// validateQueueLabel checks an optional display name: one line of at most
+// maxQueueLabelLength characters.
+func validateQueueLabel(ps *problems, key, label string) {
+	switch {
+	case label == "":
+	case !utf8.ValidString(label) || strings.IndexFunc(label, unicode.IsControl) >= 0:
+		ps.add(key, label, "must be one line of text without control characters")
+	case strings.TrimSpace(label) != label:
+		ps.add(key, label, "starts or ends with a space: remove it")
+	case utf8.RuneCountInString(label) > maxQueueLabelLength:
+		ps.add(key, label, "is %d characters long: use at most %d", utf8.RuneCountInString(label), maxQueueLabelLength)
 	}
 }
 

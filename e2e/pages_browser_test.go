@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,12 +29,17 @@ const fakeCallID = "a84b4c76e66710@127.0.0.1"
 // design describes, serving the real embedded pages. It records the
 // POSTs the pages send.
 type pageAPI struct {
-	mu    sync.Mutex // guards role, posts and ended
+	mu    sync.Mutex // guards role, posts, ended, added and changed
 	role  string
 	posts []fakePost
 	// ended closes when the fake session ends: then the session and the
 	// streams answer 401, and open streams close.
 	ended chan struct{}
+	// added are the tasks addFollowUp added to fakeFollowUps.
+	added []map[string]any
+	// changed is closed, and replaced, when the tasks change, so that
+	// follow-up streams send again.
+	changed chan struct{}
 }
 
 // fakePost is one POST request the fake received.
@@ -48,7 +55,7 @@ const fakePagesToken = "page-test-token"
 func startPageAPI(t *testing.T) (*pageAPI, string) {
 	t.Helper()
 
-	fake := &pageAPI{role: "supervisor", ended: make(chan struct{})}
+	fake := &pageAPI{role: "supervisor", ended: make(chan struct{}), changed: make(chan struct{})}
 	signed := signedPages()
 
 	mux := http.NewServeMux()
@@ -60,6 +67,7 @@ func startPageAPI(t *testing.T) (*pageAPI, string) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"calls": []map[string]any{}})
 	})
 	mux.HandleFunc("GET /api/v1/followups", fake.followups)
+	mux.HandleFunc("GET /api/v1/followups/stream", fake.followUpStream)
 	mux.HandleFunc("POST /api/v1/", fake.post)
 	mux.Handle("/", signed)
 
@@ -187,6 +195,7 @@ func boardSnapshots(now time.Time) []map[string]any {
 		{"kind": "high_risk_waiting", "queue": "loneliness_ko", "call_id": "call-1", "since": rfc3339(now.Add(-150 * time.Second))},
 		{"kind": "long_wait", "queue": "loneliness_ko", "call_id": "call-1", "since": rfc3339(now.Add(-30 * time.Second))},
 		{"kind": "missed_pause", "counselor": "1003", "since": rfc3339(now.Add(-20 * time.Minute))},
+		{"kind": "no_available"},
 	}
 	var series []map[string]any
 	start := now.Add(-8 * time.Hour).Truncate(15 * time.Minute)
@@ -201,7 +210,7 @@ func boardSnapshots(now time.Time) []map[string]any {
 	first := map[string]any{
 		"at": rfc3339(now), "service_level_s": 20, "wait_alert_s": 120,
 		"queues": []map[string]any{
-			{"name": "loneliness_ko", "waiting": waiting[:1], "longest_wait_s": 150},
+			{"name": "loneliness_ko", "label_ko": "외로움 상담(한국어)", "label_en": "Loneliness (Korean)", "waiting": waiting[:1], "longest_wait_s": 150},
 			{"name": "loneliness_en", "waiting": []map[string]any{}, "longest_wait_s": 0},
 		},
 		"counselors": counselors, "today": figures, "last_hour": figures, "alerts": alerts, "series": series,
@@ -211,7 +220,7 @@ func boardSnapshots(now time.Time) []map[string]any {
 		second[key] = value
 	}
 	second["queues"] = []map[string]any{
-		{"name": "loneliness_ko", "waiting": waiting, "longest_wait_s": 150},
+		{"name": "loneliness_ko", "label_ko": "외로움 상담(한국어)", "label_en": "Loneliness (Korean)", "waiting": waiting, "longest_wait_s": 150},
 		{"name": "loneliness_en", "waiting": []map[string]any{}, "longest_wait_s": 0},
 	}
 	return []map[string]any{first, second}
@@ -263,13 +272,44 @@ var fakeFollowUps = []map[string]any{
 	{"id": "f-3", "call_id": "c-3", "kind": "counseling", "origin": "wrap_up", "risk": "medium", "district": "서대문구",
 		"due_date": "2099-01-15", "owner": "park", "state": "open", "outcome": "", "notes": "",
 		"number": "02-****-9876", "created_at": "2026-12-03T05:00:00Z", "updated_at": "2026-12-03T05:00:00Z"},
+	{"id": "f-4", "call_id": "cb-4", "kind": "callback", "origin": "server_callback", "risk": "", "district": "",
+		"due_date": "", "owner": "", "state": "closed", "outcome": "callback_completed", "notes": "",
+		"number": "02-***-4567", "created_at": "2026-12-02T01:00:00Z", "updated_at": "2026-12-02T02:00:00Z",
+		"closed_at": "2026-12-02T02:00:00Z"},
 }
 
-// followups filters fakeFollowUps by the query as the real route does.
-func (f *pageAPI) followups(w http.ResponseWriter, r *http.Request) {
-	query := r.URL.Query()
+// liveFollowUp is the task a test adds while the page is open, to see
+// that the page shows it without a reload.
+var liveFollowUp = map[string]any{"id": "f-5", "call_id": "c-5", "kind": "interrupted", "origin": "interrupted", "risk": "",
+	"district": "", "due_date": "", "owner": "", "state": "open", "outcome": "", "notes": "",
+	"number": "010-****-4321", "created_at": "2026-12-04T05:00:00Z", "updated_at": "2026-12-04T05:00:00Z"}
+
+// addFollowUp adds task to the list and wakes the follow-up streams.
+func (f *pageAPI) addFollowUp(task map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.added = append(f.added, task)
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// resetFollowUps removes the added tasks.
+func (f *pageAPI) resetFollowUps() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.added = nil
+}
+
+// matchingFollowUps returns the tasks query selects, as the real route
+// does, and the channel that closes at the next change.
+func (f *pageAPI) matchingFollowUps(query url.Values) ([]map[string]any, <-chan struct{}) {
+	f.mu.Lock()
+	tasks := append(slices.Clone(fakeFollowUps), f.added...)
+	changed := f.changed
+	f.mu.Unlock()
+
 	list := []map[string]any{}
-	for _, task := range fakeFollowUps {
+	for _, task := range tasks {
 		keep := true
 		for _, field := range []string{"state", "kind", "district", "risk"} {
 			if want := query.Get(field); want != "" && task[field] != want {
@@ -280,7 +320,32 @@ func (f *pageAPI) followups(w http.ResponseWriter, r *http.Request) {
 			list = append(list, task)
 		}
 	}
+	return list, changed
+}
+
+func (f *pageAPI) followups(w http.ResponseWriter, r *http.Request) {
+	list, _ := f.matchingFollowUps(r.URL.Query())
 	web.WriteJSON(w, http.StatusOK, map[string]any{"followups": list})
+}
+
+// followUpStream sends the matching tasks at once and after every change,
+// until the page goes.
+func (f *pageAPI) followUpStream(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	flusher := w.(http.Flusher)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	for {
+		list, changed := f.matchingFollowUps(r.URL.Query())
+		data, _ := json.Marshal(map[string]any{"at": rfc3339(time.Now()), "followups": list})
+		fmt.Fprintf(w, "event: followups\ndata: %s\n\n", data)
+		flusher.Flush()
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
 // post records every POST and responds as the routes the pages use do. A
@@ -307,7 +372,7 @@ func (f *pageAPI) post(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/api/v1/counselors/1003/state":
 		web.WriteError(w, http.StatusConflict, "counselor 1003 cannot become available now: wait for the state to change")
 	case strings.HasSuffix(r.URL.Path, "/reveal"):
-		web.WriteJSON(w, http.StatusOK, map[string]any{"number": "01012345678"})
+		web.WriteJSON(w, http.StatusOK, map[string]any{"number": "01012345678", "formatted": "010-1234-5678"})
 	default:
 		web.WriteJSON(w, http.StatusOK, map[string]any{})
 	}
@@ -323,9 +388,19 @@ var languages = []struct {
 	BoardWord  string
 	FormWord   string
 	FilterWord string
+	// QueueLabel is the board's heading of queue loneliness_ko.
+	QueueLabel string
+	// CancelOK and CancelClose are the buttons of the cancel-callback
+	// dialog.
+	CancelOK    string
+	CancelClose string
+	// Outcome is the text of the outcome callback_completed.
+	Outcome string
 }{
-	{Code: "ko", BoardWord: "포기율", FormWord: "신고자", FilterWord: "위험도"},
-	{Code: "en", BoardWord: "Abandon rate", FormWord: "Reported by", FilterWord: "Risk"},
+	{Code: "ko", BoardWord: "포기율", FormWord: "전화하신 분", FilterWord: "위험도",
+		QueueLabel: "외로움 상담(한국어)", CancelOK: "콜백 취소하기", CancelClose: "닫기", Outcome: "콜백 완료"},
+	{Code: "en", BoardWord: "Abandon rate", FormWord: "Who called", FilterWord: "Risk",
+		QueueLabel: "Loneliness (Korean)", CancelOK: "Cancel callback", CancelClose: "Close", Outcome: "Callback completed"},
 }
 
 func TestPagesInBrowser(t *testing.T) {
@@ -339,8 +414,10 @@ func TestPagesInBrowser(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				b := browser.For(t)
 				checkBoard(t, b, fake, base, lang.Code, lang.BoardWord, name)
+				checkBoardWording(t, b, lang.QueueLabel, lang.CancelOK, lang.CancelClose)
 				checkConsole(t, b, fake, base, lang.Code, lang.FormWord, name)
 				checkFollowUps(t, b, fake, base, lang.Code, lang.FilterWord, name)
+				checkFollowUpActions(t, b, fake, lang.Code, lang.Outcome)
 			})
 		}
 	}
@@ -365,8 +442,11 @@ func checkBoard(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name 
 	b.WaitVisible(`.waiting-row[data-call-id="call-1"] .hl-badge-risk`)
 	b.WaitVisible(`.counselor-row[data-counselor="1001"] [data-action="listen"]`)
 	b.WaitVisible(`.counselor-row[data-counselor="1003"] [data-action="resume"]`)
-	if got := b.Count(`#alerts .alert`); got != 3 {
-		t.Errorf("board: %d alerts shown, want 3", got)
+	if got := b.Count(`#alerts .alert`); got != 4 {
+		t.Errorf("board: %d alerts shown, want 4", got)
+	}
+	if text := b.Text(`#alerts .alert[data-kind="no_available"]`); !strings.Contains(text, ":") || strings.Contains(text, "{") {
+		t.Errorf("board: no_available alert reads %q, want a filled sentence", text)
 	}
 	if text := b.Text("#figures-today"); !strings.Contains(text, word) || !strings.Contains(text, "82%") {
 		t.Errorf("board: #figures-today reads %q, want %q and 82%%", text, word)
@@ -396,6 +476,26 @@ func checkBoard(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name 
 	b.Click("#hl-dialog-ok")
 	b.WaitVisible("#notice.hl-ok")
 	checkPosts(t, fake, []fakePost{{Path: "/api/v1/callbacks/cb-0123456789abcdef/cancel", CSRF: fakeCSRF, Body: map[string]any{}}})
+}
+
+// checkBoardWording checks, on the board that checkBoard left, the queue
+// heading from its label and the buttons of the cancel-callback dialog,
+// which must not read OK and Cancel.
+func checkBoardWording(t *testing.T, b *Browser, queueLabel, cancelOK, cancelClose string) {
+	if text := b.Text(`.queue[data-queue="loneliness_ko"] h3`); text != queueLabel {
+		t.Errorf("board: queue heading reads %q, want %q", text, queueLabel)
+	}
+	if text := b.Text(`#alerts .alert[data-kind="high_risk_waiting"]`); !strings.Contains(text, queueLabel) {
+		t.Errorf("board: high-risk alert reads %q, want the queue label %q", text, queueLabel)
+	}
+
+	b.Click(`.waiting-row[data-call-id="cb-0123456789abcdef"] [data-action="cancel-callback"]`)
+	b.WaitVisible("#hl-dialog-ok")
+	if ok, closeText := b.Text("#hl-dialog-ok"), b.Text("#hl-dialog-cancel"); ok != cancelOK || closeText != cancelClose {
+		t.Errorf("board: cancel dialog buttons read %q and %q, want %q and %q", ok, closeText, cancelOK, cancelClose)
+	}
+	b.Click("#hl-dialog-cancel")
+	b.WaitTrue(`!document.querySelector("dialog.hl-dialog").open`)
 }
 
 func checkConsole(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name string) {
@@ -466,6 +566,7 @@ func checkConsole(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, nam
 
 func checkFollowUps(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name string) {
 	fake.setRole("followup")
+	fake.resetFollowUps()
 	switchLanguage(t, b, base+"/followups", lang)
 
 	b.WaitVisible(`.followup-row[data-id="f-1"]`)
@@ -476,20 +577,58 @@ func checkFollowUps(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, n
 		t.Errorf("follow-ups: risk filter label %q, want %q", text, word)
 	}
 	b.WaitVisible("#export-csv-numbers")
+	wantLink := fmt.Sprintf("/api/v1/followups/export.csv?state=open&kind=&district=&risk=&reveal=1&lang=%s", lang)
+	if href := Eval[string](b, `document.getElementById("export-csv-numbers").getAttribute("href")`); href != wantLink {
+		t.Errorf("follow-ups: export link %q, want %q", href, wantLink)
+	}
 
+	// A revealed number is grouped like the masked one, and "Hide" masks
+	// it again.
 	b.Click(`.followup-row[data-id="f-1"] [data-action="reveal"]`)
-	b.WaitTrue(`document.querySelector('.followup-row[data-id="f-1"] .number').textContent === "01012345678"`)
+	b.WaitTrue(`document.querySelector('.followup-row[data-id="f-1"] .number').textContent === "010-1234-5678"`)
 	b.CheckLayout("follow-ups " + name)
 	b.Screenshot("followups-" + name)
+	b.Click(`.followup-row[data-id="f-1"] [data-action="hide"]`)
+	b.WaitTrue(`document.querySelector('.followup-row[data-id="f-1"] .number').textContent === "010-****-5678"`)
+
+	// A task made while the page is open shows without a reload.
+	fake.addFollowUp(liveFollowUp)
+	b.WaitVisible(`.followup-row[data-id="f-5"]`)
 
 	b.SetValue("#f-risk", "imminent")
 	b.WaitTrue(`document.querySelectorAll(".followup-row").length === 1`)
+	if href := Eval[string](b, `document.getElementById("export-csv").getAttribute("href")`); !strings.Contains(href, "risk=imminent") {
+		t.Errorf("follow-ups: export link %q, want the risk filter", href)
+	}
 	b.SetValue("#f-risk", "")
 	b.SetValue("#f-district", "서대문구")
 	b.WaitTrue(`document.querySelectorAll(".followup-row").length === 1 && document.querySelector('.followup-row[data-id="f-3"]') !== null`)
 	b.SetValue("#f-district", "")
 	b.SetValue("#f-kind", "callback")
 	b.WaitTrue(`document.querySelectorAll(".followup-row").length === 1 && document.querySelector('.followup-row[data-id="f-2"]') !== null`)
+}
+
+// checkFollowUpActions checks, on the list that checkFollowUps left
+// filtered to callbacks, that a closed task offers no change and shows its
+// outcome translated.
+func checkFollowUpActions(t *testing.T, b *Browser, fake *pageAPI, lang, outcome string) {
+	b.SetValue("#f-state", "")
+	b.WaitVisible(`.followup-row[data-id="f-4"]`)
+	closed := `.followup-row[data-id="f-4"]`
+	for _, action := range []string{"assign", "note", "close"} {
+		if got := b.Count(closed + ` [data-action="` + action + `"]`); got != 0 {
+			t.Errorf("follow-ups (%s): closed task offers %s", lang, action)
+		}
+	}
+	if got := b.Count(`.followup-row[data-id="f-2"] [data-action="assign"]`); got != 1 {
+		t.Errorf("follow-ups (%s): open task f-2 offers no assign", lang)
+	}
+	if text := b.Text(closed + " .followup-outcome"); text != outcome {
+		t.Errorf("follow-ups (%s): closed task outcome reads %q, want %q", lang, text, outcome)
+	}
+	fake.resetFollowUps()
+	b.SetValue("#f-kind", "")
+	b.SetValue("#f-state", "open")
 }
 
 func checkPosts(t *testing.T, fake *pageAPI, want []fakePost) {

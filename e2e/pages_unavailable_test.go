@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,7 +49,7 @@ func TestBoardShowsStoreFailure(t *testing.T) {
 	b := StartBrowser(t, BrowserOptions{})
 	b.Navigate(server.URL + "/board")
 	b.WaitVisible("#notice.hl-error")
-	if text := b.Text("#notice"); text != storeFailure {
+	if text := b.Text("#notice .hl-notice-text"); !strings.Contains(text, storeFailure) {
 		t.Errorf("board: notice reads %q, want the stream's error %q", text, storeFailure)
 	}
 

@@ -25,6 +25,9 @@ const (
 	boardDelayBound = 5 * time.Second
 	// maskedCallerNumber is callerNumber as the pages must show it.
 	maskedCallerNumber = "010-****-5678"
+	// revealedCallerNumber is callerNumber as the follow-up page shows it
+	// after "Show number": grouped like the masked form.
+	revealedCallerNumber = "010-1234-5678"
 	// webFlowDistrict is the district of the follow-up task.
 	webFlowDistrict = "마포구"
 )
@@ -411,7 +414,7 @@ func (f *webFlow) workFollowUp(taskID string) {
 	b.WaitTrue(fmt.Sprintf(`(%s?.querySelector(".followup-notes")?.innerText ?? "").includes(%q)`, rowJS, note))
 
 	b.Click(row + ` [data-action="reveal"]`)
-	b.WaitTrue(fmt.Sprintf(`%s?.querySelector(".number").textContent === %q`, rowJS, callerNumber))
+	b.WaitTrue(fmt.Sprintf(`%s?.querySelector(".number").textContent === %q`, rowJS, revealedCallerNumber))
 	if !f.audited("reveal_number", taskID, "choi") {
 		t.Errorf("the audit log has no reveal_number entry by choi for task %s", taskID)
 	}

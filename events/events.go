@@ -59,6 +59,12 @@ const (
 	// name from that address) or "source" (every login from it),
 	// Data["until"] the end of the lock (RFC 3339).
 	LoginLocked Type = "login_locked"
+	// FollowUpChanged: a follow-up task was created by a wrap-up, or
+	// assigned, given a note or closed through the API. CallID is the
+	// task's call, Data["followup_id"] the task, Data["kind"] its kind and
+	// Data["change"] one of created, assigned, noted, closed. It never
+	// holds the notes, the outcome or a number.
+	FollowUpChanged Type = "followup_changed"
 )
 
 // Event is one thing that happened. IDs that do not apply are empty.

@@ -363,7 +363,7 @@ func TestMarkNodeInterruptedCreatesFollowUps(t *testing.T) {
 
 func TestExportFollowUpsCSV(t *testing.T) {
 	tasks := []FollowUp{
-		{ID: "fu-1", CallID: "call-1", Kind: FollowUpHomeVisit, Origin: OriginWrapUp, Risk: RiskHigh, District: "Mapo-gu",
+		{ID: "fu-1", CallID: "call-1", Kind: FollowUpHomeVisit, Origin: OriginWrapUp, Risk: RiskHigh, District: "마포구",
 			DueDate: futureDate, State: FollowUpOpen, Number: "01012345678", Notes: "=HYPERLINK(\"x\")", CreatedAt: testTime(0)},
 		{ID: "fu-2", CallID: "call-2", Kind: FollowUpInterrupted, Origin: OriginInterrupted, State: FollowUpOpen,
 			NumberErr: ErrDecrypt, CreatedAt: testTime(0)},
@@ -374,15 +374,19 @@ func TestExportFollowUpsCSV(t *testing.T) {
 		number string
 	}{
 		{"masked", false, "010-****-5678"},
-		{"revealed", true, "01012345678"},
+		{"revealed", true, "010-1234-5678"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := ExportFollowUpsCSV(&out, tasks, tt.reveal); err != nil {
+			if err := ExportFollowUpsCSV(&out, tasks, FollowUpCSVOptions{Reveal: tt.reveal}); err != nil {
 				t.Fatalf("ExportFollowUpsCSV: %v", err)
 			}
-			rows, err := csv.NewReader(&out).ReadAll()
+			body, found := strings.CutPrefix(out.String(), "\uFEFF")
+			if !found {
+				t.Fatalf("CSV starts with %q, want the UTF-8 byte order mark", out.String()[:min(8, out.Len())])
+			}
+			rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 			if err != nil {
 				t.Fatalf("reading the CSV: %v", err)
 			}
@@ -391,8 +395,12 @@ func TestExportFollowUpsCSV(t *testing.T) {
 			}
 			numberColumn := slices.Index(FollowUpCSVHeader, "number")
 			notesColumn := slices.Index(FollowUpCSVHeader, "notes")
+			districtColumn := slices.Index(FollowUpCSVHeader, "district")
 			if rows[1][numberColumn] != tt.number {
 				t.Errorf("number = %q, want %q", rows[1][numberColumn], tt.number)
+			}
+			if rows[1][districtColumn] != "마포구" {
+				t.Errorf("district = %q, want 마포구", rows[1][districtColumn])
 			}
 			if rows[2][numberColumn] != "undecryptable" {
 				t.Errorf("undecryptable number = %q, want undecryptable", rows[2][numberColumn])
@@ -401,5 +409,43 @@ func TestExportFollowUpsCSV(t *testing.T) {
 				t.Errorf("notes = %q, want the formula escaped", rows[1][notesColumn])
 			}
 		})
+	}
+}
+
+func TestExportFollowUpsCSVTranslated(t *testing.T) {
+	tasks := []FollowUp{{ID: "fu-1", Kind: FollowUpCallback, State: FollowUpClosed, Outcome: OutcomeCallbackCompleted,
+		Notes: "=1+1", CreatedAt: testTime(0)}}
+	header := slices.Clone(FollowUpCSVHeader)
+	header[0] = "번호"
+	translate := func(column, value string) string {
+		if column == "state" || column == "notes" {
+			return "[" + value + "]"
+		}
+		return value
+	}
+
+	var out bytes.Buffer
+	if err := ExportFollowUpsCSV(&out, tasks, FollowUpCSVOptions{Header: header, Translate: translate}); err != nil {
+		t.Fatalf("ExportFollowUpsCSV: %v", err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(out.String(), "\uFEFF"))).ReadAll()
+	if err != nil {
+		t.Fatalf("reading the CSV: %v", err)
+	}
+	if len(rows) != 2 || rows[0][0] != "번호" {
+		t.Fatalf("rows = %v, want the translated header and one task", rows)
+	}
+	if got := rows[1][slices.Index(FollowUpCSVHeader, "state")]; got != "[closed]" {
+		t.Errorf("state = %q, want the translated [closed]", got)
+	}
+	if got := rows[1][slices.Index(FollowUpCSVHeader, "notes")]; got != "[=1+1]" {
+		t.Errorf("notes = %q, want the translated value", got)
+	}
+	if got := rows[1][slices.Index(FollowUpCSVHeader, "kind")]; got != "callback" {
+		t.Errorf("kind = %q, want callback untouched", got)
+	}
+
+	if err := ExportFollowUpsCSV(&out, tasks, FollowUpCSVOptions{Header: []string{"one"}}); err == nil {
+		t.Error("ExportFollowUpsCSV with a one-column header succeeded, want an error")
 	}
 }

@@ -51,12 +51,19 @@ func TestMaskNumber(t *testing.T) {
 		{"korean mobile", "01012345678", "010-****-5678"},
 		{"korean mobile international", "+82 10-1234-5678", "010-****-5678"},
 		{"older mobile prefix", "01698765432", "016-****-5432"},
-		{"seoul landline", "0212345678", "021****5678"},
-		{"eleven digits not mobile", "07012345678", "070****5678"},
-		{"eight digits", "15881234", "158****1234"},
+		{"older mobile ten digits", "0111235678", "011-***-5678"},
+		{"seoul landline", "0212345678", "02-****-5678"},
+		{"seoul short landline", "021234567", "02-***-4567"},
+		{"seoul international", "+82-2-1234-5678", "02-****-5678"},
+		{"gyeonggi landline", "0311235678", "031-***-5678"},
+		{"gyeonggi long landline", "03112345678", "031-****-5678"},
+		{"internet phone", "07012345678", "070-****-5678"},
+		{"personal number", "05051234567", "****-***-4567"},
+		{"service number", "15881234", "****-1234"},
+		{"seoul wrong length", "02123456789", "021****6789"},
 		{"foreign number", "+1 202 555 0100", "120****0100"},
 		{"seven digits", "1234567", "****67"},
-		{"service number", "120", "****20"},
+		{"short number", "120", "****20"},
 		{"one digit", "7", "****7"},
 		{"withheld", "", "withheld"},
 		{"no digits", "anonymous", "withheld"},
@@ -65,6 +72,36 @@ func TestMaskNumber(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := MaskNumber(tt.number); got != tt.want {
 				t.Errorf("MaskNumber(%q) = %q, want %q", tt.number, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFormatNumber(t *testing.T) {
+	tests := []struct {
+		name   string
+		number string
+		want   string
+	}{
+		{"korean mobile", "01012345678", "010-1234-5678"},
+		{"korean mobile international", "+82 10-1234-5678", "010-1234-5678"},
+		{"older mobile ten digits", "0111235678", "011-123-5678"},
+		{"seoul landline", "0212345678", "02-1234-5678"},
+		{"seoul short landline", "021234567", "02-123-4567"},
+		{"gyeonggi landline", "0311235678", "031-123-5678"},
+		{"gyeonggi long landline", "03112345678", "031-1234-5678"},
+		{"internet phone", "07012345678", "070-1234-5678"},
+		{"personal number", "05051234567", "0505-123-4567"},
+		{"service number", "15881234", "1588-1234"},
+		{"foreign number", "+1 202 555 0100", "1202555-0100"},
+		{"leading zero kept", "0123456", "012-3456"},
+		{"short number", "120", "120"},
+		{"withheld", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := FormatNumber(tt.number); got != tt.want {
+				t.Errorf("FormatNumber(%q) = %q, want %q", tt.number, got, tt.want)
 			}
 		})
 	}
@@ -97,7 +134,7 @@ func FuzzNormalizeNumber(f *testing.F) {
 // FuzzMaskNumber checks that the masked form never shows more than 7
 // digits and that those digits appear, in order, in the normalised number.
 func FuzzMaskNumber(f *testing.F) {
-	for _, seed := range []string{"01012345678", "+82 10-1234-5678", "123456789012345678901234567890", "120", "withheld"} {
+	for _, seed := range []string{"01012345678", "+82 10-1234-5678", "123456789012345678901234567890", "120", "withheld", "05051234567", "0212345678"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, number string) {

@@ -43,7 +43,10 @@ type Figures struct {
 	AnsweredInTime int
 	// ServiceLevelBase counts the offered calls whose service level is
 	// decided: answered, ended, or still waiting for longer than
-	// ServiceLevel. A caller who has waited less is left out until then.
+	// ServiceLevel. A caller who has waited less is left out until then,
+	// and a caller who left the queue with a callback request (outcome
+	// callback_requested) is left out for good, because the callback
+	// serves that caller. Abandon rate and Offered still count them.
 	ServiceLevelBase int
 	// Handled counts the answered calls that have ended, the base of
 	// AvgHandleTime.
@@ -82,14 +85,15 @@ func (f Figures) ServiceLevelShare() (float64, bool) {
 // 1000000), so that the sums stay far below the int64 limit, and casts the
 // sums to BIGINT because PostgreSQL sums BIGINT as NUMERIC. The ? are, in
 // order: abandoned outcome, service level (ns), the latest
-// queued_at that has missed the service level (ns), earliest started_at,
-// To, From, To.
+// queued_at that has missed the service level (ns), callback request
+// outcome, earliest started_at, To, From, To.
 const figuresQuery = `SELECT
 	COUNT(*),
 	COALESCE(SUM(CASE WHEN counselor_answered_at IS NOT NULL THEN 1 ELSE 0 END), 0),
 	COALESCE(SUM(CASE WHEN outcome = ? THEN 1 ELSE 0 END), 0),
 	COALESCE(SUM(CASE WHEN counselor_answered_at IS NOT NULL AND counselor_answered_at - queued_at <= ? THEN 1 ELSE 0 END), 0),
-	COALESCE(SUM(CASE WHEN counselor_answered_at IS NOT NULL OR ended_at IS NOT NULL OR queued_at <= ? THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN (counselor_answered_at IS NOT NULL OR ended_at IS NOT NULL OR queued_at <= ?)
+		AND outcome <> ? THEN 1 ELSE 0 END), 0),
 	COALESCE(SUM(CASE WHEN counselor_answered_at IS NOT NULL AND ended_at IS NOT NULL THEN 1 ELSE 0 END), 0),
 	CAST(COALESCE(SUM(CASE WHEN counselor_answered_at IS NOT NULL
 		THEN (counselor_answered_at - queued_at) / 1000000 ELSE 0 END), 0) AS BIGINT),
@@ -112,7 +116,7 @@ func (s *Store) Figures(ctx context.Context, q FiguresQuery) (Figures, error) {
 	var f Figures
 	var answerMillis, handleMillis int64
 	row := s.reader.QueryRowContext(ctx, s.dialect.bind(figuresQuery),
-		string(OutcomeAbandonedInQueue), int64(q.ServiceLevel), now.Add(-q.ServiceLevel).UnixNano(),
+		string(OutcomeAbandonedInQueue), int64(q.ServiceLevel), now.Add(-q.ServiceLevel).UnixNano(), string(OutcomeCallbackRequested),
 		q.From.Add(-StatsLookback).UnixNano(), q.To.UnixNano(), q.From.UnixNano(), q.To.UnixNano())
 	err := row.Scan(&f.Offered, &f.Answered, &f.Abandoned, &f.AnsweredInTime, &f.ServiceLevelBase,
 		&f.Handled, &answerMillis, &handleMillis)
@@ -167,7 +171,8 @@ type SeriesPoint struct {
 	// Queued counts the calls that reached a queue in the bucket.
 	Queued int
 	// AnsweredInTime and ServiceLevelBase are the service level of the
-	// calls queued in the bucket, as in Figures.
+	// calls queued in the bucket, as in Figures: callers who left with a
+	// callback request are left out.
 	AnsweredInTime   int
 	ServiceLevelBase int
 }
@@ -230,7 +235,7 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) ([]SeriesPoint, error
 // queueSpans reads the queue times of the calls that were in a queue at
 // some time in [q.From, q.Now).
 func (s *Store) queueSpans(ctx context.Context, q SeriesQuery) ([]queueSpan, error) {
-	rows, err := s.reader.QueryContext(ctx, s.dialect.bind(`SELECT queued_at, counselor_answered_at, ended_at, queue_wait_ns
+	rows, err := s.reader.QueryContext(ctx, s.dialect.bind(`SELECT queued_at, counselor_answered_at, ended_at, queue_wait_ns, outcome
 		FROM calls
 		WHERE started_at >= ? AND started_at < ? AND queued_at IS NOT NULL AND queued_at < ?
 		AND (ended_at IS NULL OR ended_at >= ?)`),
@@ -245,12 +250,14 @@ func (s *Store) queueSpans(ctx context.Context, q SeriesQuery) ([]queueSpan, err
 	for rows.Next() {
 		var queuedAt, queueWait int64
 		var answeredAt, endedAt sql.NullInt64
-		if err := rows.Scan(&queuedAt, &answeredAt, &endedAt, &queueWait); err != nil {
+		var outcome string
+		if err := rows.Scan(&queuedAt, &answeredAt, &endedAt, &queueWait, &outcome); err != nil {
 			return nil, fmt.Errorf("read queue series: %w", err)
 		}
 		span := queueSpan{queuedAt: queuedAt, leftAt: leftQueueAt(queuedAt, queueWait, answeredAt, endedAt)}
 		span.inTime = answeredAt.Valid && answeredAt.Int64-queuedAt <= int64(q.ServiceLevel)
-		span.decided = answeredAt.Valid || endedAt.Valid || queuedAt <= missedBy
+		span.decided = (answeredAt.Valid || endedAt.Valid || queuedAt <= missedBy) &&
+			Outcome(outcome) != OutcomeCallbackRequested
 		spans = append(spans, span)
 	}
 	if err := rows.Err(); err != nil {

@@ -127,6 +127,59 @@ func TestFiguresOfKnownCalls(t *testing.T) {
 	})
 }
 
+func TestServiceLevelLeavesOutCallbackRequests(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		store := db.openStore(t, testKey(t, 1))
+		calls := []struct {
+			id       string
+			answered bool
+			outcome  Outcome
+		}{
+			{"in-time", true, OutcomeAnswered},
+			{"asked-callback", false, OutcomeCallbackRequested},
+			{"overflow", false, OutcomeOverflowCallback},
+		}
+		for i, c := range calls {
+			started := statsDay.Add(time.Duration(i+1) * time.Minute)
+			if err := store.Start(ctx, StartInfo{CallID: c.id, CallerNumber: "01012345678", StartedAt: started}); err != nil {
+				t.Fatalf("Start(%s): %v", c.id, err)
+			}
+			queued, ended := started.Add(5*time.Second), started.Add(time.Minute)
+			outcome := c.outcome
+			p := Patch{QueuedAt: &queued, EndedAt: &ended, Outcome: &outcome}
+			if c.answered {
+				answered := queued.Add(10 * time.Second)
+				wait := answered.Sub(queued)
+				counselor := "1001"
+				p.CounselorAnsweredAt, p.QueueWait, p.Counselor = &answered, &wait, &counselor
+			}
+			if err := store.Update(ctx, c.id, p); err != nil {
+				t.Fatalf("Update(%s): %v", c.id, err)
+			}
+		}
+
+		figures, err := store.Figures(ctx, FiguresQuery{From: statsDay, To: statsNow, ServiceLevel: 20 * time.Second})
+		if err != nil {
+			t.Fatalf("Figures: %v", err)
+		}
+		if figures.Offered != 3 {
+			t.Errorf("Offered = %d, want 3 with the callback request", figures.Offered)
+		}
+		if figures.ServiceLevelBase != 2 || figures.AnsweredInTime != 1 {
+			t.Errorf("service level = %d of %d, want 1 of 2 without the callback request", figures.AnsweredInTime, figures.ServiceLevelBase)
+		}
+
+		points, err := store.Series(ctx, SeriesQuery{From: statsDay, Now: statsNow, Bucket: 15 * time.Minute, ServiceLevel: 20 * time.Second})
+		if err != nil {
+			t.Fatalf("Series: %v", err)
+		}
+		if len(points) == 0 || points[0].ServiceLevelBase != 2 || points[0].AnsweredInTime != 1 {
+			t.Errorf("first bucket = %+v, want service level 1 of 2", points[0])
+		}
+	})
+}
+
 func TestFiguresRates(t *testing.T) {
 	f := Figures{Offered: 5, Abandoned: 1, AnsweredInTime: 1, ServiceLevelBase: 4}
 	if rate, ok := f.AbandonRate(); !ok || rate != 0.2 {

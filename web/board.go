@@ -40,7 +40,10 @@ const (
 	AlertHighRiskWaiting = "high_risk_waiting"
 	AlertLongWait        = "long_wait"
 	AlertNoCounselor     = "no_counselor"
-	AlertMissedPause     = "missed_pause"
+	// AlertNoAvailable is callers waiting while counselors are logged in
+	// but every one of them is on break, so no call can be offered.
+	AlertNoAvailable = "no_available"
+	AlertMissedPause = "missed_pause"
 )
 
 // BoardRecords reads the call records behind the board. *records.Store
@@ -65,6 +68,9 @@ type BoardDeps struct {
 	// Queues names the configured queues, in the order the board shows
 	// them.
 	Queues []string
+	// Labels are the display names of the queues, by queue name. A queue
+	// without one shows its name.
+	Labels map[string]QueueLabel
 	// Counselors gives every counselor's status. Required.
 	Counselors CounselorService
 	// Records gives the callers' numbers and the figures. Required.
@@ -105,9 +111,18 @@ type boardSnapshot struct {
 	Series        []boardPoint     `json:"series"`
 }
 
+// QueueLabel is the name of a queue on the Korean and English pages.
+// Empty fields fall back to the queue's name.
+type QueueLabel struct {
+	Ko string
+	En string
+}
+
 // boardQueue is one configured queue and its callers in service order.
 type boardQueue struct {
 	Name         string          `json:"name"`
+	LabelKo      string          `json:"label_ko"`
+	LabelEn      string          `json:"label_en"`
 	Waiting      []waitingCaller `json:"waiting"`
 	LongestWaitS int             `json:"longest_wait_s"`
 }
@@ -291,7 +306,8 @@ func (b *board) queues(ctx context.Context, now time.Time) ([]boardQueue, error)
 		if err != nil {
 			return nil, fmt.Errorf("read the callers of queue %s: %w", name, err)
 		}
-		q := boardQueue{Name: name, Waiting: make([]waitingCaller, 0, len(callers))}
+		label := b.deps.Labels[name]
+		q := boardQueue{Name: name, LabelKo: label.Ko, LabelEn: label.En, Waiting: make([]waitingCaller, 0, len(callers))}
 		for _, c := range callers {
 			entry, err := b.waitingCaller(ctx, c, now)
 			if err != nil {
@@ -416,8 +432,9 @@ func (b *board) series(ctx context.Context, dayStart, now time.Time) ([]boardPoi
 }
 
 // alerts lists, in this order, the high-risk callers waiting, the callers
-// waiting longer than WaitAlert, a line without a logged-in counselor, and
-// the counselors paused for missed calls.
+// waiting longer than WaitAlert, a line without a logged-in counselor or
+// with waiting callers and every logged-in counselor on break, and the
+// counselors paused for missed calls.
 func (b *board) alerts(s boardSnapshot) []boardAlert {
 	alerts := []boardAlert{}
 	for _, q := range s.Queues {
@@ -435,8 +452,11 @@ func (b *board) alerts(s boardSnapshot) []boardAlert {
 			}
 		}
 	}
-	if !anyLoggedIn(s.Counselors) {
+	switch {
+	case !anyLoggedIn(s.Counselors):
 		alerts = append(alerts, boardAlert{Kind: AlertNoCounselor})
+	case anyWaiting(s.Queues) && !anyWorking(s.Counselors):
+		alerts = append(alerts, boardAlert{Kind: AlertNoAvailable})
 	}
 	for _, c := range s.Counselors {
 		if c.MissedPause {
@@ -449,6 +469,28 @@ func (b *board) alerts(s boardSnapshot) []boardAlert {
 func anyLoggedIn(counselors []boardCounselor) bool {
 	for _, c := range counselors {
 		if c.State != queue.StateLoggedOut {
+			return true
+		}
+	}
+	return false
+}
+
+// anyWorking reports whether a counselor is available, ringing, on a call
+// or in wrap-up: in a state that leads to the next offer without a
+// supervisor or the counselor acting.
+func anyWorking(counselors []boardCounselor) bool {
+	for _, c := range counselors {
+		switch c.State {
+		case queue.StateAvailable, queue.StateOffered, queue.StateOnCall, queue.StateWrapUp:
+			return true
+		}
+	}
+	return false
+}
+
+func anyWaiting(queues []boardQueue) bool {
+	for _, q := range queues {
+		if len(q.Waiting) > 0 {
 			return true
 		}
 	}

@@ -75,7 +75,8 @@ func newBoardFixture(t *testing.T, now time.Time) *boardFixture {
 	}
 	api := web.NewAPI([]string{testToken}, zerolog.Nop(), web.WithAuditor(f.audit))
 	web.RegisterBoard(api, web.BoardDeps{
-		Queue: f.queue, Queues: []string{boardQueue}, Counselors: states, Records: f.records,
+		Queue: f.queue, Queues: []string{boardQueue}, Labels: map[string]web.QueueLabel{boardQueue: {Ko: "외로움 상담(한국어)"}},
+		Counselors: states, Records: f.records,
 		Callbacks: f.callbacks, Events: f.bus, Streams: f.streams, Now: clock, Location: kst,
 	})
 	web.RegisterConsole(api, web.ConsoleDeps{
@@ -315,6 +316,16 @@ func TestBoardAlerts(t *testing.T) {
 			want:  map[string]any{"kind": "no_counselor"},
 		},
 		{
+			name: "every logged-in counselor on break with a caller waiting",
+			setup: func(t *testing.T, f *boardFixture) {
+				f.setState(t, "1001", queue.StateAvailable, "")
+				f.setState(t, "1001", queue.StateBreak, "lunch")
+				f.enqueue(t, queue.Caller{CallID: "waiting", EnqueuedAt: boardNoon.Add(-5 * time.Second)})
+			},
+			want:   map[string]any{"kind": "no_available"},
+			absent: "no_counselor",
+		},
+		{
 			name: "counselor paused for missed calls",
 			setup: func(t *testing.T, f *boardFixture) {
 				f.setState(t, "1002", queue.StateAvailable, "")
@@ -338,6 +349,49 @@ func TestBoardAlerts(t *testing.T) {
 				t.Errorf("alerts = %v, want no %s", b.Alerts, tt.absent)
 			}
 		})
+	}
+}
+
+func TestBoardNoAvailableNeedsWaitingCallers(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, f *boardFixture)
+	}{
+		{"break without callers", func(t *testing.T, f *boardFixture) {
+			f.setState(t, "1001", queue.StateAvailable, "")
+			f.setState(t, "1001", queue.StateBreak, "lunch")
+		}},
+		{"one counselor available", func(t *testing.T, f *boardFixture) {
+			f.setState(t, "1001", queue.StateAvailable, "")
+			f.setState(t, "1001", queue.StateBreak, "lunch")
+			f.setState(t, "1002", queue.StateAvailable, "")
+			f.enqueue(t, queue.Caller{CallID: "waiting", EnqueuedAt: boardNoon.Add(-5 * time.Second)})
+		}},
+		{"nobody logged in", func(t *testing.T, f *boardFixture) {
+			f.enqueue(t, queue.Caller{CallID: "waiting", EnqueuedAt: boardNoon.Add(-5 * time.Second)})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newBoardFixture(t, boardNoon)
+			tt.setup(t, f)
+			if b := f.board(t); hasAlert(b.Alerts, map[string]any{"kind": "no_available"}) {
+				t.Errorf("alerts = %v, want no no_available", b.Alerts)
+			}
+		})
+	}
+}
+
+func TestBoardShowsQueueLabels(t *testing.T) {
+	f := newBoardFixture(t, boardNoon)
+	var raw struct {
+		Queues []map[string]any `json:"queues"`
+	}
+	if status := f.get(t, "/api/v1/board", &raw); status != http.StatusOK {
+		t.Fatalf("GET /api/v1/board status = %d, want 200", status)
+	}
+	if len(raw.Queues) != 1 || raw.Queues[0]["label_ko"] != "외로움 상담(한국어)" || raw.Queues[0]["label_en"] != "" {
+		t.Errorf("queues = %v, want the Korean label and an empty English one", raw.Queues)
 	}
 }
 

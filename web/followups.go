@@ -45,7 +45,15 @@ type FollowUpDeps struct {
 	// Audit writes one audit entry (view_call, reveal_number,
 	// export_csv, wrap_up_saved, followup_changed). Nil writes none.
 	Audit func(r *http.Request, action, target, detail string)
-	Log   zerolog.Logger
+	// Events receives a followup_changed event for every change made
+	// through these routes, and wakes the follow-up stream. Nil publishes
+	// nothing, and the stream refreshes on its timer only.
+	Events FollowUpEvents
+	// Streams ends the follow-up streams at shutdown.
+	Streams *Streams
+	// Now is the clock of export file names. Nil means time.Now.
+	Now func() time.Time
+	Log zerolog.Logger
 }
 
 // actingUser returns the name of the user making r. Notes name their
@@ -81,6 +89,7 @@ type followUpHandlers struct {
 //	GET  /api/v1/calls/{id}/history          earlier calls of the caller [counselor of the call, supervisor, followup]
 //	GET  /api/v1/followups                   list tasks [supervisor, followup]
 //	GET  /api/v1/followups/export.csv        tasks as CSV [supervisor, followup, admin]
+//	GET  /api/v1/followups/stream            the list as Server-Sent Events [supervisor, followup]
 //	GET  /api/v1/followups/{id}              one task [supervisor, followup]
 //	POST /api/v1/followups/{id}/assign       set the owner [supervisor, followup]
 //	POST /api/v1/followups/{id}/notes        append a note [supervisor, followup]
@@ -92,12 +101,16 @@ func RegisterFollowUps(api *API, deps FollowUpDeps) {
 	if deps.Audit == nil {
 		deps.Audit = func(*http.Request, string, string, string) {}
 	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
 	h := &followUpHandlers{deps: deps}
 	team := []Role{RoleSupervisor, RoleFollowUp}
 	api.HandleRoles("POST /api/v1/calls/{id}/wrap-up", []Role{RoleCounselor, RoleSupervisor}, h.saveWrapUp)
 	api.HandleRoles("GET /api/v1/calls/{id}/history", AllRoles, h.history)
 	api.HandleRoles("GET /api/v1/followups", team, h.list)
 	api.HandleRoles("GET /api/v1/followups/export.csv", team, h.exportCSV)
+	api.HandleRoles("GET /api/v1/followups/stream", team, h.stream)
 	api.HandleRoles("GET /api/v1/followups/{id}", team, h.get)
 	api.HandleRoles("POST /api/v1/followups/{id}/assign", team, h.assign)
 	api.HandleRoles("POST /api/v1/followups/{id}/notes", team, h.addNote)
@@ -219,7 +232,7 @@ func (h *followUpHandlers) assign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	task, err := h.deps.Store.AssignFollowUp(r.Context(), r.PathValue("id"), body.Owner)
-	h.changed(w, r, task, err, "assigned to "+body.Owner)
+	h.changed(w, r, task, err, FollowUpAssigned, "assigned to "+body.Owner)
 }
 
 func (h *followUpHandlers) addNote(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +242,7 @@ func (h *followUpHandlers) addNote(w http.ResponseWriter, r *http.Request) {
 	}
 	user := actingUser(r)
 	task, err := h.deps.Store.AddFollowUpNote(r.Context(), r.PathValue("id"), user, body.Note)
-	h.changed(w, r, task, err, "note added")
+	h.changed(w, r, task, err, FollowUpNoted, "note added")
 }
 
 func (h *followUpHandlers) close(w http.ResponseWriter, r *http.Request) {
@@ -240,16 +253,18 @@ func (h *followUpHandlers) close(w http.ResponseWriter, r *http.Request) {
 	task, err := h.deps.Store.CloseFollowUp(r.Context(), r.PathValue("id"), body.Outcome)
 	// The outcome is free text that may hold a phone number, so the
 	// audit entry names the change only; the task stores the outcome.
-	h.changed(w, r, task, err, "closed")
+	h.changed(w, r, task, err, FollowUpClosed, "closed")
 }
 
-// changed responds to a follow-up change with the task, and audits it.
-func (h *followUpHandlers) changed(w http.ResponseWriter, r *http.Request, task records.FollowUp, err error, detail string) {
+// changed responds to a follow-up change with the task, audits it with
+// detail and publishes it as change.
+func (h *followUpHandlers) changed(w http.ResponseWriter, r *http.Request, task records.FollowUp, err error, change, detail string) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.deps.Audit(r, AuditFollowUpChanged, task.ID, detail)
+	h.publish(task, change)
 	WriteJSON(w, http.StatusOK, newFollowUpJSON(task))
 }
 
@@ -261,14 +276,19 @@ func (h *followUpHandlers) reveal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.deps.Audit(r, AuditRevealNumber, id, "")
-	WriteJSON(w, http.StatusOK, map[string]string{"number": number})
+	WriteJSON(w, http.StatusOK, map[string]string{"number": number, "formatted": records.FormatNumber(number)})
 }
 
-// exportQueryKeys are the list filters and reveal.
-var exportQueryKeys = append([]string{"reveal"}, followUpQueryKeys...)
+// exportQueryKeys are the list filters, reveal and lang.
+var exportQueryKeys = append([]string{"reveal", "lang"}, followUpQueryKeys...)
 
 func (h *followUpHandlers) exportCSV(w http.ResponseWriter, r *http.Request) {
 	reveal, err := parseReveal(r.URL.Query().Get("reveal"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	opts, err := followUpCSVOptions(r.URL.Query().Get("lang"), reveal)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -286,13 +306,14 @@ func (h *followUpHandlers) exportCSV(w http.ResponseWriter, r *http.Request) {
 
 	// The CSV is built first, so that a failure still gets a JSON error.
 	var body bytes.Buffer
-	if err := records.ExportFollowUpsCSV(&body, tasks, reveal); err != nil {
+	if err := records.ExportFollowUpsCSV(&body, tasks, opts); err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	h.deps.Audit(r, AuditExportCSV, "followups", fmt.Sprintf("rows=%d reveal=%t", len(tasks), reveal))
+	name := followUpExportName(h.deps.Now(), reveal)
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="followups.csv"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body.Bytes())
 }

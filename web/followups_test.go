@@ -421,8 +421,8 @@ func TestRevealFollowUpNumber(t *testing.T) {
 	id := f.saveHomeVisit(t, "call-1", homeVisitBody)
 
 	rec := f.do(t, http.MethodPost, "/api/v1/followups/"+id+"/reveal", "")
-	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"number":"01012345678"}` {
-		t.Errorf("reveal = %d %s, want the full number", rec.Code, rec.Body)
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"formatted":"010-1234-5678","number":"01012345678"}` {
+		t.Errorf("reveal = %d %s, want the full number, plain and grouped", rec.Code, rec.Body)
 	}
 	if actions := f.actions(); actions[len(actions)-1] != "reveal_number" {
 		t.Errorf("audit = %v, want reveal_number last", actions)
@@ -444,16 +444,24 @@ func TestRevealFollowUpNumber(t *testing.T) {
 }
 
 func TestExportFollowUpsCSV(t *testing.T) {
-	f := newFollowUpFixture(t)
+	exportDay := time.Date(2026, time.December, 7, 9, 0, 0, 0, time.Local)
+	f := newFollowUpFixture(t, func(deps *FollowUpDeps) { deps.Now = func() time.Time { return exportDay } })
 	f.saveHomeVisit(t, "call-1", homeVisitBody)
 	tests := []struct {
 		name   string
 		query  string
-		number string
+		file   string
+		header []string
+		values map[int]string
 	}{
-		{"default masked", "", "010-****-5678"},
-		{"masked", "?reveal=0", "010-****-5678"},
-		{"revealed", "?reveal=1&state=open", "01012345678"},
+		{"default masked", "", "followups-masked-20261207.csv", records.FollowUpCSVHeader,
+			map[int]string{2: "home_visit", 8: "open", 10: "010-****-5678"}},
+		{"masked", "?reveal=0", "followups-masked-20261207.csv", records.FollowUpCSVHeader,
+			map[int]string{10: "010-****-5678"}},
+		{"revealed", "?reveal=1&state=open", "followups-numbers-20261207.csv", records.FollowUpCSVHeader,
+			map[int]string{10: "010-1234-5678"}},
+		{"korean", "?reveal=1&lang=ko&kind=home_visit", "followups-numbers-20261207.csv", koreanFollowUpHeader,
+			map[int]string{2: "가정 방문", 3: "상담 정리", 4: "높음", 8: "진행 중", 10: "010-1234-5678"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -461,15 +469,24 @@ func TestExportFollowUpsCSV(t *testing.T) {
 			if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") {
 				t.Fatalf("status = %d, type %q, want 200 text/csv: %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 			}
-			rows, err := csv.NewReader(rec.Body).ReadAll()
+			if got, want := rec.Header().Get("Content-Disposition"), `attachment; filename="`+tt.file+`"`; got != want {
+				t.Errorf("Content-Disposition = %q, want %q", got, want)
+			}
+			body, found := strings.CutPrefix(rec.Body.String(), "\uFEFF")
+			if !found {
+				t.Errorf("body does not start with the UTF-8 byte order mark")
+			}
+			rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 			if err != nil {
 				t.Fatalf("reading the CSV: %v", err)
 			}
-			if len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(records.FollowUpCSVHeader, ",") {
-				t.Fatalf("rows = %v, want the header and one task", rows)
+			if len(rows) != 2 || strings.Join(rows[0], ",") != strings.Join(tt.header, ",") {
+				t.Fatalf("rows = %v, want the header %v and one task", rows, tt.header)
 			}
-			if rows[1][10] != tt.number {
-				t.Errorf("number = %q, want %q", rows[1][10], tt.number)
+			for column, want := range tt.values {
+				if rows[1][column] != want {
+					t.Errorf("column %s = %q, want %q", records.FollowUpCSVHeader[column], rows[1][column], want)
+				}
 			}
 			f.mu.Lock()
 			last := f.audits[len(f.audits)-1]
@@ -480,11 +497,23 @@ func TestExportFollowUpsCSV(t *testing.T) {
 		})
 	}
 
-	for _, query := range []string{"?reveal=yes", "?format=xlsx", "?risk=severe"} {
+	for _, query := range []string{"?reveal=yes", "?format=xlsx", "?risk=severe", "?lang=ja"} {
 		rec := f.do(t, http.MethodGet, "/api/v1/followups/export.csv"+query, "")
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("export%s = %d, want 400", query, rec.Code)
 		}
+	}
+}
+
+func TestKoreanExportKeepsFreeText(t *testing.T) {
+	if got := translateKorean("outcome", "reached, visit booked"); got != "reached, visit booked" {
+		t.Errorf("typed outcome = %q, want it unchanged", got)
+	}
+	if got := translateKorean("outcome", records.OutcomeCallbackCancelled); got != "콜백 취소" {
+		t.Errorf("callback_cancelled = %q, want 콜백 취소", got)
+	}
+	if len(koreanFollowUpHeader) != len(records.FollowUpCSVHeader) {
+		t.Errorf("Korean header has %d columns, want %d", len(koreanFollowUpHeader), len(records.FollowUpCSVHeader))
 	}
 }
 

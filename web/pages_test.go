@@ -151,7 +151,7 @@ func TestPagesHaveDesignIDs(t *testing.T) {
 			`id="emergency-unavailable"`, `id="pending"`, `id="pop-flags"`,
 		},
 		"followups.html": {
-			`id="followups"`, `id="f-kind"`, `id="f-district"`, `id="f-risk"`, `id="export-csv"`,
+			`id="followups"`, `id="f-kind"`, `id="f-district"`, `id="f-risk"`, `id="export-csv"`, `id="conn-status"`,
 		},
 		// Rows are drawn by the scripts, so their classes and keys are
 		// looked for there.
@@ -294,5 +294,40 @@ func TestDictionariesMatch(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKoreanWording checks the Korean dictionary against wording that
+// reads wrongly at a call centre: police words for the caller, particles
+// written for both endings, and one word for two meanings.
+func TestKoreanWording(t *testing.T) {
+	app := readUI(t, "app.js")
+	korean := app[strings.Index(app, "  ko: {"):strings.Index(app, "  en: {")]
+	for _, word := range []string{"신고자", "발신자", "을(를)", "이(가)", "은(는)"} {
+		if strings.Contains(korean, word) {
+			t.Errorf("the Korean dictionary contains %q: name the caller 전화하신 분 and write one particle", word)
+		}
+	}
+
+	texts := map[string]string{}
+	for _, match := range regexp.MustCompile(`(?m)^\s+"([a-z0-9_.]+)": "([^"]*)",`).FindAllStringSubmatch(korean, -1) {
+		texts[match[1]] = match[2]
+	}
+	distinct := [][2]string{
+		{"state.logged_out", "nav.signout"},
+		{"state.logged_out", "console.logout"},
+		{"state.available", "outcome.abandoned_in_queue"},
+		{"ask.cancel_callback_ok", "dialog.close"},
+	}
+	for _, pair := range distinct {
+		if texts[pair[0]] == "" || texts[pair[0]] == texts[pair[1]] {
+			t.Errorf("%s reads %q and %s %q, want two different texts", pair[0], texts[pair[0]], pair[1], texts[pair[1]])
+		}
+	}
+	if strings.Contains(texts["state.available"], "대기") {
+		t.Errorf("state.available reads %q: 대기 is the waiting caller's word", texts["state.available"])
+	}
+	if texts["followup.home_visit"] != "가정 방문" {
+		t.Errorf("followup.home_visit reads %q, want 가정 방문", texts["followup.home_visit"])
 	}
 }

@@ -92,7 +92,10 @@ type streamSpec struct {
 	relevant func(events.Event) bool
 	// fail responds to a request whose first snapshot failed. Nil
 	// responds 503.
-	fail    func(w http.ResponseWriter, r *http.Request, err error)
+	fail func(w http.ResponseWriter, r *http.Request, err error)
+	// refresh is the time after which the stream sends a snapshot without
+	// any event. Zero means streamRefresh.
+	refresh time.Duration
 	source  EventSource
 	streams *Streams
 	log     zerolog.Logger
@@ -181,7 +184,11 @@ func (l *streamLoop) run(ctx context.Context, eventsC <-chan events.Event) {
 	coalesce := time.NewTimer(streamMinGap)
 	coalesce.Stop()
 	defer coalesce.Stop()
-	refresh := time.NewTicker(streamRefresh)
+	every := l.spec.refresh
+	if every <= 0 {
+		every = streamRefresh
+	}
+	refresh := time.NewTicker(every)
 	defer refresh.Stop()
 	heartbeat := time.NewTicker(streamHeartbeat)
 	defer heartbeat.Stop()

@@ -91,6 +91,9 @@ func (h *followUpHandlers) saveWrapUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.deps.Audit(r, AuditWrapUpSaved, callID, fmt.Sprintf("risk=%s followup=%s replace=%t", saved.Risk, saved.FollowUp, replace))
+	if saved.FollowUpID != "" {
+		h.publish(records.FollowUp{ID: saved.FollowUpID, CallID: callID, Kind: saved.FollowUp}, FollowUpCreated)
+	}
 	h.endWrapUp(r, saved)
 	WriteJSON(w, http.StatusCreated, newWrapUpJSON(saved))
 }

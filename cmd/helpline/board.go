@@ -20,8 +20,10 @@ import (
 func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q queue.Store, states *counselor.Service,
 	store *records.Store, callbacks *callback.Manager, bus *events.Bus, log zerolog.Logger) {
 	names := make([]string, 0, len(cfg.Queues))
+	labels := make(map[string]web.QueueLabel, len(cfg.Queues))
 	for _, def := range cfg.Queues {
 		names = append(names, def.Name)
+		labels[def.Name] = web.QueueLabel{Ko: def.LabelKo, En: def.LabelEn}
 	}
 	apiLog := log.With().Str("component", "api").Logger()
 
@@ -30,6 +32,7 @@ func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q que
 		WaitAlert:    cfg.Web.WaitAlert,
 		Queue:        q,
 		Queues:       names,
+		Labels:       labels,
 		Counselors:   states,
 		Records:      store,
 		Callbacks:    callbacks,

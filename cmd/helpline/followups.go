@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"helpline/counselor"
+	"helpline/events"
 	"helpline/queue"
 	"helpline/records"
 	"helpline/web"
@@ -19,9 +20,13 @@ type latestCalls interface {
 }
 
 // registerFollowUpRoutes adds the wrap-up, history and follow-up routes.
-func registerFollowUpRoutes(api *web.API, store *records.Store, states web.CounselorService, log zerolog.Logger) {
+// The follow-up stream wakes on bus, and streams ends it at shutdown.
+func registerFollowUpRoutes(api *web.API, store *records.Store, states web.CounselorService, bus *events.Bus,
+	streams *web.Streams, log zerolog.Logger) {
 	web.RegisterFollowUps(api, web.FollowUpDeps{
 		Store:       store,
+		Events:      bus,
+		Streams:     streams,
 		EndWrapUp:   endWrapUpAfter(states, store),
 		CurrentCall: currentCall(states),
 		Audit:       api.Audit,

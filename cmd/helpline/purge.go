@@ -54,13 +54,29 @@ func (j purgeJob) runOnce(ctx context.Context) (records.PurgeResult, time.Time, 
 	return result, cutoff, nil
 }
 
-// purgeAudit returns the hook that records each purge run in the audit
-// log. A failed audit write is logged, since the purge itself is done.
-func purgeAudit(store *records.Store, log zerolog.Logger) PurgeHook {
+// purgeActor is who a purge's audit entry names.
+type purgeActor struct {
+	User, Role, Source string
+}
+
+// Actors of the purge: the server's daily job, and the command run by an
+// operating-system user.
+var serverPurge = purgeActor{User: "server", Role: "server", Source: "daily job"}
+
+func cliPurge() purgeActor {
+	return purgeActor{User: cliUser(), Role: "cli", Source: "command line"}
+}
+
+// purgeAudit returns the hook that records each purge run by actor in the
+// audit log. A failed audit write is logged, since the purge itself is
+// done.
+func purgeAudit(store *records.Store, actor purgeActor, log zerolog.Logger) PurgeHook {
 	return func(ctx context.Context, result records.PurgeResult, cutoff time.Time) {
 		err := store.Audit(ctx, records.AuditEntry{
 			At:     time.Now(),
-			User:   "server",
+			User:   actor.User,
+			Role:   actor.Role,
+			Source: actor.Source,
 			Action: "records_purged",
 			Target: cutoff.UTC().Format(time.RFC3339),
 			Detail: fmt.Sprintf("calls=%d wrap_ups=%d followups=%d callbacks=%d",
@@ -110,7 +126,7 @@ func (a *app) startPurgeJob() func() {
 	}
 	log := a.log.With().Str("component", "purge").Logger()
 	job := purgeJob{
-		store: a.records, days: a.cfg.Records.RetentionDays, now: time.Now, hook: purgeAudit(a.records, log),
+		store: a.records, days: a.cfg.Records.RetentionDays, now: time.Now, hook: purgeAudit(a.records, serverPurge, log),
 		log: log,
 	}
 	hour, minute := a.cfg.Records.PurgeClock()
@@ -165,7 +181,7 @@ func purgeRecords(args []string, stdout io.Writer, stderr io.Writer) error {
 	defer store.Close()
 
 	log := zerolog.New(stderr).With().Timestamp().Str("component", "purge").Logger()
-	job := purgeJob{store: store, days: days, log: log, now: time.Now, hook: purgeAudit(store, log)}
+	job := purgeJob{store: store, days: days, log: log, now: time.Now, hook: purgeAudit(store, cliPurge(), log)}
 	result, cutoff, err := job.runOnce(ctx)
 	if err != nil {
 		return err

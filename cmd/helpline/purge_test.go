@@ -97,6 +97,13 @@ func TestRecordsPurgeCommand(t *testing.T) {
 			if callerHash(t, dbPath, "recent") == "" {
 				t.Error("the recent call lost its number")
 			}
+			entries := auditActions(t, dbPath)
+			if len(entries) != 1 || entries[0].Action != "records_purged" {
+				t.Fatalf("audit log = %+v, want one records_purged entry", entries)
+			}
+			if entries[0].User != cliUser() || entries[0].Role != "cli" || entries[0].Source != "command line" {
+				t.Errorf("audit entry = %+v, want user %s, role cli, source command line", entries[0], cliUser())
+			}
 		})
 	}
 }

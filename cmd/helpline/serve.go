@@ -250,12 +250,12 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, states, log)
-		registerFollowUpRoutes(a.api, store, states, log)
+		a.streams = web.NewStreams()
+		registerFollowUpRoutes(a.api, store, states, bus, a.streams, log)
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 		serveMetrics(serverMetrics, a.api, bus)
 		a.metrics = serverMetrics
-		a.streams = web.NewStreams()
 		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, log)
 		web.RegisterPages(a.api)
 	}

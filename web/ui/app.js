@@ -39,11 +39,12 @@ const dictionaries = {
     "notice.close": "닫기",
     "dialog.ok": "확인",
     "dialog.cancel": "취소",
+    "dialog.close": "닫기",
     "dialog.required": "값을 입력하십시오.",
     "dialog.too_long": "{max}자 이하로 입력하십시오.",
 
-    "state.logged_out": "로그아웃",
-    "state.available": "대기 중",
+    "state.logged_out": "로그아웃 상태",
+    "state.available": "응대 가능",
     "state.offered": "연결 중",
     "state.on_call": "통화 중",
     "state.wrap_up": "정리 중",
@@ -52,7 +53,7 @@ const dictionaries = {
     "lang.ko": "한국어",
     "lang.en": "영어",
     "caller.self": "본인",
-    "caller.someone_else": "주변인 신고",
+    "caller.someone_else": "주변인 상담",
     "kind.call": "통화 대기",
     "kind.callback": "콜백",
     "risk.none": "없음",
@@ -70,7 +71,7 @@ const dictionaries = {
     "followup.none": "없음",
     "followup.callback": "콜백",
     "followup.counseling": "추가 상담",
-    "followup.home_visit": "방문",
+    "followup.home_visit": "가정 방문",
     "followup.emergency": "긴급 출동",
     "followup.interrupted": "끊긴 통화",
     "origin.wrap_up": "상담 정리",
@@ -91,6 +92,9 @@ const dictionaries = {
     "outcome.callback_requested": "콜백 요청",
     "outcome.overflow_callback": "콜백 전환",
     "outcome.overflow_transferred": "다른 기관 연결",
+    "outcome.callback_completed": "콜백 완료",
+    "outcome.callback_cancelled": "콜백 취소됨",
+    "outcome.wrap_up_replaced": "상담 정리를 다시 저장함",
 
     "board.title": "상황판",
     "board.alerts": "경보",
@@ -137,8 +141,9 @@ const dictionaries = {
     "act.listen": "통화 듣기",
     "ask.pause_title": "{name} 상담사 휴식 전환",
     "ask.pause_label": "휴식 사유",
-    "ask.priority": "{number} 발신자를 고위험으로 지정하여 맨 앞으로 올릴까요?",
+    "ask.priority": "{number} 전화하신 분을 고위험으로 지정하여 맨 앞으로 올릴까요?",
     "ask.cancel_callback": "{number} 콜백을 취소할까요? 되돌릴 수 없습니다.",
+    "ask.cancel_callback_ok": "콜백 취소하기",
     "ask.supervisor_title": "감독자 내선 번호",
     "ask.supervisor_label": "듣기에 쓸 내 SIP 번호 (한 번만 묻습니다)",
     "done.pause": "휴식으로 전환했습니다.",
@@ -146,9 +151,10 @@ const dictionaries = {
     "done.priority": "고위험으로 지정했습니다.",
     "done.cancel_callback": "콜백을 취소했습니다.",
     "done.listen": "{id}번 전화기로 연결합니다. 전화를 받으십시오.",
-    "alert.high_risk_waiting": "고위험 발신자 대기: {queue} 대기열, {since}부터",
+    "alert.high_risk_waiting": "고위험으로 분류된 분 대기: {queue} 대기열, {since}부터",
     "alert.long_wait": "장시간 대기: {queue} 대기열, {since}부터",
     "alert.no_counselor": "받을 수 있는 상담사 없음: 모든 상담사가 로그아웃했습니다.",
+    "alert.no_available": "응대 가능한 상담사 없음: 기다리는 분이 있는데 로그인한 상담사가 모두 휴식 중입니다.",
     "alert.missed_pause": "연결 놓침으로 휴식 전환: 상담사 {counselor}, {since}",
     "alert.unknown": "경보: {kind}",
 
@@ -166,7 +172,7 @@ const dictionaries = {
     "console.wrapup_until": "정리 시간 끝: {time}",
     "console.not_registered": "전화기가 등록되지 않았습니다. 소프트폰을 켜십시오.",
     "console.pick_counselor": "볼 상담사 번호를 주소에 ?counselor=번호 로 붙이십시오.",
-    "console.pop": "발신자 정보",
+    "console.pop": "전화하신 분 정보",
     "console.no_call": "연결된 통화가 없습니다.",
     "console.phase.offered": "전화가 오고 있습니다",
     "console.phase.on_call": "통화 중",
@@ -189,10 +195,10 @@ const dictionaries = {
     "console.emergency_target": "연결할 기관",
     "console.target.119": "119 (소방·구급)",
     "console.target.112": "112 (경찰)",
-    "console.ask_emergency": "{target}을(를) 지금 통화에 연결할까요?",
+    "console.ask_emergency": "연결할 기관: {target}. 지금 통화에 연결할까요?",
     "console.done_emergency": "{target}에 전화를 걸고 있습니다.",
     "wrapup.title": "상담 정리",
-    "wrapup.reporter": "신고자",
+    "wrapup.reporter": "전화하신 분",
     "wrapup.isolation": "사회적 고립 점검 (해당하는 항목 선택)",
     "wrapup.q1": "최근 일주일 동안 가족이나 지인과 연락한 적이 없다",
     "wrapup.q2": "어려울 때 도움을 청할 사람이 없다",
@@ -240,6 +246,7 @@ const dictionaries = {
     "act.note": "메모 추가",
     "act.close": "종결",
     "act.reveal": "번호 보기",
+    "act.hide": "가리기",
     "ask.assign_title": "담당자 지정",
     "ask.assign_label": "담당자 로그인 이름",
     "ask.note_title": "메모 추가",
@@ -275,6 +282,7 @@ const dictionaries = {
     "notice.close": "Close",
     "dialog.ok": "OK",
     "dialog.cancel": "Cancel",
+    "dialog.close": "Close",
     "dialog.required": "Enter a value.",
     "dialog.too_long": "Use at most {max} characters.",
 
@@ -327,6 +335,9 @@ const dictionaries = {
     "outcome.callback_requested": "Callback requested",
     "outcome.overflow_callback": "Moved to callback",
     "outcome.overflow_transferred": "Sent to another service",
+    "outcome.callback_completed": "Callback completed",
+    "outcome.callback_cancelled": "Callback cancelled",
+    "outcome.wrap_up_replaced": "Wrap-up saved again",
 
     "board.title": "Supervisor board",
     "board.alerts": "Alerts",
@@ -375,6 +386,7 @@ const dictionaries = {
     "ask.pause_label": "Reason for the break",
     "ask.priority": "Mark caller {number} as high risk and move them to the front?",
     "ask.cancel_callback": "Cancel the callback to {number}? This cannot be undone.",
+    "ask.cancel_callback_ok": "Cancel callback",
     "ask.supervisor_title": "Supervisor extension",
     "ask.supervisor_label": "Your SIP id for listening (asked only once)",
     "done.pause": "The counselor is on break.",
@@ -385,6 +397,7 @@ const dictionaries = {
     "alert.high_risk_waiting": "High-risk caller waiting in {queue} since {since}",
     "alert.long_wait": "Long wait in {queue} since {since}",
     "alert.no_counselor": "No counselor can take calls: every counselor is logged out.",
+    "alert.no_available": "No counselor can take calls: callers are waiting and every logged-in counselor is on break.",
     "alert.missed_pause": "Counselor {counselor} missed a call and was paused at {since}",
     "alert.unknown": "Alert: {kind}",
 
@@ -425,10 +438,10 @@ const dictionaries = {
     "console.emergency_target": "Service to call",
     "console.target.119": "119 (fire and ambulance)",
     "console.target.112": "112 (police)",
-    "console.ask_emergency": "Call {target} into this call now?",
+    "console.ask_emergency": "Service: {target}. Call it into this call now?",
     "console.done_emergency": "Calling {target}.",
     "wrapup.title": "Wrap-up",
-    "wrapup.reporter": "Reported by",
+    "wrapup.reporter": "Who called",
     "wrapup.isolation": "Social isolation checklist (tick what applies)",
     "wrapup.q1": "No contact with family or friends in the past week",
     "wrapup.q2": "Nobody to ask for help when in trouble",
@@ -476,6 +489,7 @@ const dictionaries = {
     "act.note": "Add note",
     "act.close": "Close",
     "act.reveal": "Show number",
+    "act.hide": "Hide",
     "ask.assign_title": "Assign owner",
     "ask.assign_label": "Owner's login name",
     "ask.note_title": "Add a note",
@@ -880,8 +894,21 @@ export function openStream(path, eventName, onData) {
   onLangChange(() => {
     if (banner && !banner.hidden) banner.textContent = t("conn.lost");
   });
+
+  // A page kept in the back-forward cache would hold its stream open and
+  // use up the browser's connections to the server, so the stream ends
+  // when the page is hidden and opens again when the page comes back.
+  let stopped = false;
+  window.addEventListener("pagehide", () => source.close());
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted && !stopped && !leaving) connect();
+  });
+
   connect();
-  return () => source.close();
+  return () => {
+    stopped = true;
+    source.close();
+  };
 }
 
 // ServerClock maps the server's time to the browser's: ticking values
@@ -955,9 +982,9 @@ export function tick(root, clock) {
 let dialog;
 
 // Opens the page's dialog with a title, an optional text field and OK and
-// Cancel. It resolves to the field's text (or true without a field) on OK
-// and to null on Cancel.
-function openDialog({ title, message, label, value = "", required = false, maxLength = 0, danger = false }) {
+// Cancel, or the labels okLabel and cancelLabel. It resolves to the field's
+// text (or true without a field) on OK and to null on Cancel.
+function openDialog({ title, message, label, value = "", required = false, maxLength = 0, danger = false, okLabel, cancelLabel }) {
   if (!dialog) {
     dialog = el("dialog", { class: "hl-dialog", "aria-labelledby": "hl-dialog-title" });
     document.body.append(dialog);
@@ -976,8 +1003,8 @@ function openDialog({ title, message, label, value = "", required = false, maxLe
     form.append(el("div", { class: "hl-field" }, el("label", { for: "hl-dialog-input" }, label), input));
   }
   form.append(error);
-  const ok = el("button", { type: "submit", class: danger ? "hl-btn hl-btn-danger" : "hl-btn", id: "hl-dialog-ok", value: "ok" }, t("dialog.ok"));
-  const cancel = el("button", { type: "button", class: "hl-btn hl-btn-secondary", id: "hl-dialog-cancel" }, t("dialog.cancel"));
+  const ok = el("button", { type: "submit", class: danger ? "hl-btn hl-btn-danger" : "hl-btn", id: "hl-dialog-ok", value: "ok" }, okLabel ?? t("dialog.ok"));
+  const cancel = el("button", { type: "button", class: "hl-btn hl-btn-secondary", id: "hl-dialog-cancel" }, cancelLabel ?? t("dialog.cancel"));
   form.append(el("div", { class: "hl-actions" }, ok, cancel));
   dialog.replaceChildren(form);
 
@@ -1013,7 +1040,9 @@ export function askText(title, label, options = {}) {
   return openDialog({ title, label, ...options });
 }
 
-// Asks to confirm message; resolves to true or false.
-export async function confirmAction(title, message) {
-  return (await openDialog({ title, message, danger: true })) === true;
+// Asks to confirm message; resolves to true or false. options.okLabel and
+// options.cancelLabel name the buttons when "OK" and "Cancel" would be
+// unclear, as when the action itself is a cancellation.
+export async function confirmAction(title, message, options = {}) {
+  return (await openDialog({ title, message, danger: true, ...options })) === true;
 }

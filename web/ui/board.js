@@ -2,7 +2,7 @@
 // of the day, live from GET /api/v1/board/stream.
 
 import {
-  t, tv, el, api, act, notify, loadSession, initHeader, onLangChange, openStream,
+  t, tv, el, api, act, notify, loadSession, initHeader, onLangChange, openStream, lang,
   ServerClock, formatDuration, formatPercent, formatClock, tick, askText, confirmAction,
 } from "/static/app.js";
 
@@ -80,7 +80,7 @@ function renderAlerts(alerts) {
   const box = document.getElementById("alerts");
   box.replaceChildren(...alerts.map((alert) => {
     const text = t(`alert.${alert.kind}`, {
-      queue: alert.queue ?? "",
+      queue: queueLabel(alert.queue),
       counselor: alert.counselor ?? "",
       since: formatClock(alert.since),
       kind: alert.kind,
@@ -88,6 +88,14 @@ function renderAlerts(alerts) {
     const warn = alert.kind === "missed_pause";
     return el("p", { class: warn ? "alert alert-warn" : "alert", "data-kind": alert.kind, "data-call-id": alert.call_id }, text);
   }));
+}
+
+// Returns the display name of the queue named name in the page's
+// language, from label_ko or label_en of the snapshot, or name itself.
+function queueLabel(name) {
+  if (!name) return "";
+  const queue = (snapshot?.queues ?? []).find((q) => q.name === name);
+  return queue?.[`label_${lang()}`] || name;
 }
 
 const FIGURES = ["offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_s", "aht_s", "callbacks_pending"];
@@ -124,7 +132,7 @@ function renderQueue(queue) {
     : el("span", { class: "hl-tick" }, formatDuration(queue.longest_wait_s ?? 0));
 
   const head = el("div", { class: "queue-head" },
-    el("h3", {}, queue.name),
+    el("h3", {}, queueLabel(queue.name)),
     el("span", {}, t("board.queue_waiting", { count: waiting.length }), " · ",
       t("board.longest"), " ", longest),
   );
@@ -232,7 +240,8 @@ async function raisePriority(caller) {
 }
 
 async function cancelCallback(caller) {
-  if (!(await confirmAction(t("act.cancel_callback"), t("ask.cancel_callback", { number: caller.number })))) return;
+  const labels = { okLabel: t("ask.cancel_callback_ok"), cancelLabel: t("dialog.close") };
+  if (!(await confirmAction(t("act.cancel_callback"), t("ask.cancel_callback", { number: caller.number }), labels))) return;
   await act(() => api("POST", `/api/v1/callbacks/${encodeURIComponent(caller.call_id)}/cancel`), t("done.cancel_callback"));
 }
 
