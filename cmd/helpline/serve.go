@@ -146,6 +146,9 @@ type app struct {
 	streams *web.Streams
 	// shared is this node's part in shared mode, nil in embedded mode.
 	shared *sharedNode
+	// wrapUps ends the wrap-up time of calls whose wrap-up was saved during
+	// the call, nil when the API is off.
+	wrapUps *savedWrapUps
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -252,6 +255,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		registerCallRoutes(a.api, server, states, log)
 		a.streams = web.NewStreams()
 		registerFollowUpRoutes(a.api, store, states, bus, a.streams, log)
+		a.wrapUps = newSavedWrapUps(bus, states, store, log.With().Str("component", "wrap_up").Logger())
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 		serveMetrics(serverMetrics, a.api, bus)
@@ -428,6 +432,14 @@ func (a *app) run(ctx context.Context) error {
 	defer func() { <-sweepDone }()
 	stopPurge := a.startPurgeJob()
 	defer stopPurge()
+	if a.wrapUps != nil {
+		wrapUpsDone := make(chan struct{})
+		go func() {
+			defer close(wrapUpsDone)
+			a.wrapUps.run(distCtx)
+		}()
+		defer func() { <-wrapUpsDone }()
+	}
 
 	if err := a.sip.Start(ctx); err != nil {
 		stopDist()

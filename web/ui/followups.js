@@ -75,9 +75,15 @@ function follow() {
 
 // Reads the list once, right after a change made on this page, so that it
 // shows before the stream's next update.
+// It leaves the notice alone on success, so that the error of the change
+// just made stays on screen.
 async function load() {
-  const data = await act(() => api("GET", `/api/v1/followups?${filterQuery()}`));
-  if (data) show(data.followups ?? []);
+  try {
+    const data = await api("GET", `/api/v1/followups?${filterQuery()}`);
+    show(data.followups ?? []);
+  } catch (error) {
+    notify(error, true);
+  }
 }
 
 function show(list) {
