@@ -22,9 +22,9 @@ func TestRoutingExample(t *testing.T) {
 	cfg := mustLoad(t, "", nil)
 
 	want := []QueueDef{
-		{Name: "loneliness_ko", Skill: "ko"},
-		{Name: "loneliness_en", Strategy: "skills", Skill: "en", WidenAfter: time.Minute},
-		{Name: "concerned_others", Skill: "concerned_others"},
+		{Name: "loneliness_ko", LabelKo: "외로움 상담(한국어)", LabelEn: "Loneliness (Korean)", Skill: "ko"},
+		{Name: "loneliness_en", LabelKo: "외로움 상담(영어)", LabelEn: "Loneliness (English)", Strategy: "skills", Skill: "en", WidenAfter: time.Minute},
+		{Name: "concerned_others", LabelKo: "주변인 상담", LabelEn: "Someone I care about", Skill: "concerned_others"},
 	}
 	if len(cfg.Queues) != len(want) {
 		t.Fatalf("queues = %+v, want %+v", cfg.Queues, want)
