@@ -19,7 +19,7 @@ const exportFileDate = "20060102"
 // koreanFollowUpHeader is the header row of an export with lang=ko, in
 // records.FollowUpCSVHeader order.
 var koreanFollowUpHeader = []string{
-	"작업 번호", "통화 번호", "종류", "생성 경로", "위험도", "자치구", "처리 기한", "담당자", "상태", "결과",
+	"작업 번호", "통화 ID", "종류", "생성 경로", "위험도", "자치구", "처리 기한", "담당자", "상태", "결과",
 	"전화번호", "메모", "생성 시각(UTC)", "수정 시각(UTC)", "종결 시각(UTC)",
 }
 
