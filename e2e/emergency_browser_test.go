@@ -79,7 +79,8 @@ func TestConsoleEmergencyFailureInBrowser(t *testing.T) {
 }
 
 // While 119 is being called, the console counts the time since and the
-// board marks the counselor's row.
+// board marks the counselor's row. Calling again after a failure keeps
+// the failure on the console.
 func TestConsoleEmergencyCallingInBrowser(t *testing.T) {
 	fake, base := startPageAPI(t)
 	b := StartBrowser(t, BrowserOptions{})
@@ -105,6 +106,18 @@ func TestConsoleEmergencyCallingInBrowser(t *testing.T) {
 		}
 		if got := b.Count(`#alerts .alert[data-kind="emergency_failed"]`); got != 0 {
 			t.Errorf("board %s: %d emergency alerts while 119 is being called, want 0", texts.Lang, got)
+		}
+	}
+
+	// Calling again after a failure keeps the failure in red until 119
+	// answers.
+	fake.setEmergency(map[string]any{"target": "119", "status": "calling", "reason": "timeout", "at": rfc3339(time.Now().Add(-5 * time.Second))})
+	for _, texts := range emergencyTexts {
+		fake.setRole("counselor")
+		switchLanguage(t, b, base+"/console", texts.Lang)
+		b.WaitVisible(`#emergency-status[data-status="retrying"]`)
+		if text := b.Text("#emergency-status-text"); !strings.Contains(text, texts.Failed) || !strings.Contains(text, "00:0") {
+			t.Errorf("console %s: banner while calling again reads %q, want %q and the time since", texts.Lang, text, texts.Failed)
 		}
 	}
 }

@@ -321,7 +321,7 @@ func (c *call) startEmergency(target string, notifyFailure func()) error {
 	busy := (c.conf != nil && c.conf.emergency != nil) || c.emergencyDialing
 	if !busy {
 		c.emergencyDialing = true
-		c.setEmergencyLocked(EmergencyState{Target: target, Status: EmergencyCalling})
+		c.setEmergencyLocked(c.emergency.retry(target))
 	}
 	counselorID := c.counselorID
 	c.mu.Unlock()

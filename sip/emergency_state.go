@@ -13,7 +13,9 @@ import (
 
 // Statuses of a call's emergency call, as EmergencyState reports them.
 const (
-	// EmergencyCalling means the target is being rung.
+	// EmergencyCalling means the target is being rung. Reason and
+	// SIPStatus then hold why the attempt before it, to the same target,
+	// failed, when it did.
 	EmergencyCalling = "calling"
 	// EmergencyJoined means the target answered and is in the call.
 	EmergencyJoined = "joined"
@@ -53,10 +55,11 @@ type EmergencyState struct {
 	// EmergencyLeft.
 	Status string
 	// Reason is one of the EmergencyReason constants while Status is
-	// EmergencyFailed, else "".
+	// EmergencyFailed, or while it is EmergencyCalling again after a
+	// failed attempt to the same target; else "".
 	Reason string
-	// SIPStatus is the gateway's final status of a failed call, 0 when
-	// there was none.
+	// SIPStatus is the gateway's final status of the failed attempt, 0
+	// when there was none.
 	SIPStatus int
 	// At is when Status was reached.
 	At time.Time
@@ -76,6 +79,18 @@ func (s *Server) EmergencyState(callID string) (EmergencyState, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.emergency, c.emergency.Status != ""
+}
+
+// retry returns the calling state of a new attempt to target after state.
+// A new attempt after a failure to the same target keeps the failure's
+// reason, so that the counselor still sees that the service is not on
+// the call until it answers.
+func (state EmergencyState) retry(target string) EmergencyState {
+	calling := EmergencyState{Target: target, Status: EmergencyCalling}
+	if state.Target == target && state.Status == EmergencyFailed {
+		calling.Reason, calling.SIPStatus = state.Reason, state.SIPStatus
+	}
+	return calling
 }
 
 // setEmergencyLocked sets the call's emergency state with the time of now.

@@ -39,3 +39,25 @@ func TestEmergencyFailureReason(t *testing.T) {
 		})
 	}
 }
+
+func TestEmergencyRetryKeepsFailure(t *testing.T) {
+	failed := EmergencyState{Target: "119", Status: EmergencyFailed, Reason: EmergencyReasonRejected, SIPStatus: 503}
+	tests := []struct {
+		name   string
+		before EmergencyState
+		target string
+		want   EmergencyState
+	}{
+		{"first attempt", EmergencyState{}, "119", EmergencyState{Target: "119", Status: EmergencyCalling}},
+		{"after a failure", failed, "119", EmergencyState{Target: "119", Status: EmergencyCalling, Reason: EmergencyReasonRejected, SIPStatus: 503}},
+		{"another target after a failure", failed, "112", EmergencyState{Target: "112", Status: EmergencyCalling}},
+		{"after the target left", EmergencyState{Target: "119", Status: EmergencyLeft}, "119", EmergencyState{Target: "119", Status: EmergencyCalling}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.before.retry(tt.target); got != tt.want {
+				t.Errorf("retry(%s) after %+v = %+v, want %+v", tt.target, tt.before, got, tt.want)
+			}
+		})
+	}
+}

@@ -45,7 +45,8 @@ const (
 	AlertNoAvailable = "no_available"
 	AlertMissedPause = "missed_pause"
 	// AlertEmergencyFailed is an emergency service that could not be
-	// called into a call that goes on.
+	// called into a call that goes on. It stays while the service is
+	// called again, until it answers.
 	AlertEmergencyFailed = "emergency_failed"
 )
 
@@ -445,14 +446,15 @@ func (b *board) series(ctx context.Context, dayStart, now time.Time) ([]boardPoi
 	return list, nil
 }
 
-// alerts lists, in this order, the calls whose emergency call failed, the
+// alerts lists, in this order, the calls whose emergency call failed (also
+// while it is tried again), the
 // high-risk callers waiting, the callers waiting longer than WaitAlert, a
 // line without a logged-in counselor or with waiting callers and every
 // logged-in counselor on break, and the counselors paused for missed calls.
 func (b *board) alerts(s boardSnapshot) []boardAlert {
 	alerts := []boardAlert{}
 	for _, c := range s.Counselors {
-		if e := c.Emergency; e != nil && e.Status == sip.EmergencyFailed {
+		if e := c.Emergency; e != nil && e.Reason != "" {
 			alerts = append(alerts, boardAlert{Kind: AlertEmergencyFailed, CallID: c.CallID, Counselor: c.ID,
 				Target: e.Target, Reason: e.Reason, Since: timePointer(e.At)})
 		}

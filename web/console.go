@@ -115,7 +115,8 @@ type emergencyCall struct {
 	// Status is calling, joined, failed or left (the target hung up).
 	Status string `json:"status"`
 	// Reason says why a failed call failed: timeout, busy, rejected,
-	// unreachable, no_route or not_joined.
+	// unreachable, no_route or not_joined. While calling, it is why the
+	// attempt before, to the same target, failed.
 	Reason string `json:"reason,omitempty"`
 	// SIPStatus is the gateway's final status of a failed call, when it
 	// sent one.

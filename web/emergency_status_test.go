@@ -158,18 +158,20 @@ func TestBoardEmergencyBadge(t *testing.T) {
 	tests := []struct {
 		name       string
 		status     string
+		reason     string
 		wantAlert  bool
 		wantStatus string
 	}{
-		{"calling", sip.EmergencyCalling, false, "calling"},
-		{"joined", sip.EmergencyJoined, false, "joined"},
-		{"failed", sip.EmergencyFailed, true, "failed"},
+		{"calling", sip.EmergencyCalling, "", false, "calling"},
+		{"calling again after a failure", sip.EmergencyCalling, sip.EmergencyReasonTimeout, true, "calling"},
+		{"joined", sip.EmergencyJoined, "", false, "joined"},
+		{"failed", sip.EmergencyFailed, sip.EmergencyReasonBusy, true, "failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newBoardFixture(t, time.Time{})
 			connectedCall(t, f)
-			f.emergencies.set("call-1", sip.EmergencyState{Target: "119", Status: tt.status, At: time.Now()})
+			f.emergencies.set("call-1", sip.EmergencyState{Target: "119", Status: tt.status, Reason: tt.reason, At: time.Now()})
 
 			b := f.board(t)
 

@@ -36,6 +36,7 @@ addStrings({
     "console.emergency_failed": "{target} 연결 실패: {reason}. 직접 {target}에 전화하십시오.",
     "console.emergency_left": "{target} 통화가 끝났습니다.",
     "console.emergency_retry": "다시 연결",
+    "console.emergency_retrying": "{target} 다시 거는 중",
   },
   en: {
     "console.login_needs_phone": "Your phone must be registered before you log in. Start the softphone.",
@@ -62,6 +63,7 @@ addStrings({
     "console.emergency_failed": "{target} could not be reached: {reason}. Call {target} directly.",
     "console.emergency_left": "{target} left the call.",
     "console.emergency_retry": "Try again",
+    "console.emergency_retrying": "Calling {target} again",
   },
 });
 
@@ -815,7 +817,8 @@ function emergencyKey(state) {
 // Shows the state of the call's emergency call under the header until
 // the call ends: calling with the time since, joined, left, or failed in
 // red with the reason, the advice to call directly and a retry button.
-// It never fades, unlike #notice.
+// A new attempt after a failure (status calling with a reason) stays red
+// until the service answers. The banner never fades, unlike #notice.
 function renderEmergencyStatus(call, emergency) {
   const box = document.getElementById("emergency-status");
   const onCall = call?.phase === "on_call";
@@ -827,9 +830,10 @@ function renderEmergencyStatus(call, emergency) {
   }
 
   const failed = state.status === "failed";
-  if (box.dataset.status !== state.status) {
-    box.setAttribute("role", failed ? "alert" : "status");
-    box.dataset.status = state.status;
+  const shownStatus = state.status === "calling" && state.reasonText ? "retrying" : state.status;
+  if (box.dataset.status !== shownStatus) {
+    box.setAttribute("role", failed || shownStatus === "retrying" ? "alert" : "status");
+    box.dataset.status = shownStatus;
   }
   box.dataset.target = state.target;
   document.getElementById("emergency-status-text").replaceChildren(...emergencyStatusText(state));
@@ -854,10 +858,14 @@ function shownEmergency(callId, serverState) {
 
 function emergencyStatusText(state) {
   const target = state.target;
+  const since = () => el("span", { class: "hl-tick", "data-since": state.at }, formatDuration(clock.secondsSince(state.at)));
   switch (state.status) {
     case "calling":
-      return [t("console.emergency_calling", { target }), " ",
-        el("span", { class: "hl-tick", "data-since": state.at }, formatDuration(clock.secondsSince(state.at)))];
+      if (state.reasonText) {
+        return [t("console.emergency_failed", { target, reason: state.reasonText }), el("br"),
+          t("console.emergency_retrying", { target }), " ", since()];
+      }
+      return [t("console.emergency_calling", { target }), " ", since()];
     case "joined":
       return [t("console.emergency_joined", { target })];
     case "left":
