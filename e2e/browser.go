@@ -137,7 +137,9 @@ func acceptLeavePrompts(ctx context.Context, prompts *atomic.Int64) error {
 		prompts.Add(1)
 		// The listener must not run a command, so the answer goes from its
 		// own goroutine, which ends with the command or the browser.
-		go func() { _, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}) }()
+		go func() {
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}()
 	})
 }
 

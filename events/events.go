@@ -46,10 +46,10 @@ const (
 	// EmergencyJoined: an emergency service was called into a call.
 	EmergencyJoined Type = "emergency_joined"
 	// EmergencyFailed: an emergency service could not be called into a
-	// call that goes on. Data["target"] is the number, Data["reason"]
-	// says why (timeout, busy, rejected, unreachable, no_route,
-	// not_joined) and Data["status"], when there was one, is the
-	// gateway's final SIP status.
+	// call that goes on. Data["target"] is the number and Data["reason"]
+	// the cause: timeout, busy, rejected, unreachable, no_route or
+	// not_joined. Data["status"], when the gateway sent one, is its final
+	// SIP status.
 	EmergencyFailed Type = "emergency_failed"
 	// MonitorStarted: a supervisor started to listen, whisper or barge.
 	MonitorStarted Type = "monitor_started"

@@ -114,9 +114,9 @@ type emergencyCall struct {
 	Target string `json:"target"`
 	// Status is calling, joined, failed or left (the target hung up).
 	Status string `json:"status"`
-	// Reason says why a failed call failed: timeout, busy, rejected,
-	// unreachable, no_route or not_joined. While calling, it is why the
-	// attempt before, to the same target, failed.
+	// Reason is the cause of a failed call: timeout, busy, rejected,
+	// unreachable, no_route or not_joined. While calling, it is the cause
+	// of the failed attempt before, to the same target.
 	Reason string `json:"reason,omitempty"`
 	// SIPStatus is the gateway's final status of a failed call, when it
 	// sent one.

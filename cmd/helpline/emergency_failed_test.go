@@ -72,9 +72,9 @@ func emergencyFailedFor(callID string) func(events.Event) bool {
 }
 
 // The outbound gateway rejects the emergency call with 503, once asked
-// through the API and once with the counselor's *9119#: each time the bus
-// gets emergency_failed with the reason, the counselor's console shows
-// the failure, and the board raises an alert. The call goes on.
+// through the API and once with the counselor's *9119#. Each time the bus
+// gets emergency_failed with the reason. The counselor's console shows
+// the failure, the board raises an alert, and the call goes on.
 func TestEmergencyFailedWhenGatewayRejects(t *testing.T) {
 	e2e.RequireTool(t, "baresip")
 	gatewayPort := rejectingGateway(t, 503, "Service Unavailable")

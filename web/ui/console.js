@@ -797,8 +797,8 @@ async function requestEmergency(callId, target) {
   } catch (error) {
     notify(error, true);
     // A request that never reached the server, or that it failed to
-    // handle, leaves the caller without help. Other statuses say the
-    // request was wrong (another call, a target already being called).
+    // handle, leaves the caller without help. Other statuses mean that
+    // the request was wrong (another call, a target already being called).
     if (error.status === 0 || error.status >= 500) {
       requestFailure = { callId, target, reason: error.detail || error.message, seenKey: emergencyKey(snapshot?.emergency?.call) };
       renderEmergencyStatus(snapshot?.call, snapshot?.emergency);
@@ -875,7 +875,7 @@ function emergencyStatusText(state) {
   }
 }
 
-// Asks before the tab closes or reloads while the wrap-up form holds
+// Asks before the tab closes or reloads while the wrap-up form contains
 // typed input that is not saved. The draft survives a reload in
 // sessionStorage, but not a closed tab.
 function warnBeforeLeaving() {
