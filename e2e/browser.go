@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -46,6 +48,9 @@ type Browser struct {
 	t       testing.TB
 	ctx     context.Context
 	timeout time.Duration
+	// leavePrompts counts the "leave site?" prompts (beforeunload) that
+	// the browser accepted.
+	leavePrompts *atomic.Int64
 }
 
 // StartBrowser starts headless Chromium with its own profile folder and
@@ -112,7 +117,35 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 		cancelBrowser()
 		t.Fatalf("starting %s: %v after %s", exe, ErrWaitTimeout, browserStartTimeout)
 	}
-	return &Browser{t: t, ctx: ctx, timeout: timeout}
+	b := &Browser{t: t, ctx: ctx, timeout: timeout, leavePrompts: &atomic.Int64{}}
+	if err := acceptLeavePrompts(ctx, b.leavePrompts); err != nil {
+		t.Fatalf("listening to the page's events: %v", err)
+	}
+	return b
+}
+
+// acceptLeavePrompts answers "leave" to every beforeunload prompt of the
+// page, as a user who confirms a reload does, and counts them in
+// prompts. A page that asks before unloading would otherwise block
+// Navigate until its step times out.
+func acceptLeavePrompts(ctx context.Context, prompts *atomic.Int64) error {
+	return chromedp.Listen(ctx, func(event any) {
+		opening, ok := event.(*page.EventJavascriptDialogOpening)
+		if !ok || opening.Type != page.DialogTypeBeforeunload {
+			return
+		}
+		prompts.Add(1)
+		// The listener must not run a command, so the answer goes from its
+		// own goroutine, which ends with the command or the browser.
+		go func() {
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}()
+	})
+}
+
+// LeavePrompts returns how many beforeunload prompts the browser accepted.
+func (b *Browser) LeavePrompts() int {
+	return int(b.leavePrompts.Load())
 }
 
 func emulateViewport(width, height int) chromedp.Action[chromedp.Void] {

@@ -29,7 +29,7 @@ const fakeCallID = "a84b4c76e66710@127.0.0.1"
 // design describes, serving the real embedded pages. It records the
 // POSTs the pages send.
 type pageAPI struct {
-	mu    sync.Mutex // guards role, posts, ended, added and changed
+	mu    sync.Mutex // guards role, posts, ended, added, changed and emergency
 	role  string
 	posts []fakePost
 	// ended closes when the fake session ends: then the session and the
@@ -40,6 +40,9 @@ type pageAPI struct {
 	// changed is closed, and replaced, when the tasks change, so that
 	// follow-up streams send again.
 	changed chan struct{}
+	// emergency is the state of the emergency call of fakeCallID, which
+	// the console and the board show when it is not nil.
+	emergency map[string]any
 }
 
 // fakePost is one POST request the fake received.
@@ -60,8 +63,8 @@ func startPageAPI(t *testing.T) (*pageAPI, string) {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/session", fake.session)
-	mux.HandleFunc("GET /api/v1/board/stream", fake.stream("board", boardSnapshots))
-	mux.HandleFunc("GET /api/v1/console/stream", fake.stream("console", consoleSnapshots))
+	mux.HandleFunc("GET /api/v1/board/stream", fake.stream("board", fake.boardSnapshots))
+	mux.HandleFunc("GET /api/v1/console/stream", fake.stream("console", fake.consoleSnapshots))
 	mux.HandleFunc("GET /api/v1/calls/{id}/history", fake.history)
 	mux.HandleFunc("GET /api/v1/console/pending-wrap-ups", func(w http.ResponseWriter, _ *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"calls": []map[string]any{}})
@@ -89,6 +92,69 @@ func signedPages() http.Handler {
 		r.Header.Set("Authorization", "Bearer "+fakePagesToken)
 		pages.ServeHTTP(w, r)
 	})
+}
+
+// setEmergency sets the emergency call state of fakeCallID that the next
+// snapshots carry, or none for nil.
+func (f *pageAPI) setEmergency(state map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.emergency = state
+}
+
+func (f *pageAPI) emergencyState() map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.emergency
+}
+
+// boardSnapshots returns the fixed board snapshots, with the emergency
+// call on counselor 1001's row and, when it failed, its alert.
+func (f *pageAPI) boardSnapshots(now time.Time) []map[string]any {
+	snapshots := boardSnapshots(now)
+	state := f.emergencyState()
+	if state == nil {
+		return snapshots
+	}
+	for i, snapshot := range snapshots {
+		copied := map[string]any{}
+		for key, value := range snapshot {
+			copied[key] = value
+		}
+		counselors := []map[string]any{}
+		for _, c := range snapshot["counselors"].([]map[string]any) {
+			if c["id"] == "1001" {
+				row := map[string]any{"emergency": state}
+				for key, value := range c {
+					row[key] = value
+				}
+				c = row
+			}
+			counselors = append(counselors, c)
+		}
+		copied["counselors"] = counselors
+		if state["status"] == "failed" {
+			alert := map[string]any{"kind": "emergency_failed", "call_id": fakeCallID, "counselor": "1001",
+				"target": state["target"], "reason": state["reason"], "since": state["at"]}
+			copied["alerts"] = append([]map[string]any{alert}, snapshot["alerts"].([]map[string]any)...)
+		}
+		snapshots[i] = copied
+	}
+	return snapshots
+}
+
+// consoleSnapshots returns the fixed console snapshots, with 109 among
+// the targets and the emergency call state when there is one.
+func (f *pageAPI) consoleSnapshots(now time.Time) []map[string]any {
+	snapshots := consoleSnapshots(now)
+	state := f.emergencyState()
+	if state == nil {
+		return snapshots
+	}
+	for _, snapshot := range snapshots {
+		snapshot["emergency"] = map[string]any{"available": true, "targets": []string{"119", "112", "109"}, "call": state}
+	}
+	return snapshots
 }
 
 func (f *pageAPI) setRole(role string) {
@@ -548,7 +614,20 @@ func checkConsole(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, nam
 		t.Errorf("console: a wrap-up without due date and district was posted: %+v", posts)
 	}
 
-	b.SetValue(`[name=due_date]`, "2026-12-07")
+	// A due date in the past is rejected in the page, before sending.
+	b.SetValue(`[name=due_date]`, time.Now().AddDate(0, 0, -1).Format(time.DateOnly))
+	b.SetValue(`[name=district]`, "마포구")
+	b.Click("#wrapup-submit")
+	b.WaitTrue(`document.querySelector("[name=due_date]").getAttribute("aria-invalid") === "true"`)
+	if text := b.Text("#wrapup-error"); !strings.Contains(text, pastDueWord[lang]) {
+		t.Errorf("console: error for a past due date reads %q, want %q", text, pastDueWord[lang])
+	}
+	if posts := fake.takePosts(); len(posts) != 0 {
+		t.Errorf("console: a wrap-up due in the past was posted: %+v", posts)
+	}
+
+	due := time.Now().AddDate(0, 0, 2).Format(time.DateOnly)
+	b.SetValue(`[name=due_date]`, due)
 	b.SetValue(`[name=district]`, "없는구")
 	b.Click("#wrapup-submit")
 	b.WaitTrue(`document.getElementById("wrapup-error").textContent.includes("is not a known district")`)
@@ -560,9 +639,13 @@ func checkConsole(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, nam
 	b.Click("#wrapup-submit")
 	b.WaitVisible("#wrapup-saved")
 	wrapUp := map[string]any{"reporter": "family", "isolation_score": 3.0, "risk": "high", "notes": "혼자 지내며 식사를 거름",
-		"followup": "home_visit", "due_date": "2026-12-07", "district": "마포구"}
+		"followup": "home_visit", "due_date": due, "district": "마포구"}
 	checkPosts(t, fake, []fakePost{{Path: "/api/v1/calls/a84b4c76e66710%40127.0.0.1/wrap-up", CSRF: fakeCSRF, Body: wrapUp}})
 }
+
+// pastDueWord is a word of the console's error for a due date in the
+// past, by page language.
+var pastDueWord = map[string]string{"ko": "지난 날짜", "en": "in the past"}
 
 func checkFollowUps(t *testing.T, b *Browser, fake *pageAPI, base, lang, word, name string) {
 	fake.setRole("followup")

@@ -10,6 +10,7 @@ import (
 
 // The counselor presses *9119# during a call: the server calls 119
 // through the outbound gateway and mixes caller, counselor and target.
+// A first try that the gateway answers busy fails with the reason busy.
 // The gateway echoes what it receives, so each party hearing its own tone
 // proves that its audio reached the target. When the target hangs up, the
 // counselor stays with the caller. A code for a target not allowed gets an
@@ -39,6 +40,15 @@ func TestEmergencyThreeWayFromPhone(t *testing.T) {
 	counselor.Command(t, "sndcode", "*9118#")
 	srv.WaitLog(t, LogFields(map[string]any{"message": "emergency feature code rejected", "emergency_target": "118"}), logTimeout)
 	rejected := time.Now()
+
+	// The gateway answers busy: the server reports the failure with its
+	// reason, and the code may be typed again.
+	busyGateway := StartSipp(t, SippOptions{Scenario: "uas_busy.xml", LocalPort: gatewayPort, Timeout: 60 * time.Second})
+	counselor.Command(t, "sndcode", "*9119#")
+	srv.WaitLog(t, LogFields(map[string]any{"message": "emergency target not reached", "emergency_target": "119", "reason": "busy"}), logTimeout)
+	if result := busyGateway.Wait(t); result.ExitCode != 0 {
+		t.Fatalf("busy gateway failed:\n%s", result.Report())
+	}
 
 	gateway := StartSipp(t, SippOptions{
 		Scenario:  "uas_gateway.xml",

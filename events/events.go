@@ -40,8 +40,17 @@ const (
 	CallbackCancelled Type = "callback_cancelled"
 	// Transferred: a call was handed to another number.
 	Transferred Type = "transferred"
+	// EmergencyCalling: an emergency service is being rung for a call.
+	// Data["target"] is the number, one of trunk.allowed_targets.
+	EmergencyCalling Type = "emergency_calling"
 	// EmergencyJoined: an emergency service was called into a call.
 	EmergencyJoined Type = "emergency_joined"
+	// EmergencyFailed: an emergency service could not be called into a
+	// call that goes on. Data["target"] is the number and Data["reason"]
+	// the cause: timeout, busy, rejected, unreachable, no_route or
+	// not_joined. Data["status"], when the gateway sent one, is its final
+	// SIP status.
+	EmergencyFailed Type = "emergency_failed"
 	// MonitorStarted: a supervisor started to listen, whisper or barge.
 	MonitorStarted Type = "monitor_started"
 	// CounselorState: a counselor changed state. Data["from"], Data["to"]

@@ -106,6 +106,9 @@ type call struct {
 	// target or a supervisor is being rung.
 	emergencyDialing bool
 	monitorDialing   bool
+	// emergency is the state of the last emergency call of this call,
+	// with an empty Status before the first.
+	emergency EmergencyState
 	// callerHolds and peerHolds are set while that party holds the call.
 	// runBridge plays hold music to the other party meanwhile.
 	callerHolds bool

@@ -248,6 +248,7 @@ func (c *call) partyLeft(role string, leg *outboundLeg, reason string) {
 	leg.release()
 	c.log.Info().Str("party", role).Str("reason", reason).Msg("third party left the call")
 	if role == partyEmergency {
+		c.emergencyLeft()
 		c.endIfAlone()
 	}
 }
@@ -305,11 +306,14 @@ func (c *call) startEmergency(target string, notifyFailure func()) error {
 	if !c.srv.targetAllowed(target) {
 		return fmt.Errorf("%w: %q", ErrTargetNotAllowed, target)
 	}
-	uri, err := c.srv.outsideURI(target)
-	if err != nil {
+	if _, _, err := c.talkingPeer(); err != nil {
 		return err
 	}
-	if _, _, err := c.talkingPeer(); err != nil {
+	uri, err := c.srv.outsideURI(target)
+	if errors.Is(err, ErrNoOutboundRoute) {
+		c.emergencyFailed(target, EmergencyReasonNoRoute, 0)
+	}
+	if err != nil {
 		return err
 	}
 
@@ -317,18 +321,19 @@ func (c *call) startEmergency(target string, notifyFailure func()) error {
 	busy := (c.conf != nil && c.conf.emergency != nil) || c.emergencyDialing
 	if !busy {
 		c.emergencyDialing = true
+		c.setEmergencyLocked(c.emergency.retry(target))
 	}
+	counselorID := c.counselorID
 	c.mu.Unlock()
 	if busy {
 		return fmt.Errorf("%w: an emergency target is already on or being called", ErrPartyBusy)
 	}
 
+	c.srv.events.Publish(events.Event{
+		Type: events.EmergencyCalling, CallID: c.id, CounselorID: counselorID,
+		Data: map[string]string{"target": target},
+	})
 	c.srv.spawn(func() {
-		defer func() {
-			c.mu.Lock()
-			c.emergencyDialing = false
-			c.mu.Unlock()
-		}()
 		if !c.dialEmergency(target, uri) && notifyFailure != nil {
 			notifyFailure()
 		}
@@ -337,14 +342,17 @@ func (c *call) startEmergency(target string, notifyFailure func()) error {
 }
 
 // dialEmergency rings the emergency target and adds it to the mix. It
-// returns false when the target did not join.
+// returns false when the target did not join. Either way it clears
+// emergencyDialing and stores the outcome in the call's emergency state.
 func (c *call) dialEmergency(target string, uri sipmsg.Uri) bool {
 	log := c.log.With().Str("emergency_target", target).Logger()
 	log.Info().Str("gateway", uri.Host).Msg("calling the emergency target into the call")
 
 	leg, err := c.dialParty(dialRequest{target: uri, ringTimeout: emergencyRingTimeout, log: log}, partyEmergency)
 	if err != nil {
-		log.Warn().Err(err).Msg("emergency target not reached")
+		reason, status := emergencyFailureReason(err)
+		log.Warn().Err(err).Str("reason", reason).Msg("emergency target not reached")
+		c.emergencyDialFailed(target, reason, status)
 		return false
 	}
 	cf, err := c.joinConference()
@@ -352,6 +360,7 @@ func (c *call) dialEmergency(target string, uri sipmsg.Uri) bool {
 		log.Warn().Err(err).Msg("emergency target answered but the call cannot take it, hanging up the target")
 		leg.byeDetached()
 		leg.release()
+		c.emergencyDialFailed(target, EmergencyReasonNotJoined, 0)
 		return false
 	}
 
@@ -359,8 +368,10 @@ func (c *call) dialEmergency(target string, uri sipmsg.Uri) bool {
 		cf.emergency, cf.emergencyTarget = leg, target
 	})
 	if !attached {
+		c.emergencyDialFailed(target, EmergencyReasonNotJoined, 0)
 		return false
 	}
+	c.emergencyJoined(target)
 	c.mu.Lock()
 	counselorID := c.counselorID
 	c.mu.Unlock()

@@ -44,6 +44,10 @@ const (
 	// but every one of them is on break, so no call can be offered.
 	AlertNoAvailable = "no_available"
 	AlertMissedPause = "missed_pause"
+	// AlertEmergencyFailed is an emergency service that could not be
+	// called into a call that goes on. It stays while the service is
+	// called again, until it answers.
+	AlertEmergencyFailed = "emergency_failed"
 )
 
 // BoardRecords reads the call records behind the board. *records.Store
@@ -78,6 +82,9 @@ type BoardDeps struct {
 	// Callbacks gives the numbers of waiting callback tasks. Nil shows
 	// them without a number.
 	Callbacks CallbackLookup
+	// EmergencyStates gives the emergency calls of the counselors' calls.
+	// Nil shows none.
+	EmergencyStates EmergencyStates
 	// Events wakes the board stream. Nil sends a snapshot every 5 seconds
 	// only.
 	Events EventSource
@@ -155,6 +162,9 @@ type boardCounselor struct {
 	// state on_call.
 	CallStartedAt *time.Time `json:"call_started_at"`
 	MissedPause   bool       `json:"missed_pause"`
+	// Emergency is the emergency call of the counselor's call, only in
+	// state on_call and once one was made.
+	Emergency *emergencyCall `json:"emergency,omitempty"`
 }
 
 // boardFigures are the figures of one window. Ratios are shares from 0
@@ -172,11 +182,15 @@ type boardFigures struct {
 
 // boardAlert is one condition a supervisor should act on.
 type boardAlert struct {
-	Kind      string     `json:"kind"`
-	Queue     string     `json:"queue,omitempty"`
-	CallID    string     `json:"call_id,omitempty"`
-	Counselor string     `json:"counselor,omitempty"`
-	Since     *time.Time `json:"since,omitempty"`
+	Kind      string `json:"kind"`
+	Queue     string `json:"queue,omitempty"`
+	CallID    string `json:"call_id,omitempty"`
+	Counselor string `json:"counselor,omitempty"`
+	// Target and Reason are set for emergency_failed: the emergency
+	// number and why it was not reached.
+	Target string     `json:"target,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+	Since  *time.Time `json:"since,omitempty"`
 }
 
 // boardPoint is one 15-minute bucket of the day series.
@@ -384,6 +398,7 @@ func (b *board) counselors(ctx context.Context, dayStart, now time.Time) ([]boar
 		if st.State == queue.StateOnCall {
 			since := st.Since
 			c.CallStartedAt = &since
+			c.Emergency = lookupEmergencyCall(b.deps.EmergencyStates, st.CallID)
 		}
 		list = append(list, c)
 	}
@@ -431,12 +446,19 @@ func (b *board) series(ctx context.Context, dayStart, now time.Time) ([]boardPoi
 	return list, nil
 }
 
-// alerts lists, in this order, the high-risk callers waiting, the callers
-// waiting longer than WaitAlert, a line without a logged-in counselor or
-// with waiting callers and every logged-in counselor on break, and the
-// counselors paused for missed calls.
+// alerts lists, in this order, the calls whose emergency call failed (also
+// while it is tried again), the
+// high-risk callers waiting, the callers waiting longer than WaitAlert, a
+// line without a logged-in counselor or with waiting callers and every
+// logged-in counselor on break, and the counselors paused for missed calls.
 func (b *board) alerts(s boardSnapshot) []boardAlert {
 	alerts := []boardAlert{}
+	for _, c := range s.Counselors {
+		if e := c.Emergency; e != nil && e.Reason != "" {
+			alerts = append(alerts, boardAlert{Kind: AlertEmergencyFailed, CallID: c.CallID, Counselor: c.ID,
+				Target: e.Target, Reason: e.Reason, Since: timePointer(e.At)})
+		}
+	}
 	for _, q := range s.Queues {
 		for _, c := range q.Waiting {
 			if c.HighRisk {

@@ -19,6 +19,7 @@ import (
 	"helpline/queue"
 	"helpline/records"
 	"helpline/routing"
+	"helpline/sip"
 	"helpline/web"
 )
 
@@ -44,13 +45,16 @@ type boardFixture struct {
 	wrapUpSaved bool
 	// audit receives the API's audit entries.
 	audit *memorySessions
+	// emergencies are the emergency calls the board and console show.
+	emergencies *fakeEmergencies
 }
 
 // newBoardFixture starts the routes. A zero now uses the real clock.
 func newBoardFixture(t *testing.T, now time.Time) *boardFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &boardFixture{queue: queue.NewMemoryStore(), bus: events.NewBus(), streams: web.NewStreams(), audit: newMemorySessions()}
+	f := &boardFixture{queue: queue.NewMemoryStore(), bus: events.NewBus(), streams: web.NewStreams(), audit: newMemorySessions(),
+		emergencies: &fakeEmergencies{states: map[string]sip.EmergencyState{}}}
 	for _, id := range []string{"1001", "1002"} {
 		if err := f.queue.AddCounselor(ctx, id, time.Now()); err != nil {
 			t.Fatalf("AddCounselor(%s): %v", id, err)
@@ -77,10 +81,11 @@ func newBoardFixture(t *testing.T, now time.Time) *boardFixture {
 	web.RegisterBoard(api, web.BoardDeps{
 		Queue: f.queue, Queues: []string{boardQueue}, Labels: map[string]web.QueueLabel{boardQueue: {Ko: "외로움 상담(한국어)"}},
 		Counselors: states, Records: f.records,
-		Callbacks: f.callbacks, Events: f.bus, Streams: f.streams, Now: clock, Location: kst,
+		Callbacks: f.callbacks, EmergencyStates: f.emergencies, Events: f.bus, Streams: f.streams, Now: clock, Location: kst,
 	})
 	web.RegisterConsole(api, web.ConsoleDeps{
-		Counselors: states, Records: f.records, Callbacks: f.callbacks, Events: f.bus, Streams: f.streams,
+		Counselors: states, Records: f.records, Callbacks: f.callbacks, EmergencyStates: f.emergencies,
+		Events: f.bus, Streams: f.streams,
 		WrapUpSaved: func(context.Context, string) (bool, error) { return f.wrapUpSaved, nil },
 	})
 

@@ -72,8 +72,8 @@ type callActionResponse struct {
 //
 // Both answer 202 Accepted once the request is checked: the call to the
 // target or the supervisor's phone goes on in the background, and its
-// result shows in the events (emergency_joined, monitor_started) and the
-// logs. The call id is the caller's SIP Call-ID, as in the records.
+// result shows in the events (emergency_calling, emergency_joined,
+// emergency_failed, monitor_started) and the logs. The call id is the caller's SIP Call-ID, as in the records.
 //
 // Supervisors and admins may use both. A counselor login may call an
 // emergency service only into the call it is connected to.

@@ -54,6 +54,9 @@ type ConsoleDeps struct {
 	// Emergency is the outbound setup that decides whether a counselor
 	// can call an emergency service into a call, and which ones.
 	Emergency EmergencyOptions
+	// EmergencyStates gives the emergency call of the counselor's call.
+	// Nil shows none.
+	EmergencyStates EmergencyStates
 	// WrapUpSaved reports whether the wrap-up of a call is saved. Nil
 	// reports false.
 	WrapUpSaved func(ctx context.Context, callID string) (bool, error)
@@ -78,6 +81,12 @@ type EmergencyOptions struct {
 	OutboundRoute bool
 }
 
+// EmergencyStates returns the state of the emergency call of a call in
+// progress, and false when there is none. *sip.Server implements it.
+type EmergencyStates interface {
+	EmergencyState(callID string) (sip.EmergencyState, bool)
+}
+
 // consoleSnapshot is the body of GET /api/v1/console and of each console
 // event.
 type consoleSnapshot struct {
@@ -94,6 +103,39 @@ type consoleEmergency struct {
 	Available bool `json:"available"`
 	// Targets are the configured targets, also when unavailable.
 	Targets []string `json:"targets"`
+	// Call is the emergency call of the counselor's connected call, nil
+	// before the first one.
+	Call *emergencyCall `json:"call,omitempty"`
+}
+
+// emergencyCall is the state of an emergency call, on the console and
+// the board.
+type emergencyCall struct {
+	Target string `json:"target"`
+	// Status is calling, joined, failed or left (the target hung up).
+	Status string `json:"status"`
+	// Reason is the cause of a failed call: timeout, busy, rejected,
+	// unreachable, no_route or not_joined. While calling, it is the cause
+	// of the failed attempt before, to the same target.
+	Reason string `json:"reason,omitempty"`
+	// SIPStatus is the gateway's final status of a failed call, when it
+	// sent one.
+	SIPStatus int `json:"sip_status,omitempty"`
+	// At is when Status was reached.
+	At time.Time `json:"at"`
+}
+
+// lookupEmergencyCall returns the emergency call of callID, or nil when
+// there is none or states is nil.
+func lookupEmergencyCall(states EmergencyStates, callID string) *emergencyCall {
+	if states == nil || callID == "" {
+		return nil
+	}
+	state, ok := states.EmergencyState(callID)
+	if !ok {
+		return nil
+	}
+	return &emergencyCall{Target: state.Target, Status: state.Status, Reason: state.Reason, SIPStatus: state.SIPStatus, At: state.At}
 }
 
 func newConsoleEmergency(options EmergencyOptions) consoleEmergency {
@@ -266,6 +308,7 @@ func (c consoleHandlers) snapshot(ctx context.Context, id string) (consoleSnapsh
 		snapshot.Call, err = c.call(ctx, status.CallID, PhaseOffered, now)
 	case queue.StateOnCall:
 		snapshot.Call, err = c.call(ctx, status.CallID, PhaseOnCall, now)
+		snapshot.Emergency.Call = lookupEmergencyCall(c.deps.EmergencyStates, status.CallID)
 	case queue.StateWrapUp:
 		snapshot.Call, err = c.lastCall(ctx, id, now)
 	}

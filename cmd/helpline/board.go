@@ -17,8 +17,9 @@ import (
 
 // registerBoard adds the supervisor board and counselor console routes to
 // api, with their event streams, which streams ends at shutdown.
+// emergencies gives the emergency calls of the calls in progress.
 func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q queue.Store, states *counselor.Service,
-	store *records.Store, callbacks *callback.Manager, bus *events.Bus, log zerolog.Logger) {
+	store *records.Store, callbacks *callback.Manager, bus *events.Bus, emergencies web.EmergencyStates, log zerolog.Logger) {
 	names := make([]string, 0, len(cfg.Queues))
 	labels := make(map[string]web.QueueLabel, len(cfg.Queues))
 	for _, def := range cfg.Queues {
@@ -28,27 +29,29 @@ func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q que
 	apiLog := log.With().Str("component", "api").Logger()
 
 	web.RegisterBoard(api, web.BoardDeps{
-		ServiceLevel: cfg.Web.ServiceLevel,
-		WaitAlert:    cfg.Web.WaitAlert,
-		Queue:        q,
-		Queues:       names,
-		Labels:       labels,
-		Counselors:   states,
-		Records:      store,
-		Callbacks:    callbacks,
-		Events:       bus,
-		Streams:      streams,
-		Log:          apiLog,
+		ServiceLevel:    cfg.Web.ServiceLevel,
+		WaitAlert:       cfg.Web.WaitAlert,
+		Queue:           q,
+		Queues:          names,
+		Labels:          labels,
+		Counselors:      states,
+		Records:         store,
+		Callbacks:       callbacks,
+		EmergencyStates: emergencies,
+		Events:          bus,
+		Streams:         streams,
+		Log:             apiLog,
 	})
 	web.RegisterConsole(api, web.ConsoleDeps{
-		Emergency:   emergencyOptions(cfg.Trunk),
-		WrapUpSaved: wrapUpSaved(store),
-		Counselors:  states,
-		Records:     store,
-		Callbacks:   callbacks,
-		Events:      bus,
-		Streams:     streams,
-		Log:         apiLog,
+		Emergency:       emergencyOptions(cfg.Trunk),
+		EmergencyStates: emergencies,
+		WrapUpSaved:     wrapUpSaved(store),
+		Counselors:      states,
+		Records:         store,
+		Callbacks:       callbacks,
+		Events:          bus,
+		Streams:         streams,
+		Log:             apiLog,
 	})
 }
 

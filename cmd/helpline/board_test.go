@@ -42,7 +42,7 @@ func TestAPIStopsWithBoardStreamOpen(t *testing.T) {
 	callbacks := callback.NewManager(callback.Config{Attempts: 1, Interval: time.Minute}, q, store)
 	api := newAPI(cfg, states, zerolog.Nop())
 	streams := web.NewStreams()
-	registerBoard(cfg, api, streams, q, states, store, callbacks, bus, zerolog.Nop())
+	registerBoard(cfg, api, streams, q, states, store, callbacks, bus, nil, zerolog.Nop())
 
 	server, err := startAPI(cfg, api, zerolog.Nop(), streams.Close)
 	if err != nil {

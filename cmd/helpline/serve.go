@@ -260,7 +260,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
 		serveMetrics(serverMetrics, a.api, bus)
 		a.metrics = serverMetrics
-		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, log)
+		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, server, log)
 		web.RegisterPages(a.api)
 	}
 	return a, nil

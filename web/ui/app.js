@@ -118,6 +118,8 @@ const dictionaries = {
     "board.col_call": "현재 통화",
     "board.not_registered": "전화기 미등록",
     "board.missed": "연결 놓침",
+    "board.emergency_calling": "{target} 연결 중",
+    "board.emergency_joined": "{target} 연결됨",
     "board.today": "오늘",
     "board.last_hour": "최근 1시간",
     "board.chart": "오늘 대기 인원과 서비스 수준",
@@ -156,6 +158,14 @@ const dictionaries = {
     "alert.no_counselor": "받을 수 있는 상담사 없음: 모든 상담사가 로그아웃했습니다.",
     "alert.no_available": "응대 가능한 상담사 없음: 기다리는 분이 있는데 로그인한 상담사가 모두 휴식 중입니다.",
     "alert.missed_pause": "연결 놓침으로 휴식 전환: 상담사 {counselor}, {since}",
+    "alert.emergency_failed": "{target} 연결 실패: 상담사 {counselor}의 통화, {since} ({reason})",
+    "emergency.reason.timeout": "응답 없음",
+    "emergency.reason.busy": "통화 중",
+    "emergency.reason.rejected": "거절됨",
+    "emergency.reason.rejected_status": "거절됨, SIP {status}",
+    "emergency.reason.unreachable": "연결할 수 없음",
+    "emergency.reason.no_route": "외부 회선이 설정되지 않음",
+    "emergency.reason.not_joined": "받았지만 통화에 넣지 못함",
     "alert.unknown": "경보: {kind}",
 
     "console.title": "상담 화면",
@@ -195,6 +205,7 @@ const dictionaries = {
     "console.emergency_target": "연결할 기관",
     "console.target.119": "119 (소방·구급)",
     "console.target.112": "112 (경찰)",
+    "console.target.109": "109 (자살예방상담)",
     "console.ask_emergency": "연결할 기관: {target}. 지금 통화에 연결할까요?",
     "console.done_emergency": "{target}에 전화를 걸고 있습니다.",
     "wrapup.title": "상담 정리",
@@ -361,6 +372,8 @@ const dictionaries = {
     "board.col_call": "Current call",
     "board.not_registered": "Phone not registered",
     "board.missed": "Missed a call",
+    "board.emergency_calling": "Calling {target}",
+    "board.emergency_joined": "{target} on the call",
     "board.today": "Today",
     "board.last_hour": "Last hour",
     "board.chart": "Waiting callers and service level today",
@@ -399,6 +412,14 @@ const dictionaries = {
     "alert.no_counselor": "No counselor can take calls: every counselor is logged out.",
     "alert.no_available": "No counselor can take calls: callers are waiting and every logged-in counselor is on break.",
     "alert.missed_pause": "Counselor {counselor} missed a call and was paused at {since}",
+    "alert.emergency_failed": "{target} could not be reached on counselor {counselor}'s call at {since} ({reason})",
+    "emergency.reason.timeout": "no answer",
+    "emergency.reason.busy": "busy",
+    "emergency.reason.rejected": "rejected",
+    "emergency.reason.rejected_status": "rejected, SIP {status}",
+    "emergency.reason.unreachable": "unreachable",
+    "emergency.reason.no_route": "no outbound line is set up",
+    "emergency.reason.not_joined": "answered but could not be added to the call",
     "alert.unknown": "Alert: {kind}",
 
     "console.title": "Counselor console",
@@ -438,6 +459,7 @@ const dictionaries = {
     "console.emergency_target": "Service to call",
     "console.target.119": "119 (fire and ambulance)",
     "console.target.112": "112 (police)",
+    "console.target.109": "109 (suicide prevention)",
     "console.ask_emergency": "Service: {target}. Call it into this call now?",
     "console.done_emergency": "Calling {target}.",
     "wrapup.title": "Wrap-up",
@@ -536,6 +558,13 @@ export function tv(prefix, value) {
   if (value === undefined || value === null || value === "") return "";
   const key = `${prefix}.${value}`;
   return key in dictionaries[currentLang] ? t(key) : String(value);
+}
+
+// Returns the text of why an emergency call failed: the reason of an
+// emergency_failed event, with the gateway's SIP status when it sent one.
+export function emergencyReason(reason, sipStatus) {
+  if (reason === "rejected" && sipStatus) return t("emergency.reason.rejected_status", { status: sipStatus });
+  return tv("emergency.reason", reason);
 }
 
 // Adds a page's own strings to the dictionaries: entries is

@@ -3,7 +3,7 @@
 
 import {
   t, tv, el, api, act, notify, loadSession, initHeader, onLangChange, openStream, lang,
-  ServerClock, formatDuration, formatPercent, formatClock, tick, askText, confirmAction,
+  ServerClock, formatDuration, formatPercent, formatClock, tick, askText, confirmAction, emergencyReason,
 } from "/static/app.js";
 
 // localStorage key of the supervisor's own SIP id, asked once for listening.
@@ -73,7 +73,7 @@ function render() {
 // The alerts box is a live region, so it is redrawn only when the set of
 // alerts changes. Otherwise screen readers would repeat it every update.
 function renderAlerts(alerts) {
-  const key = JSON.stringify(alerts.map((a) => [a.kind, a.queue, a.call_id, a.counselor, a.since]));
+  const key = JSON.stringify(alerts.map((a) => [a.kind, a.queue, a.call_id, a.counselor, a.target, a.reason, a.since]));
   if (key === alertsKey) return;
   alertsKey = key;
 
@@ -83,6 +83,8 @@ function renderAlerts(alerts) {
       queue: queueLabel(alert.queue),
       counselor: alert.counselor ?? "",
       since: formatClock(alert.since),
+      target: alert.target ?? "",
+      reason: emergencyReason(alert.reason),
       kind: alert.kind,
     });
     const warn = alert.kind === "missed_pause";
@@ -193,6 +195,7 @@ function renderCounselor(c) {
   const badges = el("div", { class: "hl-actions" },
     c.registered === false ? el("span", { class: "hl-badge hl-badge-warn" }, t("board.not_registered")) : null,
     c.missed_pause ? el("span", { class: "hl-badge hl-badge-warn" }, t("board.missed")) : null,
+    emergencyBadge(c.emergency),
   );
   const callLength = c.call_started_at
     ? el("span", { class: "hl-tick", "data-since": c.call_started_at }, formatDuration(clock.secondsSince(c.call_started_at)))
@@ -216,6 +219,16 @@ function renderCounselor(c) {
     el("td", { class: "num" }, callLength),
     el("td", {}, actions),
   );
+}
+
+// Returns the badge of a counselor whose call has an emergency service
+// being called or on the call, or null. A failed call raises an alert
+// instead.
+function emergencyBadge(emergency) {
+  const status = emergency?.status;
+  if (status !== "calling" && status !== "joined") return null;
+  return el("span", { class: "hl-badge hl-badge-risk emergency-badge", "data-status": status },
+    t(`board.emergency_${status}`, { target: emergency.target }));
 }
 
 function actionButton(action, label, onclick, danger = false) {

@@ -1,12 +1,13 @@
 // Counselor console: the counselor's state and its buttons, and the screen
 // pop of the offered or connected call with the caller's history. Below
 // them come the wrap-up form with its draft, the calls still without a
-// wrap-up and the emergency button. Updates come live from
+// wrap-up and the emergency button, whose call's state stays in a banner
+// under the header until the call ends. Updates come live from
 // GET /api/v1/console/stream.
 
 import {
   t, tv, el, api, act, notify, loadSession, currentSession, initHeader, onLangChange, openStream,
-  ServerClock, formatDuration, formatDateTime, formatClock, tick, confirmAction, addStrings,
+  ServerClock, formatDuration, formatDateTime, formatClock, tick, confirmAction, addStrings, emergencyReason,
 } from "/static/app.js";
 
 addStrings({
@@ -29,6 +30,13 @@ addStrings({
     "wrapup.for_call": "{time}에 받은 통화의 정리 ({queue})",
     "wrapup.for_earlier": "지난 통화의 정리",
     "wrapup.draft_kept": "입력한 내용은 저장할 때까지 이 브라우저 탭에 남습니다.",
+    "wrapup.due_past": "처리 기한이 지난 날짜입니다. 오늘이나 그 뒤의 날짜를 고르십시오.",
+    "console.emergency_calling": "{target} 연결 중",
+    "console.emergency_joined": "{target} 연결됨: 통화에 참여했습니다.",
+    "console.emergency_failed": "{target} 연결 실패: {reason}. 직접 {target}에 전화하십시오.",
+    "console.emergency_left": "{target} 통화가 끝났습니다.",
+    "console.emergency_retry": "다시 연결",
+    "console.emergency_retrying": "{target} 다시 거는 중",
   },
   en: {
     "console.login_needs_phone": "Your phone must be registered before you log in. Start the softphone.",
@@ -49,6 +57,13 @@ addStrings({
     "wrapup.for_call": "Wrap-up of the call taken at {time} ({queue})",
     "wrapup.for_earlier": "Wrap-up of an earlier call",
     "wrapup.draft_kept": "What you type stays in this browser tab until you save it.",
+    "wrapup.due_past": "The due date is in the past: choose today or a later date.",
+    "console.emergency_calling": "Calling {target}",
+    "console.emergency_joined": "{target} joined the call.",
+    "console.emergency_failed": "{target} could not be reached: {reason}. Call {target} directly.",
+    "console.emergency_left": "{target} left the call.",
+    "console.emergency_retry": "Try again",
+    "console.emergency_retrying": "Calling {target} again",
   },
 });
 
@@ -83,6 +98,10 @@ let lastCurrentCallId = "";
 // Whether #wrapup-error lists missing fields, so that filling them in
 // shortens the list instead of leaving a stale message.
 let missingShown = false;
+// An emergency request that the server rejected or never got, shown like
+// a failed emergency call until a snapshot brings a newer emergency state
+// or another call: {callId, target, reason, seenKey}, or null.
+let requestFailure = null;
 
 main();
 
@@ -107,6 +126,7 @@ async function main() {
   bindStateButtons();
   bindWrapUpForm();
   bindEmergency();
+  warnBeforeLeaving();
   onLangChange(render);
   onLangChange(drawPending);
 
@@ -116,7 +136,8 @@ async function main() {
     clock.sync(data.at ?? new Date().toISOString());
     render();
   });
-  setInterval(() => tick(document.getElementById("console"), clock), TICK_MS);
+  // The emergency banner sits outside #console, so the whole body ticks.
+  setInterval(() => tick(document.body, clock), TICK_MS);
 }
 
 function render() {
@@ -124,8 +145,9 @@ function render() {
   renderState(snapshot.counselor ?? {});
   renderCall(snapshot.call);
   renderEmergency(snapshot.call, snapshot.emergency);
+  renderEmergencyStatus(snapshot.call, snapshot.emergency);
   refreshPendingOnChange(snapshot);
-  tick(document.getElementById("console"), clock);
+  tick(document.body, clock);
 }
 
 // Returns the text of a break reason: the server's default reasons in the
@@ -599,6 +621,7 @@ function showFollowUpDetails() {
   const form = document.getElementById("wrapup-form");
   const needed = needsDetails(form.elements.followup.value);
   document.getElementById("followup-details").hidden = !needed;
+  form.elements.due_date.min = todayISO();
   form.elements.due_date.required = needed;
   form.elements.district.required = needed;
 }
@@ -635,6 +658,20 @@ function readWrapUp(form) {
   return { values, missing };
 }
 
+// Returns today's date in the browser's time zone as YYYY-MM-DD, the form
+// of a date input's value.
+function todayISO() {
+  const now = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+// Reports whether a due date was given and lies before today. Dates in
+// YYYY-MM-DD compare as strings.
+function dueInPast(values) {
+  return Boolean(values.due_date) && values.due_date < todayISO();
+}
+
 // Lists the missing fields in #wrapup-error, or clears it when none is
 // missing.
 function showMissing(missing) {
@@ -652,6 +689,12 @@ async function submitWrapUp() {
   if (missing.length > 0) {
     const first = missing[0].node;
     (first.querySelector?.("input") ?? first).focus();
+    return;
+  }
+  if (dueInPast(values)) {
+    form.elements.due_date.setAttribute("aria-invalid", "true");
+    error.textContent = t("wrapup.due_past");
+    form.elements.due_date.focus();
     return;
   }
 
@@ -731,7 +774,115 @@ function bindEmergency() {
     if (!target) return;
     const label = tv("console.target", target);
     if (!(await confirmAction(t("console.emergency"), t("console.ask_emergency", { target: label })))) return;
-    await act(() => api("POST", `/api/v1/calls/${encodeURIComponent(call.call_id)}/emergency`, { target }),
-      t("console.done_emergency", { target: label }));
+    await requestEmergency(call.call_id, target);
+  });
+
+  // Trying again needs no confirmation: the counselor confirmed this
+  // target already, and every second counts.
+  document.getElementById("btn-emergency-retry").addEventListener("click", async (event) => {
+    const callId = snapshot?.call?.call_id;
+    const target = event.currentTarget.dataset.target;
+    if (snapshot?.call?.phase !== "on_call" || !callId || !target) return;
+    await requestEmergency(callId, target);
+  });
+}
+
+// Asks the server to call target into the call. A request that fails
+// shows the failure banner, because the counselor must then call the
+// service directly.
+async function requestEmergency(callId, target) {
+  const label = tv("console.target", target);
+  try {
+    await api("POST", `/api/v1/calls/${encodeURIComponent(callId)}/emergency`, { target });
+  } catch (error) {
+    notify(error, true);
+    // A request that never reached the server, or that it failed to
+    // handle, leaves the caller without help. Other statuses mean that
+    // the request was wrong (another call, a target already being called).
+    if (error.status === 0 || error.status >= 500) {
+      requestFailure = { callId, target, reason: error.detail || error.message, seenKey: emergencyKey(snapshot?.emergency?.call) };
+      renderEmergencyStatus(snapshot?.call, snapshot?.emergency);
+    }
+    return;
+  }
+  requestFailure = null;
+  notify(t("console.done_emergency", { target: label }), false);
+}
+
+// Returns a key that changes whenever the server's emergency state does.
+function emergencyKey(state) {
+  return state ? `${state.target}|${state.status}|${state.at}` : "";
+}
+
+// Shows the state of the call's emergency call under the header until
+// the call ends: calling with the time since, joined, left, or failed in
+// red with the reason, the advice to call directly and a retry button.
+// A new attempt after a failure (status calling with a reason) stays red
+// until the service answers. The banner never fades, unlike #notice.
+function renderEmergencyStatus(call, emergency) {
+  const box = document.getElementById("emergency-status");
+  const onCall = call?.phase === "on_call";
+  const state = onCall ? shownEmergency(call.call_id, emergency?.call) : null;
+  if (!state) {
+    box.hidden = true;
+    delete box.dataset.status;
+    return;
+  }
+
+  const failed = state.status === "failed";
+  const shownStatus = state.status === "calling" && state.reasonText ? "retrying" : state.status;
+  if (box.dataset.status !== shownStatus) {
+    box.setAttribute("role", failed || shownStatus === "retrying" ? "alert" : "status");
+    box.dataset.status = shownStatus;
+  }
+  box.dataset.target = state.target;
+  document.getElementById("emergency-status-text").replaceChildren(...emergencyStatusText(state));
+  const retry = document.getElementById("btn-emergency-retry");
+  retry.hidden = !failed || !emergency?.available;
+  retry.dataset.target = state.target;
+  box.hidden = false;
+}
+
+// Returns the emergency state to show for callId: the server's, unless a
+// request failed since the server's last change.
+function shownEmergency(callId, serverState) {
+  if (requestFailure && (requestFailure.callId !== callId || requestFailure.seenKey !== emergencyKey(serverState))) {
+    requestFailure = null;
+  }
+  if (requestFailure) {
+    return { target: requestFailure.target, status: "failed", reasonText: requestFailure.reason };
+  }
+  if (!serverState?.status) return null;
+  return { ...serverState, reasonText: emergencyReason(serverState.reason, serverState.sip_status) };
+}
+
+function emergencyStatusText(state) {
+  const target = state.target;
+  const since = () => el("span", { class: "hl-tick", "data-since": state.at }, formatDuration(clock.secondsSince(state.at)));
+  switch (state.status) {
+    case "calling":
+      if (state.reasonText) {
+        return [t("console.emergency_failed", { target, reason: state.reasonText }), el("br"),
+          t("console.emergency_retrying", { target }), " ", since()];
+      }
+      return [t("console.emergency_calling", { target }), " ", since()];
+    case "joined":
+      return [t("console.emergency_joined", { target })];
+    case "left":
+      return [t("console.emergency_left", { target })];
+    default:
+      return [t("console.emergency_failed", { target, reason: state.reasonText || "–" })];
+  }
+}
+
+// Asks before the tab closes or reloads while the wrap-up form contains
+// typed input that is not saved. The draft survives a reload in
+// sessionStorage, but not a closed tab.
+function warnBeforeLeaving() {
+  window.addEventListener("beforeunload", (event) => {
+    if (!formHasUnsavedInput()) return;
+    event.preventDefault();
+    // Older browsers show the prompt only when returnValue is set.
+    event.returnValue = "";
   });
 }
