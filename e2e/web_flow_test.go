@@ -262,7 +262,7 @@ func (f *webFlow) answerFromConsole(callID string) {
 		t.Errorf("console: screen pop is for call %q, want %q", got, callID)
 	}
 	pop := b.Text("#screen-pop")
-	for _, want := range []string{"loneliness_ko", "5 › 1", "한국어", "본인"} {
+	for _, want := range []string{"외로움 상담(한국어)", "5 › 1", "한국어", "본인"} {
 		if !strings.Contains(pop, want) {
 			t.Errorf("console: screen pop reads %q, want %q in it", pop, want)
 		}
@@ -606,7 +606,7 @@ func (f *webFlow) checkOffered(callID string) {
 	b.WaitVisible(`#state[data-state="offered"]`)
 
 	pop := b.Text("#screen-pop")
-	for _, want := range []string{"전화가 오고 있습니다", "loneliness_ko", "5 › 1", "한국어", "본인", "대기 시간"} {
+	for _, want := range []string{"전화가 오고 있습니다", "외로움 상담(한국어)", "5 › 1", "한국어", "본인", "대기 시간"} {
 		if !strings.Contains(pop, want) {
 			t.Errorf("console: ringing screen pop reads %q, want %q in it", pop, want)
 		}

@@ -84,6 +84,7 @@ func newBoardFixture(t *testing.T, now time.Time) *boardFixture {
 		Callbacks: f.callbacks, EmergencyStates: f.emergencies, Events: f.bus, Streams: f.streams, Now: clock, Location: kst,
 	})
 	web.RegisterConsole(api, web.ConsoleDeps{
+		Labels:     map[string]web.QueueLabel{boardQueue: {Ko: "외로움 상담(한국어)", En: "Loneliness (Korean)"}},
 		Counselors: states, Records: f.records, Callbacks: f.callbacks, EmergencyStates: f.emergencies,
 		Events: f.bus, Streams: f.streams,
 		WrapUpSaved: func(context.Context, string) (bool, error) { return f.wrapUpSaved, nil },

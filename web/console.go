@@ -44,6 +44,9 @@ type ConsoleRecords interface {
 
 // ConsoleDeps are the dependencies of the console routes.
 type ConsoleDeps struct {
+	// Labels are the display names of the queues, by queue name, sent in
+	// every snapshot. Nil sends none, and the page shows queue names.
+	Labels map[string]QueueLabel
 	// Counselors gives the counselor's status. Required.
 	Counselors CounselorService
 	// Records gives the call's IVR choices. Required.
@@ -95,6 +98,27 @@ type consoleSnapshot struct {
 	// in wrap-up, the last call; nil when there is none.
 	Call      *consoleCall     `json:"call,omitempty"`
 	Emergency consoleEmergency `json:"emergency"`
+	// QueueLabels are the queues' display names by queue name: label_ko
+	// and label_en, each empty when not configured.
+	QueueLabels map[string]queueLabelJSON `json:"queue_labels,omitempty"`
+}
+
+// queueLabelJSON is a queue's display name in both languages.
+type queueLabelJSON struct {
+	Ko string `json:"label_ko"`
+	En string `json:"label_en"`
+}
+
+// queueLabelsJSON converts the configured labels for a snapshot.
+func queueLabelsJSON(labels map[string]QueueLabel) map[string]queueLabelJSON {
+	if len(labels) == 0 {
+		return nil
+	}
+	out := make(map[string]queueLabelJSON, len(labels))
+	for name, label := range labels {
+		out[name] = queueLabelJSON{Ko: label.Ko, En: label.En}
+	}
+	return out
 }
 
 // consoleEmergency is the state of the console's emergency button.
@@ -301,7 +325,7 @@ func (c consoleHandlers) snapshot(ctx context.Context, id string) (consoleSnapsh
 	if err != nil {
 		return consoleSnapshot{}, fmt.Errorf("read counselor %s: %w", id, err)
 	}
-	snapshot := consoleSnapshot{Counselor: status, Emergency: newConsoleEmergency(c.deps.Emergency)}
+	snapshot := consoleSnapshot{Counselor: status, Emergency: newConsoleEmergency(c.deps.Emergency), QueueLabels: queueLabelsJSON(c.deps.Labels)}
 
 	switch status.State {
 	case queue.StateOffered:

@@ -13,9 +13,10 @@ import (
 
 // console is the decoded console snapshot.
 type console struct {
-	Counselor map[string]any `json:"counselor"`
-	Call      map[string]any `json:"call"`
-	Error     string         `json:"error"`
+	Counselor   map[string]any               `json:"counselor"`
+	Call        map[string]any               `json:"call"`
+	QueueLabels map[string]map[string]string `json:"queue_labels"`
+	Error       string                       `json:"error"`
 }
 
 // connect offers callID to counselor 1001 and, with answer set, connects
@@ -158,6 +159,12 @@ func TestConsoleWithoutCall(t *testing.T) {
 	}
 	if c.Call != nil {
 		t.Errorf("call = %v, want none", c.Call)
+	}
+	if got := c.QueueLabels[boardQueue]["label_ko"]; got != "외로움 상담(한국어)" {
+		t.Errorf("queue_labels[%s].label_ko = %q, want the configured label", boardQueue, got)
+	}
+	if got := c.QueueLabels[boardQueue]["label_en"]; got != "Loneliness (Korean)" {
+		t.Errorf("queue_labels[%s].label_en = %q, want the configured label", boardQueue, got)
 	}
 }
 

@@ -43,6 +43,7 @@ func registerBoard(cfg *config.Config, api *web.API, streams *web.Streams, q que
 		Log:             apiLog,
 	})
 	web.RegisterConsole(api, web.ConsoleDeps{
+		Labels:          labels,
 		Emergency:       emergencyOptions(cfg.Trunk),
 		EmergencyStates: emergencies,
 		WrapUpSaved:     wrapUpSaved(store),

@@ -7,7 +7,7 @@
 
 import {
   t, tv, el, api, act, notify, loadSession, currentSession, initHeader, onLangChange, openStream,
-  ServerClock, formatDuration, formatDateTime, formatClock, tick, confirmAction, addStrings, emergencyReason,
+  ServerClock, formatDuration, formatDateTime, formatClock, tick, confirmAction, addStrings, emergencyReason, lang,
 } from "/static/app.js";
 
 addStrings({
@@ -226,6 +226,15 @@ function renderCall(call) {
   updateWrapUp(call);
 }
 
+// Returns the display name of queue in the page's language, from the
+// snapshot's queue_labels, or the queue's name when none is configured.
+function queueLabel(queue) {
+  if (!queue) return "–";
+  const label = snapshot?.queue_labels?.[queue];
+  const text = lang() === "en" ? label?.label_en : label?.label_ko;
+  return text || queue;
+}
+
 function screenPop(call) {
   const row = (key, value) => [el("dt", {}, t(key)), el("dd", {}, value)];
   const digits = (call.digits ?? "").split("").join(" › ");
@@ -236,7 +245,7 @@ function screenPop(call) {
       call.kind === "callback" ? el("span", { class: "hl-badge" }, t("kind.callback")) : null,
     ),
     el("dl", { class: "kv" },
-      row("console.queue", call.queue || "–"),
+      row("console.queue", queueLabel(call.queue)),
       row("console.digits", el("span", { class: "digits" }, digits || "–")),
       row("console.language", tv("lang", call.language) || "–"),
       row("console.caller_type", tv("caller", call.caller_type) || "–"),
@@ -398,7 +407,7 @@ function drawWrapUp() {
   } else if (formInfo?.current) {
     line.textContent = t("wrapup.for_current");
   } else if (talkedAt) {
-    line.textContent = t("wrapup.for_call", { time: talkedAt, queue: listed?.queue || formInfo?.queue || "–" });
+    line.textContent = t("wrapup.for_call", { time: talkedAt, queue: queueLabel(listed?.queue || formInfo?.queue) });
   } else {
     line.textContent = t("wrapup.for_earlier");
   }
@@ -577,7 +586,7 @@ function pendingRow(p) {
   });
   return el("tr", { class: "pending-row", "data-call-id": p.call_id, "aria-current": inForm ? "true" : undefined },
     el("td", { class: "hl-tick" }, formatDateTime(p.talked_at || p.started_at)),
-    el("td", {}, p.queue || "–", el("div", { class: "hl-muted" }, tv("lang", p.language))),
+    el("td", {}, queueLabel(p.queue), el("div", { class: "hl-muted" }, tv("lang", p.language))),
     el("td", {}, tv("caller", p.caller_type) || "–", p.kind === "callback" ? el("div", {}, el("span", { class: "hl-badge" }, t("kind.callback"))) : null),
     el("td", {}, el("div", { class: "hl-actions" },
       readDraft(p.call_id) ? el("span", { class: "hl-badge hl-badge-warn pending-draft" }, t("console.pending_draft")) : null,
