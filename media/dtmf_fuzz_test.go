@@ -140,9 +140,9 @@ const pressRecordSize = 5
 const maxFuzzPresses = 64
 
 // pressPackets builds the packets of one key press from its record: 1-8
-// packets without the end bit and 0-3 with it, durations growing by a
-// step up to the 16-bit limit, the R bit and volume taken from the record
-// as they come, and the packets whose bit is set in the loss mask dropped.
+// packets without the end bit, then 0-3 with it. Durations grow by a step
+// up to the 16-bit limit, the R bit and volume come from the record
+// unchanged, and a packet whose bit is set in the loss mask is dropped.
 // It also returns the press's longest duration.
 func pressPackets(timestamp uint32, record []byte) ([]eventPacket, uint32) {
 	code, counts, flags, step, lossMask := record[0], record[1], record[2], record[3], record[4]
@@ -168,11 +168,11 @@ func pressPackets(timestamp uint32, record []byte) ([]eventPacket, uint32) {
 }
 
 // FuzzEventStream builds an RTP stream of key presses from records, with
-// lost packets, repeated end packets and any volume, and checks that the
-// decoder reports exactly one key per press that has a DTMF code and at
-// least one packet left, in order. Presses start after the previous one
-// ended, so none continues another as a long-event segment. The R bit and
-// volume never change the result.
+// lost packets, repeated end packets and any volume. The decoder must
+// report, in order, one key per press that has a DTMF code and at least
+// one packet left. Presses start after the previous one ended, so none
+// continues another as a long-event segment. The R bit and volume never
+// change the result.
 func FuzzEventStream(f *testing.F) {
 	f.Add([]byte{0, 0, 0xBB, 0x80, 1, 0x37, 10, 160, 0, 1, 0x37, 10, 160, 0, 1, 0x37, 10, 160, 0})
 	f.Add([]byte{0xFF, 0xFF, 0xFF, 0x00, 5, 0x30, 0x4A, 255, 0x0F, 16, 0x31, 10, 160, 0, 11, 0x07, 63, 160, 0xFF})

@@ -305,11 +305,11 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 	}
 }
 
-// rejectMalformed answers 400 to a request without a Call-ID, From or To
-// header, which RFC 3261 section 8.1.1 requires of every request and
-// without which no handler can tell its dialog or caller. An ACK is
-// dropped instead, because no response may answer it. sipgo has already
-// answered a request without Via or CSeq.
+// rejectMalformed responds 400 to a request without a Call-ID, From or To
+// header. RFC 3261 section 8.1.1 requires them of every request, and no
+// handler can find a dialog or caller without them. An ACK is dropped
+// instead, because an ACK gets no response. sipgo itself responds 400 to a
+// request without Via or CSeq.
 func (s *Server) rejectMalformed(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
 	if req.CallID() != nil && req.From() != nil && req.To() != nil {
 		return false

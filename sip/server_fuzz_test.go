@@ -30,7 +30,7 @@ const (
 const panicMessage = "request handler failed"
 
 // errorLog collects a server's error log, so that a fuzz input that made
-// a handler panic can be told from one answered with a deliberate 5xx.
+// a handler panic can be distinguished from one that got a deliberate 5xx.
 type errorLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -126,7 +126,7 @@ func serveRequest(srv *Server, req *sipmsg.Request, tx sipmsg.ServerTransaction)
 }
 
 // reachesHandlers reports whether sipgo's transaction layer passes req on
-// to a handler: it answers a request without Via or CSeq with 400 itself.
+// to a handler. It responds 400 itself to a request without Via or CSeq.
 func reachesHandlers(req *sipmsg.Request) bool {
 	return req.Via() != nil && req.CSeq() != nil
 }
