@@ -18,7 +18,7 @@ readonly CHECK_BUDGET_SECONDS=1020
 readonly INSTALL_TIMEOUT=900
 readonly VET_TIMEOUT=300
 readonly STATICCHECK_TIMEOUT=420
-readonly FUZZ_TIMEOUT=240
+readonly FUZZ_TIMEOUT=300
 # Fuzzing time per target in the fuzz step: short, so that every target
 # gets a look at new inputs on each run without taking go test's time.
 readonly FUZZ_TIME=3s
