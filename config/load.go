@@ -54,7 +54,17 @@ func Load(path string, environ []string, opts ...LoadOption) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := loadData(source, data, environ, options)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Path = path
+	return cfg, nil
+}
 
+// loadData does the work of Load on YAML text that source names in
+// messages.
+func loadData(source string, data []byte, environ []string, options loadOptions) (*Config, error) {
 	v, err := readYAML(data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s as YAML: %w: %w", source, ErrInvalid, err)
@@ -75,7 +85,7 @@ func Load(path string, environ []string, opts ...LoadOption) (*Config, error) {
 		v.Set(o.key, o.value)
 	}
 
-	cfg := &Config{Path: path}
+	cfg := &Config{}
 	decodeSettings(v, cfg, ps)
 	decodeProblems := len(ps.list)
 
@@ -140,7 +150,7 @@ func setDefaults(v *viper.Viper) error {
 
 // decodeSettings fills cfg from viper. A field that fails to decode was
 // already reported by the schema walk, so only failures under keys without
-// a problem are added.
+// a problem, below or above them, are added.
 func decodeSettings(v *viper.Viper, cfg *Config, ps *problems) {
 	hooks := mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToTimeDurationHookFunc(),
@@ -150,7 +160,7 @@ func decodeSettings(v *viper.Viper, cfg *Config, ps *problems) {
 	)
 	err := v.Unmarshal(cfg, viper.DecodeHook(hooks))
 	for _, failure := range decodeFailures("", err) {
-		if !ps.hasKey(failure.key) {
+		if !ps.hasKey(failure.key) && !ps.hasKeyOrParent(failure.key) {
 			ps.add(failure.key, nil, "cannot be decoded: %v", failure.err)
 		}
 	}

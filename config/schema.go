@@ -83,9 +83,17 @@ func checkSection(ps *problems, key string, value any, t reflect.Type) {
 	}
 	slices.Sort(unknown)
 	for _, name := range unknown {
+		if name == "" {
+			ps.add(joinKey(key, emptyKeyName), nil, "is an empty key: keys are split at '.', so a key that is empty, begins or ends with '.' or holds '..' cannot be read; rename it")
+			continue
+		}
 		ps.add(joinKey(key, name), nil, "%s", unknownKeyMessage(key, name, known))
 	}
 }
+
+// emptyKeyName stands for an empty mapping key in a problem's key, which
+// would otherwise read as the parent key or as nothing at all.
+const emptyKeyName = `""`
 
 // unknownKeyMessage names the nearest known key, or lists the known keys
 // when none is close.

@@ -102,6 +102,7 @@ func TestSchemaRules(t *testing.T) {
 		{name: "unknown node key", edits: []edit{{"ivr.nodes.welcome.colect", map[string]any{"max_digits": 1}}}, key: "ivr.nodes.welcome.colect", message: `did you mean "ivr.nodes.welcome.collect"?`},
 		{name: "unknown collect key", edits: []edit{{"ivr.nodes.welcome.collect.max_digit", 1}}, key: "ivr.nodes.welcome.collect.max_digit", message: "did you mean"},
 		{name: "unknown edge key", edits: []edit{{"ivr.nodes.welcome.on_fail.nxt", "goodbye"}}, key: "ivr.nodes.welcome.on_fail.nxt", message: "unknown key"},
+		{name: "empty key", edits: []edit{{"queue.", 1}}, key: `queue.""`, message: "is an empty key"},
 		{name: "section as scalar", edits: []edit{{"sip", "foo"}}, key: "sip", message: "is not a mapping"},
 		{name: "list as scalar", edits: []edit{{"trunk.numbers", "120"}}, key: "trunk.numbers", message: "is not a list"},
 		{name: "list of mappings as scalar", edits: []edit{{"counselors", "1001"}}, key: "counselors", message: "is not a list"},

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check of the repository: installs the end-to-end tools that are
-# missing (Debian 12, as root or with sudo), then go vet, staticcheck and
-# go test -race over all packages, and prints a summary. The installs start
+# missing (Debian 12, as root or with sudo), then go vet, staticcheck, a
+# short run of every fuzz target and go test -race over all packages, and
+# prints a summary. The installs start
 # no service: the tests run their own Redis, PostgreSQL and Kamailio
 # processes on free loopback ports.
 #
@@ -17,6 +18,10 @@ readonly CHECK_BUDGET_SECONDS=1020
 readonly INSTALL_TIMEOUT=900
 readonly VET_TIMEOUT=300
 readonly STATICCHECK_TIMEOUT=420
+readonly FUZZ_TIMEOUT=300
+# Fuzzing time per target in the fuzz step: short, so that every target
+# gets a look at new inputs on each run without taking go test's time.
+readonly FUZZ_TIME=3s
 # go test gets the rest of the budget, less this margin so that its own
 # -timeout fires (and prints the stuck goroutines) before the hard stop.
 readonly GO_TEST_MARGIN=60
@@ -207,6 +212,28 @@ run_step() {
   fi
 }
 
+# run_fuzz: fuzzes every target for FUZZ_TIME with scripts/fuzz.sh and
+# records its summary line.
+run_fuzz() {
+  local start=$SECONDS limit log="$LOG_DIR/fuzz.log"
+  limit=$(step_timeout "$FUZZ_TIMEOUT")
+  if ((limit <= 0)); then
+    record fuzz FAIL 0 "no time left in the ${CHECK_BUDGET_SECONDS}s budget"
+    return
+  fi
+
+  say "bash scripts/fuzz.sh $FUZZ_TIME"
+  timeout --kill-after="$KILL_AFTER" "$limit" bash scripts/fuzz.sh "$FUZZ_TIME" 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]} detail
+  detail=$(sed -n 's/^fuzz summary: //p' "$log")
+
+  if [[ $status -eq 0 ]]; then
+    record fuzz PASS $((SECONDS - start)) "$detail"
+  else
+    record fuzz FAIL $((SECONDS - start)) "exit $status; ${detail:-stopped after ${limit}s}"
+  fi
+}
+
 run_tests() {
   local start=$SECONDS budget go_timeout log="$LOG_DIR/go-test.log"
   budget=$(remaining)
@@ -253,6 +280,7 @@ main() {
     CHECKS_START=$SECONDS
     run_step "go vet" "$VET_TIMEOUT" go vet ./...
     run_step staticcheck "$STATICCHECK_TIMEOUT" go run "$STATICCHECK" ./...
+    run_fuzz
     run_tests
   fi
 

@@ -253,16 +253,29 @@ func (s *Server) notifyDistributor() {
 
 // routeRequests registers a handler for each method.
 func (s *Server) routeRequests() {
-	s.server.OnInvite(s.guard(s.handleInvite))
-	s.server.OnAck(s.guard(s.handleAck))
-	s.server.OnBye(s.guard(s.handleInDialog))
-	s.server.OnInfo(s.guard(s.handleInDialog))
-	s.server.OnUpdate(s.guard(s.handleInDialog))
-	s.server.OnCancel(s.guard(s.handleStrayCancel))
-	s.server.OnOptions(s.guard(s.handleOptions))
-	s.server.OnRegister(s.guard(s.registrar.HandleRegister))
-	s.server.OnRefer(s.guard(s.handleRefer))
-	s.server.OnNoRoute(s.guard(s.handleUnknownMethod))
+	handlers, noRoute := s.requestHandlers()
+	for method, handler := range handlers {
+		s.server.OnRequest(method, handler)
+	}
+	s.server.OnNoRoute(noRoute)
+}
+
+// requestHandlers returns the guarded handler of each method this server
+// serves, and the handler of every other method. Tests dispatch requests
+// through them as sipgo does, without sockets.
+func (s *Server) requestHandlers() (map[sipmsg.RequestMethod]sipgo.RequestHandler, sipgo.RequestHandler) {
+	handlers := map[sipmsg.RequestMethod]sipgo.RequestHandler{
+		sipmsg.INVITE:   s.guard(s.handleInvite),
+		sipmsg.ACK:      s.guard(s.handleAck),
+		sipmsg.BYE:      s.guard(s.handleInDialog),
+		sipmsg.INFO:     s.guard(s.handleInDialog),
+		sipmsg.UPDATE:   s.guard(s.handleInDialog),
+		sipmsg.CANCEL:   s.guard(s.handleStrayCancel),
+		sipmsg.OPTIONS:  s.guard(s.handleOptions),
+		sipmsg.REGISTER: s.guard(s.registrar.HandleRegister),
+		sipmsg.REFER:    s.guard(s.handleRefer),
+	}
+	return handlers, s.guard(s.handleUnknownMethod)
 }
 
 // guard keeps one bad request from taking the server down: a panic in a
@@ -279,6 +292,9 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 				}
 			}
 		}()
+		if s.rejectMalformed(req, tx) {
+			return
+		}
 		if s.relayRequest(req, tx) {
 			return
 		}
@@ -287,6 +303,23 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 		}
 		h(req, tx)
 	}
+}
+
+// rejectMalformed responds 400 to a request without a Call-ID, From or To
+// header. RFC 3261 section 8.1.1 requires them of every request, and no
+// handler can find a dialog or caller without them. An ACK is dropped
+// instead, because an ACK gets no response. sipgo itself responds 400 to a
+// request without Via or CSeq.
+func (s *Server) rejectMalformed(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
+	if req.CallID() != nil && req.From() != nil && req.To() != nil {
+		return false
+	}
+	s.log.Warn().Str("method", string(req.Method)).Str("source", req.Source()).
+		Msg("request without Call-ID, From or To, responding 400")
+	if !req.IsAck() {
+		s.respond(req, tx, sipmsg.StatusBadRequest, "Bad Request: missing Call-ID, From or To", nil)
+	}
+	return true
 }
 
 // respond answers a request outside the INVITE flow.
