@@ -9,7 +9,7 @@ import (
 	"helpline/records"
 )
 
-// auditReveal writes the audit entry of a command that printed callers'
+// auditReveal writes the audit entry of a command that prints callers'
 // full numbers. The numbers are printed only after the entry is written,
 // so that no reveal escapes the audit log.
 func auditReveal(ctx context.Context, store *records.Store, command string, count int) error {

@@ -28,7 +28,8 @@ type savedWrapUps struct {
 	log     zerolog.Logger
 }
 
-// newSavedWrapUps subscribes to the bus; run serves the subscription.
+// newSavedWrapUps subscribes to the bus. Its run method serves the
+// subscription.
 func newSavedWrapUps(bus *events.Bus, states web.CounselorService, store *records.Store, log zerolog.Logger) *savedWrapUps {
 	return &savedWrapUps{
 		sub:     bus.Subscribe(wrapUpWatchBuffer),
