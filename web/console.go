@@ -116,7 +116,7 @@ func queueLabelsJSON(labels map[string]QueueLabel) map[string]queueLabelJSON {
 	}
 	out := make(map[string]queueLabelJSON, len(labels))
 	for name, label := range labels {
-		out[name] = queueLabelJSON{Ko: label.Ko, En: label.En}
+		out[name] = queueLabelJSON(label)
 	}
 	return out
 }

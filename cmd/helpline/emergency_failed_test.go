@@ -88,6 +88,7 @@ func TestEmergencyFailedWhenGatewayRejects(t *testing.T) {
 	caller.Command(t, "dial", "sip:120@"+srv.addr)
 	callerCall := caller.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
 	counselor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+	srv.waitConnected(t, callerCall.ID)
 
 	status, body := srv.post(t, "/api/v1/calls/"+callerCall.ID+"/emergency", map[string]string{"target": "119"})
 	if status != http.StatusAccepted {

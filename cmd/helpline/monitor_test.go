@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,7 +82,12 @@ func startInProcess(t *testing.T, mutate func(cfg map[string]any)) *inProcessSer
 		t.Fatalf("loading the configuration: %v", err)
 	}
 
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	logs := &testLogs{w: zerolog.NewTestWriter(t)}
+	// Registered first, this cleanup runs last: libraries may still log
+	// from their own goroutines while the server closes, and a test log
+	// after the test's end panics.
+	t.Cleanup(logs.stop)
+	log := zerolog.New(logs).Level(zerolog.InfoLevel)
 	a, err := build(cfg, log)
 	if err != nil {
 		t.Fatalf("building the server: %v", err)
@@ -104,6 +111,29 @@ func startInProcess(t *testing.T, mutate func(cfg map[string]any)) *inProcessSer
 	t.Cleanup(apiServer.Close)
 
 	return &inProcessServer{app: a, addr: address, api: apiServer, events: subscription}
+}
+
+// testLogs passes log lines to the test's log until stop, and drops them
+// after.
+type testLogs struct {
+	mu      sync.Mutex
+	w       io.Writer
+	stopped bool
+}
+
+func (l *testLogs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return len(p), nil
+	}
+	return l.w.Write(p)
+}
+
+func (l *testLogs) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stopped = true
 }
 
 // waitListening waits until the SIP listener is bound.
@@ -184,6 +214,14 @@ func (s *inProcessServer) waitEvent(t *testing.T, typ events.Type, match func(ev
 	}
 }
 
+// waitConnected waits until the server bridged callID to its counselor.
+// A softphone reports its call established as soon as it sends 200 OK,
+// a moment before the server has bridged the call.
+func (s *inProcessServer) waitConnected(t *testing.T, callID string) {
+	t.Helper()
+	s.waitEvent(t, events.Connected, func(e events.Event) bool { return e.CallID == callID })
+}
+
 // monitorEvent matches a MonitorStarted event with mode and action.
 func monitorEvent(mode, action string) func(events.Event) bool {
 	return func(e events.Event) bool {
@@ -207,6 +245,7 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	callerTimeline := e2e.Timeline{Established: time.Now()}
 	counselor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
 	counselorTimeline := e2e.Timeline{Established: time.Now()}
+	srv.waitConnected(t, callerCall.ID)
 
 	// The supervisor registers only now, so that the queue gave the
 	// caller to 1001.
@@ -313,6 +352,7 @@ func TestEmergencyFromAPI(t *testing.T) {
 	callerCall := caller.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
 	callerTimeline := e2e.Timeline{Established: time.Now()}
 	counselor.WaitEvent(t, e2e.EventCallEstablished, time.Minute)
+	srv.waitConnected(t, callerCall.ID)
 
 	callPath := "/api/v1/calls/" + callerCall.ID + "/emergency"
 	status, body := srv.post(t, callPath, map[string]string{"target": "119"})
