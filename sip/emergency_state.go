@@ -55,8 +55,8 @@ type EmergencyState struct {
 	// EmergencyLeft.
 	Status string
 	// Reason is one of the EmergencyReason constants while Status is
-	// EmergencyFailed, or while it is EmergencyCalling again after a
-	// failed attempt to the same target; else "".
+	// EmergencyFailed. It is kept while Status is EmergencyCalling again
+	// after a failed attempt to the same target, and is "" otherwise.
 	Reason string
 	// SIPStatus is the gateway's final status of the failed attempt, 0
 	// when there was none.
@@ -69,8 +69,8 @@ type EmergencyState struct {
 // callID. It returns false when no emergency target was called into it,
 // or when the call is not in progress on this server.
 //
-// NOTE: in shared mode only the node that holds the call knows this state,
-// like it alone accepts CallEmergency for the call.
+// NOTE: in shared mode only the node that holds the call has this state,
+// just as only that node accepts CallEmergency for the call.
 func (s *Server) EmergencyState(callID string) (EmergencyState, bool) {
 	c, ok := s.calls.get(callID)
 	if !ok {

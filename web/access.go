@@ -15,7 +15,8 @@ import (
 	"helpline/records"
 )
 
-// Role is what a logged-in user may do.
+// Role is the kind of logged-in user, which decides the routes they may
+// use.
 type Role string
 
 // Roles of web users. The bearer token acts as RoleAdmin.
@@ -77,7 +78,8 @@ func (p Principal) ActsFor(counselorID string) bool {
 	}
 }
 
-// authState is what ServeHTTP learned about a request's authentication.
+// authState is the result of ServeHTTP's authentication check of a
+// request.
 type authState struct {
 	principal Principal
 	// session and token are set for cookie authentication, nil and empty
@@ -273,7 +275,8 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// clearCookie tells the browser to drop the cookie name.
+// clearCookie sends the cookie name already expired, so the browser
+// deletes it.
 func clearCookie(w http.ResponseWriter, r *http.Request, name, path string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})

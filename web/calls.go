@@ -33,7 +33,7 @@ type CounselorLookup interface {
 // CallsDeps contains the dependencies of the call routes.
 type CallsDeps struct {
 	Calls CallControl
-	// Counselors tells which call a counselor login is connected to, so
+	// Counselors returns the call a counselor login is connected to, so
 	// that it may call an emergency service into that call only. Nil
 	// rejects emergency requests of counselor logins.
 	Counselors CounselorLookup

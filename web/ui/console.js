@@ -348,7 +348,7 @@ function riskBadge(risk) {
 
 // Keeps the wrap-up form on the right call. A call that connects (or is
 // in wrap-up when the page opens) takes the form, unless its wrap-up is
-// saved and the form holds unsaved input for another call. Otherwise the
+// saved and the form contains unsaved input for another call. Otherwise the
 // form stays on its call until that wrap-up is saved, also when the
 // wrap-up time ends or the next call rings. A call that leaves the form
 // keeps its draft and stays in the list of calls without a wrap-up.
@@ -457,7 +457,7 @@ function hasInput(values) {
     values.followup !== "" || values.due_date !== "" || values.district.trim() !== "";
 }
 
-// Reports whether the form holds input for a call whose wrap-up is not
+// Reports whether the form contains input for a call whose wrap-up is not
 // saved.
 function formHasUnsavedInput() {
   return formCallId !== "" && !savedCallIds.has(formCallId) && hasInput(captureForm());
@@ -726,8 +726,9 @@ async function submitWrapUp() {
 }
 
 // Drops the draft of a saved wrap-up. The form of the current call shows
-// the confirmation until the call leaves the console (saving ends the
-// wrap-up time); the form of an earlier call closes at once.
+// the confirmation until the call leaves the console, which saving makes
+// happen at once by ending the wrap-up time. The form of an earlier call
+// closes at once.
 function markSaved(callId) {
   savedCallIds.add(callId);
   clearDraft(callId);
