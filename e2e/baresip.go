@@ -516,6 +516,17 @@ func fileOpenIn(fdDir, path string) bool {
 	return false
 }
 
+// Kill ends baresip with SIGKILL, as when a softphone crashes or its
+// computer loses power: no BYE, no unregistration, no more RTP. It fails
+// the test unless the process is gone within 5 s.
+func (p *Phone) Kill(t testing.TB) {
+	t.Helper()
+	p.proc.signal(syscall.SIGKILL)
+	if !p.proc.exitsWithin(phoneStopGrace) {
+		t.Fatalf("baresip (pid %d) still runs %s after SIGKILL", p.proc.pid(), phoneStopGrace)
+	}
+}
+
 // Stop ends baresip: SIGTERM (baresip unregisters), a second SIGTERM after
 // 2 s (baresip exits at once), SIGKILL 5 s later. t.Cleanup calls it too.
 func (p *Phone) Stop() {

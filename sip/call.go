@@ -34,6 +34,10 @@ type hangup struct {
 	reason string
 	// outcome, when set, overrides the outcome the call's phase implies.
 	outcome records.Outcome
+	// silent names the leg whose RTP stopped when the media timeout ended
+	// the call: SideCaller for the trunk leg, SideCounselor for the peer
+	// leg (a counselor or a transfer target). Empty for every other end.
+	silent records.Side
 }
 
 func (h *hangup) Error() string { return string(h.side) + " ended the call: " + h.reason }
@@ -113,6 +117,11 @@ type call struct {
 	// runBridge plays hold music to the other party meanwhile.
 	callerHolds bool
 	peerHolds   bool
+	// callerResumed and peerResumed are when that party last ended a
+	// hold. The media timeout counts the party's silence from then at the
+	// earliest, because a party may send no RTP while it holds.
+	callerResumed time.Time
+	peerResumed   time.Time
 	// sessionTimer is the RFC 4028 timer, nil when the call has none.
 	sessionTimer *sessionTimer
 	// refer is the counselor's REFER transfer, pending or completed; nil
@@ -248,48 +257,4 @@ func (c *call) run(answered bool) {
 
 	c.runIVR()
 	<-c.ctx.Done()
-}
-
-// watchMedia ends the call when no RTP arrives for the media timeout.
-func (c *call) watchMedia() {
-	timeout := c.srv.opts.MediaTimeout
-	if timeout <= 0 {
-		return
-	}
-	tick := time.NewTicker(timeout / 4)
-	defer tick.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-tick.C:
-			if c.expectsRTP(c.caller) && c.silentFor(c.callerMedia) > timeout {
-				c.end(&hangup{side: records.SideServer, reason: "no RTP from the caller for " + timeout.String(), outcome: ""})
-				return
-			}
-			c.mu.Lock()
-			peer, peerSince := c.peer, c.peerSince
-			c.mu.Unlock()
-			if peer != nil && peer.media != nil && c.expectsRTP(peer) && silentSince(peer.media, peerSince) > timeout {
-				c.end(&hangup{side: records.SideServer, reason: "no RTP from the counselor for " + timeout.String()})
-				return
-			}
-		}
-	}
-}
-
-// silentFor is how long a session has received no RTP, counted from the
-// call's start when none arrived yet.
-func (c *call) silentFor(s *media.Session) time.Duration {
-	return silentSince(s, c.startedAt)
-}
-
-// silentSince is how long a session has received no RTP, counted from
-// start when none arrived yet.
-func silentSince(s *media.Session, start time.Time) time.Duration {
-	last := s.Stats().LastReceived
-	if last.IsZero() {
-		last = start
-	}
-	return time.Since(last)
 }

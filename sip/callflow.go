@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -298,7 +299,7 @@ func (c *call) finish() {
 	c.closeConference(cause)
 
 	if counselorID != "" {
-		c.srv.finishCounselor(counselorID, c.srv.wrapUpFor(counselorID))
+		c.finishCounselorCall(counselorID, cause)
 	}
 
 	outcome := c.overflowOutcome(outcomeFor(lastPhase, cause))
@@ -346,39 +347,51 @@ func (c *call) leaveQueue() {
 	c.srv.notifyDistributor()
 }
 
-// hangUpLegs sends BYE on every leg whose peer did not end it.
+// hangUpLegs sends BYE on every leg whose peer did not end it, and waits
+// for the answers except from a leg the media timeout found silent.
 func (c *call) hangUpLegs(cause *hangup, peer *outboundLeg) {
 	ctx, stop := context.WithTimeout(context.Background(), byeTimeout)
 	defer stop()
+	var wg sync.WaitGroup
 
-	done := make(chan struct{}, 2)
-	if cause.side != records.SideCaller {
-		go func() {
-			if err := c.caller.bye(ctx); err != nil {
-				c.log.Warn().Err(err).Msg("BYE to the caller failed")
-			}
-			done <- struct{}{}
-		}()
-	} else {
+	if cause.side == records.SideCaller {
 		c.srv.dialogs.remove(c.caller.dialog.key)
-		done <- struct{}{}
+	} else {
+		c.byeLeg(ctx, &wg, "caller", c.caller.bye, cause.silent == records.SideCaller)
 	}
 
-	if peer != nil && cause.side != records.SideCounselor {
-		go func() {
-			if err := peer.bye(ctx); err != nil {
-				c.log.Warn().Err(err).Msg("BYE to the counselor failed")
-			}
-			done <- struct{}{}
-		}()
-	} else {
-		if peer != nil {
-			c.srv.dialogs.remove(peer.dialog.key)
-		}
-		done <- struct{}{}
+	if peer != nil && cause.side == records.SideCounselor {
+		c.srv.dialogs.remove(peer.dialog.key)
+	} else if peer != nil {
+		c.byeLeg(ctx, &wg, "counselor", peer.bye, cause.silent == records.SideCounselor)
 	}
-	<-done
-	<-done
+	wg.Wait()
+}
+
+// byeLeg sends BYE on one leg, named who in the log, in the background.
+// wg waits for it unless silent is set. The phone of a silent leg is most
+// likely gone, so its BYE would only end after the 32 s transaction
+// timeout, and the record, the event and the counselor's wrap-up must not
+// wait that long.
+func (c *call) byeLeg(ctx context.Context, wg *sync.WaitGroup, who string, bye func(context.Context) error, silent bool) {
+	send := func(ctx context.Context) {
+		if err := bye(ctx); err != nil {
+			c.log.Warn().Err(err).Msg("BYE to the " + who + " failed")
+		}
+	}
+	if silent {
+		c.srv.spawn(func() {
+			ctx, stop := context.WithTimeout(context.Background(), byeTimeout)
+			defer stop()
+			send(ctx)
+		})
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		send(ctx)
+	}()
 }
 
 // outcomeFor names how a call ended from where it was and why.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"helpline/media"
 )
@@ -92,10 +93,16 @@ func (c *call) setHold(leg any, holds bool, direction string) {
 	case leg == any(c.caller):
 		changed = c.callerHolds != holds
 		c.callerHolds = holds
+		if changed && !holds {
+			c.callerResumed = time.Now()
+		}
 	case c.peer != nil && leg == any(c.peer):
 		who = "counselor"
 		changed = c.peerHolds != holds
 		c.peerHolds = holds
+		if changed && !holds {
+			c.peerResumed = time.Now()
+		}
 	default:
 		c.mu.Unlock()
 		return
