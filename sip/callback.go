@@ -244,7 +244,13 @@ func (cb *callbackCall) run(attempt callback.Attempt, counselor *outboundLeg) {
 	if caller != nil {
 		wrapUp = s.opts.WrapUp
 	}
-	s.finishCounselor(cb.counselorID, wrapUp)
+	var cause *hangup
+	if errors.As(context.Cause(cb.ctx), &cause) && cause.silent == records.SideCounselor {
+		s.finishCounselor(cb.counselorID, max(wrapUp, silentWrapUpMin))
+		s.pauseSilentCounselor(cb.counselorID)
+	} else {
+		s.finishCounselor(cb.counselorID, wrapUp)
+	}
 	counselor.release()
 	if caller != nil {
 		caller.release()
@@ -253,12 +259,17 @@ func (cb *callbackCall) run(attempt callback.Attempt, counselor *outboundLeg) {
 
 // watchMedia ends a bridged callback when either leg sends no RTP for the
 // media timeout, as calls from the trunk do.
-func (cb *callbackCall) watchMedia(legs ...*outboundLeg) {
+func (cb *callbackCall) watchMedia(counselor, caller *outboundLeg) {
 	timeout := cb.srv.opts.MediaTimeout
 	if timeout <= 0 {
 		return
 	}
 	started := time.Now()
+	legs := []struct {
+		leg  *outboundLeg
+		side records.Side
+		who  string
+	}{{counselor, records.SideCounselor, "the counselor"}, {caller, records.SideCaller, "the caller"}}
 	tick := time.NewTicker(timeout / mediaChecksPerTimeout)
 	defer tick.Stop()
 	for {
@@ -266,13 +277,11 @@ func (cb *callbackCall) watchMedia(legs ...*outboundLeg) {
 		case <-cb.ctx.Done():
 			return
 		case <-tick.C:
-			for _, leg := range legs {
-				last := leg.media.Stats().LastReceived
-				if last.IsZero() {
-					last = started
-				}
-				if time.Since(last) > timeout {
-					cb.end(&hangup{side: records.SideServer, reason: "no RTP on a callback leg for " + timeout.String()})
+			for _, l := range legs {
+				if silentSince(l.leg.media, started) > timeout {
+					cb.log.Warn().Str("silent", string(l.side)).Dur("timeout", timeout).
+						Msg("media timeout, ending the callback")
+					cb.end(mediaTimeoutHangup(l.side, l.who, timeout))
 					return
 				}
 			}
@@ -357,6 +366,12 @@ func (cb *callbackCall) hangUp(counselor, caller *outboundLeg) {
 		}
 		if cause != nil && cause.side == side {
 			cb.srv.dialogs.remove(leg.dialog.key)
+			return
+		}
+		if cause != nil && cause.silent == side {
+			// The phone of a silent leg is most likely gone: its BYE must
+			// not hold back the counselor's wrap-up (see call.byeLeg).
+			leg.byeDetached()
 			return
 		}
 		wg.Go(func() {
