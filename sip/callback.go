@@ -266,9 +266,9 @@ func (cb *callbackCall) watchMedia(counselor, caller *outboundLeg) {
 	}
 	started := time.Now()
 	legs := []struct {
-		leg  *outboundLeg
-		side records.Side
-		who  string
+		leg   *outboundLeg
+		side  records.Side
+		party string
 	}{{counselor, records.SideCounselor, "the counselor"}, {caller, records.SideCaller, "the caller"}}
 	tick := time.NewTicker(timeout / mediaChecksPerTimeout)
 	defer tick.Stop()
@@ -281,7 +281,7 @@ func (cb *callbackCall) watchMedia(counselor, caller *outboundLeg) {
 				if silentSince(l.leg.media, started) > timeout {
 					cb.log.Warn().Str("silent", string(l.side)).Dur("timeout", timeout).
 						Msg("media timeout, ending the callback")
-					cb.end(mediaTimeoutHangup(l.side, l.who, timeout))
+					cb.end(mediaTimeoutHangup(l.side, l.party, timeout))
 					return
 				}
 			}

@@ -348,7 +348,7 @@ func (c *call) leaveQueue() {
 }
 
 // hangUpLegs sends BYE on every leg whose peer did not end it, and waits
-// for the answers except from a leg the media timeout found silent.
+// for the responses except from a leg the media timeout found silent.
 func (c *call) hangUpLegs(cause *hangup, peer *outboundLeg) {
 	ctx, stop := context.WithTimeout(context.Background(), byeTimeout)
 	defer stop()
@@ -368,15 +368,15 @@ func (c *call) hangUpLegs(cause *hangup, peer *outboundLeg) {
 	wg.Wait()
 }
 
-// byeLeg sends BYE on one leg, named who in the log, in the background.
+// byeLeg sends BYE on one leg, named party in the log, in the background.
 // wg waits for it unless silent is set. The phone of a silent leg is most
 // likely gone, so its BYE would only end after the 32 s transaction
 // timeout, and the record, the event and the counselor's wrap-up must not
 // wait that long.
-func (c *call) byeLeg(ctx context.Context, wg *sync.WaitGroup, who string, bye func(context.Context) error, silent bool) {
+func (c *call) byeLeg(ctx context.Context, wg *sync.WaitGroup, party string, bye func(context.Context) error, silent bool) {
 	send := func(ctx context.Context) {
 		if err := bye(ctx); err != nil {
-			c.log.Warn().Err(err).Msg("BYE to the " + who + " failed")
+			c.log.Warn().Err(err).Msg("BYE to the " + party + " failed")
 		}
 	}
 	if silent {

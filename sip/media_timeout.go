@@ -83,20 +83,20 @@ func (c *call) mediaTimeoutCause(timeout time.Duration) *hangup {
 	if silentSince(peer.media, peerSince) <= timeout {
 		return nil
 	}
-	who := "the counselor"
+	party := "the counselor"
 	if counselorID == "" {
-		who = "the transfer target"
+		party = "the transfer target"
 	}
-	return mediaTimeoutHangup(records.SideCounselor, who, timeout)
+	return mediaTimeoutHangup(records.SideCounselor, party, timeout)
 }
 
 // mediaTimeoutHangup is the cause of a call the media timeout ended
-// because the silent leg, named who in the reason, sent no RTP.
-func mediaTimeoutHangup(silent records.Side, who string, timeout time.Duration) *hangup {
+// because the silent leg, named party in the reason, sent no RTP.
+func mediaTimeoutHangup(silent records.Side, party string, timeout time.Duration) *hangup {
 	return &hangup{
 		side:   records.SideServer,
 		silent: silent,
-		reason: mediaTimeoutReasonPrefix + "no RTP from " + who + " for " + timeout.String(),
+		reason: mediaTimeoutReasonPrefix + "no RTP from " + party + " for " + timeout.String(),
 	}
 }
 
