@@ -124,6 +124,9 @@ type RTP struct {
 	// MediaTimeout ends a call when a leg sends no RTP for this long, and 0
 	// disables the check. Default 60s.
 	MediaTimeout time.Duration `mapstructure:"media_timeout"`
+	// HoldTimeout ends a call when a party that holds it sends no RTP for
+	// this long, and 0 disables the check. Default 0.
+	HoldTimeout time.Duration `mapstructure:"hold_timeout"`
 }
 
 // Trunk is the section about calls from the 120 call center.

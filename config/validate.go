@@ -169,6 +169,7 @@ func validateRTP(r *RTP, publicHost string, ps *problems) {
 		ps.add("rtp.port_max", r.PortMax, "leaves fewer than %d ports above rtp.port_min %d: raise port_max", minRTPPorts, r.PortMin)
 	}
 	requireNonNegative(ps, "rtp.media_timeout", r.MediaTimeout)
+	validateHoldTimeout(r, ps)
 	resolveRTPAddress(r, publicHost, ps)
 }
 

@@ -38,6 +38,27 @@ func counselorStateChanges(list []map[string]any, id string) []string {
 	return changes
 }
 
+// bridgedAudioPackets is how many RTP packets the caller must receive
+// after the bridge started before a test takes the audio as flowing: half
+// a second of 20 ms packets.
+const bridgedAudioPackets = 25
+
+// waitBridgedAudio waits until the caller of a bridged call has received
+// half a second of RTP from then on. The bridge relays only what the
+// counselor's phone sends, so this shows the phone's audio flowing.
+func waitBridgedAudio(t *testing.T, call *RawCall) {
+	t.Helper()
+	from := time.Now()
+	deadline := from.Add(logTimeout)
+	for len(call.ReceivedRTP(from, time.Now())) < bridgedAudioPackets {
+		if time.Now().After(deadline) {
+			t.Fatalf("caller received %d RTP packets in %s after the bridge, want the counselor's audio (%d or more)",
+				len(call.ReceivedRTP(from, time.Now())), logTimeout, bridgedAudioPackets)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // wantEndedWithin fails when the record's end came later than limit after
 // since.
 func wantEndedWithin(t *testing.T, rec map[string]any, since time.Time, limit time.Duration) {
@@ -60,6 +81,7 @@ func TestCounselorPhoneVanishesMidCall(t *testing.T) {
 	srv := mediaTimeoutServer(t)
 	call, phone, _ := bridgedCall(t, srv, "1001")
 	srv.WaitCounselorState(t, "1001", "on_call", logTimeout)
+	waitBridgedAudio(t, call)
 
 	killedAt := time.Now()
 	phone.Kill(t)
@@ -84,10 +106,8 @@ func TestCounselorPhoneVanishesMidCall(t *testing.T) {
 		}
 	}
 	requireSubsequence(t, "counselor 1001", counselorStateChanges(list, "1001"), []string{
-		"wrap_up>break media_timeout media timeout",
-	})
-	requireSubsequence(t, "counselor 1001", counselorStateChanges(list, "1001"), []string{
 		"on_call>wrap_up call_end ",
+		"wrap_up>break media_timeout media timeout",
 	})
 
 	status := srv.CounselorStatus(t, "1001")
@@ -107,6 +127,7 @@ func TestCallerMediaStopsMidCall(t *testing.T) {
 	srv := mediaTimeoutServer(t)
 	call, phone, _ := bridgedCall(t, srv, "1002")
 	srv.WaitCounselorState(t, "1002", "on_call", logTimeout)
+	waitBridgedAudio(t, call)
 
 	silentAt := time.Now()
 	call.StopRTP()
@@ -127,9 +148,9 @@ func TestCallerMediaStopsMidCall(t *testing.T) {
 	}
 }
 
-// A caller who holds the call (a=sendonly) and sends no RTP is not timed
-// out, however long the hold lasts; after the resume the usual timeout
-// applies again.
+// While rtp.hold_timeout is off (the default), a caller who holds the call
+// (a=sendonly) and sends no RTP is not timed out, however long the hold
+// lasts. After the resume the usual timeout applies again.
 func TestHeldCallerWithoutRTPNotTimedOut(t *testing.T) {
 	t.Parallel()
 	srv := mediaTimeoutServer(t)
@@ -160,4 +181,31 @@ func TestHeldCallerWithoutRTPNotTimedOut(t *testing.T) {
 	if took := ended.Sub(resumedAt); took < 3*time.Second {
 		t.Errorf("call ended %s after the resume, want a whole media timeout (%s) counted from the resume", took, testMediaTimeout)
 	}
+}
+
+// With rtp.hold_timeout set, a caller who holds the call and sends no RTP
+// for that long is timed out too, and the record's reason names the hold.
+func TestHeldCallerEndsAfterHoldTimeout(t *testing.T) {
+	t.Parallel()
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		MustSetConfig(t, cfg, "rtp.media_timeout", testMediaTimeout)
+		MustSetConfig(t, cfg, "rtp.hold_timeout", "6s")
+		MustSetConfig(t, cfg, "queue.wrap_up", "60s")
+	}})
+	call, _, _ := bridgedCall(t, srv, "1001")
+
+	call.StopRTP()
+	heldAt := time.Now()
+	hold := sdpOffer(Loopback, call.RTPPort(), "0 101", pcmuAttributes("inactive"), false)
+	wantStatus(t, "re-INVITE with a=inactive", call.Reinvite(nil, hold), 200)
+
+	call.WaitRequest(t, "BYE", logTimeout)
+	rec := waitEndedRecord(t, srv, call.CallID())
+	wantRecord(t, rec, map[string]string{
+		"outcome":       "answered",
+		"hangup_side":   "server",
+		"hangup_reason": "media timeout: no RTP from the caller for 6s on hold",
+	})
+	wantEndedWithin(t, rec, heldAt, silentLegEndLimit)
+	srv.WaitCounselorState(t, "1001", "wrap_up", logTimeout)
 }

@@ -281,7 +281,7 @@ func (cb *callbackCall) watchMedia(counselor, caller *outboundLeg) {
 				if silentSince(l.leg.media, started) > timeout {
 					cb.log.Warn().Str("silent", string(l.side)).Dur("timeout", timeout).
 						Msg("media timeout, ending the callback")
-					cb.end(mediaTimeoutHangup(l.side, l.party, timeout))
+					cb.end(mediaTimeoutHangup(l.side, l.party, timeout, false))
 					return
 				}
 			}

@@ -19,7 +19,9 @@ import (
 //
 // A party that holds the call (sendonly, inactive, c=0.0.0.0 or no m=
 // line) is exempt for as long as the hold lasts, because RFC 3264 lets it
-// send no RTP and many phones send none.
+// send no RTP and many phones send none. Only the hold timeout
+// (Options.HoldTimeout, rtp.hold_timeout, off by default) ends such a
+// call.
 
 // Names of the break that follows a counselor's media timeout.
 const (
@@ -39,22 +41,49 @@ const mediaTimeoutReasonPrefix = "media timeout: "
 // distributors' reach until the break that follows is applied.
 const silentWrapUpMin = 5 * time.Second
 
-// watchMedia ends the call when a leg that should send RTP has sent none
-// for the media timeout.
+// mediaLimits are the silences that end a call: talking for a party that
+// does not hold the call, holding for one that holds it. Zero disables
+// either check.
+type mediaLimits struct {
+	talking time.Duration
+	holding time.Duration
+}
+
+// forParty returns the limit of a party that holds the call or not.
+func (l mediaLimits) forParty(holds bool) time.Duration {
+	if holds {
+		return l.holding
+	}
+	return l.talking
+}
+
+// checkInterval returns how often the legs are checked: a quarter of the
+// shorter limit, or 0 when both checks are off.
+func (l mediaLimits) checkInterval() time.Duration {
+	shortest := l.talking
+	if shortest <= 0 || (l.holding > 0 && l.holding < shortest) {
+		shortest = l.holding
+	}
+	return max(shortest, 0) / mediaChecksPerTimeout
+}
+
+// watchMedia ends the call when a leg has sent no RTP for the media
+// timeout, or for the hold timeout while its party holds the call.
 func (c *call) watchMedia() {
-	timeout := c.srv.opts.MediaTimeout
-	if timeout <= 0 {
+	limits := mediaLimits{talking: c.srv.opts.MediaTimeout, holding: c.srv.opts.HoldTimeout}
+	interval := limits.checkInterval()
+	if interval <= 0 {
 		return
 	}
-	tick := time.NewTicker(timeout / mediaChecksPerTimeout)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-tick.C:
-			if cause := c.mediaTimeoutCause(timeout); cause != nil {
-				c.log.Warn().Str("silent", string(cause.silent)).Dur("timeout", timeout).
+			if cause := c.mediaTimeoutCause(limits); cause != nil {
+				c.log.Warn().Str("silent", string(cause.silent)).Str("reason", cause.reason).
 					Msg("media timeout, ending the call")
 				c.end(cause)
 				return
@@ -64,40 +93,47 @@ func (c *call) watchMedia() {
 }
 
 // mediaTimeoutCause returns the hangup cause when the caller or the peer
-// has sent no RTP for longer than timeout while it should send, or nil.
-// Silence counts from the party's last packet, but never from before the
-// call's start (the caller), the start of its bridge (the peer) or the
-// end of its last hold.
-func (c *call) mediaTimeoutCause(timeout time.Duration) *hangup {
+// has sent no RTP for longer than its limit, or nil. Silence counts from
+// the party's last packet, but never from before the call's start (the
+// caller), the start of its bridge (the peer) or the end of its last hold.
+func (c *call) mediaTimeoutCause(limits mediaLimits) *hangup {
 	c.mu.Lock()
 	callerSince := latest(c.startedAt, c.callerResumed)
 	peer, peerSince, counselorID := c.peer, latest(c.peerSince, c.peerResumed), c.counselorID
 	c.mu.Unlock()
 
-	if c.callerMedia != nil && c.expectsRTP(c.caller) && silentSince(c.callerMedia, callerSince) > timeout {
-		return mediaTimeoutHangup(records.SideCaller, "the caller", timeout)
+	if c.callerMedia != nil {
+		holds := !c.expectsRTP(c.caller)
+		limit := limits.forParty(holds)
+		if limit > 0 && silentSince(c.callerMedia, callerSince) > limit {
+			return mediaTimeoutHangup(records.SideCaller, "the caller", limit, holds)
+		}
 	}
-	if peer == nil || peer.media == nil || !c.expectsRTP(peer) {
+
+	if peer == nil || peer.media == nil {
 		return nil
 	}
-	if silentSince(peer.media, peerSince) <= timeout {
+	holds := !c.expectsRTP(peer)
+	limit := limits.forParty(holds)
+	if limit <= 0 || silentSince(peer.media, peerSince) <= limit {
 		return nil
 	}
 	party := "the counselor"
 	if counselorID == "" {
 		party = "the transfer target"
 	}
-	return mediaTimeoutHangup(records.SideCounselor, party, timeout)
+	return mediaTimeoutHangup(records.SideCounselor, party, limit, holds)
 }
 
 // mediaTimeoutHangup is the cause of a call the media timeout ended
-// because the silent leg, named party in the reason, sent no RTP.
-func mediaTimeoutHangup(silent records.Side, party string, timeout time.Duration) *hangup {
-	return &hangup{
-		side:   records.SideServer,
-		silent: silent,
-		reason: mediaTimeoutReasonPrefix + "no RTP from " + party + " for " + timeout.String(),
+// because the silent leg, named party in the reason, sent no RTP for
+// limit, on hold or not.
+func mediaTimeoutHangup(silent records.Side, party string, limit time.Duration, onHold bool) *hangup {
+	reason := mediaTimeoutReasonPrefix + "no RTP from " + party + " for " + limit.String()
+	if onHold {
+		reason += " on hold"
 	}
+	return &hangup{side: records.SideServer, silent: silent, reason: reason}
 }
 
 // latest returns the later of two times.

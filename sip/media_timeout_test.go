@@ -15,27 +15,40 @@ import (
 )
 
 func TestMediaTimeoutCause(t *testing.T) {
-	const timeout = 3 * time.Second
+	talking := mediaLimits{talking: 3 * time.Second}
 	longAgo := time.Now().Add(-time.Minute)
 	tests := []struct {
 		name        string
+		limits      mediaLimits
 		callerSince time.Time
 		peerSince   time.Time
 		callerHolds bool
 		peerHolds   bool
 		counselorID string
 		wantSilent  records.Side
-		wantWho     string
+		wantReason  string
 	}{
-		{name: "both legs just started", callerSince: time.Now(), peerSince: time.Now(), counselorID: "1001"},
-		{name: "caller silent", callerSince: longAgo, peerSince: time.Now(), counselorID: "1001",
-			wantSilent: records.SideCaller, wantWho: "the caller"},
-		{name: "caller silent on hold", callerSince: longAgo, peerSince: time.Now(), callerHolds: true, counselorID: "1001"},
-		{name: "counselor silent", callerSince: time.Now(), peerSince: longAgo, counselorID: "1001",
-			wantSilent: records.SideCounselor, wantWho: "the counselor"},
-		{name: "counselor silent on hold", callerSince: time.Now(), peerSince: longAgo, peerHolds: true, counselorID: "1001"},
-		{name: "transfer target silent", callerSince: time.Now(), peerSince: longAgo,
-			wantSilent: records.SideCounselor, wantWho: "the transfer target"},
+		{name: "both legs just started", limits: talking, callerSince: time.Now(), peerSince: time.Now(), counselorID: "1001"},
+		{name: "caller silent", limits: talking, callerSince: longAgo, peerSince: time.Now(), counselorID: "1001",
+			wantSilent: records.SideCaller, wantReason: "media timeout: no RTP from the caller for 3s"},
+		{name: "caller silent on hold", limits: talking, callerSince: longAgo, peerSince: time.Now(), callerHolds: true, counselorID: "1001"},
+		{name: "counselor silent", limits: talking, callerSince: time.Now(), peerSince: longAgo, counselorID: "1001",
+			wantSilent: records.SideCounselor, wantReason: "media timeout: no RTP from the counselor for 3s"},
+		{name: "counselor silent on hold", limits: talking, callerSince: time.Now(), peerSince: longAgo, peerHolds: true, counselorID: "1001"},
+		{name: "transfer target silent", limits: talking, callerSince: time.Now(), peerSince: longAgo,
+			wantSilent: records.SideCounselor, wantReason: "media timeout: no RTP from the transfer target for 3s"},
+		{name: "both checks off", callerSince: longAgo, peerSince: longAgo, counselorID: "1001"},
+		{name: "caller past the hold timeout", limits: mediaLimits{talking: 3 * time.Second, holding: 10 * time.Second},
+			callerSince: longAgo, peerSince: time.Now(), callerHolds: true, counselorID: "1001",
+			wantSilent: records.SideCaller, wantReason: "media timeout: no RTP from the caller for 10s on hold"},
+		{name: "counselor within the hold timeout", limits: mediaLimits{talking: 3 * time.Second, holding: 10 * time.Minute},
+			callerSince: time.Now(), peerSince: longAgo, peerHolds: true, counselorID: "1001"},
+		{name: "counselor past the hold timeout", limits: mediaLimits{talking: 3 * time.Second, holding: 30 * time.Second},
+			callerSince: time.Now(), peerSince: longAgo, peerHolds: true, counselorID: "1001",
+			wantSilent: records.SideCounselor, wantReason: "media timeout: no RTP from the counselor for 30s on hold"},
+		{name: "hold timeout alone", limits: mediaLimits{holding: 30 * time.Second},
+			callerSince: longAgo, peerSince: longAgo, peerHolds: true, counselorID: "1001",
+			wantSilent: records.SideCounselor, wantReason: "media timeout: no RTP from the counselor for 30s on hold"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +57,7 @@ func TestMediaTimeoutCause(t *testing.T) {
 			c.callerHolds, c.peerHolds = tt.callerHolds, tt.peerHolds
 			c.counselorID = tt.counselorID
 
-			cause := c.mediaTimeoutCause(timeout)
+			cause := c.mediaTimeoutCause(tt.limits)
 
 			if tt.wantSilent == "" {
 				if cause != nil {
@@ -61,11 +74,31 @@ func TestMediaTimeoutCause(t *testing.T) {
 			if cause.side != records.SideServer {
 				t.Errorf("hangup side = %q, want server", cause.side)
 			}
-			if want := "media timeout: no RTP from " + tt.wantWho + " for 3s"; cause.reason != want {
-				t.Errorf("reason = %q, want %q", cause.reason, want)
+			if cause.reason != tt.wantReason {
+				t.Errorf("reason = %q, want %q", cause.reason, tt.wantReason)
 			}
 			if cause.outcome != "" {
 				t.Errorf("outcome = %q, want none so that the phase decides", cause.outcome)
+			}
+		})
+	}
+}
+
+func TestMediaLimitsCheckInterval(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits mediaLimits
+		want   time.Duration
+	}{
+		{"both off", mediaLimits{}, 0},
+		{"talking only", mediaLimits{talking: time.Minute}, 15 * time.Second},
+		{"holding only", mediaLimits{holding: 2 * time.Minute}, 30 * time.Second},
+		{"both, talking shorter", mediaLimits{talking: time.Minute, holding: 30 * time.Minute}, 15 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.limits.checkInterval(); got != tt.want {
+				t.Errorf("checkInterval() = %s, want %s", got, tt.want)
 			}
 		})
 	}
@@ -96,7 +129,7 @@ func TestMediaTimeoutCauseCounselorTalking(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
-	if cause := c.mediaTimeoutCause(3 * time.Second); cause != nil {
+	if cause := c.mediaTimeoutCause(mediaLimits{talking: 3 * time.Second}); cause != nil {
 		t.Errorf("cause = %+v, want none while the phone sends RTP", cause)
 	}
 }
@@ -159,20 +192,20 @@ func TestFinishCounselorCallAfterMediaTimeout(t *testing.T) {
 		{
 			name:      "counselor phone silent",
 			wrapUp:    30 * time.Second,
-			cause:     mediaTimeoutHangup(records.SideCounselor, "the counselor", time.Minute),
+			cause:     mediaTimeoutHangup(records.SideCounselor, "the counselor", time.Minute, false),
 			wantState: queue.StateBreak, wantReason: MediaTimeoutReason,
 			wantChanges: []string{"on_call>wrap_up call_end ", "wrap_up>break media_timeout media timeout"},
 		},
 		{
 			name:      "counselor phone silent without wrap-up time",
-			cause:     mediaTimeoutHangup(records.SideCounselor, "the counselor", time.Minute),
+			cause:     mediaTimeoutHangup(records.SideCounselor, "the counselor", time.Minute, false),
 			wantState: queue.StateBreak, wantReason: MediaTimeoutReason,
 			wantChanges: []string{"on_call>wrap_up call_end ", "wrap_up>break media_timeout media timeout"},
 		},
 		{
 			name:        "caller silent",
 			wrapUp:      30 * time.Second,
-			cause:       mediaTimeoutHangup(records.SideCaller, "the caller", time.Minute),
+			cause:       mediaTimeoutHangup(records.SideCaller, "the caller", time.Minute, false),
 			wantState:   queue.StateWrapUp,
 			wantChanges: []string{"on_call>wrap_up call_end "},
 		},
@@ -185,7 +218,7 @@ func TestFinishCounselorCallAfterMediaTimeout(t *testing.T) {
 		{
 			name:        "logout during the call",
 			wrapUp:      30 * time.Second,
-			cause:       mediaTimeoutHangup(records.SideCounselor, "the counselor", time.Minute),
+			cause:       mediaTimeoutHangup(records.SideCounselor, "the counselor", time.Minute, false),
 			logout:      true,
 			wantState:   queue.StateLoggedOut,
 			wantChanges: []string{"on_call>logged_out call_end "},
@@ -230,14 +263,14 @@ func TestMediaTimeoutCountsFromResume(t *testing.T) {
 	for _, party := range []any{c.caller, leg} {
 		c.setHold(party, true, "sendonly")
 	}
-	if cause := c.mediaTimeoutCause(3 * time.Second); cause != nil {
+	if cause := c.mediaTimeoutCause(mediaLimits{talking: 3 * time.Second}); cause != nil {
 		t.Fatalf("cause = %+v while both parties hold, want none", cause)
 	}
 
 	for _, party := range []any{c.caller, leg} {
 		c.setHold(party, false, "sendrecv")
 	}
-	if cause := c.mediaTimeoutCause(3 * time.Second); cause != nil {
+	if cause := c.mediaTimeoutCause(mediaLimits{talking: 3 * time.Second}); cause != nil {
 		t.Errorf("cause = %+v right after the resume, want none", cause)
 	}
 }

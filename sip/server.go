@@ -62,6 +62,9 @@ type Options struct {
 	WrapUp time.Duration
 	// MediaTimeout ends a call whose RTP stopped for this long (0: never).
 	MediaTimeout time.Duration
+	// HoldTimeout ends a call whose party holds it and sent no RTP for
+	// this long (0: never).
+	HoldTimeout time.Duration
 	// RetryAfter is sent with 503 while draining.
 	RetryAfter time.Duration
 	// OutboundURI is the gateway for calls to outside numbers, "" for none.

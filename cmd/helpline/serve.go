@@ -391,6 +391,7 @@ func sipOptions(cfg *config.Config) sip.Options {
 		RingTimeout:       cfg.Queue.RingTimeout,
 		WrapUp:            cfg.Queue.WrapUp,
 		MediaTimeout:      cfg.RTP.MediaTimeout,
+		HoldTimeout:       cfg.RTP.HoldTimeout,
 		RetryAfter:        cfg.Shutdown.RetryAfter,
 		AnnounceInterval:  cfg.Queue.AnnounceInterval,
 		CallbackKey:       callbackKey(cfg),
