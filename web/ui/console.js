@@ -15,6 +15,7 @@ addStrings({
     "console.login_needs_phone": "전화기가 등록되어야 로그인할 수 있습니다. 소프트폰을 켜십시오.",
     "console.reason_break": "휴식",
     "console.reason_missed": "미응답 반복으로 휴식",
+    "console.reason_media_timeout": "통화 중 전화의 소리가 끊겨 휴식: 전화를 다시 켠 뒤 복귀하십시오",
     "console.emergency_unavailable": "긴급 연결이 설정되지 않았습니다. 감독자에게 알리십시오.",
     "console.flag_earlier_risk": "이전 상담 고위험",
     "console.flag_open_followup": "진행 중인 후속 조치 있음",
@@ -42,6 +43,7 @@ addStrings({
     "console.login_needs_phone": "Your phone must be registered before you log in. Start the softphone.",
     "console.reason_break": "Break",
     "console.reason_missed": "Paused after missed calls",
+    "console.reason_media_timeout": "Paused: your phone stopped sending audio during a call. Restart it, then come back",
     "console.emergency_unavailable": "Emergency calling is not set up: tell your supervisor.",
     "console.flag_earlier_risk": "High risk in an earlier call",
     "console.flag_open_followup": "Open follow-up",
@@ -75,7 +77,11 @@ const TICK_MS = 1000;
 const DRAFT_PREFIX = "hl_wrapup_draft";
 const DRAFT_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 // Default break reasons of the server and their dictionary keys.
-const REASON_KEYS = { "break": "console.reason_break", "missed calls": "console.reason_missed" };
+const REASON_KEYS = {
+  "break": "console.reason_break",
+  "missed calls": "console.reason_missed",
+  "media timeout": "console.reason_media_timeout",
+};
 
 const clock = new ServerClock();
 let counselorId = "";
