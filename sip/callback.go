@@ -368,17 +368,22 @@ func (cb *callbackCall) hangUp(counselor, caller *outboundLeg) {
 			cb.srv.dialogs.remove(leg.dialog.key)
 			return
 		}
-		if cause != nil && cause.silent == side {
-			// The phone of a silent leg is most likely gone: its BYE must
-			// not hold back the counselor's wrap-up (see call.byeLeg).
-			leg.byeDetached()
-			return
-		}
-		wg.Go(func() {
+		send := func(ctx context.Context) {
 			if err := leg.bye(ctx); err != nil {
 				cb.log.Warn().Err(err).Str("leg", string(side)).Msg("BYE on the callback leg failed")
 			}
-		})
+		}
+		if cause != nil && cause.silent == side {
+			// The phone of a silent leg is most likely gone, so its BYE
+			// must not hold back the counselor's wrap-up (see call.byeLeg).
+			cb.srv.spawn(func() {
+				ctx, stop := context.WithTimeout(context.Background(), byeTimeout)
+				defer stop()
+				send(ctx)
+			})
+			return
+		}
+		wg.Go(func() { send(ctx) })
 	}
 	bye(counselor, records.SideCounselor)
 	bye(caller, records.SideCaller)
