@@ -100,9 +100,9 @@ func TestCounselorPhoneVanishesMidCall(t *testing.T) {
 		return hasEvent(list, call.CallID(), "call_ended") && len(counselorStateChanges(list, "1001")) >= 3
 	}, eventTimeout)
 	for _, e := range callEvents(list, call.CallID()) {
-		if eventField(e, "type") == "call_ended" &&
-			(eventData(e, "outcome") != "answered" || eventData(e, "hangup_side") != "server") {
-			t.Errorf("call_ended event data = %v, want outcome answered, hangup_side server", e["data"])
+		if eventField(e, "type") == "call_ended" && (eventData(e, "outcome") != "answered" ||
+			eventData(e, "hangup_side") != "server" || eventData(e, "silent") != "counselor") {
+			t.Errorf("call_ended event data = %v, want outcome answered, hangup_side server, silent counselor", e["data"])
 		}
 	}
 	requireSubsequence(t, "counselor 1001", counselorStateChanges(list, "1001"), []string{

@@ -316,7 +316,7 @@ func (c *call) finish() {
 	c.log.Info().Str("outcome", string(outcome)).Str("hangup_side", string(side)).Str("reason", reason).
 		Dur("duration", now.Sub(c.startedAt)).Msg("call ended")
 	c.publishEnd(callEnd{outcome: outcome, side: side, queue: queueName, counselorID: counselorID,
-		queueWait: queueWait, duration: now.Sub(c.startedAt)})
+		queueWait: queueWait, duration: now.Sub(c.startedAt), silent: cause.silent})
 	if !connectedAt.IsZero() {
 		c.srv.waits.Observe(queueName, now.Sub(connectedAt))
 	}

@@ -15,6 +15,9 @@ const (
 	dataHangupSide   = "hangup_side"
 	dataDuration     = "duration_seconds"
 	dataTransferHost = "target_host"
+	// dataSilent names the leg whose RTP stopped when the media timeout
+	// ended the call.
+	dataSilent = "silent"
 )
 
 // publish stamps e with the call's id and puts it on the event stream.
@@ -63,15 +66,19 @@ func (c *call) publishEnd(end callEnd) {
 			Data:  map[string]string{dataWaitSeconds: seconds(end.queueWait)},
 		})
 	}
+	data := map[string]string{
+		dataOutcome:    string(end.outcome),
+		dataHangupSide: string(end.side),
+		dataDuration:   seconds(end.duration),
+	}
+	if end.silent != "" {
+		data[dataSilent] = string(end.silent)
+	}
 	c.publish(events.Event{
 		Type:        events.CallEnded,
 		Queue:       end.queue,
 		CounselorID: end.counselorID,
-		Data: map[string]string{
-			dataOutcome:    string(end.outcome),
-			dataHangupSide: string(end.side),
-			dataDuration:   seconds(end.duration),
-		},
+		Data:        data,
 	})
 }
 
@@ -84,6 +91,8 @@ type callEnd struct {
 	// queueWait is the time in the queue of a caller who left it.
 	queueWait time.Duration
 	duration  time.Duration
+	// silent is the leg the media timeout found silent, or empty.
+	silent records.Side
 }
 
 // seconds formats d as seconds with one decimal, the unit of the event

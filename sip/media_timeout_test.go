@@ -274,3 +274,33 @@ func TestMediaTimeoutCountsFromResume(t *testing.T) {
 		t.Errorf("cause = %+v right after the resume, want none", cause)
 	}
 }
+
+func TestCallEndedEventNamesSilentLeg(t *testing.T) {
+	tests := []struct {
+		name   string
+		silent records.Side
+		want   string
+		wantOK bool
+	}{
+		{"media timeout", records.SideCounselor, "counselor", true},
+		{"other end", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			published := &eventRecorder{}
+			c := &call{id: "call-1", srv: &Server{events: published}, log: zerolog.Nop()}
+
+			c.publishEnd(callEnd{outcome: records.OutcomeAnswered, side: records.SideServer, silent: tt.silent})
+
+			published.mu.Lock()
+			defer published.mu.Unlock()
+			if len(published.events) != 1 || published.events[0].Type != events.CallEnded {
+				t.Fatalf("published %+v, want one call_ended event", published.events)
+			}
+			got, ok := published.events[0].Data["silent"]
+			if ok != tt.wantOK || got != tt.want {
+				t.Errorf("data silent = %q (present %t), want %q (present %t)", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
