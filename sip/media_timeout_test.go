@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -302,5 +303,38 @@ func TestCallEndedEventNamesSilentLeg(t *testing.T) {
 				t.Errorf("data silent = %q (present %t), want %q (present %t)", got, ok, tt.want, tt.wantOK)
 			}
 		})
+	}
+}
+
+// A bridged callback whose counselor phone sends nothing ends with the
+// counselor named as the silent leg, so that the counselor is paused.
+func TestCallbackMediaTimeoutNamesCounselor(t *testing.T) {
+	c, counselorLeg := testCall(t)
+	callerLeg := &outboundLeg{media: c.callerMedia}
+	ctx, end := context.WithCancelCause(context.Background())
+	t.Cleanup(func() { end(nil) })
+	cb := &callbackCall{
+		srv: &Server{opts: Options{MediaTimeout: 100 * time.Millisecond}},
+		log: zerolog.Nop(),
+		ctx: ctx,
+		end: end,
+	}
+
+	go cb.watchMedia(counselorLeg, callerLeg)
+
+	select {
+	case <-ctx.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the callback did not end within 30s of silence")
+	}
+	var cause *hangup
+	if !errors.As(context.Cause(ctx), &cause) {
+		t.Fatalf("cause = %v, want a *hangup", context.Cause(ctx))
+	}
+	if cause.silent != records.SideCounselor {
+		t.Errorf("silent leg = %q, want counselor", cause.silent)
+	}
+	if want := "media timeout: no RTP from the counselor for 100ms"; cause.reason != want {
+		t.Errorf("reason = %q, want %q", cause.reason, want)
 	}
 }
