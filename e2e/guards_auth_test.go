@@ -33,11 +33,11 @@ func aorOf(srv *Server, user string) string {
 	return "sip:" + user + "@" + srv.Addr()
 }
 
-// Wrong passwords lock one counselor id at one source address: the right
-// password from there is refused, for REGISTER and for a feature code
-// INVITE, until the lock ends, while another source and another
-// counselor at the same source go on. The lock is logged once and
-// published as sip_auth_locked.
+// Wrong passwords lock one counselor id at one source address. Until the
+// lock ends, the right password from there is rejected, for REGISTER and
+// for a feature code INVITE. Another source, and another counselor at the
+// same source, go on. The lock is logged once and published as
+// sip_auth_locked.
 func TestDigestLockoutPerSourceAndUser(t *testing.T) {
 	t.Parallel()
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {

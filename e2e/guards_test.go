@@ -142,13 +142,16 @@ func tcpRequest(t *testing.T, srv *Server, host string, message []byte) []byte {
 }
 
 // REGISTERs over the limit get 503 with Retry-After over TCP and no
-// answer over UDP; another source registers meanwhile.
-func TestRegisterLimitPerSource(t *testing.T) {
+// answer over UDP; another source registers meanwhile. Retransmissions
+// of an answered INVITE are not charged again.
+func TestRateLimitPerSourceAndTransport(t *testing.T) {
 	t.Parallel()
 	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
 		trunkOnly(t, cfg)
 		MustSetConfig(t, cfg, "sip.rate_limit.register_rate", 1)
 		MustSetConfig(t, cfg, "sip.rate_limit.register_burst", 3)
+		MustSetConfig(t, cfg, "sip.rate_limit.invite_rate", 1)
+		MustSetConfig(t, cfg, "sip.rate_limit.invite_burst", 2)
 	}})
 	vars := func(cseq int) map[string]string {
 		return map[string]string{"user": "1001", "call_id": randomID(t) + "@" + floodHost, "cseq": strconv.Itoa(cseq), "authorization": ""}
@@ -185,5 +188,19 @@ func TestRegisterLimitPerSource(t *testing.T) {
 	}
 	if n := countMatchingLogs(srv, LogFields(map[string]any{"message": rateLimitLog, "source": floodHost})); n != 1 {
 		t.Errorf("the limit of %s was logged %d times, want once", floodHost, n)
+	}
+
+	// One INVITE sent six times, as a phone retransmits it, takes one
+	// token of the burst of 2: the next new INVITE still gets its 403.
+	caller := ListenUDPOn(t, otherHost)
+	invite := RawSIP(t, "valid/invite.sip", srv.Addr(), caller.Addr(), map[string]string{"number": "120"})
+	for range 6 {
+		caller.Send(t, srv.Addr(), invite)
+	}
+	if status, msg := finalStatus(t, ListenUDPOn(t, otherHost), srv, "valid/invite.sip", map[string]string{"number": "120"}); status != 403 {
+		t.Errorf("new INVITE after a retransmitted one: status %d, want 403 from the second token\n%s", status, msg)
+	}
+	if got := metricValue(t, srv, `helpline_sip_rate_limited_total{action="dropped",method="INVITE"}`); got != 0 {
+		t.Errorf("dropped INVITEs counted %v, want 0: retransmissions were charged", got)
 	}
 }

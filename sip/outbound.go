@@ -43,10 +43,10 @@ func (s *Server) targetAllowed(number string) bool {
 	return number != "" && slices.Contains(s.opts.AllowedTargets, number)
 }
 
-// loggableTarget returns number as logs may show it: in full when it is
-// an allowed target (a service number such as 119), masked otherwise,
-// because a number a counselor typed by mistake or a fraudster tried can
-// be a person's phone number.
+// loggableTarget returns number as logs may show it. An allowed target
+// (a service number such as 119) is shown in full. Any other number is
+// masked, because a number that a counselor mistyped or a fraudster tried
+// can be a person's phone number.
 func (s *Server) loggableTarget(number string) string {
 	if s.targetAllowed(number) {
 		return number

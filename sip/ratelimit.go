@@ -174,7 +174,7 @@ func (l *sourceLimiter) allow(method limitedMethod, source netip.Addr, now time.
 	l.mu.Lock()
 	defer l.mu.Unlock()
 
-	state, key := l.stateLocked(source, now)
+	state, key, shared := l.stateLocked(source, now)
 	state.lastSeen = now
 	ok, wait := state.buckets[method].take(rate, now)
 	if ok {
@@ -184,7 +184,10 @@ func (l *sourceLimiter) allow(method limitedMethod, source netip.Addr, now time.
 	state.limited++
 	decision := limitDecision{retryAfter: wait}
 	if now.Sub(state.reported) >= rateLimitReportInterval && l.takeReportLocked(now) {
-		decision.report = &limitReport{source: key, limited: state.limited, unreported: l.unreported}
+		decision.report = &limitReport{limited: state.limited, unreported: l.unreported}
+		if !shared {
+			decision.report.source = keyText(key)
+		}
 		l.unreported = 0
 		state.limited = 0
 		state.reported = now
@@ -196,23 +199,24 @@ func (l *sourceLimiter) allow(method limitedMethod, source netip.Addr, now time.
 	return decision
 }
 
-// stateLocked returns the buckets of source and the text that names it,
-// creating them when there is room, and the shared buckets otherwise.
-func (l *sourceLimiter) stateLocked(source netip.Addr, now time.Time) (*sourceBuckets, string) {
+// stateLocked returns the buckets of source and the key they are kept
+// under, creating them when there is room. Otherwise it returns the
+// shared buckets and true.
+func (l *sourceLimiter) stateLocked(source netip.Addr, now time.Time) (*sourceBuckets, netip.Prefix, bool) {
 	key := sourceKey(source)
 	if state, ok := l.sources[key]; ok {
-		return state, keyText(key)
+		return state, key, false
 	}
 
 	if now.Sub(l.lastSweep) >= l.idle || len(l.sources) >= l.maxSources {
 		l.sweepLocked(now)
 	}
 	if len(l.sources) >= l.maxSources {
-		return &l.shared, ""
+		return &l.shared, key, true
 	}
 	state := &sourceBuckets{}
 	l.sources[key] = state
-	return state, keyText(key)
+	return state, key, false
 }
 
 // sweepLocked drops the sources idle for l.idle or longer. It runs at most

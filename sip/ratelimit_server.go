@@ -15,10 +15,10 @@ const (
 	// LimitRejected: the request got 503 Service Unavailable with
 	// Retry-After. Requests over TCP get it.
 	LimitRejected = "rejected"
-	// LimitDropped: the request was dropped without a response. Requests
-	// over UDP are, so that a flood with forged source addresses gets no
-	// responses, and each 503 to an INVITE is not retransmitted until an
-	// ACK that a flood never sends.
+	// LimitDropped: the request was dropped without a response, as
+	// requests over UDP are. A flood with forged source addresses then
+	// gets no responses, and no 503 to an INVITE is resent while the
+	// server waits for an ACK that a flood never sends.
 	LimitDropped = "dropped"
 )
 

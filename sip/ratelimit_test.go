@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -23,10 +24,11 @@ var (
 	otherSource   = netip.MustParseAddr("192.0.2.2")
 )
 
-func testLimiter(cfg RateLimit) *sourceLimiter {
+func testLimiter(tb testing.TB, cfg RateLimit) *sourceLimiter {
+	tb.Helper()
 	l := newSourceLimiter(cfg)
 	if l == nil {
-		panic("newSourceLimiter returned nil for a configuration that limits")
+		tb.Fatalf("newSourceLimiter(%+v) = nil, want a limiter", cfg)
 	}
 	return l
 }
@@ -43,7 +45,7 @@ func allowN(l *sourceLimiter, method limitedMethod, source netip.Addr, n int, no
 }
 
 func TestLimiterBurstThenRate(t *testing.T) {
-	l := testLimiter(RateLimit{InviteRate: 2, InviteBurst: 5})
+	l := testLimiter(t, RateLimit{InviteRate: 2, InviteBurst: 5})
 
 	if got := allowN(l, limitInvite, limitedSource, 8, testStart); got != 5 {
 		t.Fatalf("allowed %d of 8 at once, want the burst of 5", got)
@@ -61,7 +63,7 @@ func TestLimiterBurstThenRate(t *testing.T) {
 }
 
 func TestLimiterSeparatesSourcesAndMethods(t *testing.T) {
-	l := testLimiter(RateLimit{InviteRate: 1, InviteBurst: 2, RegisterRate: 1, RegisterBurst: 3})
+	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 2, RegisterRate: 1, RegisterBurst: 3})
 
 	allowN(l, limitInvite, limitedSource, 10, testStart)
 	if got := allowN(l, limitInvite, otherSource, 10, testStart); got != 2 {
@@ -76,7 +78,7 @@ func TestLimiterZeroRateTurnsMethodOff(t *testing.T) {
 	if l := newSourceLimiter(RateLimit{}); l != nil {
 		t.Errorf("newSourceLimiter(zero) = %v, want nil", l)
 	}
-	l := testLimiter(RateLimit{RegisterRate: 1, RegisterBurst: 1})
+	l := testLimiter(t, RateLimit{RegisterRate: 1, RegisterBurst: 1})
 	if got := allowN(l, limitInvite, limitedSource, 1000, testStart); got != 1000 {
 		t.Errorf("INVITEs with invite_rate 0: allowed %d of 1000, want all", got)
 	}
@@ -86,7 +88,7 @@ func TestLimiterZeroRateTurnsMethodOff(t *testing.T) {
 }
 
 func TestLimiterIPv6ByPrefix(t *testing.T) {
-	l := testLimiter(RateLimit{InviteRate: 1, InviteBurst: 1})
+	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 1})
 	first := netip.MustParseAddr("2001:db8:1:2::1")
 	sameNet := netip.MustParseAddr("2001:db8:1:2:ffff::9")
 	otherNet := netip.MustParseAddr("2001:db8:1:3::1")
@@ -110,7 +112,7 @@ func TestLimiterIPv6ByPrefix(t *testing.T) {
 // A flood from many addresses keeps at most max_sources buckets. Sources
 // beyond share one bucket, and idle buckets expire.
 func TestLimiterBoundedMap(t *testing.T) {
-	l := testLimiter(RateLimit{InviteRate: 1, InviteBurst: 1, MaxSources: 100, IdleTimeout: time.Minute})
+	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 1, MaxSources: 100, IdleTimeout: time.Minute})
 
 	allowed := 0
 	for i := range 10000 {
@@ -136,7 +138,7 @@ func TestLimiterBoundedMap(t *testing.T) {
 }
 
 func TestLimiterReportsOncePerInterval(t *testing.T) {
-	l := testLimiter(RateLimit{InviteRate: 1, InviteBurst: 1})
+	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 1})
 	l.allow(limitInvite, limitedSource, testStart)
 
 	first := l.allow(limitInvite, limitedSource, testStart)
@@ -160,7 +162,7 @@ func TestLimiterReportsOncePerInterval(t *testing.T) {
 // However many sources are limited, at most maxRateLimitReports are
 // reported in one interval, and the next report counts the others.
 func TestLimiterCapsReportsOfAllSources(t *testing.T) {
-	l := testLimiter(RateLimit{InviteRate: 1, InviteBurst: 1})
+	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 1})
 	reports := 0
 	for i := range 200 {
 		source := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
@@ -211,8 +213,8 @@ func newLimitServer(t *testing.T, logs *lockedBuffer, counter *limitCounter, pub
 	if err != nil {
 		t.Fatalf("NewRegistrar: %v", err)
 	}
-	held := holdEvenPort(t)
-	port := held.LocalAddr().(*net.UDPAddr).Port
+	heldPort := holdEvenPort(t)
+	port := heldPort.LocalAddr().(*net.UDPAddr).Port
 	ports, err := media.NewPortRange(netip.MustParseAddr("127.0.0.1"), port, port)
 	if err != nil {
 		t.Fatalf("NewPortRange: %v", err)
@@ -260,7 +262,7 @@ func limitRequestText(t *testing.T, method, source, transport, toTag string, n i
 	return req
 }
 
-// send passes one request through the server's handlers and returns the
+// sendLimited passes one request through the server's handlers and returns the
 // status of its last response, 0 for none.
 func sendLimited(srv *Server, req *sipmsg.Request) int {
 	tx := newRecordingTx()
@@ -334,4 +336,42 @@ func TestServerLimitsNewRequestsPerSource(t *testing.T) {
 	if len(limited) != 1 || limited[0].Data["source"] != "127.0.0.3" || limited[0].Data["method"] != "INVITE" || limited[0].Data["action"] != "dropped" {
 		t.Errorf("sip_rate_limited events = %+v, want one for 127.0.0.3, INVITE, dropped", limited)
 	}
+}
+
+// BenchmarkLimiterAllow measures the check of one request from a source
+// that is over its limit, the path every request of a flood takes.
+func BenchmarkLimiterAllow(b *testing.B) {
+	l := testLimiter(b, RateLimit{InviteRate: 5, InviteBurst: 20})
+	now := testStart
+	for b.Loop() {
+		l.allow(limitInvite, limitedSource, now)
+	}
+}
+
+// BenchmarkLimiterManySources measures the check of requests from 10,000
+// rotating sources, and the heap each source's buckets take.
+func BenchmarkLimiterManySources(b *testing.B) {
+	const sources = 10000
+	addrs := make([]netip.Addr, sources)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	l := testLimiter(b, RateLimit{InviteRate: 5, InviteBurst: 20, MaxSources: sources})
+	for _, addr := range addrs {
+		l.allow(limitInvite, addr, testStart)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perSource := float64(after.HeapAlloc-before.HeapAlloc) / sources
+
+	i := 0
+	for b.Loop() {
+		l.allow(limitInvite, addrs[i%sources], testStart)
+		i++
+	}
+	b.ReportMetric(perSource, "heap-bytes/source")
 }

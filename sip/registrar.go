@@ -286,10 +286,6 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("transport", origin.transport).Logger()
 
-	if err := checkRegisterIdentity(req, aor); err != nil {
-		log.Warn().Err(err).Str("user", loggableUser(aor)).Msg("register rejected")
-		return r.rejectRegister(req, err)
-	}
 	if until, locked := r.guard.lockedUntil(origin.source.Addr(), aor, now); locked {
 		// The lock was logged once when it began; repeats are debug only.
 		log.Debug().Str("user", loggableUser(aor)).Time("until", until).
@@ -303,6 +299,10 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 		return r.rejectRegister(req, err)
 	}
 	r.guard.reset(origin.source.Addr(), aor)
+	if err := checkRegisterIdentity(req, aor); err != nil {
+		log.Warn().Err(err).Str("user", user).Msg("register rejected")
+		return r.rejectRegister(req, err)
+	}
 
 	update, err := parseRegisterUpdate(req, r.policy)
 	if err != nil {
@@ -381,7 +381,7 @@ func parseRegisterRequest(req *sipmsg.Request) (registerOrigin, string, error) {
 // 10.2). User parts compare exactly, so case and %-escapes count.
 func checkRegisterIdentity(req *sipmsg.Request, aor string) error {
 	if from := req.From(); from.Address.User != aor {
-		return fmt.Errorf("From user %q, To user %q: %w", loggableUser(from.Address.User), loggableUser(aor), ErrThirdPartyRegister)
+		return fmt.Errorf("user %q in From, %q in To: %w", loggableUser(from.Address.User), loggableUser(aor), ErrThirdPartyRegister)
 	}
 	return nil
 }

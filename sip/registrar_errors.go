@@ -49,7 +49,7 @@ var (
 
 	// ErrThirdPartyRegister marks a REGISTER whose From user differs from
 	// its To user: one counselor registering another's address-of-record.
-	ErrThirdPartyRegister = errors.New("From user differs from To user: a phone may register only its own counselor id")
+	ErrThirdPartyRegister = errors.New("the From user differs from the To user: a phone may register only its own counselor id")
 
 	// ErrUnknownCounselor marks a digest username with no configured password.
 	ErrUnknownCounselor = errors.New("unknown counselor")
