@@ -204,3 +204,43 @@ func TestRateLimitPerSourceAndTransport(t *testing.T) {
 		t.Errorf("dropped INVITEs counted %v, want 0: retransmissions were charged", got)
 	}
 }
+
+// A counselor's phone whose address is over its INVITE limit still takes
+// a call and ends it: the ACK and BYE of its dialog are never limited.
+func TestLimitedSourceKeepsItsCalls(t *testing.T) {
+	t.Parallel()
+	RequireTool(t, "baresip")
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		DirectQueue(cfg)
+		trunkOnly(t, cfg)
+		MustSetConfig(t, cfg, "sip.rate_limit.invite_rate", 1)
+		MustSetConfig(t, cfg, "sip.rate_limit.invite_burst", 1)
+	}})
+	phone := StartBaresip(t, Softphone{User: "1001", Password: "demo-1001", Server: srv.Addr(), AutoAnswer: true, Host: otherHost})
+	srv.WaitLog(t, func(entry map[string]any) bool {
+		source, _ := entry["source"].(string)
+		return entry["message"] == "binding added" && strings.HasPrefix(source, otherHost+":")
+	}, logTimeout)
+	srv.LoginCounselor(t, "1001")
+
+	// Use up the INVITE bucket of the phone's address.
+	scanner := ListenUDPOn(t, otherHost)
+	invite := map[string]string{"number": "120"}
+	finalStatus(t, scanner, srv, "valid/invite.sip", invite)
+	if status, msg := finalStatus(t, ListenUDPOn(t, otherHost), srv, "valid/invite.sip", invite); status != 0 {
+		t.Fatalf("second INVITE from %s: status %d, want it dropped by the limit\n%s", otherHost, status, msg)
+	}
+
+	caller := DialRaw(t, srv, "udp")
+	wantStatus(t, "trunk INVITE", caller.Invite(nil, callerOffer(caller, "sendrecv")), 200)
+	phone.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	srv.WaitLog(t, LogMessage("counselor answered, bridging"), logTimeout)
+	phone.Hangup(t)
+	caller.WaitRequest(t, "BYE", logTimeout)
+
+	rec := waitEndedRecord(t, srv, caller.CallID())
+	wantRecord(t, rec, map[string]string{"outcome": "answered", "counselor": "1001", "hangup_side": "counselor"})
+	if got := metricValue(t, srv, `helpline_sip_rate_limited_total{action="dropped",method="INVITE"}`); got < 1 {
+		t.Errorf("dropped INVITEs counted %v, want the one that used up the bucket", got)
+	}
+}
