@@ -70,6 +70,22 @@ func TestTollFraudNeverDialsOut(t *testing.T) {
 			}
 		})
 	}
+	t.Run("counselor dials an outside number with credentials", func(t *testing.T) {
+		// A challenge from a feature code gives a nonce, with which the
+		// phone signs an INVITE to the outside number. Only feature codes
+		// are authenticated, so the INVITE is a call from an untrusted
+		// source whatever its credentials.
+		vars := map[string]string{"code": "*21", "user": "1002", "cseq": "1", "authorization": ""}
+		status, challenge := finalStatus(t, ListenUDPOn(t, floodHost), srv, "valid/feature_invite.sip", vars)
+		if status != 401 {
+			t.Fatalf("feature code without credentials: status %d, want 401\n%s", status, challenge)
+		}
+		vars["code"] = fraudTarget
+		vars["authorization"] = digestAuthorization(t, challenge, "INVITE", "sip:"+fraudTarget+"@"+srv.Addr(), "1002", "demo-1002")
+		if status, msg := finalStatus(t, ListenUDPOn(t, floodHost), srv, "valid/feature_invite.sip", vars); status != 403 {
+			t.Errorf("signed INVITE to %s: status %d, want 403\n%s", fraudTarget, status, msg)
+		}
+	})
 	if invites := gateway.Invites(); len(invites) != 0 {
 		t.Fatalf("the gateway got INVITEs from calls outside any conversation: %v", invites)
 	}
