@@ -219,16 +219,19 @@ func (l *sourceLimiter) stateLocked(source netip.Addr, now time.Time) (*sourceBu
 	return state, key, false
 }
 
-// sweepLocked drops the sources idle for l.idle or longer. It runs at most
-// once per idle period, so a full map under a flood is not swept for every
-// new source.
+// sweepLocked drops the sources idle for l.idle or longer. A source
+// reported within the last rateLimitReportInterval stays, so that a pause
+// shorter than that interval does not earn it a second report. At most
+// maxRateLimitReports such sources stay per interval. The sweep runs at
+// most once per idle period, so a full map under a flood is not swept for
+// every new source.
 func (l *sourceLimiter) sweepLocked(now time.Time) {
 	if now.Sub(l.lastSweep) < l.idle && !l.lastSweep.IsZero() {
 		return
 	}
 	l.lastSweep = now
 	for key, state := range l.sources {
-		if now.Sub(state.lastSeen) >= l.idle {
+		if now.Sub(state.lastSeen) >= l.idle && now.Sub(state.reported) >= rateLimitReportInterval {
 			delete(l.sources, key)
 		}
 	}

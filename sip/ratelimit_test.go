@@ -159,6 +159,29 @@ func TestLimiterReportsOncePerInterval(t *testing.T) {
 	}
 }
 
+// A source that pauses longer than the idle timeout but less than the
+// report interval is not reported twice in that interval.
+func TestLimiterReportSurvivesIdleSweep(t *testing.T) {
+	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 1, IdleTimeout: 10 * time.Second})
+	l.allow(limitInvite, limitedSource, testStart)
+	if l.allow(limitInvite, limitedSource, testStart).report == nil {
+		t.Fatal("first limited request was not reported")
+	}
+
+	later := testStart.Add(20 * time.Second)
+	l.allow(limitInvite, otherSource, later) // sweeps the idle sources
+	l.allow(limitInvite, limitedSource, later)
+	if d := l.allow(limitInvite, limitedSource, later); d.allowed || d.report != nil {
+		t.Errorf("after a 20 s pause: decision = %+v, want limited without a second report", d)
+	}
+
+	next := testStart.Add(rateLimitReportInterval + 20*time.Second)
+	l.allow(limitInvite, limitedSource, next)
+	if d := l.allow(limitInvite, limitedSource, next); d.report == nil {
+		t.Error("after the report interval: not reported")
+	}
+}
+
 // However many sources are limited, at most maxRateLimitReports are
 // reported in one interval, and the next report counts the others.
 func TestLimiterCapsReportsOfAllSources(t *testing.T) {
