@@ -26,7 +26,8 @@ const (
 )
 
 // RateLimit configures the per-source token buckets of new INVITEs and
-// REGISTERs. A zero rate turns the limit of that method off.
+// REGISTERs. A zero rate turns the limit of that method off, and a burst
+// below 1 is taken as 1.
 type RateLimit struct {
 	// InviteRate is the sustained INVITEs per second of one source.
 	InviteRate int
@@ -159,9 +160,16 @@ func newSourceLimiter(cfg RateLimit) *sourceLimiter {
 		maxSources: cfg.MaxSources,
 		sources:    make(map[netip.Prefix]*sourceBuckets),
 	}
-	l.rates[limitInvite] = bucketRate{perSecond: float64(cfg.InviteRate), burst: float64(cfg.InviteBurst)}
-	l.rates[limitRegister] = bucketRate{perSecond: float64(cfg.RegisterRate), burst: float64(cfg.RegisterBurst)}
+	l.rates[limitInvite] = newBucketRate(cfg.InviteRate, cfg.InviteBurst)
+	l.rates[limitRegister] = newBucketRate(cfg.RegisterRate, cfg.RegisterBurst)
 	return l
+}
+
+// newBucketRate returns the rate of one method's buckets. A burst below 1
+// is taken as 1, because a bucket that cannot hold one token would stop
+// every request.
+func newBucketRate(perSecond, burst int) bucketRate {
+	return bucketRate{perSecond: float64(perSecond), burst: float64(max(burst, 1))}
 }
 
 // allow charges one request of method from source at now.

@@ -62,6 +62,13 @@ func TestLimiterBurstThenRate(t *testing.T) {
 	}
 }
 
+func TestLimiterZeroBurstAllowsOne(t *testing.T) {
+	l := testLimiter(t, RateLimit{InviteRate: 1})
+	if got := allowN(l, limitInvite, limitedSource, 3, testStart); got != 1 {
+		t.Errorf("allowed %d of 3 with burst 0, want 1", got)
+	}
+}
+
 func TestLimiterSeparatesSourcesAndMethods(t *testing.T) {
 	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 2, RegisterRate: 1, RegisterBurst: 3})
 
