@@ -101,6 +101,11 @@ type SIP struct {
 	// the floor of RFC 4028. Values from 1s to 89s are accepted with a
 	// warning, for tests only.
 	MinSE time.Duration `mapstructure:"min_se"`
+	// RateLimit limits the new INVITEs and REGISTERs of each source.
+	RateLimit RateLimit `mapstructure:"rate_limit"`
+	// AuthLockout locks a counselor id at one address after repeated
+	// digest authentication failures.
+	AuthLockout AuthLockout `mapstructure:"auth_lockout"`
 }
 
 // Listener is one SIP socket.

@@ -53,6 +53,7 @@ var (
 func validate(cfg *Config, env environment, options loadOptions, ps, warnings *problems) {
 	validateSIP(&cfg.SIP, ps)
 	validateSessionTimers(&cfg.SIP, ps, warnings)
+	validateSIPLimits(&cfg.SIP, ps)
 	validateRTP(&cfg.RTP, cfg.SIP.PublicHost, ps)
 	validateTrunk(&cfg.Trunk, ps, warnings)
 	validateCounselors(cfg.Counselors, env, options, ps)

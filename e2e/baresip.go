@@ -88,6 +88,9 @@ type Softphone struct {
 	// SkipRegistrationWait returns from StartBaresip without waiting for
 	// the 200 to the REGISTER (for tests of refused registrations).
 	SkipRegistrationWait bool
+	// Host is the loopback address the phone's SIP and RTP use, such as
+	// 127.0.0.3. Empty: 127.0.0.1. The control port stays on 127.0.0.1.
+	Host string
 }
 
 // PhoneEvent is one event from baresip's ctrl_tcp module.
@@ -210,10 +213,14 @@ func (p *Phone) writeFiles(t testing.TB) {
 // config returns baresip 1.0.0's config file. net_interface takes an
 // address there: the interface name "lo" fails with "No such device".
 func (p *Phone) config(source string) string {
+	host := p.spec.Host
+	if host == "" {
+		host = Loopback
+	}
 	lines := []string{
 		"poll_method epoll",
-		"sip_listen " + net.JoinHostPort(Loopback, strconv.Itoa(p.SIPPort)),
-		"net_interface " + Loopback,
+		"sip_listen " + net.JoinHostPort(host, strconv.Itoa(p.SIPPort)),
+		"net_interface " + host,
 		"call_local_timeout 120",
 		"call_max_calls 4",
 		"audio_source aufile," + source,

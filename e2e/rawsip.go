@@ -103,14 +103,27 @@ type UDPPeer struct {
 	conn *net.UDPConn
 }
 
-// ListenUDP opens a UDPPeer on a port chosen by the kernel; t.Cleanup
-// closes it.
+// ListenUDP opens a UDPPeer on 127.0.0.1 and a port chosen by the kernel;
+// t.Cleanup closes it.
 func ListenUDP(t testing.TB) *UDPPeer {
 	t.Helper()
+	return ListenUDPOn(t, Loopback)
+}
 
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(Loopback)})
+// ListenUDPOn opens a UDPPeer on host, a loopback address such as
+// 127.0.0.2, and a port chosen by the kernel; t.Cleanup closes it. The
+// kernel routes all of 127.0.0.0/8 to the loopback interface, so a test
+// can send from several source addresses.
+func ListenUDPOn(t testing.TB, host string) *UDPPeer {
+	t.Helper()
+
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		t.Fatalf("UDP peer host %q: use a loopback address such as 127.0.0.2", host)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
-		t.Fatalf("opening a UDP socket on %s: %v", Loopback, err)
+		t.Fatalf("opening a UDP socket on %s: %v", host, err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return &UDPPeer{conn: conn}

@@ -21,26 +21,33 @@ func unregisterAll(t *testing.T, srv *Server, user, password string) {
 	if status != 401 {
 		t.Fatalf("unauthenticated REGISTER got %d, want 401\n%s", status, challengeMsg)
 	}
+	vars["cseq"] = "2"
+	vars["authorization"] = digestAuthorization(t, challengeMsg, "REGISTER", "sip:"+srv.Addr(), user, password)
+	if status, msg := finalStatus(t, peer, srv, "valid/unregister_all.sip", vars); status != 200 {
+		t.Fatalf("authenticated REGISTER got %d, want 200\n%s", status, msg)
+	}
+}
+
+// digestAuthorization answers the first challenge of a 401 response with
+// the credentials of username and password for a request of method to
+// uri, and returns the Authorization header line with its CRLF.
+func digestAuthorization(t *testing.T, challengeMsg []byte, method, uri, username, password string) string {
+	t.Helper()
 	challenge, err := digest.ParseChallenge(headerValue(challengeMsg, "WWW-Authenticate"))
 	if err != nil {
 		t.Fatalf("reading the challenge: %v\n%s", err, challengeMsg)
 	}
 	credentials, err := digest.Digest(challenge, digest.Options{
-		Method:   "REGISTER",
-		URI:      "sip:" + srv.Addr(),
-		Username: user,
+		Method:   method,
+		URI:      uri,
+		Username: username,
 		Password: password,
 		Count:    1,
 	})
 	if err != nil {
 		t.Fatalf("computing digest credentials: %v", err)
 	}
-
-	vars["cseq"] = "2"
-	vars["authorization"] = "Authorization: " + credentials.String() + "\r\n"
-	if status, msg := finalStatus(t, peer, srv, "valid/unregister_all.sip", vars); status != 200 {
-		t.Fatalf("authenticated REGISTER got %d, want 200\n%s", status, msg)
-	}
+	return "Authorization: " + credentials.String() + "\r\n"
 }
 
 // headerValue returns the first value of a header in a SIP message.

@@ -76,6 +76,9 @@ type SippOptions struct {
 	// AllowFailure returns a non-zero exit code in the result instead of
 	// failing the test.
 	AllowFailure bool
+	// LocalIP is the loopback address SIPp sends from (-i and -mi), such
+	// as 127.0.0.2. Empty: 127.0.0.1.
+	LocalIP string
 }
 
 // SippResult is what a finished SIPp run left behind.
@@ -249,13 +252,17 @@ func (p *SippProcess) args() []string {
 		calls = 1
 	}
 	timeoutSeconds := int((p.timeout() + time.Second - 1) / time.Second)
+	localIP := p.opts.LocalIP
+	if localIP == "" {
+		localIP = Loopback
+	}
 
 	args := []string{
 		"-sf", p.scenario,
 		"-m", strconv.Itoa(calls),
 		"-nostdin",
-		"-i", Loopback,
-		"-mi", Loopback,
+		"-i", localIP,
+		"-mi", localIP,
 		"-p", strconv.Itoa(p.LocalPort),
 		"-mp", strconv.Itoa(p.MediaPort),
 		"-timeout", strconv.Itoa(timeoutSeconds) + "s",
@@ -294,8 +301,11 @@ func appendPairs(args []string, flag string, pairs map[string]string) []string {
 	return args
 }
 
-// Addr returns 127.0.0.1:LocalPort, where this SIPp receives SIP.
+// Addr returns LocalIP:LocalPort, where this SIPp receives SIP.
 func (p *SippProcess) Addr() string {
+	if p.opts.LocalIP != "" {
+		return net.JoinHostPort(p.opts.LocalIP, strconv.Itoa(p.LocalPort))
+	}
 	return net.JoinHostPort(Loopback, strconv.Itoa(p.LocalPort))
 }
 

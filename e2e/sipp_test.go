@@ -81,6 +81,12 @@ var sippPairs = []sippPair{
 		uac:  SippOptions{Scenario: "uac_no_codec.xml", Service: "120"},
 	},
 	{
+		name:    "flood INVITE answered 403",
+		uas:     SippOptions{Scenario: "uas_verify_forbidden.xml"},
+		uac:     SippOptions{Scenario: "uac_invite_flood.xml", Service: "120", Args: []string{"-nr"}},
+		wantUAS: "ACK for the 403 received",
+	},
+	{
 		name: "busy counselor phone",
 		uas:  SippOptions{Scenario: "uas_busy.xml"},
 		uac:  SippOptions{Scenario: "uac_verify_busy.xml", Service: "1002"},

@@ -38,7 +38,7 @@ func TestEmergencyThreeWayFromPhone(t *testing.T) {
 
 	// A target that trunk.allowed_targets does not list: error tone.
 	counselor.Command(t, "sndcode", "*9118#")
-	srv.WaitLog(t, LogFields(map[string]any{"message": "emergency feature code rejected", "emergency_target": "118"}), logTimeout)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "emergency feature code rejected", "emergency_target": "****18"}), logTimeout)
 	rejected := time.Now()
 
 	// The gateway answers busy: the server reports the failure with its

@@ -68,6 +68,20 @@ const (
 	// name from that address) or "source" (every login from it),
 	// Data["until"] the end of the lock (RFC 3339).
 	LoginLocked Type = "login_locked"
+	// SIPRateLimited: a source sent more new INVITEs or REGISTERs than
+	// sip.rate_limit allows. Published once per source per minute at
+	// most. Data["source"] is the address (an IPv6 source's /64, or
+	// "other" for the sources that share one bucket), Data["method"]
+	// INVITE or REGISTER, Data["action"] rejected (503 over TCP) or
+	// dropped (UDP), Data["limited"] the requests limited since the
+	// source's last event.
+	SIPRateLimited Type = "sip_rate_limited"
+	// SIPAuthLocked: repeated failed digest authentications locked a
+	// counselor id at one source address. Data["user"] is the id the
+	// requests named, Data["source"] the address, Data["method"] the
+	// method of the failing request (REGISTER or INVITE), Data["until"]
+	// the end of the lock (RFC 3339).
+	SIPAuthLocked Type = "sip_auth_locked"
 	// FollowUpChanged: a follow-up task was created by a wrap-up, or
 	// assigned, given a note or closed through the API. CallID is the
 	// task's call, Data["followup_id"] the task, Data["kind"] its kind and

@@ -49,6 +49,9 @@ type Metrics struct {
 	wait   *prometheus.HistogramVec
 	errors *prometheus.CounterVec
 	rtp    *rtpVecs
+	// rateLimited counts the SIP requests the per-source rate limit
+	// stopped.
+	rateLimited *prometheus.CounterVec
 
 	// store, queues and storeTimeout configure the scrape-time gauges;
 	// store is nil when they are off.
@@ -113,7 +116,8 @@ func New(opts ...Option) *Metrics {
 			Name: "helpline_errors_total",
 			Help: "Failures seen by the metrics collectors, by source: queue_store (a scrape could not read the queue store) or events (events lost to a full buffer).",
 		}, []string{"source"}),
-		rtp: newRTPVecs(),
+		rtp:         newRTPVecs(),
+		rateLimited: newRateLimited(),
 	}
 	for _, opt := range opts {
 		opt(m)
@@ -123,7 +127,7 @@ func New(opts ...Option) *Metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.calls, m.offers, m.wait,
+		m.calls, m.offers, m.wait, m.rateLimited,
 		&scrapeCollector{m: m},
 	)
 	m.registry.MustRegister(m.rtp.collectors()...)

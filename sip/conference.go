@@ -304,7 +304,7 @@ func (s *Server) CallEmergency(callID, target string) error {
 // notifyFailure, when not nil, runs when the target cannot be added.
 func (c *call) startEmergency(target string, notifyFailure func()) error {
 	if !c.srv.targetAllowed(target) {
-		return fmt.Errorf("%w: %q", ErrTargetNotAllowed, target)
+		return fmt.Errorf("%w: %q", ErrTargetNotAllowed, c.srv.loggableTarget(target))
 	}
 	if _, _, err := c.talkingPeer(); err != nil {
 		return err

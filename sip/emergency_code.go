@@ -88,7 +88,7 @@ func (c *call) watchCounselorDigits(leg *outboundLeg) {
 				continue
 			}
 			if err := c.startEmergency(target, func() { c.playCounselorError(leg) }); err != nil {
-				c.log.Warn().Err(err).Str("emergency_target", target).Msg("emergency feature code rejected")
+				c.log.Warn().Err(err).Str("emergency_target", c.srv.loggableTarget(target)).Msg("emergency feature code rejected")
 				c.playCounselorError(leg)
 			}
 		}

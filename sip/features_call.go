@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"helpline/media"
+	"helpline/records"
 )
 
 // featureTimeout bounds the state change of one feature code.
@@ -37,7 +38,7 @@ type featureCall struct {
 // with its digest password, like a REGISTER.
 func (s *Server) handleFeatureInvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	dialled := req.Recipient.User
-	log := s.log.With().Str("call_id", req.CallID().Value()).Str("feature_code", loggableUser(dialled)).
+	log := s.log.With().Str("call_id", req.CallID().Value()).Str("feature_code", loggableFeatureCode(dialled)).
 		Str("source", sourceAddr(req).String()).Logger()
 	leg := newInboundLeg(s, req, tx, log)
 
@@ -53,7 +54,9 @@ func (s *Server) handleFeatureInvite(req *sipmsg.Request, tx sipmsg.ServerTransa
 
 	handler, request, err := s.features.Lookup(dialled)
 	if err != nil {
-		log.Warn().Err(err).Msg("feature code rejected")
+		// err quotes the dialled digits in full; the masked code is in
+		// the log context already.
+		log.Warn().Err(ErrUnknownFeature).Msg("feature code rejected")
 		if sendErr := leg.respond(sipmsg.StatusNotFound, "Not Found", nil); sendErr != nil {
 			log.Debug().Err(sendErr).Msg("404 not sent")
 		}
@@ -187,4 +190,23 @@ func (fc *featureCall) legDigit(any, rune) {}
 // legReoffer rejects a re-INVITE: the call lasts one prompt.
 func (fc *featureCall) legReoffer(any, []byte) ([]byte, error) {
 	return nil, ErrNoDialog
+}
+
+// maxShownFeatureCode is the longest dialled feature code logged as it is,
+// enough for a code with a counselor id as argument (*311001).
+const maxShownFeatureCode = 8
+
+// featureCodeHead is how many characters of a longer code stay visible.
+const featureCodeHead = 3
+
+// loggableFeatureCode returns a dialled feature code as logs may show it.
+// A code longer than maxShownFeatureCode keeps its first characters and
+// has the rest masked, because digits typed after a code can be a
+// person's phone number.
+func loggableFeatureCode(dialled string) string {
+	dialled = loggableUser(dialled)
+	if len(dialled) <= maxShownFeatureCode {
+		return dialled
+	}
+	return dialled[:featureCodeHead] + records.MaskNumber(dialled[featureCodeHead:])
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"helpline/records"
 )
 
 var (
@@ -39,4 +41,15 @@ func (s *Server) outsideURI(number string) (sipmsg.Uri, error) {
 // into a running call.
 func (s *Server) targetAllowed(number string) bool {
 	return number != "" && slices.Contains(s.opts.AllowedTargets, number)
+}
+
+// loggableTarget returns number as logs may show it. An allowed target
+// (a service number such as 119) is shown in full. Any other number is
+// masked, because a number that a counselor mistyped or a fraudster tried
+// can be a person's phone number.
+func (s *Server) loggableTarget(number string) string {
+	if s.targetAllowed(number) {
+		return number
+	}
+	return records.MaskNumber(number)
 }

@@ -12,6 +12,8 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
+
+	"helpline/events"
 )
 
 // Binding lifetimes used when RegistrarConfig leaves a field zero.
@@ -77,6 +79,17 @@ type RegistrarConfig struct {
 	NodeAddresses map[string]string
 	// SharedTimeout bounds each call to Shared. Zero means 2 s.
 	SharedTimeout time.Duration
+
+	// AuthLockoutAttempts is the number of failed authentications in a
+	// row after which a counselor id gets 403 from that source address.
+	// Zero means 5.
+	AuthLockoutAttempts int
+	// AuthLockoutDuration is how long that lock lasts, and the longest
+	// gap between two failures counted in a row. Zero means 1 minute.
+	AuthLockoutDuration time.Duration
+	// Events receives a sip_auth_locked event when a lock begins. Nil
+	// drops it.
+	Events events.Publisher
 }
 
 // Registrar is the SIP registrar of RFC 3261 section 10.3 for counselor
@@ -91,6 +104,7 @@ type Registrar struct {
 	onChange  func(user string, registered bool)
 	auth      *digestAuth
 	guard     *failureGuard
+	events    events.Publisher
 
 	// shared is the store of every node's bindings, nil in embedded mode.
 	shared        BindingStore
@@ -136,7 +150,8 @@ func NewRegistrar(cfg RegistrarConfig) (*Registrar, error) {
 		now:           cfg.Now,
 		onChange:      cfg.OnChange,
 		auth:          newDigestAuth(cfg.Realm, cfg.DigestAlgorithms, cfg.Now),
-		guard:         newFailureGuard(authFailureLimit, authFailureWindow),
+		guard:         newFailureGuard(cfg.AuthLockoutAttempts, cfg.AuthLockoutDuration),
+		events:        cfg.Events,
 		shared:        cfg.Shared,
 		node:          cfg.Node,
 		nodeAddresses: normalizeNodeAddresses(cfg.NodeAddresses),
@@ -166,6 +181,15 @@ func (cfg RegistrarConfig) withDefaults() RegistrarConfig {
 	if cfg.SharedTimeout == 0 {
 		cfg.SharedTimeout = defaultSharedTimeout
 	}
+	if cfg.AuthLockoutAttempts == 0 {
+		cfg.AuthLockoutAttempts = defaultLockoutAttempts
+	}
+	if cfg.AuthLockoutDuration == 0 {
+		cfg.AuthLockoutDuration = defaultLockoutDuration
+	}
+	if cfg.Events == nil {
+		cfg.Events = events.Nop{}
+	}
 	return cfg
 }
 
@@ -187,6 +211,11 @@ func (cfg RegistrarConfig) validate() error {
 		if algorithm != algorithmMD5 && algorithm != algorithmSHA256 {
 			return fmt.Errorf("%w: digest algorithm %q is not supported: use MD5 or SHA-256", ErrInvalidRegistrarConfig, algorithm)
 		}
+	}
+
+	if cfg.AuthLockoutAttempts < 0 || cfg.AuthLockoutDuration < 0 {
+		return fmt.Errorf("%w: AuthLockoutAttempts %d and AuthLockoutDuration %s must not be negative",
+			ErrInvalidRegistrarConfig, cfg.AuthLockoutAttempts, cfg.AuthLockoutDuration)
 	}
 
 	if cfg.MinExpires < time.Second {
@@ -257,17 +286,23 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("transport", origin.transport).Logger()
 
-	if r.guard.blocked(origin.source.Addr(), aor, now) {
-		log.Warn().Str("user", loggableUser(aor)).Msg("register rejected: too many authentication failures for this counselor from this address, retry after a minute without failures")
+	if until, locked := r.guard.lockedUntil(origin.source.Addr(), aor, now); locked {
+		// The lock was logged once when it began; repeats are debug only.
+		log.Debug().Str("user", loggableUser(aor)).Time("until", until).
+			Msg("register rejected: this counselor is locked at this address after repeated authentication failures")
 		return r.rejectRegister(req, ErrTooManyAuthFailures)
 	}
 
 	user, err := r.authenticate(req, aor)
 	if err != nil {
-		r.noteAuthFailure(log, aor, origin, err, now)
+		r.noteAuthFailure(log, aor, origin, req.Method, err, now)
 		return r.rejectRegister(req, err)
 	}
 	r.guard.reset(origin.source.Addr(), aor)
+	if err := checkRegisterIdentity(req, aor); err != nil {
+		log.Warn().Err(err).Str("user", user).Msg("register rejected")
+		return r.rejectRegister(req, err)
+	}
 
 	update, err := parseRegisterUpdate(req, r.policy)
 	if err != nil {
@@ -340,6 +375,17 @@ func parseRegisterRequest(req *sipmsg.Request) (registerOrigin, string, error) {
 	return origin, to.Address.User, nil
 }
 
+// checkRegisterIdentity rejects a REGISTER whose From user differs from its
+// To user: a counselor registers only their own address-of-record, never
+// on behalf of another (the third-party registration of RFC 3261 section
+// 10.2). User parts compare exactly, so case and %-escapes count.
+func checkRegisterIdentity(req *sipmsg.Request, aor string) error {
+	if from := req.From(); from.Address.User != aor {
+		return fmt.Errorf("user %q in From, %q in To: %w", loggableUser(from.Address.User), loggableUser(aor), ErrThirdPartyRegister)
+	}
+	return nil
+}
+
 // authenticate checks the digest credentials of req (RFC 3261 section 22.4)
 // and returns the authenticated counselor id. The digest username must be
 // the To user: a counselor registers only their own address-of-record.
@@ -381,7 +427,7 @@ func (r *Registrar) authenticate(req *sipmsg.Request, aor string) (string, error
 // source when it could be a guess: a wrong password, an unknown counselor or
 // a username for another address-of-record. Neither the password nor the
 // digest response is logged.
-func (r *Registrar) noteAuthFailure(log zerolog.Logger, aor string, origin registerOrigin, err error, now time.Time) {
+func (r *Registrar) noteAuthFailure(log zerolog.Logger, aor string, origin registerOrigin, method sipmsg.RequestMethod, err error, now time.Time) {
 	user := loggableUser(aor)
 
 	switch {
@@ -399,12 +445,29 @@ func (r *Registrar) noteAuthFailure(log zerolog.Logger, aor string, origin regis
 		return
 	}
 
-	failures := r.guard.recordFailure(origin.source.Addr(), aor, now)
+	failures, until := r.guard.recordFailure(origin.source.Addr(), aor, now)
 	log.Warn().Err(err).Str("user", user).Int("failures", failures).Msg("register authentication failed")
-	if failures == authFailureLimit {
-		log.Warn().Str("user", user).Dur("blocked_for", authFailureWindow).
-			Msg("source blocked after repeated authentication failures")
+	if !until.IsZero() {
+		r.noteLockout(log, user, origin, method, failures, until)
 	}
+}
+
+// noteLockout logs the start of a lock of user at the request's source,
+// once, and publishes it as a sip_auth_locked event.
+func (r *Registrar) noteLockout(log zerolog.Logger, user string, origin registerOrigin, method sipmsg.RequestMethod, failures int, until time.Time) {
+	source := origin.source.Addr().String()
+	log.Warn().Str("user", user).Str("source_address", source).Str("method", string(method)).
+		Int("failures", failures).Time("until", until).
+		Msg("counselor locked at this address after repeated authentication failures: requests get 403 until the lock ends")
+	r.events.Publish(events.Event{
+		Type: events.SIPAuthLocked,
+		Data: map[string]string{
+			"user":   user,
+			"source": source,
+			"method": string(method),
+			"until":  until.UTC().Format(time.RFC3339),
+		},
+	})
 }
 
 // rejectRegister builds the error response for err. A 401 response carries

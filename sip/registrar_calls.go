@@ -28,13 +28,15 @@ func (r *Registrar) AuthenticateCall(req *sipmsg.Request) (string, *sipmsg.Respo
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("method", string(req.Method)).Logger()
 
-	if r.guard.blocked(origin.source.Addr(), user, now) {
-		log.Warn().Str("user", loggableUser(user)).Msg("call rejected: too many authentication failures for this counselor from this address, retry after a minute without failures")
+	if until, locked := r.guard.lockedUntil(origin.source.Addr(), user, now); locked {
+		// The lock was logged once when it began; repeats are debug only.
+		log.Debug().Str("user", loggableUser(user)).Time("until", until).
+			Msg("call rejected: this counselor is locked at this address after repeated authentication failures")
 		return "", r.rejectCall(req, ErrTooManyAuthFailures)
 	}
 	id, err := r.authenticate(req, user)
 	if err != nil {
-		r.noteAuthFailure(log, user, origin, err, now)
+		r.noteAuthFailure(log, user, origin, req.Method, err, now)
 		return "", r.rejectCall(req, err)
 	}
 	r.guard.reset(origin.source.Addr(), user)

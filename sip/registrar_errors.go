@@ -47,6 +47,10 @@ var (
 	// of the To header, the address-of-record being registered.
 	ErrUsernameMismatch = errors.New("digest username differs from To user")
 
+	// ErrThirdPartyRegister marks a REGISTER whose From user differs from
+	// its To user: one counselor registering another's address-of-record.
+	ErrThirdPartyRegister = errors.New("the From user differs from the To user: a phone may register only its own counselor id")
+
 	// ErrUnknownCounselor marks a digest username with no configured password.
 	ErrUnknownCounselor = errors.New("unknown counselor")
 
@@ -54,8 +58,9 @@ var (
 	// stored password.
 	ErrWrongPassword = errors.New("wrong password")
 
-	// ErrTooManyAuthFailures marks a REGISTER from a source address that
-	// failed authentication too often within the failure window.
+	// ErrTooManyAuthFailures marks a request for a counselor id that is
+	// locked at the request's source address after repeated failed
+	// authentications (RegistrarConfig.AuthLockoutAttempts).
 	ErrTooManyAuthFailures = errors.New("too many authentication failures from source")
 
 	// ErrInvalidExpires marks an Expires header or Contact expires parameter
@@ -96,6 +101,7 @@ var registerStatusTable = []struct {
 	{ErrNonceReused, sipmsg.StatusUnauthorized, "Unauthorized"},
 	{ErrWrongPassword, sipmsg.StatusUnauthorized, "Unauthorized"},
 	{ErrUsernameMismatch, sipmsg.StatusForbidden, "Forbidden"},
+	{ErrThirdPartyRegister, sipmsg.StatusForbidden, "Forbidden"},
 	{ErrUnknownCounselor, sipmsg.StatusForbidden, "Forbidden"},
 	{ErrTooManyAuthFailures, sipmsg.StatusForbidden, "Forbidden"},
 	{ErrExpiresTooBrief, sipmsg.StatusIntervalToBrief, "Interval Too Brief"},

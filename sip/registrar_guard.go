@@ -6,16 +6,17 @@ import (
 	"time"
 )
 
-// Defaults of the authentication failure guard.
+// Defaults of the authentication failure guard, used when RegistrarConfig
+// leaves AuthLockoutAttempts or AuthLockoutDuration zero.
 const (
-	// authFailureLimit is the number of consecutive failures after which a
-	// source address gets 403 Forbidden.
-	authFailureLimit = 5
+	// defaultLockoutAttempts is the number of failures in a row after
+	// which a counselor id gets 403 Forbidden from that source address.
+	defaultLockoutAttempts = 5
 
-	// authFailureWindow is the maximum gap between two failures counted as
-	// consecutive, and how long a blocked source stays blocked after its
-	// last counted failure.
-	authFailureWindow = time.Minute
+	// defaultLockoutDuration is the maximum gap between two failures
+	// counted in a row, and how long a lock lasts after the failure that
+	// set it.
+	defaultLockoutDuration = time.Minute
 )
 
 // failureGuard counts consecutive authentication failures per source IP
@@ -24,8 +25,8 @@ const (
 // another address, and other counselors behind the same address (one NAT,
 // one office) are not affected by a phone with a mistyped password.
 type failureGuard struct {
-	limit  int
-	window time.Duration
+	limit    int
+	duration time.Duration
 
 	// mu guards sources.
 	mu      sync.Mutex
@@ -38,39 +39,47 @@ type guardKey struct {
 	user   string
 }
 
+// failureStreak is the failures in a row of one guardKey.
 type failureStreak struct {
 	count int
 	last  time.Time
+	// lockedUntil is the end of the lock the streak set, zero before.
+	lockedUntil time.Time
 }
 
-func newFailureGuard(limit int, window time.Duration) *failureGuard {
+func newFailureGuard(limit int, duration time.Duration) *failureGuard {
 	return &failureGuard{
-		limit:   limit,
-		window:  window,
-		sources: make(map[guardKey]failureStreak),
+		limit:    limit,
+		duration: duration,
+		sources:  make(map[guardKey]failureStreak),
 	}
 }
 
-// blocked reports whether source reached the failure limit less than one
-// window ago.
-func (g *failureGuard) blocked(source netip.Addr, user string, now time.Time) bool {
+// lockedUntil returns the end of the lock of user at source, and false
+// when that pair is not locked at now.
+func (g *failureGuard) lockedUntil(source netip.Addr, user string, now time.Time) (time.Time, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
 	streak, ok := g.sources[guardKey{source, user}]
-	return ok && streak.count >= g.limit && now.Sub(streak.last) < g.window
+	if !ok || !now.Before(streak.lockedUntil) {
+		return time.Time{}, false
+	}
+	return streak.lockedUntil, true
 }
 
-// recordFailure counts one failure for source and returns the length of its
-// current streak. It also drops streaks that ended more than one window ago,
-// which bounds the map by the sources seen within a window.
-func (g *failureGuard) recordFailure(source netip.Addr, user string, now time.Time) int {
+// recordFailure counts one failure of user at source and returns the
+// length of the streak, and the end of the lock when this failure set one.
+// A failure more than one duration after the previous one starts a new
+// streak. It also drops the streaks that ended, which bounds the map by
+// the pairs that failed within one duration or are locked.
+func (g *failureGuard) recordFailure(source netip.Addr, user string, now time.Time) (int, time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 
-	for addr, streak := range g.sources {
-		if now.Sub(streak.last) >= g.window {
-			delete(g.sources, addr)
+	for key, streak := range g.sources {
+		if now.Sub(streak.last) >= g.duration && !now.Before(streak.lockedUntil) {
+			delete(g.sources, key)
 		}
 	}
 
@@ -78,11 +87,17 @@ func (g *failureGuard) recordFailure(source netip.Addr, user string, now time.Ti
 	streak := g.sources[key]
 	streak.count++
 	streak.last = now
+	var until time.Time
+	if streak.count == g.limit {
+		until = now.Add(g.duration)
+		streak.lockedUntil = until
+	}
 	g.sources[key] = streak
-	return streak.count
+	return streak.count, until
 }
 
-// reset ends the streak of source after a successful authentication.
+// reset ends the streak of user at source after a successful
+// authentication.
 func (g *failureGuard) reset(source netip.Addr, user string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -970,7 +970,7 @@ func TestRegisterFailureGuard(t *testing.T) {
 	guessing := newTestClient(t, "127.0.0.1")
 	spec := registerSpec{toUser: testUser, callID: "call-guess", cseq: 1}
 
-	for attempt := 1; attempt <= authFailureLimit; attempt++ {
+	for attempt := 1; attempt <= defaultLockoutAttempts; attempt++ {
 		spec.cseq += 2
 		if res := env.register(t, guessing, spec, "MD5", testUser, fmt.Sprintf("guess-%d", attempt)); res.StatusCode != sipmsg.StatusUnauthorized {
 			t.Fatalf("guess %d: status = %d, want 401", attempt, res.StatusCode)
@@ -979,7 +979,7 @@ func TestRegisterFailureGuard(t *testing.T) {
 
 	spec.cseq += 2
 	if res := env.send(t, guessing, spec); res.StatusCode != sipmsg.StatusForbidden {
-		t.Fatalf("REGISTER after %d failures: status = %d, want 403", authFailureLimit, res.StatusCode)
+		t.Fatalf("REGISTER after %d failures: status = %d, want 403", defaultLockoutAttempts, res.StatusCode)
 	}
 
 	// The counselor id is not locked: a phone at another address registers.
@@ -989,7 +989,7 @@ func TestRegisterFailureGuard(t *testing.T) {
 		t.Fatalf("REGISTER from another source: status = %d, want 200", res.StatusCode)
 	}
 
-	env.clock.Advance(authFailureWindow)
+	env.clock.Advance(defaultLockoutDuration)
 	spec.cseq += 2
 	if res := env.register(t, guessing, spec, "MD5", testUser, testPassword); res.StatusCode != sipmsg.StatusOK {
 		t.Errorf("REGISTER after the window: status = %d, want 200", res.StatusCode)
@@ -1113,6 +1113,7 @@ func TestRegisterStatusTable(t *testing.T) {
 		{ErrNonceReused, sipmsg.StatusUnauthorized},
 		{ErrWrongPassword, sipmsg.StatusUnauthorized},
 		{ErrUsernameMismatch, sipmsg.StatusForbidden},
+		{ErrThirdPartyRegister, sipmsg.StatusForbidden},
 		{ErrUnknownCounselor, sipmsg.StatusForbidden},
 		{ErrTooManyAuthFailures, sipmsg.StatusForbidden},
 		{ErrExpiresTooBrief, sipmsg.StatusIntervalToBrief},

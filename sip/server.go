@@ -101,6 +101,10 @@ type Options struct {
 	// NodeID is this node's ID among the nodes of shared mode, or "" in
 	// embedded mode.
 	NodeID string
+	// RateLimit limits the new INVITEs and REGISTERs of each source
+	// outside TrustedSources (and NodeSources in shared mode). The zero
+	// value limits nothing.
+	RateLimit RateLimit
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -120,6 +124,9 @@ type Deps struct {
 	// Reception receives the RTP reception statistics of every media
 	// session, labelled by leg. Nil keeps them in the sessions.
 	Reception media.ReceptionObserver
+	// RateLimited counts the requests the per-source rate limit stopped.
+	// Nil counts nothing.
+	RateLimited RateLimitObserver
 }
 
 // RecordStore is the part of the records store a call writes to.
@@ -147,8 +154,11 @@ type Server struct {
 	events    events.Publisher
 	features  *FeatureTable
 	reception media.ReceptionObserver
-	codecs    []media.Codec
-	numbers   map[string]bool
+	// limiter is the per-source rate limit, nil when it is off.
+	limiter     *sourceLimiter
+	rateLimited RateLimitObserver
+	codecs      []media.Codec
+	numbers     map[string]bool
 
 	dialogs  *dialogTable
 	calls    *callTable
@@ -208,25 +218,27 @@ func New(opts Options, deps Deps) (*Server, error) {
 	}
 
 	s := &Server{
-		opts:      opts,
-		log:       deps.Logger,
-		ua:        ua,
-		server:    server,
-		client:    client,
-		registrar: deps.Registrar,
-		ports:     deps.Ports,
-		prompts:   deps.Prompts,
-		graph:     deps.Graph,
-		queue:     deps.Queue,
-		records:   deps.Records,
-		events:    deps.Events,
-		features:  deps.Features,
-		reception: deps.Reception,
-		codecs:    []media.Codec{media.PCMU, media.PCMA},
-		numbers:   make(map[string]bool, len(opts.Numbers)),
-		dialogs:   newDialogTable(),
-		calls:     newCallTable(),
-		waits:     queue.NewWaitEstimator(),
+		opts:        opts,
+		log:         deps.Logger,
+		ua:          ua,
+		server:      server,
+		client:      client,
+		registrar:   deps.Registrar,
+		ports:       deps.Ports,
+		prompts:     deps.Prompts,
+		graph:       deps.Graph,
+		queue:       deps.Queue,
+		records:     deps.Records,
+		events:      deps.Events,
+		features:    deps.Features,
+		reception:   deps.Reception,
+		limiter:     newSourceLimiter(opts.RateLimit),
+		rateLimited: deps.RateLimited,
+		codecs:      []media.Codec{media.PCMU, media.PCMA},
+		numbers:     make(map[string]bool, len(opts.Numbers)),
+		dialogs:     newDialogTable(),
+		calls:       newCallTable(),
+		waits:       queue.NewWaitEstimator(),
 	}
 	if s.events == nil {
 		s.events = events.Nop{}
@@ -282,8 +294,9 @@ func (s *Server) requestHandlers() (map[sipmsg.RequestMethod]sipgo.RequestHandle
 }
 
 // guard keeps one bad request from taking the server down: a panic in a
-// handler is logged and answered with 500. Before any handler, it gives the
-// relay the requests that another node routes through this one to a phone
+// handler is logged and answered with 500. Before any handler, it applies
+// the per-source rate limit (see limitRequest) and gives the relay the
+// requests that another node routes through this one to a phone
 // registered here (see relayRequest).
 func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*sipmsg.Request, sipmsg.ServerTransaction) {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
@@ -296,6 +309,9 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 			}
 		}()
 		if s.rejectMalformed(req, tx) {
+			return
+		}
+		if s.limitRequest(req, tx) {
 			return
 		}
 		if s.relayRequest(req, tx) {

@@ -74,7 +74,9 @@ func (s *Server) admit(req *sipmsg.Request, source netip.Addr) error {
 		return fmt.Errorf("%w: %s", ErrUntrustedSource, source)
 	}
 	if !s.numbers[req.Recipient.User] {
-		return fmt.Errorf("%w: %q", ErrUnknownNumber, req.Recipient.User)
+		// The number is masked: a trusted source that sends any number
+		// may send a person's, and the error reaches logs and records.
+		return fmt.Errorf("%w: %q", ErrUnknownNumber, records.MaskNumber(req.Recipient.User))
 	}
 	if s.draining.Load() {
 		return ErrDraining

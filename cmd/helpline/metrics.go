@@ -8,6 +8,7 @@ import (
 	"helpline/media"
 	"helpline/metrics"
 	"helpline/queue"
+	"helpline/sip"
 	"helpline/web"
 )
 
@@ -41,6 +42,15 @@ func serveMetrics(m *metrics.Metrics, api *web.API, bus *events.Bus) {
 // statistics, or nil when there are no metrics. A nil *metrics.Metrics
 // in the interface would not compare equal to nil.
 func receptionObserver(m *metrics.Metrics) media.ReceptionObserver {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+// rateLimitObserver returns m as the counter of the requests the SIP rate
+// limit stopped, or nil when there are no metrics.
+func rateLimitObserver(m *metrics.Metrics) sip.RateLimitObserver {
 	if m == nil {
 		return nil
 	}

@@ -192,7 +192,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		_ = store.Close()
 		return nil, err
 	}
-	registrar, err = newRegistrar(cfg, states, shared, log)
+	registrar, err = newRegistrar(cfg, states, shared, bus, log)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
@@ -208,16 +208,17 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	opts := sipOptions(cfg)
 	opts.NodeID = shared.nodeID()
 	server, err := sip.New(opts, sip.Deps{
-		Logger:    log,
-		Registrar: registrar,
-		Ports:     ports,
-		Prompts:   prompts,
-		Graph:     &cfg.IVR,
-		Queue:     q,
-		Records:   store,
-		Events:    bus,
-		Features:  features,
-		Reception: receptionObserver(serverMetrics),
+		Logger:      log,
+		Registrar:   registrar,
+		Ports:       ports,
+		Prompts:     prompts,
+		Graph:       &cfg.IVR,
+		Queue:       q,
+		Records:     store,
+		Events:      bus,
+		Features:    features,
+		Reception:   receptionObserver(serverMetrics),
+		RateLimited: rateLimitObserver(serverMetrics),
 	})
 	if err != nil {
 		_ = store.Close()
@@ -332,20 +333,23 @@ func addCounselors(cfg *config.Config, q queue.Store) error {
 // states: a registered phone makes the counselor reachable but not
 // available, and the end of its last registration logs the counselor out
 // (after the call, if one is in progress).
-func newRegistrar(cfg *config.Config, states *counselor.Service, shared *sharedNode, log zerolog.Logger) (*sip.Registrar, error) {
+func newRegistrar(cfg *config.Config, states *counselor.Service, shared *sharedNode, bus events.Publisher, log zerolog.Logger) (*sip.Registrar, error) {
 	passwords := make(map[string]string, len(cfg.Counselors))
 	for _, c := range cfg.Counselors {
 		passwords[c.ID] = c.Password
 	}
 
 	rc := sip.RegistrarConfig{
-		Realm:            cfg.SIP.Realm,
-		DigestAlgorithms: cfg.SIP.DigestAlgorithms,
-		Passwords:        passwords,
-		MinExpires:       cfg.SIP.MinExpires,
-		MaxExpires:       cfg.SIP.MaxExpires,
-		DefaultExpires:   cfg.SIP.DefaultExpires,
-		Logger:           log.With().Str("component", "registrar").Logger(),
+		Realm:               cfg.SIP.Realm,
+		DigestAlgorithms:    cfg.SIP.DigestAlgorithms,
+		Passwords:           passwords,
+		MinExpires:          cfg.SIP.MinExpires,
+		MaxExpires:          cfg.SIP.MaxExpires,
+		DefaultExpires:      cfg.SIP.DefaultExpires,
+		Logger:              log.With().Str("component", "registrar").Logger(),
+		AuthLockoutAttempts: cfg.SIP.AuthLockout.Attempts,
+		AuthLockoutDuration: cfg.SIP.AuthLockout.Duration,
+		Events:              bus,
 		OnChange: func(user string, registered bool) {
 			states.PhoneRegistered(context.Background(), user, registered)
 		},
@@ -399,6 +403,14 @@ func sipOptions(cfg *config.Config) sip.Options {
 		Overflow:          overflowRules(cfg),
 		SessionExpires:    cfg.SIP.SessionExpires,
 		MinSE:             cfg.SIP.MinSE,
+		RateLimit: sip.RateLimit{
+			InviteRate:    cfg.SIP.RateLimit.InviteRate,
+			InviteBurst:   cfg.SIP.RateLimit.InviteBurst,
+			RegisterRate:  cfg.SIP.RateLimit.RegisterRate,
+			RegisterBurst: cfg.SIP.RateLimit.RegisterBurst,
+			IdleTimeout:   cfg.SIP.RateLimit.IdleTimeout,
+			MaxSources:    cfg.SIP.RateLimit.MaxSources,
+		},
 	}
 }
 
