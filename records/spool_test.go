@@ -255,7 +255,9 @@ func TestSpoolHoldsDuringOutageAndWritesBackInOrder(t *testing.T) {
 	ended := time.Unix(1700000000, 0)
 	writes := []func() error{
 		func() error { return h.spool.Start(ctx, StartInfo{CallID: "a"}) },
-		func() error { return h.spool.AppendEvents(ctx, []events.Event{{Type: events.CallerEntered, CallID: "a"}}) },
+		func() error {
+			return h.spool.AppendEvents(ctx, []events.Event{{Type: events.CallerEntered, CallID: "a"}})
+		},
 		func() error { return h.spool.Start(ctx, StartInfo{CallID: "b"}) },
 		func() error { return h.spool.Update(ctx, "a", Patch{Digits: strPtr("51")}) },
 		func() error { return h.spool.Update(ctx, "a", Patch{EndedAt: &ended}) },

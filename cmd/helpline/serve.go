@@ -126,9 +126,11 @@ func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
 type app struct {
 	cfg *config.Config
 	// events is the stream every part publishes to.
-	events    *events.Bus
-	log       zerolog.Logger
-	records   *records.Store
+	events  *events.Bus
+	log     zerolog.Logger
+	records *records.Store
+	// spool holds call records and events while records cannot be written.
+	spool     *records.Spool
 	registrar *sip.Registrar
 	sip       *sip.Server
 	// distributors has one distributor per configured queue.
@@ -164,6 +166,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	}
 
 	bus := events.NewBus()
+	spool := newRecordsSpool(cfg, store, bus, log)
 	q, shared, err := openQueue(cfg, log)
 	if err != nil {
 		_ = store.Close()
@@ -204,7 +207,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, fmt.Errorf("%w: rtp: %w", errConfig, err)
 	}
 
-	serverMetrics := newMetrics(cfg, q, log)
+	serverMetrics := newMetrics(cfg, q, spool, log)
 	opts := sipOptions(cfg)
 	opts.NodeID = shared.nodeID()
 	server, err := sip.New(opts, sip.Deps{
@@ -214,7 +217,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		Prompts:   prompts,
 		Graph:     &cfg.IVR,
 		Queue:     q,
-		Records:   store,
+		Records:   spool,
 		Events:    bus,
 		Features:  features,
 		Reception: receptionObserver(serverMetrics),
@@ -247,8 +250,8 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	callbacks := newCallbacks(cfg, q, store, bus, server, notifyAll, log)
 	shared.wire(store, callbacks, bus, notifyAll)
 
-	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
-	a := &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
+	persister := records.StartEventPersister(spool, bus, log.With().Str("component", "events").Logger())
+	a := &app{cfg: cfg, events: bus, log: log, records: store, spool: spool, registrar: registrar, sip: server, distributors: distributors,
 		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
@@ -257,7 +260,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		registerFollowUpRoutes(a.api, store, states, bus, a.streams, log)
 		a.wrapUps = newSavedWrapUps(bus, states, store, log.With().Str("component", "wrap_up").Logger())
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
-		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
+		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store, spool))...)...)
 		serveMetrics(serverMetrics, a.api, bus)
 		a.metrics = serverMetrics
 		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, server, log)
@@ -410,6 +413,10 @@ func (a *app) run(ctx context.Context) error {
 	}
 	defer a.shared.stop()
 
+	// The spool's retry loop runs until close has written back what it
+	// holds.
+	go a.spool.Run(context.Background())
+
 	distCtx, stopDist := context.WithCancel(context.Background())
 	distDone := make(chan error, len(a.distributors))
 	for _, d := range a.distributors {
@@ -481,8 +488,8 @@ func (a *app) logReady() {
 		Msg("helpline ready")
 }
 
-// close stops the SIP stack, stores the buffered events, flushes the
-// records and, in shared mode, closes the Redis connections last.
+// close stops the SIP stack, stores the buffered events, writes back the
+// records the spool holds, flushes the records and, in shared mode, closes the Redis connections last.
 func (a *app) close() {
 	if err := a.sip.Close(); err != nil {
 		a.log.Warn().Err(err).Msg("closing SIP stack failed")
@@ -490,6 +497,7 @@ func (a *app) close() {
 	ctx, stop := context.WithTimeout(context.Background(), eventDrainTimeout)
 	a.shared.closeStream(ctx)
 	_ = a.persister.Close(ctx)
+	_ = a.spool.Close(ctx)
 	if a.metrics != nil {
 		_ = a.metrics.Close(ctx)
 	}
