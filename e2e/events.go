@@ -66,7 +66,7 @@ func (s *Server) listEvents(format string) ([]map[string]any, error) {
 }
 
 func (s *Server) runRecordsEvents(format string) ([]byte, error) {
-	args := []string{"records", "events", "--config", s.ConfigPath, "--format", format}
+	args := []string{"records", "events", "--config", s.recordsConfigPath(), "--format", format}
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 	defer cancel()
 

@@ -46,7 +46,7 @@ func (s *Server) ExportRecords(t testing.TB, opts ExportOptions) []map[string]an
 }
 
 func (s *Server) exportRecords(opts ExportOptions) ([]map[string]any, error) {
-	args := []string{"records", "export", "--config", s.ConfigPath, "--format", "jsonl"}
+	args := []string{"records", "export", "--config", s.recordsConfigPath(), "--format", "jsonl"}
 	if !opts.Since.IsZero() {
 		args = append(args, "--since", opts.Since.Format(time.RFC3339))
 	}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Server start and stop limits.
@@ -72,6 +74,11 @@ type ServerOptions struct {
 	// sets it when another process (a proxy's dispatcher list) must know
 	// the port before the server starts.
 	SIPPort int
+	// Wrapper is a command line that starts the server, such as unshare
+	// with a script: the binary and its arguments are appended to it. It
+	// must exec the binary, so that the process's PID is the server's.
+	// Empty runs the binary directly.
+	Wrapper []string
 }
 
 // Server is a helpline process started by StartServer.
@@ -95,9 +102,13 @@ type Server struct {
 	// APIToken is the API's bearer token, passed in HELPLINE_API_TOKEN.
 	APIToken string
 
-	binary string
-	env    []string
-	proc   *process
+	binary  string
+	wrapper []string
+	env     []string
+	proc    *process
+	// cliConfigPath is the configuration the records commands read, when
+	// it differs from ConfigPath (see ReadRecordsFrom).
+	cliConfigPath string
 	lines  *eventLog[string]
 	logs   *eventLog[map[string]any]
 	stdout *lineWriter
@@ -123,7 +134,7 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 		binary = BuildServer(t)
 	}
 
-	s := &Server{binary: binary}
+	s := &Server{binary: binary, wrapper: opts.Wrapper}
 	s.configure(t, opts)
 	s.start(t)
 
@@ -259,7 +270,11 @@ func (s *Server) launch(t testing.TB, name string) {
 	s.stdout = &lineWriter{emit: s.addLine}
 	s.stderr = &lineWriter{emit: s.addLine}
 
-	cmd := exec.Command(s.binary, "serve", "--config", s.ConfigPath)
+	args := []string{s.binary, "serve", "--config", s.ConfigPath}
+	if len(s.wrapper) > 0 {
+		args = append(append([]string(nil), s.wrapper...), args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = s.env
 	cmd.Stdout = s.stdout
 	cmd.Stderr = s.stderr
@@ -446,4 +461,38 @@ func LogFields(fields map[string]any) func(map[string]any) bool {
 		}
 		return true
 	}
+}
+
+// ReadRecordsFrom makes Records, WaitRecord and Events read the records
+// database in dir instead of records.data_dir, through a copy of the
+// configuration. A test whose server sees its data folder in another
+// mount namespace reads it at /proc/PID/root/FOLDER.
+func (s *Server) ReadRecordsFrom(t testing.TB, dir string) {
+	t.Helper()
+
+	data, err := yaml.Marshal(s.Config)
+	if err != nil {
+		t.Fatalf("encoding the server configuration: %v", err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf("copying the server configuration: %v", err)
+	}
+	MustSetConfig(t, cfg, "records.data_dir", dir)
+	path := filepath.Join(filepath.Dir(s.ConfigPath), "records-view.yaml")
+	writeConfig(t, cfg, path)
+	s.cliConfigPath = path
+}
+
+// recordsConfigPath is the configuration the records commands read.
+func (s *Server) recordsConfigPath() string {
+	if s.cliConfigPath != "" {
+		return s.cliConfigPath
+	}
+	return s.ConfigPath
+}
+
+// PID returns the server's process ID.
+func (s *Server) PID() int {
+	return s.proc.pid()
 }
