@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -66,11 +65,11 @@ func (s *Server) listEvents(format string) ([]map[string]any, error) {
 }
 
 func (s *Server) runRecordsEvents(format string) ([]byte, error) {
-	args := []string{"records", "events", "--config", s.recordsConfigPath(), "--format", format}
+	args := []string{"records", "events", "--config", s.ConfigPath, "--format", format}
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, s.binary, args...)
+	cmd := s.recordsCommand(ctx, args)
 	cmd.Env = s.env
 	cmd.WaitDelay = waitDelay
 	var stdout, stderr bytes.Buffer

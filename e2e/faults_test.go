@@ -3,9 +3,15 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	// Registers the SQLite driver for the integrity check.
@@ -151,4 +157,192 @@ func interruptedTasks(t *testing.T, srv *Server) map[string]map[string]any {
 		tasks[id] = task
 	}
 	return tasks
+}
+
+// recordsTmpfsSize is the size of the tmpfs that holds the records
+// database in TestDiskFullKeepsCallsAndRecords: room for the schema and a
+// few calls, and quick to fill.
+const recordsTmpfsSize = "8m"
+
+// The records folder fills up while calls come in: the calls are still
+// answered, /readyz answers 503 with the reason, the log says so once,
+// and once space is freed every call's record and events are written,
+// each once.
+func TestDiskFullKeepsCallsAndRecords(t *testing.T) {
+	t.Parallel()
+	RequireTool(t, "sipp")
+	dataDir := t.TempDir()
+	srv := StartServer(t, ServerOptions{
+		Wrapper: tmpfsWrapper(t, dataDir, recordsTmpfsSize),
+		Mutate: func(cfg map[string]any) {
+			MustSetConfig(t, cfg, "records.data_dir", dataDir)
+			MustSetConfig(t, cfg, "records.spool.retry_interval", "200ms")
+			MustSetConfig(t, cfg, "ivr.nodes.welcome.collect.first_digit_timeout", "300s")
+		},
+	})
+	// The test reaches the tmpfs through /proc/PID/root. SQLite resolves
+	// that link to "/", so the records commands join the server's
+	// namespaces instead.
+	view := fmt.Sprintf("/proc/%d/root%s", srv.PID(), dataDir)
+	RequireTool(t, "nsenter")
+	srv.RunRecordsCommandsIn([]string{"nsenter", "--target", strconv.Itoa(srv.PID()), "--user", "--mount", "--preserve-credentials"})
+
+	before := answeredCall(t, srv, "udp", nil)
+	wantStatus(t, "BYE", before.Request("BYE", nil, "", ""), 200)
+	waitEndedRecord(t, srv, before.CallID())
+	srv.WaitReady(t, http.StatusOK, logTimeout)
+
+	filler := fillDisk(t, view)
+	var during []*RawCall
+	for range 3 {
+		during = append(during, answeredCall(t, srv, "udp", nil))
+	}
+	outage := srv.WaitLog(t, logPrefix("records store unavailable"), logTimeout)
+	t.Logf("outage logged: %s (error: %v)", outage["message"], outage["error"])
+	srv.WaitReady(t, http.StatusServiceUnavailable, logTimeout)
+	ready := srv.API(t, http.MethodGet, "/readyz", nil)
+	if reasons := fmt.Sprint(ready.Body["reasons"]); !strings.Contains(reasons, "held in memory") {
+		t.Errorf("/readyz reasons = %s, want the records reason", reasons)
+	}
+	for _, call := range during {
+		wantStatus(t, "BYE", call.Request("BYE", nil, "", ""), 200)
+	}
+	srv.WaitLog(t, LogFields(map[string]any{"message": "call ended", "call_id": during[len(during)-1].CallID()}), logTimeout)
+	metrics := srv.API(t, http.MethodGet, "/metrics", nil).Raw
+	if !strings.Contains(metrics, "helpline_records_store_unavailable 1") {
+		t.Errorf("/metrics does not show the records store unavailable")
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatalf("freeing the records folder: %v", err)
+	}
+	recovery := srv.WaitLog(t, logPrefix("records store works again"), logTimeout)
+	t.Logf("recovery logged after %v s", recovery["outage"])
+	srv.WaitReady(t, http.StatusOK, logTimeout)
+
+	for _, message := range []string{"records store unavailable", "records store works again"} {
+		if n := countMatchingLogs(srv, logPrefix(message)); n != 1 {
+			t.Errorf("%d log lines start with %q, want 1 for the whole outage", n, message)
+		}
+	}
+	list := srv.Records(t)
+	counts := countCallIDs(list)
+	byID := recordsByCallID(t, list)
+	for _, call := range append([]*RawCall{before}, during...) {
+		if counts[call.CallID()] != 1 {
+			t.Errorf("call %s has %d records, want exactly 1", call.CallID(), counts[call.CallID()])
+			continue
+		}
+		wantRecord(t, byID[call.CallID()], map[string]string{"outcome": "abandoned_in_ivr", "hangup_side": "caller"})
+		if recordField(byID[call.CallID()], "ended_at") == "" {
+			t.Errorf("call %s has no end time", call.CallID())
+		}
+	}
+
+	evs := srv.Events(t)
+	for _, call := range during {
+		ends := 0
+		for _, e := range callEvents(evs, call.CallID()) {
+			if eventField(e, "type") == "call_ended" {
+				ends++
+			}
+		}
+		if ends != 1 {
+			t.Errorf("call %s has %d call_ended events, want 1", call.CallID(), ends)
+		}
+	}
+	for _, kind := range []string{"records_unavailable", "records_recovered"} {
+		if !hasEvent(evs, "", kind) {
+			t.Errorf("the event log has no %s event", kind)
+		}
+	}
+	checkIntegrity(t, copyDatabase(t, view))
+}
+
+// copyDatabase copies the records database and its write-ahead log from
+// dir into a new folder and returns the copy's path. The server must be
+// idle, so that the two files match.
+func copyDatabase(t *testing.T, dir string) string {
+	t.Helper()
+	copyDir := t.TempDir()
+	for _, name := range []string{"records.db", "records.db-wal"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("reading %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(copyDir, name), data, 0o600); err != nil {
+			t.Fatalf("copying %s: %v", name, err)
+		}
+	}
+	return filepath.Join(copyDir, "records.db")
+}
+
+// tmpfsWrapper returns a ServerOptions.Wrapper that starts the server in
+// its own user and mount namespaces, with a tmpfs of size mounted on dir.
+// It works for root and, where the kernel allows user namespaces, for
+// other users. Under CI=true a missing unshare or a refused namespace
+// fails the test instead of skipping it.
+func tmpfsWrapper(t *testing.T, dir, size string) []string {
+	t.Helper()
+	RequireTool(t, "unshare")
+	script := `mount -t tmpfs -o size=` + size + `,mode=0700 helpline-records "$1" && shift && exec "$@"`
+	wrapper := []string{"unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", dir}
+
+	probe := exec.Command(wrapper[0], append(wrapper[1:], "true")...)
+	if out, err := probe.CombinedOutput(); err != nil {
+		message := fmt.Sprintf("cannot mount a tmpfs in a user and mount namespace (%v): %s", err, out)
+		if Strict() {
+			t.Fatalf("%s; CI=true requires it", message)
+		}
+		t.Skip(message)
+	}
+	return wrapper
+}
+
+// fillDisk writes a file into dir until its file system is full and
+// returns the file's path. Removing the file frees the space again.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		t.Fatalf("creating the filler file: %v", err)
+	}
+	defer file.Close()
+	chunk := make([]byte, 64*1024)
+	for {
+		if _, err := file.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling %s: %v", dir, err)
+			}
+			break
+		}
+	}
+	// The last chunk may have been written in part, leaving a few bytes:
+	// write them one by one.
+	for {
+		if _, err := file.Write(chunk[:1]); err != nil {
+			break
+		}
+	}
+	return path
+}
+
+// logPrefix matches log entries whose message starts with prefix.
+func logPrefix(prefix string) func(map[string]any) bool {
+	return func(entry map[string]any) bool {
+		message, _ := entry["message"].(string)
+		return strings.HasPrefix(message, prefix)
+	}
+}
+
+// countMatchingLogs counts the server's log entries that match.
+func countMatchingLogs(srv *Server, match func(map[string]any) bool) int {
+	n := 0
+	for _, entry := range srv.Logs() {
+		if match(entry) {
+			n++
+		}
+	}
+	return n
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -46,7 +45,7 @@ func (s *Server) ExportRecords(t testing.TB, opts ExportOptions) []map[string]an
 }
 
 func (s *Server) exportRecords(opts ExportOptions) ([]map[string]any, error) {
-	args := []string{"records", "export", "--config", s.recordsConfigPath(), "--format", "jsonl"}
+	args := []string{"records", "export", "--config", s.ConfigPath, "--format", "jsonl"}
 	if !opts.Since.IsZero() {
 		args = append(args, "--since", opts.Since.Format(time.RFC3339))
 	}
@@ -57,7 +56,7 @@ func (s *Server) exportRecords(opts ExportOptions) ([]map[string]any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, s.binary, args...)
+	cmd := s.recordsCommand(ctx, args)
 	cmd.Env = s.env
 	cmd.WaitDelay = waitDelay
 	var stdout, stderr bytes.Buffer

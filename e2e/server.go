@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -15,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Server start and stop limits.
@@ -106,13 +105,12 @@ type Server struct {
 	wrapper []string
 	env     []string
 	proc    *process
-	// cliConfigPath is the configuration the records commands read, when
-	// it differs from ConfigPath (see ReadRecordsFrom).
-	cliConfigPath string
-	lines  *eventLog[string]
-	logs   *eventLog[map[string]any]
-	stdout *lineWriter
-	stderr *lineWriter
+	// recordsWrapper runs the records commands (see RunRecordsCommandsIn).
+	recordsWrapper []string
+	lines          *eventLog[string]
+	logs           *eventLog[map[string]any]
+	stdout         *lineWriter
+	stderr         *lineWriter
 
 	// stopGrace is how long Stop waits after SIGTERM: the package's
 	// stopGrace, or longer for a long shutdown.drain_timeout.
@@ -463,33 +461,18 @@ func LogFields(fields map[string]any) func(map[string]any) bool {
 	}
 }
 
-// ReadRecordsFrom makes Records, WaitRecord and Events read the records
-// database in dir instead of records.data_dir, through a copy of the
-// configuration. A test whose server sees its data folder in another
-// mount namespace reads it at /proc/PID/root/FOLDER.
-func (s *Server) ReadRecordsFrom(t testing.TB, dir string) {
-	t.Helper()
-
-	data, err := yaml.Marshal(s.Config)
-	if err != nil {
-		t.Fatalf("encoding the server configuration: %v", err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatalf("copying the server configuration: %v", err)
-	}
-	MustSetConfig(t, cfg, "records.data_dir", dir)
-	path := filepath.Join(filepath.Dir(s.ConfigPath), "records-view.yaml")
-	writeConfig(t, cfg, path)
-	s.cliConfigPath = path
+// RunRecordsCommandsIn makes Records, WaitRecord and Events run the
+// records commands behind wrapper, such as nsenter into the server's
+// namespaces, so that they see the data folder the server sees.
+func (s *Server) RunRecordsCommandsIn(wrapper []string) {
+	s.recordsWrapper = append([]string(nil), wrapper...)
 }
 
-// recordsConfigPath is the configuration the records commands read.
-func (s *Server) recordsConfigPath() string {
-	if s.cliConfigPath != "" {
-		return s.cliConfigPath
-	}
-	return s.ConfigPath
+// recordsCommand builds a records command with args, behind the wrapper
+// that RunRecordsCommandsIn set.
+func (s *Server) recordsCommand(ctx context.Context, args []string) *exec.Cmd {
+	line := append(append(append([]string(nil), s.recordsWrapper...), s.binary), args...)
+	return exec.CommandContext(ctx, line[0], line[1:]...)
 }
 
 // PID returns the server's process ID.
