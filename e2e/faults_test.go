@@ -170,7 +170,6 @@ const recordsTmpfsSize = "8m"
 // each once.
 func TestDiskFullKeepsCallsAndRecords(t *testing.T) {
 	t.Parallel()
-	RequireTool(t, "sipp")
 	dataDir := t.TempDir()
 	srv := StartServer(t, ServerOptions{
 		Wrapper: tmpfsWrapper(t, dataDir, recordsTmpfsSize),
@@ -190,6 +189,7 @@ func TestDiskFullKeepsCallsAndRecords(t *testing.T) {
 	before := answeredCall(t, srv, "udp", nil)
 	wantStatus(t, "BYE", before.Request("BYE", nil, "", ""), 200)
 	waitEndedRecord(t, srv, before.CallID())
+	counselorPhone(t, srv, "1001", true)
 	srv.WaitReady(t, http.StatusOK, logTimeout)
 
 	filler := fillDisk(t, view)
@@ -208,9 +208,18 @@ func TestDiskFullKeepsCallsAndRecords(t *testing.T) {
 		wantStatus(t, "BYE", call.Request("BYE", nil, "", ""), 200)
 	}
 	srv.WaitLog(t, LogFields(map[string]any{"message": "call ended", "call_id": during[len(during)-1].CallID()}), logTimeout)
-	metrics := srv.API(t, http.MethodGet, "/metrics", nil).Raw
-	if !strings.Contains(metrics, "helpline_records_store_unavailable 1") {
-		t.Errorf("/metrics does not show the records store unavailable")
+	heldIVR := metricValue(t, srv, "helpline_records_spool_depth")
+
+	talked := answeredCall(t, srv, "udp", nil)
+	queueRawCall(t, srv, talked)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "counselor answered, bridging", "call_id": talked.CallID()}), logTimeout)
+	wantStatus(t, "BYE", talked.Request("BYE", nil, "", ""), 200)
+	srv.WaitLog(t, LogFields(map[string]any{"message": "call ended", "call_id": talked.CallID()}), logTimeout)
+	heldAll := metricValue(t, srv, "helpline_records_spool_depth")
+	t.Logf("writes held: %d for %d calls that ended in the IVR, %d for one call with a counselor",
+		heldIVR, len(during), heldAll-heldIVR)
+	if unavailable := metricValue(t, srv, "helpline_records_store_unavailable"); unavailable != 1 {
+		t.Errorf("helpline_records_store_unavailable = %d during the outage, want 1", unavailable)
 	}
 
 	if err := os.Remove(filler); err != nil {
@@ -238,9 +247,13 @@ func TestDiskFullKeepsCallsAndRecords(t *testing.T) {
 			t.Errorf("call %s has no end time", call.CallID())
 		}
 	}
+	if counts[talked.CallID()] != 1 {
+		t.Errorf("the call with a counselor has %d records, want exactly 1", counts[talked.CallID()])
+	}
+	wantRecord(t, byID[talked.CallID()], map[string]string{"outcome": "answered", "counselor": "1001", "digits": "51"})
 
 	evs := srv.Events(t)
-	for _, call := range during {
+	for _, call := range append(during, talked) {
 		ends := 0
 		for _, e := range callEvents(evs, call.CallID()) {
 			if eventField(e, "type") == "call_ended" {
@@ -250,6 +263,9 @@ func TestDiskFullKeepsCallsAndRecords(t *testing.T) {
 		if ends != 1 {
 			t.Errorf("call %s has %d call_ended events, want 1", call.CallID(), ends)
 		}
+	}
+	if !hasEvent(evs, talked.CallID(), "connected") {
+		t.Errorf("the call with a counselor has no connected event")
 	}
 	for _, kind := range []string{"records_unavailable", "records_recovered"} {
 		if !hasEvent(evs, "", kind) {
@@ -326,6 +342,26 @@ func fillDisk(t *testing.T, dir string) string {
 		}
 	}
 	return path
+}
+
+// metricValue returns the value of an unlabelled series on the server's
+// /metrics.
+func metricValue(t *testing.T, srv *Server, name string) int {
+	t.Helper()
+	body := srv.API(t, http.MethodGet, "/metrics", nil).Raw
+	for line := range strings.Lines(body) {
+		value, ok := strings.CutPrefix(strings.TrimSpace(line), name+" ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("/metrics line %q: %v", line, err)
+		}
+		return int(n)
+	}
+	t.Fatalf("/metrics has no series %s", name)
+	return 0
 }
 
 // logPrefix matches log entries whose message starts with prefix.

@@ -2,7 +2,7 @@ package metrics
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// SpoolStats is what the records spool reports at a scrape.
+// SpoolStats is the records spool's state at a scrape.
 type SpoolStats struct {
 	// Unavailable is set while records writes fail and are held.
 	Unavailable bool

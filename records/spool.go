@@ -16,9 +16,10 @@ import (
 
 // Defaults of the spool, used when SpoolConfig leaves a value at zero.
 const (
-	// DefaultSpoolMaxRecords is how many writes the spool holds. One call
-	// makes about ten record writes and twenty events, so 20,000 holds some
-	// 600 calls.
+	// DefaultSpoolMaxRecords is how many writes the spool holds. A call
+	// that reaches a counselor makes about 15 writes and one that ends in
+	// the IVR about 5 (measured by the e2e test of a full records folder),
+	// so 20,000 holds over 1,000 calls.
 	DefaultSpoolMaxRecords = 20000
 	// DefaultSpoolRetryInterval is the pause between two tries of the
 	// oldest held write while the store fails.
@@ -52,8 +53,8 @@ type SpoolConfig struct {
 	// Location names the storage in the log line of a failure, such as
 	// the records folder.
 	Location string
-	// Fix is what an operator does to bring the storage back, for the log
-	// line of a failure.
+	// Fix is the operator's remedy that the log line of a failure names,
+	// such as making the folder writable.
 	Fix string
 	// Logger receives the lines of a failure, a recovery and dropped
 	// writes. The default discards them.
@@ -102,7 +103,7 @@ type Spool struct {
 	cfg    SpoolConfig
 	log    zerolog.Logger
 	now    func() time.Time
-	// wake tells Run that the spool has writes to try.
+	// wake signals Run that the spool has writes to try.
 	wake chan struct{}
 	// done is closed when Run returns, and closing when Close starts.
 	done      chan struct{}
@@ -131,8 +132,8 @@ type Spool struct {
 	// outageDropped counts the writes dropped in the current outage;
 	// guarded by mu.
 	outageDropped uint64
-	// renamed maps the id of a held call whose id was taken when it was
-	// written back to the id it was stored under; guarded by mu.
+	// renamed maps a held call's id to the "~N" id it was stored under,
+	// because its own id was taken by then; guarded by mu.
 	renamed map[string]string
 
 	held    atomic.Uint64
@@ -182,7 +183,7 @@ func NewSpool(target SpoolTarget, cfg SpoolConfig) *Spool {
 
 // Start writes the record of a new call, or holds it when the store fails
 // or other writes are held. It returns ErrDuplicate, ErrInvalidInput or
-// ErrClosed as Store.Start does when the store answers at once. A held
+// ErrClosed as Store.Start does when the store takes the write at once. A held
 // start returns nil: its id is checked when it is written back, and a
 // taken id then gets a "~N" suffix.
 func (s *Spool) Start(ctx context.Context, info StartInfo) error {
@@ -218,8 +219,8 @@ func (s *Spool) AppendEvents(ctx context.Context, evs []events.Event) error {
 }
 
 // write sends w to the store when nothing is held, else holds it. A
-// failure of the store itself starts an outage and holds w. The store's
-// answer about w itself (a duplicate id, a missing record) is returned.
+// failure of the store itself starts an outage and holds w. A rejection
+// of w itself (a duplicate id, a missing record) is returned.
 func (s *Spool) write(ctx context.Context, w spoolWrite) error {
 	s.mu.Lock()
 	if s.unavailable {
@@ -259,8 +260,8 @@ func (s *Spool) send(ctx context.Context, w spoolWrite) error {
 	}
 }
 
-// isRejection reports whether err is the store's answer about one write,
-// which trying again cannot change, rather than a failure of the store.
+// isRejection reports whether err rejects one write, which trying again
+// cannot change, rather than a failure of the store.
 func isRejection(err error) bool {
 	return errors.Is(err, ErrDuplicate) || errors.Is(err, ErrNotFound) ||
 		errors.Is(err, ErrInvalidInput) || errors.Is(err, ErrClosed)
@@ -478,7 +479,8 @@ func (s *Spool) endOutageLocked() (bool, outageSummary) {
 	return true, outageSummary{lasted: s.now().Sub(s.since), dropped: s.outageDropped}
 }
 
-// outageSummary is what the recovery line reports of one outage.
+// outageSummary is the length and the dropped count of one outage, for
+// the recovery line.
 type outageSummary struct {
 	lasted  time.Duration
 	dropped uint64

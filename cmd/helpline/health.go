@@ -39,10 +39,10 @@ func (e spooledError) Error() string {
 // recordsCheck is the /readyz condition that the records store takes
 // writes: the spool holds nothing, and the database responds.
 //
-// A node whose records sit in memory answers 503, so that a load balancer
-// sends new calls to a node that can record them. The node still answers
-// every call that reaches it, and a crash would lose the held records,
-// which is why it should not get more than it must.
+// A node whose records sit in memory returns 503, so that a load balancer
+// sends new calls to a node that can record them. The node still takes
+// every call that reaches it, but a crash would lose the held records, so
+// it should get no more calls than it must.
 func recordsCheck(store *records.Store, spool *records.Spool) web.ReadyCheck {
 	return web.ReadyCheck{Name: "records", Check: func() error {
 		if spool != nil {
