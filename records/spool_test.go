@@ -27,7 +27,7 @@ type fakeTarget struct {
 	// failing is the error every write returns, nil while the store works.
 	failing error
 	// commitThenFail makes the next Start store the record and still
-	// return failing, as a commit whose answer was lost would.
+	// return failing, as a commit whose response was lost would.
 	commitThenFail bool
 	records        map[string]Record
 	stored         []string
