@@ -260,13 +260,6 @@ func (s *Spool) send(ctx context.Context, w spoolWrite) error {
 	}
 }
 
-// isRejection reports whether err rejects one write, which trying again
-// cannot change, rather than a failure of the store.
-func isRejection(err error) bool {
-	return errors.Is(err, ErrDuplicate) || errors.Is(err, ErrNotFound) ||
-		errors.Is(err, ErrInvalidInput) || errors.Is(err, ErrClosed)
-}
-
 // startOutageLocked marks the store unavailable and reports whether this
 // failure started the outage. The caller holds mu.
 func (s *Spool) startOutageLocked(err error) bool {
