@@ -423,8 +423,12 @@ func (s *Spool) writeOldest() (done bool, err error) {
 }
 
 // writeBack writes a held record. A held start whose id is taken is
-// either the same start, stored by an earlier try whose answer was lost,
+// either the same start, stored by an earlier try whose response was lost,
 // or another call's, in which case it is stored under a free "~N" id.
+//
+// NOTE: a batch of events whose commit succeeded but timed out before the
+// response is stored again when retried, because events carry no key to
+// match. An update retried that way only writes the same values again.
 func (s *Spool) writeBack(ctx context.Context, w spoolWrite) error {
 	err := s.send(ctx, w)
 	if w.start == nil || !errors.Is(err, ErrDuplicate) {
