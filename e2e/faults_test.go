@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,16 +21,21 @@ import (
 
 // A SIGKILL cuts off a caller in the IVR, one waiting in the queue and one
 // talking to a counselor. The next start closes each record as interrupted
-// and gives each caller with a number one follow-up task. A caller in the
-// IVR who withheld the number gets the record but no task, because there
-// is no number to call back. The record of a call that ended before the
-// kill stays as it was, and the database passes SQLite's integrity check.
+// and gives each caller with a number one follow-up task and one callback
+// task. A caller in the IVR who withheld the number gets the record but no
+// task, because there is no number to call back. The record of a call that
+// ended before the kill stays as it was, and the database passes SQLite's
+// integrity check.
 func TestKillLeavesInterruptedRecordsAndTasks(t *testing.T) {
 	t.Parallel()
 	RequireTool(t, "baresip")
 	dataDir := t.TempDir()
+	// Nothing listens at the gateway: no counselor is free after the
+	// restart, so the callback tasks wait without dialling.
+	gateway := "sip:gateway@" + net.JoinHostPort(Loopback, strconv.Itoa(FreePort(t)))
 	longIVR := func(cfg map[string]any) {
 		MustSetConfig(t, cfg, "records.data_dir", dataDir)
+		MustSetConfig(t, cfg, "trunk.outbound_uri", gateway)
 		// The caller who presses nothing stays in the first menu.
 		MustSetConfig(t, cfg, "ivr.nodes.welcome.collect.first_digit_timeout", "300s")
 	}
@@ -100,6 +106,43 @@ func TestKillLeavesInterruptedRecordsAndTasks(t *testing.T) {
 	if len(tasks) != 3 {
 		t.Errorf("%d interrupted follow-up tasks, want 3: %v", len(tasks), tasks)
 	}
+
+	callbacks := apiCallbackTasks(t, second)
+	wantQueues := map[*RawCall]string{talking: "loneliness_ko", waiting: "loneliness_ko", inIVR: "loneliness_ko"}
+	for call, queueName := range wantQueues {
+		task, ok := callbacks[call.CallID()]
+		if !ok {
+			t.Errorf("call %s has no callback task; tasks: %v", call.CallID(), callbacks)
+			continue
+		}
+		if task["reason"] != "interrupted" || task["state"] != "pending" || task["queue"] != queueName {
+			t.Errorf("callback task of %s = %v, want a pending interrupted task in %s", call.CallID(), task, queueName)
+		}
+	}
+	if _, ok := callbacks[withheld.CallID()]; ok {
+		t.Errorf("the withheld caller got a callback task, which has no number to dial")
+	}
+}
+
+// apiCallbackTasks returns the callback tasks that GET /api/v1/callbacks
+// lists, by call id.
+func apiCallbackTasks(t *testing.T, srv *Server) map[string]map[string]any {
+	t.Helper()
+	answer := srv.API(t, http.MethodGet, "/api/v1/callbacks", nil)
+	if answer.Status != http.StatusOK {
+		t.Fatalf("listing callback tasks: %s", answer)
+	}
+	list, _ := answer.Body["callbacks"].([]any)
+	tasks := make(map[string]map[string]any)
+	for _, item := range list {
+		task, _ := item.(map[string]any)
+		id, _ := task["call_id"].(string)
+		if _, dup := tasks[id]; dup {
+			t.Errorf("call %s has two callback tasks", id)
+		}
+		tasks[id] = task
+	}
+	return tasks
 }
 
 // checkIntegrity runs SQLite's integrity_check on the database at path.
@@ -164,8 +207,8 @@ func interruptedTasks(t *testing.T, srv *Server) map[string]map[string]any {
 // few calls, and quick to fill.
 const recordsTmpfsSize = "8m"
 
-// The records folder fills up while calls come in: the calls are still
-// answered, /readyz answers 503 with the reason, the log says so once,
+// The records folder fills up while calls come in: the server still takes
+// the calls, /readyz returns 503 with the reason, the log says so once,
 // and once space is freed every call's record and events are written,
 // each once.
 func TestDiskFullKeepsCallsAndRecords(t *testing.T) {

@@ -160,7 +160,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	store, err := openRecords(cfg, log)
+	store, interrupted, err := openRecords(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -248,6 +248,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	server.SetNotifier(notifyAll)
 	wake.set(notifyAll)
 	callbacks := newCallbacks(cfg, q, store, bus, server, notifyAll, log)
+	callBackInterrupted(cfg, callbacks, interrupted, log)
 	shared.wire(store, callbacks, bus, notifyAll)
 
 	persister := records.StartEventPersister(spool, bus, log.With().Str("component", "events").Logger())
@@ -287,16 +288,17 @@ func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
 }
 
 // openRecords loads the records key, opens the database and marks calls
-// left open by an earlier run as interrupted. In shared mode the records
-// hold every node's calls, so the watchdog marks only this node's.
-func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error) {
+// left open by an earlier run as interrupted, which it returns. In shared
+// mode the records hold every node's calls, so the watchdog marks only
+// this node's.
+func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, []records.Record, error) {
 	key, demo, err := records.LoadKey(records.KeySource{
 		Env:       cfg.Records.KeyEnv,
 		File:      cfg.Records.KeyFile,
 		AllowDemo: cfg.Records.AllowDemoKey,
 	}, os.Environ())
 	if err != nil {
-		return nil, fmt.Errorf("%w: records key: %w", errConfig, err)
+		return nil, nil, fmt.Errorf("%w: records key: %w", errConfig, err)
 	}
 	if demo {
 		log.Warn().Msg("records use the public demo key: callers' numbers are not protected; set " +
@@ -307,15 +309,14 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 	defer stop()
 	store, err := openRecordsStore(ctx, cfg, key, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.Shared() {
 		// The watchdog closes this node's records of its earlier run and
 		// turns its waiting callers into callback tasks.
-		return store, nil
+		return store, nil, nil
 	}
-	markRecordsInterrupted(ctx, store, log)
-	return store, nil
+	return store, markRecordsInterrupted(ctx, store, log), nil
 }
 
 // addCounselors makes every configured counselor known to the queue store,
