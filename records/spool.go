@@ -202,7 +202,40 @@ func (s *Spool) Update(ctx context.Context, callID string, p Patch) error {
 	if err := p.validate(); err != nil {
 		return fmt.Errorf("update call record %s: %w", callID, err)
 	}
-	return s.write(ctx, spoolWrite{callID: callID, patch: &p})
+	held := p.clone()
+	return s.write(ctx, spoolWrite{callID: callID, patch: &held})
+}
+
+// clone returns a copy of p that shares no pointer with it, so that a held
+// patch keeps its values when the caller reuses its variables.
+func (p Patch) clone() Patch {
+	return Patch{
+		AnsweredAt:          clonePointer(p.AnsweredAt),
+		QueuedAt:            clonePointer(p.QueuedAt),
+		CounselorAnsweredAt: clonePointer(p.CounselorAnsweredAt),
+		EndedAt:             clonePointer(p.EndedAt),
+		Digits:              clonePointer(p.Digits),
+		Language:            clonePointer(p.Language),
+		CallerType:          clonePointer(p.CallerType),
+		Queue:               clonePointer(p.Queue),
+		Counselor:           clonePointer(p.Counselor),
+		TransferTarget:      clonePointer(p.TransferTarget),
+		HangupReason:        clonePointer(p.HangupReason),
+		QueueWait:           clonePointer(p.QueueWait),
+		Outcome:             clonePointer(p.Outcome),
+		HangupSide:          clonePointer(p.HangupSide),
+		EmergencyTarget:     clonePointer(p.EmergencyTarget),
+		Priority:            clonePointer(p.Priority),
+	}
+}
+
+// clonePointer returns a pointer to a copy of *v, or nil for nil.
+func clonePointer[T any](v *T) *T {
+	if v == nil {
+		return nil
+	}
+	copied := *v
+	return &copied
 }
 
 // AppendEvents writes a batch of events, or holds it as Start does.
@@ -215,7 +248,11 @@ func (s *Spool) AppendEvents(ctx context.Context, evs []events.Event) error {
 			return fmt.Errorf("append event: %w: empty type", ErrInvalidInput)
 		}
 	}
-	return s.write(ctx, spoolWrite{events: append([]events.Event(nil), evs...)})
+	held := make([]events.Event, len(evs))
+	for i, e := range evs {
+		held[i] = e.Clone()
+	}
+	return s.write(ctx, spoolWrite{events: held})
 }
 
 // write sends w to the store when nothing is held, else holds it. A

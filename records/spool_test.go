@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -456,5 +457,52 @@ func TestSpoolWithSQLiteStore(t *testing.T) {
 	}
 	if err := spool.Close(ctx); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestSpoolHeldPatchKeepsItsValues(t *testing.T) {
+	h := newSpoolHarness(t, 10)
+	ctx := context.Background()
+	if err := h.spool.Start(ctx, StartInfo{CallID: "a"}); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	h.target.setFailing(errDiskFull)
+
+	digits := "5"
+	if err := h.spool.Update(ctx, "a", Patch{Digits: &digits}); err != nil {
+		t.Fatalf("held Update: %v", err)
+	}
+	digits = "9"
+	h.target.setFailing(nil)
+	waitFor(t, "the recovery", func() bool { return !h.spool.Stats().Unavailable })
+
+	if rec, _ := h.target.Get(ctx, "a"); rec.Digits != "5" {
+		t.Errorf("digits = %q, want the held value 5, not the caller's later 9", rec.Digits)
+	}
+}
+
+// A field added to Patch but not to clone would be lost from held
+// updates: this test sets every field and checks the copy.
+func TestPatchCloneCopiesEveryField(t *testing.T) {
+	var p Patch
+	value := reflect.ValueOf(&p).Elem()
+	for i := range value.NumField() {
+		field := value.Field(i)
+		if field.Kind() != reflect.Pointer {
+			t.Fatalf("Patch.%s is a %s, want a pointer", value.Type().Field(i).Name, field.Kind())
+		}
+		field.Set(reflect.New(field.Type().Elem()))
+	}
+
+	copied := reflect.ValueOf(p.clone())
+	for i := range value.NumField() {
+		name := value.Type().Field(i).Name
+		if copied.Field(i).IsNil() {
+			t.Errorf("clone drops Patch.%s", name)
+			continue
+		}
+		if copied.Field(i).Pointer() == value.Field(i).Pointer() {
+			t.Errorf("clone shares the pointer of Patch.%s", name)
+		}
 	}
 }
