@@ -126,11 +126,13 @@ type Spool struct {
 	unavailable bool
 	since       time.Time
 	lastErr     error
-	// droppedLogged is set once the current outage has logged a dropped
-	// write; guarded by mu.
-	droppedLogged bool
-	// outageDropped counts the writes dropped in the current outage;
+	// droppedLogged and rejectedLogged are set once the current outage has
+	// logged a write dropped by a full spool, or one the store rejected;
 	// guarded by mu.
+	droppedLogged  bool
+	rejectedLogged bool
+	// outageDropped counts the writes dropped in the current outage, by a
+	// full spool or by the store's rejection; guarded by mu.
 	outageDropped uint64
 	// renamed maps a held call's id to the "~N" id it was stored under,
 	// because its own id was taken by then; guarded by mu.
@@ -307,6 +309,7 @@ func (s *Spool) startOutageLocked(err error) bool {
 	s.unavailable = true
 	s.since = s.now()
 	s.droppedLogged = false
+	s.rejectedLogged = false
 	s.outageDropped = 0
 	return true
 }
@@ -445,9 +448,7 @@ func (s *Spool) writeOldest() (done bool, err error) {
 		return false, err
 	}
 	if err != nil {
-		s.dropped.Add(uint64(w.size()))
-		s.log.Error().Err(err).Str("call_id", w.callID).Int("writes", w.size()).
-			Msg("held call record rejected by the records store when written back; dropped")
+		s.logRejected(w, err)
 	}
 	s.forgetIfEnded(w)
 
@@ -457,6 +458,25 @@ func (s *Spool) writeOldest() (done bool, err error) {
 	s.depth -= w.size()
 	s.mu.Unlock()
 	return false, nil
+}
+
+// logRejected counts a held write that the store rejected when it was
+// written back, and logs the first of each outage as an error and the
+// others at debug level, so that one cause cannot flood the log.
+func (s *Spool) logRejected(w spoolWrite, err error) {
+	s.dropped.Add(uint64(w.size()))
+	s.mu.Lock()
+	s.outageDropped += uint64(w.size())
+	first := !s.rejectedLogged
+	s.rejectedLogged = true
+	s.mu.Unlock()
+
+	event := s.log.Debug()
+	if first {
+		event = s.log.Error()
+	}
+	event.Err(err).Str("call_id", w.callID).Int("writes", w.size()).
+		Msg("held call record rejected by the records store when written back; dropped")
 }
 
 // writeBack writes a held record. A held start whose id is taken is
@@ -510,6 +530,8 @@ func (s *Spool) endOutageLocked() (bool, outageSummary) {
 	}
 	s.unavailable = false
 	s.lastErr = nil
+	// The emptied slice may have grown large during the outage.
+	s.pending = nil
 	return true, outageSummary{lasted: s.now().Sub(s.since), dropped: s.outageDropped}
 }
 
