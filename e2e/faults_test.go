@@ -89,7 +89,7 @@ func TestKillLeavesInterruptedRecordsAndTasks(t *testing.T) {
 		}
 	}
 
-	tasks := interruptedTasks(t, second)
+	tasks := apiTasksByCallID(t, second, "/api/v1/followups?state=open&kind=interrupted", "followups")
 	for _, call := range []*RawCall{talking, waiting, inIVR} {
 		task, ok := tasks[call.CallID()]
 		if !ok {
@@ -107,7 +107,7 @@ func TestKillLeavesInterruptedRecordsAndTasks(t *testing.T) {
 		t.Errorf("%d interrupted follow-up tasks, want 3: %v", len(tasks), tasks)
 	}
 
-	callbacks := apiCallbackTasks(t, second)
+	callbacks := apiTasksByCallID(t, second, "/api/v1/callbacks", "callbacks")
 	wantQueues := map[*RawCall]string{talking: "loneliness_ko", waiting: "loneliness_ko", inIVR: "loneliness_ko"}
 	for call, queueName := range wantQueues {
 		task, ok := callbacks[call.CallID()]
@@ -122,27 +122,6 @@ func TestKillLeavesInterruptedRecordsAndTasks(t *testing.T) {
 	if _, ok := callbacks[withheld.CallID()]; ok {
 		t.Errorf("the withheld caller got a callback task, which has no number to dial")
 	}
-}
-
-// apiCallbackTasks returns the callback tasks that GET /api/v1/callbacks
-// lists, by call id.
-func apiCallbackTasks(t *testing.T, srv *Server) map[string]map[string]any {
-	t.Helper()
-	answer := srv.API(t, http.MethodGet, "/api/v1/callbacks", nil)
-	if answer.Status != http.StatusOK {
-		t.Fatalf("listing callback tasks: %s", answer)
-	}
-	list, _ := answer.Body["callbacks"].([]any)
-	tasks := make(map[string]map[string]any)
-	for _, item := range list {
-		task, _ := item.(map[string]any)
-		id, _ := task["call_id"].(string)
-		if _, dup := tasks[id]; dup {
-			t.Errorf("call %s has two callback tasks", id)
-		}
-		tasks[id] = task
-	}
-	return tasks
 }
 
 // checkIntegrity runs SQLite's integrity_check on the database at path.
@@ -181,21 +160,21 @@ func countCallIDs(list []map[string]any) map[string]int {
 	return counts
 }
 
-// interruptedTasks returns the open follow-up tasks of kind interrupted,
-// by call id.
-func interruptedTasks(t *testing.T, srv *Server) map[string]map[string]any {
+// apiTasksByCallID lists the tasks that GET path returns under key, by
+// call id, and fails the test when one call has two.
+func apiTasksByCallID(t *testing.T, srv *Server, path, key string) map[string]map[string]any {
 	t.Helper()
-	answer := srv.API(t, http.MethodGet, "/api/v1/followups?state=open&kind=interrupted", nil)
+	answer := srv.API(t, http.MethodGet, path, nil)
 	if answer.Status != http.StatusOK {
-		t.Fatalf("listing follow-up tasks: %s", answer)
+		t.Fatalf("GET %s: %s", path, answer)
 	}
-	list, _ := answer.Body["followups"].([]any)
+	list, _ := answer.Body[key].([]any)
 	tasks := make(map[string]map[string]any)
 	for _, item := range list {
 		task, _ := item.(map[string]any)
 		id, _ := task["call_id"].(string)
 		if _, dup := tasks[id]; dup {
-			t.Errorf("call %s has two interrupted follow-up tasks", id)
+			t.Errorf("GET %s lists two tasks for call %s", path, id)
 		}
 		tasks[id] = task
 	}
