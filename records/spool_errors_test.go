@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -70,5 +72,43 @@ func TestSpoolDropsRejectedHeldWrite(t *testing.T) {
 	}
 	if n := h.logs.count("held call record rejected"); n != 1 {
 		t.Errorf("%d rejection lines logged, want 1", n)
+	}
+}
+
+// PRAGMA query_only makes the store's writer fail as a read-only
+// database does, with SQLITE_READONLY, which the spool must hold through.
+func TestSpoolHoldsWhileSQLiteReadOnly(t *testing.T) {
+	store := openStore(t, tempDBPath(t), testKey(t, 1))
+	spool := NewSpool(store, SpoolConfig{RetryInterval: 5 * time.Millisecond})
+	runCtx, stopRun := context.WithCancel(context.Background())
+	defer stopRun()
+	go spool.Run(runCtx)
+	ctx := context.Background()
+
+	if _, err := store.exec(ctx, `PRAGMA query_only = 1`); err != nil {
+		t.Fatalf("making the writer read-only: %v", err)
+	}
+	if err := spool.Start(ctx, StartInfo{CallID: "a", CallerNumber: "01012345678"}); err != nil {
+		t.Fatalf("Start on a read-only database = %v, want nil (held)", err)
+	}
+	stats := spool.Stats()
+	if !stats.Unavailable || stats.Depth != 1 {
+		t.Fatalf("stats = %+v, want one write held", stats)
+	}
+	if !strings.Contains(stats.LastError.Error(), "readonly") {
+		t.Errorf("last error = %v, want SQLite's read-only error", stats.LastError)
+	}
+
+	if _, err := store.exec(ctx, `PRAGMA query_only = 0`); err != nil {
+		t.Fatalf("making the writer writable: %v", err)
+	}
+	waitFor(t, "the held start to be written", func() bool { return !spool.Stats().Unavailable })
+	rec, err := store.Get(ctx, "a")
+	if err != nil || rec.CallerNumber != "01012345678" {
+		t.Errorf("record after the recovery = %+v, %v; want it stored with its number", rec, err)
+	}
+	stopRun()
+	if err := spool.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }
