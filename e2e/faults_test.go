@@ -187,7 +187,7 @@ func apiTasksByCallID(t *testing.T, srv *Server, path, key string) map[string]ma
 const recordsTmpfsSize = "8m"
 
 // The records folder fills up while calls come in: the server still takes
-// the calls, /readyz returns 503 with the reason, the log says so once,
+// the calls, /readyz returns 503 with the reason, the log reports it once,
 // and once space is freed every call's record and events are written,
 // each once.
 func TestDiskFullKeepsCallsAndRecords(t *testing.T) {

@@ -126,9 +126,9 @@ type Spool struct {
 	unavailable bool
 	since       time.Time
 	lastErr     error
-	// droppedLogged and rejectedLogged are set once the current outage has
-	// logged a write dropped by a full spool, or one the store rejected;
-	// guarded by mu.
+	// droppedLogged is set once the current outage has logged a write
+	// that the full spool dropped, and rejectedLogged once it has logged a
+	// write the store rejected. Both are guarded by mu.
 	droppedLogged  bool
 	rejectedLogged bool
 	// outageDropped counts the writes dropped in the current outage, by a

@@ -248,7 +248,7 @@ func TestSpoolRejectsInvalidInputAtOnce(t *testing.T) {
 	}
 }
 
-func TestSpoolHoldsDuringOutageAndWritesBackInOrder(t *testing.T) {
+func TestSpoolWritesBackInOrder(t *testing.T) {
 	h := newSpoolHarness(t, 100)
 	ctx := context.Background()
 	h.target.setFailing(errDiskFull)
@@ -417,7 +417,7 @@ func TestSpoolCloseWritesHeldRecords(t *testing.T) {
 	}
 
 	// The outage outlasts the shutdown deadline: the held record is lost
-	// and Close says so.
+	// and Close returns the deadline error.
 	h.stopRun()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
