@@ -122,6 +122,18 @@ func TestKillLeavesInterruptedRecordsAndTasks(t *testing.T) {
 	if _, ok := callbacks[withheld.CallID()]; ok {
 		t.Errorf("the withheld caller got a callback task, which has no number to dial")
 	}
+
+	requested := make(map[string]bool)
+	for _, e := range second.Events(t) {
+		if eventField(e, "type") == "callback_requested" && eventData(e, "reason") == "interrupted" {
+			requested[eventData(e, "call_id")] = true
+		}
+	}
+	for _, call := range []*RawCall{talking, waiting, inIVR} {
+		if !requested[call.CallID()] {
+			t.Errorf("the event log has no callback_requested event for call %s", call.CallID())
+		}
+	}
 }
 
 // checkIntegrity runs SQLite's integrity_check on the database at path.

@@ -248,10 +248,12 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	server.SetNotifier(notifyAll)
 	wake.set(notifyAll)
 	callbacks := newCallbacks(cfg, q, store, bus, server, notifyAll, log)
-	callBackInterrupted(cfg, callbacks, interrupted, log)
 	shared.wire(store, callbacks, bus, notifyAll)
 
 	persister := records.StartEventPersister(spool, bus, log.With().Str("component", "events").Logger())
+	// The persister subscribes first, so that the log keeps the
+	// callback_requested events of these tasks.
+	callBackInterrupted(cfg, callbacks, interrupted, log)
 	a := &app{cfg: cfg, events: bus, log: log, records: store, spool: spool, registrar: registrar, sip: server, distributors: distributors,
 		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
 	if a.api != nil {
