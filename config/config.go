@@ -335,6 +335,8 @@ type Records struct {
 	// PurgeAt is the local time of day (HH:MM) of the daily purge, used
 	// when RetentionDays is above 0. Default "03:30".
 	PurgeAt string `mapstructure:"purge_at"`
+	// Spool holds call records and events while the store fails.
+	Spool RecordsSpool `mapstructure:"spool"`
 }
 
 // PurgeClock returns the hour and minute of PurgeAt. Load has checked it.

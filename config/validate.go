@@ -62,6 +62,7 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	validateRouting(cfg, ps)
 	validateIVR(&cfg.IVR, cfg.QueueNames(), ps, warnings)
 	cfg.UsesDemoKey = validateRecords(&cfg.Records, env, ps)
+	validateRecordsSpool(&cfg.Records.Spool, ps)
 	validateLog(&cfg.Log, ps)
 	validateShutdown(&cfg.Shutdown, ps)
 	validateCallbacks(&cfg.Callbacks, ps)

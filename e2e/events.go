@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -70,7 +69,7 @@ func (s *Server) runRecordsEvents(format string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, s.binary, args...)
+	cmd := s.recordsCommand(ctx, args)
 	cmd.Env = s.env
 	cmd.WaitDelay = waitDelay
 	var stdout, stderr bytes.Buffer

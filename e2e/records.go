@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -57,7 +56,7 @@ func (s *Server) exportRecords(opts ExportOptions) ([]map[string]any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), exportTimeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, s.binary, args...)
+	cmd := s.recordsCommand(ctx, args)
 	cmd.Env = s.env
 	cmd.WaitDelay = waitDelay
 	var stdout, stderr bytes.Buffer

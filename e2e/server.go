@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -72,6 +73,11 @@ type ServerOptions struct {
 	// sets it when another process (a proxy's dispatcher list) must know
 	// the port before the server starts.
 	SIPPort int
+	// Wrapper is a command line that starts the server, such as unshare
+	// with a script: the binary and its arguments are appended to it. It
+	// must exec the binary, so that the process's PID is the server's.
+	// Empty runs the binary directly.
+	Wrapper []string
 }
 
 // Server is a helpline process started by StartServer.
@@ -95,13 +101,16 @@ type Server struct {
 	// APIToken is the API's bearer token, passed in HELPLINE_API_TOKEN.
 	APIToken string
 
-	binary string
-	env    []string
-	proc   *process
-	lines  *eventLog[string]
-	logs   *eventLog[map[string]any]
-	stdout *lineWriter
-	stderr *lineWriter
+	binary  string
+	wrapper []string
+	env     []string
+	proc    *process
+	// recordsWrapper runs the records commands (see RunRecordsCommandsIn).
+	recordsWrapper []string
+	lines          *eventLog[string]
+	logs           *eventLog[map[string]any]
+	stdout         *lineWriter
+	stderr         *lineWriter
 
 	// stopGrace is how long Stop waits after SIGTERM: the package's
 	// stopGrace, or longer for a long shutdown.drain_timeout.
@@ -123,7 +132,7 @@ func StartServer(t testing.TB, opts ServerOptions) *Server {
 		binary = BuildServer(t)
 	}
 
-	s := &Server{binary: binary}
+	s := &Server{binary: binary, wrapper: opts.Wrapper}
 	s.configure(t, opts)
 	s.start(t)
 
@@ -259,7 +268,11 @@ func (s *Server) launch(t testing.TB, name string) {
 	s.stdout = &lineWriter{emit: s.addLine}
 	s.stderr = &lineWriter{emit: s.addLine}
 
-	cmd := exec.Command(s.binary, "serve", "--config", s.ConfigPath)
+	args := []string{s.binary, "serve", "--config", s.ConfigPath}
+	if len(s.wrapper) > 0 {
+		args = append(append([]string(nil), s.wrapper...), args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = s.env
 	cmd.Stdout = s.stdout
 	cmd.Stderr = s.stderr
@@ -446,4 +459,23 @@ func LogFields(fields map[string]any) func(map[string]any) bool {
 		}
 		return true
 	}
+}
+
+// RunRecordsCommandsIn makes Records, WaitRecord and Events run the
+// records commands behind wrapper, such as nsenter into the server's
+// namespaces, so that they see the data folder the server sees.
+func (s *Server) RunRecordsCommandsIn(wrapper []string) {
+	s.recordsWrapper = append([]string(nil), wrapper...)
+}
+
+// recordsCommand builds a records command with args, behind the wrapper
+// that RunRecordsCommandsIn set.
+func (s *Server) recordsCommand(ctx context.Context, args []string) *exec.Cmd {
+	line := append(append(append([]string(nil), s.recordsWrapper...), s.binary), args...)
+	return exec.CommandContext(ctx, line[0], line[1:]...)
+}
+
+// PID returns the server's process ID.
+func (s *Server) PID() int {
+	return s.proc.pid()
 }

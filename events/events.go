@@ -88,6 +88,14 @@ const (
 	// Data["change"] one of created, assigned, noted, closed. It never
 	// holds the notes, the outcome or a number.
 	FollowUpChanged Type = "followup_changed"
+	// RecordsUnavailable: writing to the records store failed, and call
+	// records and events are held in memory. Data["location"] names the
+	// store.
+	RecordsUnavailable Type = "records_unavailable"
+	// RecordsRecovered: the records store works again and the held records
+	// are written. Data["outage_seconds"] and Data["dropped"] describe the
+	// outage.
+	RecordsRecovered Type = "records_recovered"
 )
 
 // Event is one thing that happened. IDs that do not apply are empty.

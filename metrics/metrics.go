@@ -58,6 +58,9 @@ type Metrics struct {
 	store        queue.Store
 	queues       []string
 	storeTimeout time.Duration
+	// spool reads the records spool's statistics; nil leaves its series
+	// out.
+	spool func() SpoolStats
 
 	// sub is the bus subscription, nil before Start. done is closed when
 	// the event loop has returned.
@@ -131,6 +134,9 @@ func New(opts ...Option) *Metrics {
 		&scrapeCollector{m: m},
 	)
 	m.registry.MustRegister(m.rtp.collectors()...)
+	if m.spool != nil {
+		m.registry.MustRegister(spoolCollector{stats: m.spool})
+	}
 	return m
 }
 

@@ -153,58 +153,73 @@ func (p Patch) assignments() []assignment {
 // calls are in progress, a starting node calls MarkNodeInterrupted with its
 // own node ID instead.
 func (s *Store) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
+	recs, err := s.MarkInterruptedCalls(ctx, now)
+	return len(recs), err
+}
+
+// MarkInterruptedCalls does what MarkInterrupted does and returns the
+// records it closed, oldest first, with their numbers decrypted, so that
+// the caller can create callback tasks for them.
+func (s *Store) MarkInterruptedCalls(ctx context.Context, now time.Time) ([]Record, error) {
+	recs, err := s.closeInterrupted(ctx, now, interruptedReason, "")
+	if err != nil {
+		return nil, fmt.Errorf("mark interrupted call records: %w", err)
+	}
+	if len(recs) > 0 {
+		s.log.Warn().Int("count", len(recs)).Msg("call records left open by the previous run marked interrupted")
+	}
+	return recs, nil
+}
+
+// closeInterrupted closes the open records, of node alone when node is not
+// empty, with the hangup reason given, and creates their follow-up tasks,
+// in one transaction. It returns the closed records, oldest first.
+func (s *Store) closeInterrupted(ctx context.Context, now time.Time, reason, node string) ([]Record, error) {
 	if err := s.checkOpen(); err != nil {
-		return 0, err
+		return nil, err
 	}
 
-	var closed []interruptedCall
+	query := `UPDATE calls
+		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
+		WHERE ended_at IS NULL`
+	args := []any{string(OutcomeInterrupted), now.UnixNano(), string(SideServer), reason, s.now().UnixNano()}
+	if node != "" {
+		query += ` AND node = ?`
+		args = append(args, node)
+	}
+
+	var recs []Record
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		closed, err = s.closeOpenCalls(ctx, tx, now)
+		recs, err = s.queryRecords(ctx, tx, query+` RETURNING `+selectColumns, args...)
 		if err != nil {
 			return err
+		}
+		closed := make([]interruptedCall, 0, len(recs))
+		for _, rec := range recs {
+			closed = append(closed, interruptedCall{callID: rec.CallID, priority: rec.Priority, hasNumber: rec.CallerHash != ""})
 		}
 		return s.createInterruptedTasks(ctx, tx, closed)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("mark interrupted call records: %w", err)
+		return nil, err
 	}
-	if len(closed) > 0 {
-		s.log.Warn().Int("count", len(closed)).Msg("call records left open by the previous run marked interrupted")
-	}
-	return len(closed), nil
+
+	// RETURNING gives the rows in no defined order.
+	sort.Slice(recs, func(i, j int) bool {
+		if !recs[i].StartedAt.Equal(recs[j].StartedAt) {
+			return recs[i].StartedAt.Before(recs[j].StartedAt)
+		}
+		return recs[i].CallID < recs[j].CallID
+	})
+	return recs, nil
 }
 
-// interruptedCall is a call record that MarkInterrupted closed.
+// interruptedCall is a call record that closeInterrupted closed.
 type interruptedCall struct {
 	callID    string
 	priority  string
 	hasNumber bool
-}
-
-// closeOpenCalls closes every open record in tx and returns them.
-func (s *Store) closeOpenCalls(ctx context.Context, tx *sql.Tx, now time.Time) ([]interruptedCall, error) {
-	rows, err := tx.QueryContext(ctx, s.dialect.bind(`UPDATE calls
-		SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
-		WHERE ended_at IS NULL
-		RETURNING call_id, priority, CASE WHEN caller_number_sealed IS NULL THEN 0 ELSE 1 END`),
-		string(OutcomeInterrupted), now.UnixNano(), string(SideServer), interruptedReason, s.now().UnixNano())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-
-	var closed []interruptedCall
-	for rows.Next() {
-		var call interruptedCall
-		var hasNumber int
-		if err := rows.Scan(&call.callID, &call.priority, &hasNumber); err != nil {
-			return nil, err
-		}
-		call.hasNumber = hasNumber == 1
-		closed = append(closed, call)
-	}
-	return closed, rows.Err()
 }
 
 // createInterruptedTasks creates the follow-up task of every call in
@@ -240,41 +255,14 @@ const highRiskPriority = "high_risk"
 // of them. An empty node returns ErrInvalidInput, because the records of a
 // server running alone have no node; use MarkInterrupted there.
 func (s *Store) MarkNodeInterrupted(ctx context.Context, node string, now time.Time) ([]Record, error) {
-	if err := s.checkOpen(); err != nil {
-		return nil, err
-	}
 	if node == "" {
 		return nil, fmt.Errorf("mark interrupted call records of a node: %w: empty node", ErrInvalidInput)
 	}
 
-	var recs []Record
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		recs, err = s.queryRecords(ctx, tx, `UPDATE calls
-			SET outcome = ?, ended_at = ?, hangup_side = ?, hangup_reason = ?, updated_at = ?
-			WHERE ended_at IS NULL AND node = ?
-			RETURNING `+selectColumns,
-			string(OutcomeInterrupted), now.UnixNano(), string(SideServer), nodeStoppedReason, s.now().UnixNano(), node)
-		if err != nil {
-			return err
-		}
-		closed := make([]interruptedCall, 0, len(recs))
-		for _, rec := range recs {
-			closed = append(closed, interruptedCall{callID: rec.CallID, priority: rec.Priority, hasNumber: rec.CallerHash != ""})
-		}
-		return s.createInterruptedTasks(ctx, tx, closed)
-	})
+	recs, err := s.closeInterrupted(ctx, now, nodeStoppedReason, node)
 	if err != nil {
 		return nil, fmt.Errorf("mark interrupted call records of node %s: %w", node, err)
 	}
-
-	// RETURNING gives the rows in no defined order.
-	sort.Slice(recs, func(i, j int) bool {
-		if !recs[i].StartedAt.Equal(recs[j].StartedAt) {
-			return recs[i].StartedAt.Before(recs[j].StartedAt)
-		}
-		return recs[i].CallID < recs[j].CallID
-	})
 	if len(recs) > 0 {
 		s.log.Warn().Str("node", node).Int("count", len(recs)).Msg("call records left open by a stopped node marked interrupted")
 	}

@@ -129,3 +129,36 @@ func runCrashingChild(t *testing.T, path string) {
 		t.Fatalf("child process: %v, want exit code %d; output:\n%s", err, crashExitCode, output)
 	}
 }
+
+func TestMarkInterruptedCallsReturnsRecords(t *testing.T) {
+	store := openStore(t, tempDBPath(t), testKey(t, 1))
+	ctx := context.Background()
+	calls := []StartInfo{
+		{CallID: "later", CallerNumber: "01012345678", StartedAt: testTime(time.Second)},
+		{CallID: "earlier", CallerWithheld: true, StartedAt: testTime(0)},
+		{CallID: "ended", CallerNumber: "01087654321", StartedAt: testTime(0)},
+	}
+	for _, info := range calls {
+		if err := store.Start(ctx, info); err != nil {
+			t.Fatalf("Start %s: %v", info.CallID, err)
+		}
+	}
+	ended := Patch{EndedAt: new(testTime(time.Minute)), Outcome: new(OutcomeAbandonedInIVR), HangupSide: new(SideCaller)}
+	if err := store.Update(ctx, "ended", ended); err != nil {
+		t.Fatalf("Update ended: %v", err)
+	}
+
+	recs, err := store.MarkInterruptedCalls(ctx, testTime(time.Hour))
+	if err != nil {
+		t.Fatalf("MarkInterruptedCalls: %v", err)
+	}
+	if len(recs) != 2 || recs[0].CallID != "earlier" || recs[1].CallID != "later" {
+		t.Fatalf("closed records = %+v, want earlier then later", recs)
+	}
+	if recs[1].CallerNumber != "01012345678" || recs[1].Outcome != OutcomeInterrupted {
+		t.Errorf("record later = %+v, want its number decrypted and outcome interrupted", recs[1])
+	}
+	if !recs[0].CallerWithheld || recs[0].CallerNumber != "" {
+		t.Errorf("record earlier = %+v, want the number withheld", recs[0])
+	}
+}

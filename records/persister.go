@@ -27,11 +27,16 @@ const (
 	eventWriteTimeout = 10 * time.Second
 )
 
+// EventAppender stores batches of events. *Store and *Spool implement it.
+type EventAppender interface {
+	AppendEvents(ctx context.Context, evs []events.Event) error
+}
+
 // EventPersister writes every event published on a Bus into the store's
 // events table, in publishing order. Start it with StartEventPersister and
 // stop it with Close before the store closes.
 type EventPersister struct {
-	store *Store
+	store EventAppender
 	sub   *events.Subscription
 	log   zerolog.Logger
 	// done is closed when the write loop has returned.
@@ -47,8 +52,9 @@ type EventPersister struct {
 }
 
 // StartEventPersister subscribes to bus with a buffer of PersisterBuffer
-// and starts writing its events to store.
-func StartEventPersister(store *Store, bus *events.Bus, log zerolog.Logger) *EventPersister {
+// and starts writing its events to store: a Store, or a Spool that holds
+// them while the store fails.
+func StartEventPersister(store EventAppender, bus *events.Bus, log zerolog.Logger) *EventPersister {
 	p := &EventPersister{
 		store: store,
 		sub:   bus.Subscribe(PersisterBuffer),

@@ -10,6 +10,7 @@ import (
 	"helpline/callback"
 	"helpline/config"
 	"helpline/events"
+	"helpline/ivr"
 	"helpline/queue"
 	"helpline/records"
 	"helpline/sip"
@@ -92,3 +93,72 @@ func restoreCallbacks(cfg *config.Config, m *callback.Manager, store *records.St
 
 // restoreTimeout bounds reading and queueing the open callbacks at start.
 const restoreTimeout = 30 * time.Second
+
+// callBackInterrupted creates a callback task for each caller with a
+// number whose call the last run left open, in embedded mode with
+// callbacks on, as the watchdog does in shared mode. A caller who was
+// waiting keeps the place that their arrival in the queue gave them, and
+// a caller cut off in the IVR waits in the first queue. The follow-up task
+// of kind interrupted that the records made stays for the follow-up team.
+func callBackInterrupted(cfg *config.Config, m *callback.Manager, interrupted []records.Record, log zerolog.Logger) {
+	if len(interrupted) == 0 || cfg.Shared() {
+		return
+	}
+	if !callbacksEnabled(cfg) {
+		log.Info().Int("calls", len(interrupted)).Msg("callbacks off: callers cut off by the last run have follow-up tasks only")
+		return
+	}
+
+	ctx, stop := context.WithTimeout(context.Background(), restoreTimeout)
+	defer stop()
+	created := 0
+	for _, rec := range interrupted {
+		req, ok := interruptedCallback(cfg, rec)
+		if !ok {
+			continue
+		}
+		if _, err := m.Create(ctx, req); err != nil {
+			log.Error().Err(err).Str("call_id", rec.CallID).Msg("creating the callback task of a caller cut off by the last run failed: the follow-up task remains")
+			continue
+		}
+		created++
+	}
+	log.Info().Int("calls", len(interrupted)).Int("callbacks", created).Msg("callback tasks created for callers cut off by the last run")
+}
+
+// interruptedCallback builds the callback request of an interrupted call,
+// or reports false when the caller left no number to call.
+func interruptedCallback(cfg *config.Config, rec records.Record) (callback.Request, bool) {
+	if rec.CallerWithheld || rec.CallerNumber == "" {
+		return callback.Request{}, false
+	}
+
+	queueName := rec.Queue
+	if !slices.Contains(cfg.QueueNames(), queueName) {
+		queueName = cfg.QueueNames()[0]
+	}
+	enqueuedAt := rec.QueuedAt
+	if enqueuedAt.IsZero() {
+		enqueuedAt = rec.StartedAt
+	}
+	req := callback.Request{
+		TaskID:     callback.TaskIDForCall(rec.CallID),
+		CallID:     rec.CallID,
+		Queue:      queueName,
+		Number:     rec.CallerNumber,
+		Reason:     callback.ReasonInterrupted,
+		EnqueuedAt: enqueuedAt,
+		Attributes: map[string]string{},
+	}
+	if rec.Priority == ivr.PriorityHighRisk {
+		req.Priority = sip.PriorityHighRisk
+		req.Attributes[ivr.AttributePriority] = ivr.PriorityHighRisk
+	}
+	if rec.Language != "" {
+		req.Attributes[ivr.AttributeLanguage] = rec.Language
+	}
+	if rec.CallerType != "" {
+		req.Attributes[ivr.AttributeCallerType] = rec.CallerType
+	}
+	return req, true
+}

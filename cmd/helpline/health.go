@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,13 +25,31 @@ const recordsPingTimeout = 2 * time.Second
 // does not respond. It names no address, because /readyz needs no token.
 var errRecordsUnreachable = errors.New("records database not responding: new call records cannot be written")
 
-// recordsCheck is the /readyz condition that the records database responds.
+// spooledError is the /readyz reason of a records store whose writes fail
+// while the spool holds call records and events in memory.
+type spooledError struct {
+	stats records.SpoolStats
+}
+
+func (e spooledError) Error() string {
+	return fmt.Sprintf("records store failing since %s: %d of %d call record and event writes held in memory, %d dropped; calls are still answered",
+		e.stats.Since.UTC().Format(time.RFC3339), e.stats.Depth, e.stats.Max, e.stats.Dropped)
+}
+
+// recordsCheck is the /readyz condition that the records store takes
+// writes: the spool holds nothing, and the database responds.
 //
-// NOTE: the node keeps answering calls while the database is down, and the
-// records and events of those calls are lost; nothing holds them until
-// the database is back.
-func recordsCheck(store *records.Store) web.ReadyCheck {
+// A node whose records sit in memory returns 503, so that a load balancer
+// sends new calls to a node that can record them. The node still takes
+// every call that reaches it, but a crash would lose the held records, so
+// it should get no more calls than it must.
+func recordsCheck(store *records.Store, spool *records.Spool) web.ReadyCheck {
 	return web.ReadyCheck{Name: "records", Check: func() error {
+		if spool != nil {
+			if stats := spool.Stats(); stats.Unavailable {
+				return spooledError{stats: stats}
+			}
+		}
 		ctx, stop := context.WithTimeout(context.Background(), recordsPingTimeout)
 		defer stop()
 		if err := store.Ping(ctx); err != nil {

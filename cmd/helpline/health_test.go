@@ -91,7 +91,7 @@ func TestMetricsWithoutToken(t *testing.T) {
 	store := queue.NewMemoryStore()
 	bus := events.NewBus()
 	api := newAPI(cfg, counselor.New(counselor.Config{Store: store}), zerolog.Nop())
-	m := newMetrics(cfg, store, zerolog.Nop())
+	m := newMetrics(cfg, store, nil, zerolog.Nop())
 	serveMetrics(m, api, bus)
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	server, err := startAPI(cfg, api, zerolog.Nop())
@@ -123,7 +123,7 @@ func TestMetricsWithoutToken(t *testing.T) {
 }
 
 func TestReceptionObserverWithoutAPI(t *testing.T) {
-	m := newMetrics(&config.Config{}, queue.NewMemoryStore(), zerolog.Nop())
+	m := newMetrics(&config.Config{}, queue.NewMemoryStore(), nil, zerolog.Nop())
 
 	if m != nil {
 		t.Fatalf("newMetrics without an API = %v, want nil", m)
@@ -177,7 +177,7 @@ func TestRecordsCheckReportsClosedDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open records: %v", err)
 	}
-	check := recordsCheck(store)
+	check := recordsCheck(store, nil)
 	if err := check.Check(); err != nil {
 		t.Errorf("check of an open database = %v, want nil", err)
 	}
@@ -185,5 +185,43 @@ func TestRecordsCheckReportsClosedDatabase(t *testing.T) {
 	_ = store.Close()
 	if err := check.Check(); !errors.Is(err, errRecordsUnreachable) {
 		t.Errorf("check of a closed database = %v, want errRecordsUnreachable", err)
+	}
+}
+
+// failingRecords is a records store whose every write fails as a full
+// disk's would.
+type failingRecords struct{}
+
+var errNoSpace = errors.New("database or disk is full (13)")
+
+func (failingRecords) Start(context.Context, records.StartInfo) error      { return errNoSpace }
+func (failingRecords) Update(context.Context, string, records.Patch) error { return errNoSpace }
+func (failingRecords) AppendEvents(context.Context, []events.Event) error  { return errNoSpace }
+func (failingRecords) Get(context.Context, string) (records.Record, error) {
+	return records.Record{}, errNoSpace
+}
+
+func TestRecordsCheckReportsHeldRecords(t *testing.T) {
+	store, err := records.Open(context.Background(), filepath.Join(t.TempDir(), "records.db"), records.DemoKey())
+	if err != nil {
+		t.Fatalf("open records: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	spool := records.NewSpool(failingRecords{}, records.SpoolConfig{MaxRecords: 10})
+	check := recordsCheck(store, spool)
+	if err := check.Check(); err != nil {
+		t.Errorf("check before any failed write = %v, want nil", err)
+	}
+
+	if err := spool.Start(context.Background(), records.StartInfo{CallID: "a"}); err != nil {
+		t.Fatalf("Start on a failing store = %v, want nil (held)", err)
+	}
+	err = check.Check()
+	var held spooledError
+	if !errors.As(err, &held) {
+		t.Fatalf("check while records are held = %v, want spooledError", err)
+	}
+	if held.stats.Depth != 1 || !strings.Contains(err.Error(), "1 of 10") {
+		t.Errorf("reason = %q, want it to say 1 of 10 writes are held", err)
 	}
 }

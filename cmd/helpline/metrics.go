@@ -8,15 +8,16 @@ import (
 	"helpline/media"
 	"helpline/metrics"
 	"helpline/queue"
+	"helpline/records"
 	"helpline/sip"
 	"helpline/web"
 )
 
 // newMetrics builds the metrics behind /metrics, with gauges read from q
-// for every configured queue, or returns nil when the API is off. It
+// for every configured queue and the records spool's series, or returns nil when the API is off. It
 // starts nothing, so it can be built before the SIP server, whose media
 // sessions feed its RTP series.
-func newMetrics(cfg *config.Config, q queue.Store, log zerolog.Logger) *metrics.Metrics {
+func newMetrics(cfg *config.Config, q queue.Store, spool *records.Spool, log zerolog.Logger) *metrics.Metrics {
 	if !cfg.API.Enabled() {
 		return nil
 	}
@@ -25,10 +26,14 @@ func newMetrics(cfg *config.Config, q queue.Store, log zerolog.Logger) *metrics.
 		names = append(names, def.Name)
 	}
 
-	return metrics.New(
+	opts := []metrics.Option{
 		metrics.WithQueueStore(q, names),
 		metrics.WithLogger(log.With().Str("component", "metrics").Logger()),
-	)
+	}
+	if spool != nil {
+		opts = append(opts, metrics.WithRecordsSpool(spoolGauges(spool)))
+	}
+	return metrics.New(opts...)
 }
 
 // serveMetrics feeds m's counters from bus and serves /metrics on api,

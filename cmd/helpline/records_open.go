@@ -41,15 +41,19 @@ func openRecordsStore(ctx context.Context, cfg *config.Config, key records.Key, 
 }
 
 // markRecordsInterrupted closes every record that the last run of this
-// server left open. It serves embedded mode only: in shared mode the other
-// nodes' calls may still be in progress, and the watchdog closes this
-// node's records instead.
-func markRecordsInterrupted(ctx context.Context, store *records.Store, log zerolog.Logger) {
-	if n, err := store.MarkInterrupted(ctx, time.Now()); err != nil {
+// server left open and returns them. It serves embedded mode only: in
+// shared mode the other nodes' calls may still be in progress, and the
+// watchdog closes this node's records instead.
+func markRecordsInterrupted(ctx context.Context, store *records.Store, log zerolog.Logger) []records.Record {
+	recs, err := store.MarkInterruptedCalls(ctx, time.Now())
+	if err != nil {
 		log.Error().Err(err).Msg("marking interrupted calls failed")
-	} else if n > 0 {
-		log.Warn().Int("calls", n).Msg("calls left open by the last run marked interrupted")
+		return nil
 	}
+	if len(recs) > 0 {
+		log.Warn().Int("calls", len(recs)).Msg("calls left open by the last run marked interrupted")
+	}
+	return recs
 }
 
 // recordsLocation names where the records go, for the start-up log: the

@@ -126,9 +126,11 @@ func warnAboutConfig(cfg *config.Config, log zerolog.Logger) {
 type app struct {
 	cfg *config.Config
 	// events is the stream every part publishes to.
-	events    *events.Bus
-	log       zerolog.Logger
-	records   *records.Store
+	events  *events.Bus
+	log     zerolog.Logger
+	records *records.Store
+	// spool holds call records and events while records cannot be written.
+	spool     *records.Spool
 	registrar *sip.Registrar
 	sip       *sip.Server
 	// distributors has one distributor per configured queue.
@@ -158,12 +160,13 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errConfig, err)
 	}
-	store, err := openRecords(cfg, log)
+	store, interrupted, err := openRecords(cfg, log)
 	if err != nil {
 		return nil, err
 	}
 
 	bus := events.NewBus()
+	spool := newRecordsSpool(cfg, store, bus, log)
 	q, shared, err := openQueue(cfg, log)
 	if err != nil {
 		_ = store.Close()
@@ -204,7 +207,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, fmt.Errorf("%w: rtp: %w", errConfig, err)
 	}
 
-	serverMetrics := newMetrics(cfg, q, log)
+	serverMetrics := newMetrics(cfg, q, spool, log)
 	opts := sipOptions(cfg)
 	opts.NodeID = shared.nodeID()
 	server, err := sip.New(opts, sip.Deps{
@@ -214,7 +217,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		Prompts:     prompts,
 		Graph:       &cfg.IVR,
 		Queue:       q,
-		Records:     store,
+		Records:     spool,
 		Events:      bus,
 		Features:    features,
 		Reception:   receptionObserver(serverMetrics),
@@ -248,8 +251,11 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	callbacks := newCallbacks(cfg, q, store, bus, server, notifyAll, log)
 	shared.wire(store, callbacks, bus, notifyAll)
 
-	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
-	a := &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
+	persister := records.StartEventPersister(spool, bus, log.With().Str("component", "events").Logger())
+	// The persister subscribes first, so that the log keeps the
+	// callback_requested events of these tasks.
+	callBackInterrupted(cfg, callbacks, interrupted, log)
+	a := &app{cfg: cfg, events: bus, log: log, records: store, spool: spool, registrar: registrar, sip: server, distributors: distributors,
 		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
@@ -258,7 +264,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		registerFollowUpRoutes(a.api, store, states, bus, a.streams, log)
 		a.wrapUps = newSavedWrapUps(bus, states, store, log.With().Str("component", "wrap_up").Logger())
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
-		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store))...)...)
+		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store, spool))...)...)
 		serveMetrics(serverMetrics, a.api, bus)
 		a.metrics = serverMetrics
 		registerBoard(cfg, a.api, a.streams, q, states, store, callbacks, bus, server, log)
@@ -285,16 +291,17 @@ func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
 }
 
 // openRecords loads the records key, opens the database and marks calls
-// left open by an earlier run as interrupted. In shared mode the records
-// hold every node's calls, so the watchdog marks only this node's.
-func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error) {
+// left open by an earlier run as interrupted, which it returns. In shared
+// mode the records hold every node's calls, so the watchdog marks only
+// this node's.
+func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, []records.Record, error) {
 	key, demo, err := records.LoadKey(records.KeySource{
 		Env:       cfg.Records.KeyEnv,
 		File:      cfg.Records.KeyFile,
 		AllowDemo: cfg.Records.AllowDemoKey,
 	}, os.Environ())
 	if err != nil {
-		return nil, fmt.Errorf("%w: records key: %w", errConfig, err)
+		return nil, nil, fmt.Errorf("%w: records key: %w", errConfig, err)
 	}
 	if demo {
 		log.Warn().Msg("records use the public demo key: callers' numbers are not protected; set " +
@@ -305,15 +312,14 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, error)
 	defer stop()
 	store, err := openRecordsStore(ctx, cfg, key, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cfg.Shared() {
 		// The watchdog closes this node's records of its earlier run and
 		// turns its waiting callers into callback tasks.
-		return store, nil
+		return store, nil, nil
 	}
-	markRecordsInterrupted(ctx, store, log)
-	return store, nil
+	return store, markRecordsInterrupted(ctx, store, log), nil
 }
 
 // addCounselors makes every configured counselor known to the queue store,
@@ -423,6 +429,10 @@ func (a *app) run(ctx context.Context) error {
 	}
 	defer a.shared.stop()
 
+	// The spool's retry loop runs until close has written back what it
+	// holds.
+	go a.spool.Run(context.Background())
+
 	distCtx, stopDist := context.WithCancel(context.Background())
 	distDone := make(chan error, len(a.distributors))
 	for _, d := range a.distributors {
@@ -494,8 +504,8 @@ func (a *app) logReady() {
 		Msg("helpline ready")
 }
 
-// close stops the SIP stack, stores the buffered events, flushes the
-// records and, in shared mode, closes the Redis connections last.
+// close stops the SIP stack, stores the buffered events, writes back the
+// records the spool holds, flushes the records and, in shared mode, closes the Redis connections last.
 func (a *app) close() {
 	if err := a.sip.Close(); err != nil {
 		a.log.Warn().Err(err).Msg("closing SIP stack failed")
@@ -503,6 +513,7 @@ func (a *app) close() {
 	ctx, stop := context.WithTimeout(context.Background(), eventDrainTimeout)
 	a.shared.closeStream(ctx)
 	_ = a.persister.Close(ctx)
+	_ = a.spool.Close(ctx)
 	if a.metrics != nil {
 		_ = a.metrics.Close(ctx)
 	}
