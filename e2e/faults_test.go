@@ -385,4 +385,3 @@ func logPrefix(prefix string) func(map[string]any) bool {
 		return strings.HasPrefix(message, prefix)
 	}
 }
-
