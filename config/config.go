@@ -101,11 +101,16 @@ type SIP struct {
 	// the floor of RFC 4028. Values from 1s to 89s are accepted with a
 	// warning, for tests only.
 	MinSE time.Duration `mapstructure:"min_se"`
+	// TLS is the certificate of the tls listeners.
+	TLS SIPTLS `mapstructure:"tls"`
+	// SecureCounselors requires TLS and SRTP of counselors outside the
+	// office networks.
+	SecureCounselors SecureCounselors `mapstructure:"secure_counselors"`
 }
 
 // Listener is one SIP socket.
 type Listener struct {
-	// Network is "udp" or "tcp".
+	// Network is "udp", "tcp" or "tls".
 	Network string `mapstructure:"network"`
 	// Address is the IP address and port to bind.
 	Address netip.AddrPort `mapstructure:"address"`

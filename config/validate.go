@@ -32,7 +32,7 @@ const (
 
 // Allowed words of the enumerated keys.
 var (
-	listenNetworks = []string{"udp", "tcp"}
+	listenNetworks = []string{"udp", "tcp", "tls"}
 	logLevels      = []string{"debug", "info", "warn", "error"}
 	logFormats     = []string{"auto", "json", "console"}
 	uriSchemes     = []string{"sip", "sips"}
@@ -53,6 +53,7 @@ var (
 func validate(cfg *Config, env environment, options loadOptions, ps, warnings *problems) {
 	validateSIP(&cfg.SIP, ps)
 	validateSessionTimers(&cfg.SIP, ps, warnings)
+	validateSIPSecurity(&cfg.SIP, ps, warnings)
 	validateRTP(&cfg.RTP, cfg.SIP.PublicHost, ps)
 	validateTrunk(&cfg.Trunk, ps, warnings)
 	validateCounselors(cfg.Counselors, env, options, ps)

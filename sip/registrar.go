@@ -77,6 +77,9 @@ type RegistrarConfig struct {
 	NodeAddresses map[string]string
 	// SharedTimeout bounds each call to Shared. Zero means 2 s.
 	SharedTimeout time.Duration
+	// Security rejects REGISTER requests from outside the office that did
+	// not arrive over TLS, when it requires that.
+	Security SecurityPolicy
 }
 
 // Registrar is the SIP registrar of RFC 3261 section 10.3 for counselor
@@ -91,6 +94,7 @@ type Registrar struct {
 	onChange  func(user string, registered bool)
 	auth      *digestAuth
 	guard     *failureGuard
+	security  SecurityPolicy
 
 	// shared is the store of every node's bindings, nil in embedded mode.
 	shared        BindingStore
@@ -137,6 +141,7 @@ func NewRegistrar(cfg RegistrarConfig) (*Registrar, error) {
 		onChange:      cfg.OnChange,
 		auth:          newDigestAuth(cfg.Realm, cfg.DigestAlgorithms, cfg.Now),
 		guard:         newFailureGuard(authFailureLimit, authFailureWindow),
+		security:      cfg.Security,
 		shared:        cfg.Shared,
 		node:          cfg.Node,
 		nodeAddresses: normalizeNodeAddresses(cfg.NodeAddresses),
@@ -257,6 +262,10 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("transport", origin.transport).Logger()
 
+	if err := r.security.checkTransport(origin.source.Addr(), origin.transport); err != nil {
+		log.Warn().Str("user", loggableUser(aor)).Msg("register rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		return r.rejectRegister(req, err)
+	}
 	if r.guard.blocked(origin.source.Addr(), aor, now) {
 		log.Warn().Str("user", loggableUser(aor)).Msg("register rejected: too many authentication failures for this counselor from this address, retry after a minute without failures")
 		return r.rejectRegister(req, ErrTooManyAuthFailures)
@@ -422,6 +431,10 @@ func (r *Registrar) rejectRegister(req *sipmsg.Request, err error) *sipmsg.Respo
 		}
 	case sipmsg.StatusIntervalToBrief:
 		res.AppendHeader(sipmsg.NewHeader("Min-Expires", strconv.FormatInt(ceilSeconds(r.policy.min), 10)))
+	case sipmsg.StatusForbidden:
+		if errors.Is(err, ErrTLSRequired) {
+			res.AppendHeader(sipmsg.NewHeader("Warning", tlsRequiredWarning))
+		}
 	}
 	return res
 }

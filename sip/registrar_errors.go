@@ -98,6 +98,7 @@ var registerStatusTable = []struct {
 	{ErrUsernameMismatch, sipmsg.StatusForbidden, "Forbidden"},
 	{ErrUnknownCounselor, sipmsg.StatusForbidden, "Forbidden"},
 	{ErrTooManyAuthFailures, sipmsg.StatusForbidden, "Forbidden"},
+	{ErrTLSRequired, sipmsg.StatusForbidden, tlsRequiredReason},
 	{ErrExpiresTooBrief, sipmsg.StatusIntervalToBrief, "Interval Too Brief"},
 	{ErrRegisterOutOfOrder, sipmsg.StatusInternalServerError, "Server Internal Error"},
 }

@@ -92,12 +92,12 @@ func discardSlog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func quietUA(t *testing.T) *sipgo.UserAgent {
+func quietUA(t *testing.T, options ...sipgo.UserAgentOption) *sipgo.UserAgent {
 	t.Helper()
-	ua, err := sipgo.NewUA(
+	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{
 		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(discardSlog())),
 		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(discardSlog())),
-	)
+	}, options...)...)
 	if err != nil {
 		t.Fatalf("create user agent: %v", err)
 	}

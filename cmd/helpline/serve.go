@@ -149,6 +149,9 @@ type app struct {
 	// wrapUps ends the wrap-up time of calls whose wrap-up was saved during
 	// the call, nil when the API is off.
 	wrapUps *savedWrapUps
+	// certificate is the SIP TLS certificate that SIGHUP reloads, nil
+	// without tls listeners.
+	certificate *sip.CertificateStore
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -204,9 +207,17 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, fmt.Errorf("%w: rtp: %w", errConfig, err)
 	}
 
+	certificate, err := loadSIPCertificate(cfg, log)
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
 	serverMetrics := newMetrics(cfg, q, log)
 	opts := sipOptions(cfg)
 	opts.NodeID = shared.nodeID()
+	if certificate != nil {
+		opts.TLS = certificate.ServerConfig(cfg.SIP.TLS.MinTLSVersion())
+	}
 	server, err := sip.New(opts, sip.Deps{
 		Logger:    log,
 		Registrar: registrar,
@@ -249,7 +260,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 
 	persister := records.StartEventPersister(store, bus, log.With().Str("component", "events").Logger())
 	a := &app{cfg: cfg, events: bus, log: log, records: store, registrar: registrar, sip: server, distributors: distributors,
-		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
+		certificate: certificate, persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, states, log)
@@ -345,6 +356,7 @@ func newRegistrar(cfg *config.Config, states *counselor.Service, shared *sharedN
 		MinExpires:       cfg.SIP.MinExpires,
 		MaxExpires:       cfg.SIP.MaxExpires,
 		DefaultExpires:   cfg.SIP.DefaultExpires,
+		Security:         securityPolicy(cfg),
 		Logger:           log.With().Str("component", "registrar").Logger(),
 		OnChange: func(user string, registered bool) {
 			states.PhoneRegistered(context.Background(), user, registered)
@@ -398,6 +410,7 @@ func sipOptions(cfg *config.Config) sip.Options {
 		Overflow:          overflowRules(cfg),
 		SessionExpires:    cfg.SIP.SessionExpires,
 		MinSE:             cfg.SIP.MinSE,
+		SecureCounselors:  securityPolicy(cfg),
 	}
 }
 
@@ -453,6 +466,8 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 	defer api.stop()
+	stopReload := watchReload(a.certificate, a.log)
+	defer stopReload()
 	a.logReady()
 
 	<-ctx.Done()

@@ -1,0 +1,304 @@
+package sip
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"helpline/internal/tlstest"
+	"helpline/media"
+)
+
+// startTLSNode starts a server with a UDP and a TLS listener that present
+// cert, under the given policy, and returns it with its TLS address.
+func startTLSNode(t *testing.T, store *CertificateStore, policy SecurityPolicy) (*Server, netip.AddrPort) {
+	t.Helper()
+	srv := startTestNode(t, testNodeSetup{
+		listeners: []Listener{
+			{Network: "udp", Address: netip.MustParseAddrPort("127.0.0.1:0")},
+			{Network: "tls", Address: netip.MustParseAddrPort("127.0.0.1:0")},
+		},
+		tls:      store.ServerConfig(tls.VersionTLS12),
+		security: policy,
+	})
+	listener, ok := srv.listenerFor("tls")
+	if !ok {
+		t.Fatal("server has no TLS listener")
+	}
+	return srv, listener.Address
+}
+
+func loadTestStore(t *testing.T, cert tlstest.Certificate) *CertificateStore {
+	t.Helper()
+	store, err := LoadCertificateStore(cert.CertFile, cert.KeyFile)
+	if err != nil {
+		t.Fatalf("LoadCertificateStore: %v", err)
+	}
+	return store
+}
+
+func TestTLSCounselorCalledOverItsConnection(t *testing.T) {
+	cert := tlstest.Write(t, t.TempDir(), "helpline test")
+	srv, tlsAddr := startTLSNode(t, loadTestStore(t, cert), SecurityPolicy{RequiredOutsideOffice: true})
+	phone := startRelayPhone(t, relayPhoneMode{ringOnly: true, tls: &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS12}})
+	registerRelayPhone(t, phone.relayPeer, tlsAddr)
+
+	binding, ok := srv.registrar.Lookup(testUser)
+	if !ok {
+		t.Fatal("no binding after REGISTER over TLS")
+	}
+	if binding.Transport != "tls" {
+		t.Fatalf("binding transport = %q, expected tls", binding.Transport)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	dr := dialRequest{toUser: testUser, codec: media.PCMU, log: zerolog.Nop()}
+	if err := dr.reach(binding); err != nil {
+		t.Fatalf("reach: %v", err)
+	}
+	dialed := make(chan dialOutcome, 1)
+	go func() { dialed <- srv.dial(ctx, dr) }()
+
+	var invite *sipmsg.Request
+	select {
+	case invite = <-phone.invites:
+	case <-ctx.Done():
+		t.Fatal("the phone got no INVITE over its TLS connection")
+	}
+	cancel()
+	<-dialed
+
+	if got := invite.Transport(); got != "TLS" {
+		t.Errorf("INVITE transport = %q, expected TLS", got)
+	}
+	if got := invite.Source(); got != tlsAddr.String() {
+		t.Errorf("INVITE came from %s, expected the server's TLS listener %s (the phone's own connection)", got, tlsAddr)
+	}
+	contact := invite.Contact()
+	if contact == nil {
+		t.Fatal("INVITE has no Contact")
+	}
+	if transport, _ := contact.Address.UriParams.Get("transport"); transport != "tls" || contact.Address.Port != int(tlsAddr.Port()) {
+		t.Errorf("Contact = %s, expected transport=tls on port %d", contact.Address.String(), tlsAddr.Port())
+	}
+	if via := invite.Via(); via == nil || !strings.EqualFold(via.Transport, "TLS") {
+		t.Errorf("Via = %v, expected transport TLS", via)
+	}
+}
+
+func TestRegisterSecureOutsideOffice(t *testing.T) {
+	cert := tlstest.Write(t, t.TempDir(), "helpline test")
+	trustServer := &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS12}
+	tests := []struct {
+		name       string
+		office     []netip.Prefix
+		mode       relayPhoneMode
+		wantStatus int
+	}{
+		{name: "udp outside office", mode: relayPhoneMode{}, wantStatus: sipmsg.StatusForbidden},
+		{name: "tcp outside office", mode: relayPhoneMode{tcp: true}, wantStatus: sipmsg.StatusForbidden},
+		{name: "tls outside office", mode: relayPhoneMode{tls: trustServer}, wantStatus: sipmsg.StatusUnauthorized},
+		{name: "udp inside office", office: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, mode: relayPhoneMode{}, wantStatus: sipmsg.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startTestNode(t, testNodeSetup{
+				listeners: []Listener{
+					{Network: "udp", Address: netip.MustParseAddrPort("127.0.0.1:0")},
+					{Network: "tcp", Address: netip.MustParseAddrPort("127.0.0.1:0")},
+					{Network: "tls", Address: netip.MustParseAddrPort("127.0.0.1:0")},
+				},
+				tls:      loadTestStore(t, cert).ServerConfig(tls.VersionTLS12),
+				security: SecurityPolicy{OfficeNetworks: tc.office, RequiredOutsideOffice: true},
+			})
+			phone := startRelayPhone(t, tc.mode)
+			listener, ok := srv.listenerFor(phone.transport)
+			if !ok {
+				t.Fatalf("no %s listener", phone.transport)
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), testWait)
+			defer cancel()
+			res, err := phone.client.Do(ctx, newRelayRegister(phone.relayPeer, listener.Address))
+			if err != nil {
+				t.Fatalf("send REGISTER: %v", err)
+			}
+			if res.StatusCode != tc.wantStatus {
+				t.Fatalf("status = %d %s, expected %d", res.StatusCode, res.Reason, tc.wantStatus)
+			}
+			if tc.wantStatus != sipmsg.StatusForbidden {
+				return
+			}
+			if res.Reason != tlsRequiredReason {
+				t.Errorf("reason = %q, expected %q", res.Reason, tlsRequiredReason)
+			}
+			if warning := res.GetHeader("Warning"); warning == nil || !strings.Contains(warning.Value(), "TLS") {
+				t.Errorf("Warning = %v, expected one that asks for TLS", warning)
+			}
+		})
+	}
+}
+
+// dialTLSSerial opens a TLS connection to addr and returns it with the
+// serial number of the certificate the server presented.
+func dialTLSSerial(t *testing.T, addr netip.AddrPort, pool tlstest.Certificate) (*tls.Conn, string) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr.String(), &tls.Config{RootCAs: pool.Pool(), MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("dialing %s over TLS: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	peers := conn.ConnectionState().PeerCertificates
+	if len(peers) == 0 {
+		t.Fatal("the server presented no certificate")
+	}
+	return conn, peers[0].SerialNumber.Text(16)
+}
+
+// optionsOverConn sends an OPTIONS request on conn and returns the status
+// line of the response.
+func optionsOverConn(t *testing.T, conn *tls.Conn, reader *bufio.Reader, cseq int) string {
+	t.Helper()
+	local := conn.LocalAddr().String()
+	request := fmt.Sprintf("OPTIONS sip:%s SIP/2.0\r\n"+
+		"Via: SIP/2.0/TLS %s;branch=z9hG4bK-reload-%d\r\n"+
+		"From: <sip:probe@127.0.0.1>;tag=probe\r\n"+
+		"To: <sip:%s>\r\n"+
+		"Call-ID: reload-%d@127.0.0.1\r\n"+
+		"CSeq: %d OPTIONS\r\n"+
+		"Max-Forwards: 70\r\n"+
+		"Content-Length: 0\r\n\r\n", conn.RemoteAddr(), local, cseq, conn.RemoteAddr(), cseq, cseq)
+	if _, err := conn.Write([]byte(request)); err != nil {
+		t.Fatalf("writing OPTIONS on the open TLS connection: %v", err)
+	}
+	status, err := reader.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the OPTIONS response on the open TLS connection: %v", err)
+	}
+	for {
+		line, err := reader.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the OPTIONS response headers: %v", err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	return strings.TrimSpace(status)
+}
+
+func TestCertificateReloadKeepsOpenConnections(t *testing.T) {
+	dir := t.TempDir()
+	first := tlstest.Write(t, dir, "helpline first")
+	store := loadTestStore(t, first)
+	_, tlsAddr := startTLSNode(t, store, SecurityPolicy{})
+
+	open, serial := dialTLSSerial(t, tlsAddr, first)
+	if want := first.Leaf.SerialNumber.Text(16); serial != want {
+		t.Fatalf("serial before reload = %s, expected %s", serial, want)
+	}
+	reader := bufio.NewReader(open)
+	if status := optionsOverConn(t, open, reader, 1); status != "SIP/2.0 200 OK" {
+		t.Fatalf("OPTIONS before reload = %q, expected 200", status)
+	}
+
+	second := tlstest.Write(t, dir, "helpline second")
+	if err := store.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if _, serial := dialTLSSerial(t, tlsAddr, second); serial != second.Leaf.SerialNumber.Text(16) {
+		t.Errorf("serial after reload = %s, expected the new certificate's %s", serial, second.Leaf.SerialNumber.Text(16))
+	}
+	if status := optionsOverConn(t, open, reader, 2); status != "SIP/2.0 200 OK" {
+		t.Errorf("OPTIONS on the connection opened before reload = %q, expected 200", status)
+	}
+	if info := store.Info(); info.Subject != "CN=helpline second" {
+		t.Errorf("Info().Subject = %q, expected CN=helpline second", info.Subject)
+	}
+}
+
+func TestCertificateReloadFailureKeepsCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert := tlstest.Write(t, dir, "helpline test")
+	other := tlstest.Write(t, t.TempDir(), "helpline other")
+	store := loadTestStore(t, cert)
+	_, tlsAddr := startTLSNode(t, store, SecurityPolicy{})
+
+	otherKey, err := os.ReadFile(other.KeyFile)
+	if err != nil {
+		t.Fatalf("reading the other key: %v", err)
+	}
+	tests := []struct {
+		name     string
+		breakIt  func(t *testing.T)
+		wantText string
+	}{
+		{
+			name:     "missing certificate",
+			breakIt:  func(t *testing.T) { mustRemove(t, cert.CertFile) },
+			wantText: "reading TLS certificate file " + cert.CertFile,
+		},
+		{
+			name:     "key of another certificate",
+			breakIt:  func(t *testing.T) { tlstest.Write(t, dir, "helpline test"); mustWrite(t, cert.KeyFile, otherKey) },
+			wantText: "loading TLS certificate " + cert.CertFile + " with key " + cert.KeyFile,
+		},
+		{
+			name: "certificate not PEM",
+			breakIt: func(t *testing.T) {
+				tlstest.Write(t, dir, "helpline test")
+				mustWrite(t, cert.CertFile, []byte("not a certificate"))
+			},
+			wantText: "loading TLS certificate " + cert.CertFile,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.breakIt(t)
+			err := store.Reload()
+			if err == nil {
+				t.Fatal("Reload succeeded, expected an error")
+			}
+			if !strings.Contains(err.Error(), tc.wantText) || !strings.Contains(err.Error(), "previous certificate stays in use") {
+				t.Errorf("error = %q, expected it to contain %q and say the previous certificate stays", err, tc.wantText)
+			}
+			if _, serial := dialTLSSerial(t, tlsAddr, cert); serial != cert.Leaf.SerialNumber.Text(16) {
+				t.Errorf("serial after failed reload = %s, expected the original %s", serial, cert.Leaf.SerialNumber.Text(16))
+			}
+		})
+	}
+}
+
+func TestLoadCertificateStoreMissingFile(t *testing.T) {
+	_, err := LoadCertificateStore("/nonexistent/cert.pem", "/nonexistent/key.pem")
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("error = %v, expected os.ErrNotExist", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/cert.pem") {
+		t.Errorf("error = %v, expected it to name /nonexistent/cert.pem", err)
+	}
+}
+
+func mustRemove(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatalf("removing %s: %v", path, err)
+	}
+}
+
+func mustWrite(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatalf("writing %s: %v", path, err)
+	}
+}
