@@ -119,3 +119,27 @@ func (s *Session) protectInPlace(buf []byte, size int) ([]byte, error) {
 	}
 	return s.srtpOut.EncryptRTP(buf[:size], buf[:size], &s.out.srtpHeader)
 }
+
+// Renegotiate answers a new offer on an established session, as
+// Negotiate does, with one difference for SRTP: once the session uses
+// SRTP the offer must too (ErrSRTPRequired otherwise), and the answer
+// keeps our key under the tag the new offer chose. Apply the result with
+// SetSRTP.
+func (s *Session) Renegotiate(offer *Description, supported []Codec) (*Negotiated, error) {
+	if !s.SRTP() {
+		return Negotiate(offer, supported)
+	}
+	negotiated, err := NegotiateSRTP(offer, supported)
+	if err != nil {
+		return nil, err
+	}
+
+	s.outMu.Lock()
+	local := s.srtpKeys.Local
+	s.outMu.Unlock()
+	if local.Suite != "" {
+		local.Tag = negotiated.SRTP.Remote.Tag
+		negotiated.SRTP.Local = local
+	}
+	return negotiated, nil
+}

@@ -241,7 +241,7 @@ func TestRelaySRTPPacketAllocatesNothing(t *testing.T) {
 		a.handlePacket(packets[next], source, time.Now())
 		next++
 	})
-	if allocs != 0 {
+	if allocs != 0 && !raceEnabled {
 		t.Errorf("relaying an SRTP packet allocates %.1f times, expected 0", allocs)
 	}
 	if sent := a.relayTo.Stats().PacketsSent; sent == 0 {

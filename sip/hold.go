@@ -44,12 +44,15 @@ func (c *call) reoffer(leg any, offer []byte) ([]byte, error) {
 		return answer, nil
 	}
 
-	negotiated, err := media.Negotiate(desc, c.srv.codecs)
+	negotiated, err := session.Renegotiate(desc, c.srv.codecs)
 	if err != nil {
 		return nil, err
 	}
 	answer, err := media.BuildAnswer(desc, negotiated, session.LocalAddr(), sdpSession, version)
 	if err != nil {
+		return nil, err
+	}
+	if err := session.SetSRTP(negotiated.SRTP); err != nil {
 		return nil, err
 	}
 	if err := session.SetFormat(negotiated.Codec, negotiated.TelephoneEvent); err != nil {

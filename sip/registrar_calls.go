@@ -28,6 +28,10 @@ func (r *Registrar) AuthenticateCall(req *sipmsg.Request) (string, *sipmsg.Respo
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("method", string(req.Method)).Logger()
 
+	if err := r.security.checkTransport(origin.source.Addr(), origin.transport); err != nil {
+		log.Warn().Str("user", loggableUser(user)).Msg("call rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		return "", r.rejectCall(req, err)
+	}
 	if r.guard.blocked(origin.source.Addr(), user, now) {
 		log.Warn().Str("user", loggableUser(user)).Msg("call rejected: too many authentication failures for this counselor from this address, retry after a minute without failures")
 		return "", r.rejectCall(req, ErrTooManyAuthFailures)

@@ -1115,6 +1115,7 @@ func TestRegisterStatusTable(t *testing.T) {
 		{ErrUsernameMismatch, sipmsg.StatusForbidden},
 		{ErrUnknownCounselor, sipmsg.StatusForbidden},
 		{ErrTooManyAuthFailures, sipmsg.StatusForbidden},
+		{ErrTLSRequired, sipmsg.StatusForbidden},
 		{ErrExpiresTooBrief, sipmsg.StatusIntervalToBrief},
 		{ErrRegisterOutOfOrder, sipmsg.StatusInternalServerError},
 		{errors.New("anything else"), sipmsg.StatusInternalServerError},

@@ -94,6 +94,40 @@ func TestTLSCounselorCalledOverItsConnection(t *testing.T) {
 	if via := invite.Via(); via == nil || !strings.EqualFold(via.Transport, "TLS") {
 		t.Errorf("Via = %v, expected transport TLS", via)
 	}
+	body := string(invite.Body())
+	if !strings.Contains(body, "RTP/SAVP") || !strings.Contains(body, "a=crypto:1 "+media.SuiteAES128SHA1_80+" inline:") {
+		t.Errorf("offer to a counselor outside the office is not SRTP only:\n%s", body)
+	}
+}
+
+func TestDialOfferFollowsOfficeNetworks(t *testing.T) {
+	tests := []struct {
+		name     string
+		policy   SecurityPolicy
+		source   string
+		wantSRTP bool
+	}{
+		{name: "outside office with requirement", policy: SecurityPolicy{RequiredOutsideOffice: true}, source: "198.51.100.7:5060", wantSRTP: true},
+		{name: "inside office with requirement", policy: SecurityPolicy{RequiredOutsideOffice: true, OfficeNetworks: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}, source: "198.51.100.7:5060"},
+		{name: "requirement off", policy: SecurityPolicy{}, source: "198.51.100.7:5060"},
+		{name: "not a registered phone", policy: SecurityPolicy{RequiredOutsideOffice: true}, source: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &Server{opts: Options{SecureCounselors: tc.policy}}
+			d := dialRequest{codec: media.PCMU}
+			if tc.source != "" {
+				d.source = netip.MustParseAddrPort(tc.source)
+			}
+			offer, key, err := srv.buildDialOffer(d, netip.MustParseAddrPort("192.0.2.1:40000"), 1)
+			if err != nil {
+				t.Fatalf("buildDialOffer: %v", err)
+			}
+			if gotSRTP := key != nil && strings.Contains(string(offer), "RTP/SAVP"); gotSRTP != tc.wantSRTP {
+				t.Errorf("SRTP offer = %v, expected %v:\n%s", gotSRTP, tc.wantSRTP, offer)
+			}
+		})
+	}
 }
 
 func TestRegisterSecureOutsideOffice(t *testing.T) {
@@ -300,5 +334,22 @@ func mustWrite(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatalf("writing %s: %v", path, err)
+	}
+}
+
+func TestFeatureCallOutsideOfficeNeedsSRTP(t *testing.T) {
+	srv := &Server{opts: Options{SecureCounselors: SecurityPolicy{RequiredOutsideOffice: true}}, codecs: []media.Codec{media.PCMU, media.PCMA}}
+	req := sipmsg.NewRequest(sipmsg.INVITE, sipmsg.Uri{Scheme: "sip", User: "*21", Host: "192.0.2.1"})
+	req.SetSource("198.51.100.7:5061")
+	req.SetTransport("TLS")
+	req.SetBody([]byte("v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n" +
+		"m=audio 5004 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"))
+
+	_, _, _, err := srv.prepareFeatureCall(req, nil, zerolog.Nop())
+	if !errors.Is(err, media.ErrSRTPRequired) {
+		t.Fatalf("prepareFeatureCall of a plain offer from outside = %v, expected ErrSRTPRequired", err)
+	}
+	if r := rejectionFor(err); r.status != sipmsg.StatusNotAcceptableHere {
+		t.Errorf("response = %d %s, expected 488", r.status, r.reason)
 	}
 }
