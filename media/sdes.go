@@ -49,7 +49,7 @@ var (
 // CryptoAttribute is one a=crypto line (RFC 4568 section 9.1) of the
 // supported suite: a tag and the master key and salt.
 type CryptoAttribute struct {
-	// Tag identifies the line within its m= line; the answer repeats the
+	// Tag identifies the line within its m= line. The answer repeats the
 	// tag of the offer line it accepts.
 	Tag int
 	// Suite is the crypto suite name.
@@ -170,7 +170,8 @@ func (c CryptoAttribute) sameKey(other CryptoAttribute) bool {
 
 // chooseCrypto returns the first of an offered stream's a=crypto values
 // that this server supports, in the offer's order of preference. When none
-// does, the error wraps ErrNoCommonCrypto and says why each line failed.
+// does, the error wraps ErrNoCommonCrypto and names the reason each line
+// failed.
 func chooseCrypto(values []string) (CryptoAttribute, error) {
 	if len(values) == 0 {
 		return CryptoAttribute{}, fmt.Errorf("%w: the RTP/SAVP stream has no a=crypto line (keys by DTLS-SRTP or MIKEY are not supported)", ErrNoCommonCrypto)

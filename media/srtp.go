@@ -22,7 +22,7 @@ var errSRTPUnavailable = errors.New("SRTP contexts unavailable")
 
 // SRTPKeys are the SDES keys of one leg's SRTP (RFC 3711, keyed by RFC
 // 4568). Local encrypts what this server sends and is the key its SDP
-// carried; Remote decrypts what the peer sends and is the key the peer's
+// carried. Remote decrypts what the peer sends and is the key the peer's
 // SDP carried.
 type SRTPKeys struct {
 	Local  CryptoAttribute

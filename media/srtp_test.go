@@ -55,16 +55,8 @@ func encryptPacket(tb testing.TB, ctx *srtp.Context, header rtp.Header, payload 
 // the expected payload, and decrypts it with ctx.
 func (p *peer) readSRTP(ctx *srtp.Context) (rtp.Packet, []byte) {
 	p.t.Helper()
-	if err := p.conn.SetReadDeadline(time.Now().Add(testDeadline)); err != nil {
-		p.t.Fatalf("set read deadline: %v", err)
-	}
-	buf := make([]byte, maxDatagramSize)
-	n, _, err := p.conn.ReadFromUDPAddrPort(buf)
-	if err != nil {
-		p.t.Fatalf("peer %s: read SRTP: %v", p.addr(), err)
-	}
-	wire := append([]byte(nil), buf[:n]...)
-	plain, err := ctx.DecryptRTP(nil, buf[:n], nil)
+	wire := p.readDatagram()
+	plain, err := ctx.DecryptRTP(nil, wire, nil)
 	if err != nil {
 		p.t.Fatalf("peer %s: decrypt SRTP: %v", p.addr(), err)
 	}
@@ -257,13 +249,22 @@ func TestRelaySRTPPacketAllocatesNothing(t *testing.T) {
 // encrypted by A's peer.
 func srtpRelayBenchmarkLegs(tb testing.TB, n int) (*Session, [][]byte, netip.AddrPort) {
 	tb.Helper()
+	a, phoneASend, source := srtpRelayLegs(tb)
+	return a, encryptStream(tb, phoneASend, 1, n), source
+}
+
+// srtpRelayLegs returns leg A bridged to leg B, both SRTP, PCMU to PCMA,
+// with B sending to a loopback sink, the context A's peer encrypts with,
+// and the peer's address.
+func srtpRelayLegs(tb testing.TB) (*Session, *srtp.Context, netip.AddrPort) {
+	tb.Helper()
 	keysA, phoneASend, _ := newTestKeys(tb)
 	keysB, _, _ := newTestKeys(tb)
 	sink := listenLoopback(tb)
 	a := NewSession(SessionConfig{Codec: PCMU, TelephoneEvent: telephoneEventPT, SRTP: keysA})
 	b := NewSession(SessionConfig{Conn: listenLoopback(tb), Codec: PCMA, TelephoneEvent: 96, Remote: addrOf(sink), SRTP: keysB})
 	a.startRelay(b)
-	return a, encryptStream(tb, phoneASend, 1, n), netip.MustParseAddrPort("127.0.0.1:40000")
+	return a, phoneASend, netip.MustParseAddrPort("127.0.0.1:40000")
 }
 
 // encryptStream encrypts n consecutive 20 ms PCMU packets from sequence
@@ -286,13 +287,7 @@ func encryptStream(tb testing.TB, ctx *srtp.Context, first uint16, n int) [][]by
 // packets runs with the timer stopped.
 func BenchmarkRelayPacketSRTP(b *testing.B) {
 	const batch = 4096
-	keysA, phoneASend, _ := newTestKeys(b)
-	keysB, _, _ := newTestKeys(b)
-	sink := listenLoopback(b)
-	a := NewSession(SessionConfig{Codec: PCMU, TelephoneEvent: telephoneEventPT, SRTP: keysA})
-	legB := NewSession(SessionConfig{Conn: listenLoopback(b), Codec: PCMA, TelephoneEvent: 96, Remote: addrOf(sink), SRTP: keysB})
-	a.startRelay(legB)
-	source := netip.MustParseAddrPort("127.0.0.1:40000")
+	a, phoneASend, source := srtpRelayLegs(b)
 
 	var packets [][]byte
 	next, seq := 0, uint16(1)

@@ -6,8 +6,9 @@ import (
 	"slices"
 )
 
-// ErrTLSRequired marks a REGISTER from outside the office networks that
-// did not arrive over TLS while SecurityPolicy.RequiredOutsideOffice is on.
+// ErrTLSRequired marks a REGISTER, or a counselor's own INVITE, from
+// outside the office networks that did not arrive over TLS while
+// SecurityPolicy.RequiredOutsideOffice is on.
 var ErrTLSRequired = errors.New("TLS required outside the office")
 
 // tlsRequiredReason is the reason phrase of the 403 for ErrTLSRequired.

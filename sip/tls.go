@@ -24,8 +24,8 @@ type CertificateStore struct {
 type CertificateInfo struct {
 	Subject  string
 	NotAfter time.Time
-	// Serial is the serial number in hexadecimal, which tells two
-	// certificates with the same subject apart.
+	// Serial is the serial number in hexadecimal, which distinguishes two
+	// certificates with the same subject.
 	Serial string
 }
 
@@ -44,7 +44,7 @@ func LoadCertificateStore(certFile, keyFile string) (*CertificateStore, error) {
 func (c *CertificateStore) Reload() error {
 	cert, err := loadCertificate(c.certFile, c.keyFile)
 	if err != nil {
-		return fmt.Errorf("%w: fix the file and send SIGHUP again; the previous certificate stays in use", err)
+		return fmt.Errorf("%w: the previous certificate stays in use until the file is fixed and SIGHUP is sent again", err)
 	}
 	c.current.Store(cert)
 	return nil
@@ -64,8 +64,8 @@ func (c *CertificateStore) Info() CertificateInfo {
 }
 
 // ServerConfig returns the TLS configuration of the listeners: it presents
-// the store's current certificate, accepts minVersion and newer, and asks
-// no client certificate, because phones authenticate with digest.
+// the store's current certificate, accepts minVersion and newer, and
+// requests no client certificate, because phones authenticate with digest.
 func (c *CertificateStore) ServerConfig(minVersion uint16) *tls.Config {
 	return &tls.Config{
 		MinVersion: minVersion,

@@ -303,7 +303,7 @@ func TestCertificateReloadFailureKeepsCertificate(t *testing.T) {
 			if err == nil {
 				t.Fatal("Reload succeeded, expected an error")
 			}
-			if !strings.Contains(err.Error(), tc.wantText) || !strings.Contains(err.Error(), "previous certificate stays in use") {
+			if !strings.Contains(err.Error(), tc.wantText) || !strings.Contains(err.Error(), "previous certificate stays in use until the file is fixed") {
 				t.Errorf("error = %q, expected it to contain %q and say the previous certificate stays", err, tc.wantText)
 			}
 			if _, serial := dialTLSSerial(t, tlsAddr, cert); serial != cert.Leaf.SerialNumber.Text(16) {

@@ -33,8 +33,9 @@ type dialRequest struct {
 	route []sipmsg.Uri
 	// toUser names the callee in To (the counselor id), when known.
 	toUser string
-	// source is where the counselor's REGISTER came from, invalid for a
-	// dial that is not to a binding. It decides whether the offer is SRTP.
+	// source is the address the counselor's REGISTER came from, invalid
+	// for a dial that is not to a binding. It decides whether the offer is
+	// SRTP.
 	source netip.AddrPort
 	// codec is the caller's codec, offered alone so no transcoding is needed.
 	codec media.Codec
