@@ -113,15 +113,15 @@ func TestCounselorOverTLSWithSRTP(t *testing.T) {
 	checkSRTPOnWire(t, capture, counselor.RTP.Min)
 }
 
-// checkSRTPOnWire checks the captured RTP to and from the counselor's port:
+// checkSRTPOnWire checks the captured RTP to and from a phone's RTP port:
 // both directions carry packets, every payload is a G.711 frame plus the
-// SRTP tag, and the payloads sent to the counselor look random.
+// SRTP tag, and the payloads sent to the phone look random.
 func checkSRTPOnWire(t *testing.T, capture *RTPCapture, port int) {
 	t.Helper()
 	packets := capture.Packets(t)
 	toPhone, fromPhone := packets.To(port), packets.From(port)
 	if len(toPhone) < 100 || len(fromPhone) < 100 {
-		t.Fatalf("captured %d packets to and %d from the counselor, expected at least 100 each way", len(toPhone), len(fromPhone))
+		t.Fatalf("captured %d packets to and %d from port %d, expected at least 100 each way", len(toPhone), len(fromPhone), port)
 	}
 	for _, stream := range []RTPPackets{toPhone, fromPhone} {
 		for _, packet := range stream {
@@ -141,9 +141,9 @@ func checkSRTPOnWire(t *testing.T, capture *RTPCapture, port int) {
 		total += len(payload)
 	}
 	entropy := byteEntropy(counts, total)
-	t.Logf("payloads to the counselor: %d bytes, %.2f bits of entropy per byte", total, entropy)
+	t.Logf("payloads to port %d: %d bytes, %.2f bits of entropy per byte", port, total, entropy)
 	if entropy < minCipherEntropy {
-		t.Errorf("payloads to the counselor have %.2f bits of entropy per byte, expected above %.1f for SRTP: plain G.711 on the wire?", entropy, minCipherEntropy)
+		t.Errorf("payloads to port %d have %.2f bits of entropy per byte, expected above %.1f for SRTP: plain G.711 on the wire?", port, entropy, minCipherEntropy)
 	}
 }
 
@@ -186,4 +186,39 @@ func TestCounselorOutsideOfficeNeedsTLS(t *testing.T) {
 	if registered, _ := status["registered"].(bool); registered {
 		t.Errorf("counselor 1002 is registered after a refused REGISTER over UDP: %v", status)
 	}
+}
+
+// A trunk caller whose phone offers SRTP only (RTP/SAVP with an SDES key)
+// is answered with SRTP, and reaches a counselor on plain RTP inside the
+// office: both hear each other, and the caller's leg is SRTP on the wire.
+func TestTrunkCallerWithSRTP(t *testing.T) {
+	t.Parallel()
+	RequireTool(t, "baresip")
+	srv := StartServer(t, ServerOptions{Mutate: DirectQueue})
+	counselor := StartTonePhone(t, srv.Addr(), "1001", "demo-1001", CounselorToneHz, true)
+	srv.LoginCounselor(t, "1001")
+	caller := StartBaresip(t, Softphone{
+		User: "7000", Password: "not-registered", Server: srv.Addr(), SkipRegistrationWait: true,
+		MediaEncryption: "srtp-mand", SourceWAV: ToneSource(t, "7000", CallerToneHz), RTPPorts: 2,
+	})
+	capture := Capture(t, caller.RTP.Min)
+
+	caller.Command(t, "dial", "sip:120@"+srv.Addr())
+	caller.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	callerTimeline := Timeline{Established: time.Now()}
+	counselor.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	counselorTimeline := Timeline{Established: time.Now()}
+	srv.WaitLog(t, LogMessage("counselor answered, bridging"), logTimeout)
+	bridged := time.Now()
+	bridgeEnd := Measure(4 * time.Second)
+
+	caller.Hangup(t)
+	caller.WaitEvent(t, EventCallClosed, phoneTimeout)
+	counselor.WaitEvent(t, EventCallClosed, phoneTimeout)
+
+	callerTone := map[string]float64{"caller": CallerToneHz}
+	counselorTone := map[string]float64{"counselor": CounselorToneHz}
+	CheckHears(t, "caller", "while bridged", callerTimeline.Segment(t, ReadRecording(t, caller, "caller"), bridged, bridgeEnd), counselorTone, callerTone)
+	CheckHears(t, "counselor", "while bridged", counselorTimeline.Segment(t, ReadRecording(t, counselor, "counselor"), bridged, bridgeEnd), callerTone, counselorTone)
+	checkSRTPOnWire(t, capture, caller.RTP.Min)
 }

@@ -308,3 +308,31 @@ func BenchmarkRelayPacketSRTP(b *testing.B) {
 		b.Fatalf("%d packets failed SRTP", rejected)
 	}
 }
+
+func TestRenegotiateKeepsSRTPAndOurKey(t *testing.T) {
+	keys, _, _ := newTestKeys(t)
+	s := NewSession(SessionConfig{Codec: PCMU, SRTP: keys})
+
+	reoffer := mustParseSDP(t, []byte("v=0\r\no=- 1 2 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n"+
+		"m=audio 5004 RTP/SAVP 0\r\na=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:"+testKeySalt+"\r\na=sendonly\r\n"))
+	n, err := s.Renegotiate(reoffer, g711)
+	if err != nil {
+		t.Fatalf("Renegotiate: %v", err)
+	}
+	if !n.SRTP.Local.sameKey(keys.Local) || n.SRTP.Local.Tag != 4 {
+		t.Errorf("answer key: tag %d, same key %v; expected our key under the new tag 4", n.SRTP.Local.Tag, n.SRTP.Local.sameKey(keys.Local))
+	}
+	if err := s.SetSRTP(n.SRTP); err != nil {
+		t.Fatalf("SetSRTP: %v", err)
+	}
+
+	plain := mustParseSDP(t, readSDP(t, "sipp_uac_offer.sdp"))
+	if _, err := s.Renegotiate(plain, g711); !errors.Is(err, ErrSRTPRequired) {
+		t.Errorf("Renegotiate of a plain re-offer on an SRTP session = %v, expected ErrSRTPRequired", err)
+	}
+
+	plainSession := NewSession(SessionConfig{Codec: PCMU})
+	if n, err := plainSession.Renegotiate(plain, g711); err != nil || n.SRTP != nil {
+		t.Errorf("Renegotiate on a plain session = %v, %v; expected plain RTP", n, err)
+	}
+}
