@@ -111,6 +111,18 @@ func TestCounselorOverTLSWithSRTP(t *testing.T) {
 	}
 
 	checkSRTPOnWire(t, capture, counselor.RTP.Min)
+	checkNoKeysLogged(t, srv)
+}
+
+// checkNoKeysLogged fails the test when the server's output, at debug
+// level, contains an SDES key ("inline:" starts one in an a=crypto line).
+func checkNoKeysLogged(t *testing.T, srv *Server) {
+	t.Helper()
+	for _, line := range srv.OutputLines() {
+		if strings.Contains(line, "inline:") {
+			t.Errorf("the server logged an SRTP key: %s", line)
+		}
+	}
 }
 
 // checkSRTPOnWire checks the captured RTP to and from a phone's RTP port:
@@ -189,8 +201,8 @@ func TestCounselorOutsideOfficeNeedsTLS(t *testing.T) {
 }
 
 // A trunk caller whose phone offers SRTP only (RTP/SAVP with an SDES key)
-// is answered with SRTP, and reaches a counselor on plain RTP inside the
-// office: both hear each other, and the caller's leg is SRTP on the wire.
+// gets SRTP and reaches a counselor whose phone uses plain RTP. Both hear
+// each other, and the caller's leg is SRTP on the wire.
 func TestTrunkCallerWithSRTP(t *testing.T) {
 	t.Parallel()
 	RequireTool(t, "baresip")
@@ -221,4 +233,5 @@ func TestTrunkCallerWithSRTP(t *testing.T) {
 	CheckHears(t, "caller", "while bridged", callerTimeline.Segment(t, ReadRecording(t, caller, "caller"), bridged, bridgeEnd), counselorTone, callerTone)
 	CheckHears(t, "counselor", "while bridged", counselorTimeline.Segment(t, ReadRecording(t, counselor, "counselor"), bridged, bridgeEnd), callerTone, counselorTone)
 	checkSRTPOnWire(t, capture, caller.RTP.Min)
+	checkNoKeysLogged(t, srv)
 }
