@@ -485,9 +485,25 @@ func TestRelayPhoneOverTCP(t *testing.T) {
 	}
 	phone := startRelayPhone(t, relayPhoneMode{tcp: true})
 	registerRelayPhone(t, phone.relayPeer, tcpListener.Address)
+
+	invite := relayCallThroughFlow(t, srv, node, phone)
+	if got := invite.Transport(); got != "TCP" {
+		t.Errorf("INVITE reached the phone over %s, expected TCP", got)
+	}
+	top := invite.GetHeaders("Record-Route")[0].(*sipmsg.RecordRouteHeader).Address
+	if transport, _ := top.UriParams.Get("transport"); transport != "tcp" || top.Port != int(tcpListener.Address.Port()) {
+		t.Errorf("phone-facing Record-Route = %s, expected node B's TCP listener %s", top.String(), tcpListener.Address)
+	}
+}
+
+// relayCallThroughFlow has node A call the registered phone through node
+// B at node, by the flow token of the phone's binding. The phone answers
+// and hangs up. It returns the INVITE the phone got.
+func relayCallThroughFlow(t *testing.T, srv *Server, node netip.AddrPort, phone *relayPhone) *sipmsg.Request {
+	t.Helper()
 	binding, ok := srv.registrar.Lookup(testUser)
 	if !ok {
-		t.Fatal("no binding after REGISTER over TCP")
+		t.Fatal("no binding after REGISTER")
 	}
 	caller := startRelayCaller(t)
 
@@ -505,14 +521,7 @@ func TestRelayPhoneOverTCP(t *testing.T) {
 	if err := answer.Bye(ctx); err != nil {
 		t.Fatalf("BYE from the phone: %v", err)
 	}
-
 	invite := receive(t, phone.invites, "INVITE at the phone")
-	if got := invite.Transport(); got != "TCP" {
-		t.Errorf("INVITE reached the phone over %s, expected TCP", got)
-	}
-	top := invite.GetHeaders("Record-Route")[0].(*sipmsg.RecordRouteHeader).Address
-	if transport, _ := top.UriParams.Get("transport"); transport != "tcp" || top.Port != int(tcpListener.Address.Port()) {
-		t.Errorf("phone-facing Record-Route = %s, expected node B's TCP listener %s", top.String(), tcpListener.Address)
-	}
 	receive(t, caller.byes, "BYE at node A")
+	return invite
 }

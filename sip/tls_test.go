@@ -353,3 +353,43 @@ func TestFeatureCallOutsideOfficeNeedsSRTP(t *testing.T) {
 		t.Errorf("response = %d %s, expected 488", r.status, r.reason)
 	}
 }
+
+func TestRelayPhoneOverTLS(t *testing.T) {
+	cert := tlstest.Write(t, t.TempDir(), "helpline test")
+	srv, tlsAddr := startTLSNode(t, loadTestStore(t, cert), SecurityPolicy{})
+	phone := startRelayPhone(t, relayPhoneMode{tls: &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS12}})
+	registerRelayPhone(t, phone.relayPeer, tlsAddr)
+
+	invite := relayCallThroughFlow(t, srv, srv.Addrs()[0].Address, phone)
+	if got := invite.Transport(); got != "TLS" {
+		t.Errorf("INVITE reached the phone over %s, expected TLS", got)
+	}
+	top := invite.GetHeaders("Record-Route")[0].(*sipmsg.RecordRouteHeader).Address
+	if transport, _ := top.UriParams.Get("transport"); transport != "tls" || top.Port != int(tlsAddr.Port()) {
+		t.Errorf("phone-facing Record-Route = %s, expected node B's TLS listener %s", top.String(), tlsAddr)
+	}
+}
+
+func TestTLSMinVersionRejectsOlderClients(t *testing.T) {
+	cert := tlstest.Write(t, t.TempDir(), "helpline test")
+	srv := startTestNode(t, testNodeSetup{
+		listeners: []Listener{{Network: "tls", Address: netip.MustParseAddrPort("127.0.0.1:0")}},
+		tls:       loadTestStore(t, cert).ServerConfig(tls.VersionTLS13),
+	})
+	addr := srv.Addrs()[0].Address.String()
+
+	old, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+	if err == nil {
+		_ = old.Close()
+		t.Fatal("a TLS 1.2 client connected to a listener with minimum TLS 1.3")
+	}
+
+	current, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatalf("a TLS 1.3 client failed to connect: %v", err)
+	}
+	defer current.Close()
+	if got := current.ConnectionState().Version; got != tls.VersionTLS13 {
+		t.Errorf("negotiated version %x, expected TLS 1.3", got)
+	}
+}
