@@ -22,7 +22,8 @@ const srtpTagBytes = 10
 const minCipherEntropy = 7.5
 
 // A counselor outside the office registers over TLS with SRTP required
-// (baresip's srtp module, mediaenc=srtp-mand). A trunk caller reaches them
+// (baresip's srtp module, mediaenc=srtp-mand) and logs in with *21 over
+// the same TLS connection and SRTP. A trunk caller then reaches them
 // and both hear each other, while the RTP between server and counselor is
 // SRTP: every payload carries the 10-byte tag and looks random. During the
 // call the server reloads a new certificate on SIGHUP: new TLS connections
@@ -45,8 +46,13 @@ func TestCounselorOverTLSWithSRTP(t *testing.T) {
 		AutoAnswer: true, SourceWAV: ToneSource(t, "1001", CounselorToneHz), RTPPorts: 2,
 	})
 	srv.WaitLog(t, LogFields(map[string]any{"message": "binding added", "user": "1001", "transport": "tls"}), logTimeout)
-	srv.LoginCounselor(t, "1001")
 	capture := Capture(t, counselor.RTP.Min)
+
+	// The counselor's own call, *21 to log in, goes over TLS with SRTP.
+	if level := dialFeature(t, counselor, "*21"); level < silenceRMS {
+		t.Errorf("the counselor heard RMS %.0f after *21, expected the confirmation prompt (above %d)", level, silenceRMS)
+	}
+	srv.WaitLog(t, LogFields(map[string]any{"message": "counselor state changed", "counselor": "1001", "to": "available", "source": "phone"}), logTimeout)
 	caller := StartTonePhone(t, srv.Addr(), "7000", "", CallerToneHz, false)
 
 	caller.Command(t, "dial", "sip:120@"+srv.Addr())

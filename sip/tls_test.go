@@ -393,3 +393,39 @@ func TestTLSMinVersionRejectsOlderClients(t *testing.T) {
 		t.Errorf("negotiated version %x, expected TLS 1.3", got)
 	}
 }
+
+func TestInboundLegOverTLSAnswersOnItsConnection(t *testing.T) {
+	tests := []struct {
+		name            string
+		transport       string
+		recordRoute     bool
+		wantDestination string
+	}{
+		{name: "tls without record-route", transport: "TLS", wantDestination: "198.51.100.7:50123"},
+		{name: "tls through a proxy", transport: "TLS", recordRoute: true, wantDestination: ""},
+		{name: "tcp keeps the contact", transport: "TCP", wantDestination: ""},
+		{name: "udp keeps the contact", transport: "UDP", wantDestination: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := sipmsg.NewRequest(sipmsg.INVITE, sipmsg.Uri{Scheme: "sip", User: "*21", Host: "192.0.2.1"})
+			from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: testUser, Host: "192.0.2.1"}, Params: sipmsg.NewParams()}
+			from.Params.Add("tag", "phone")
+			req.AppendHeader(from)
+			req.AppendHeader(&sipmsg.ToHeader{Address: sipmsg.Uri{Scheme: "sip", User: "*21", Host: "192.0.2.1"}, Params: sipmsg.NewParams()})
+			callID := sipmsg.CallIDHeader("inbound-tls")
+			req.AppendHeader(&callID)
+			req.AppendHeader(&sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: testUser, Host: "198.51.100.7", Port: 5061}})
+			if tc.recordRoute {
+				req.AppendHeader(&sipmsg.RecordRouteHeader{Address: sipmsg.Uri{Scheme: "sip", Host: "192.0.2.9", UriParams: sipmsg.NewParams()}})
+			}
+			req.SetTransport(tc.transport)
+			req.SetSource("198.51.100.7:50123")
+
+			leg := newInboundLeg(&Server{}, req, nil, zerolog.Nop())
+			if leg.dialog.destination != tc.wantDestination {
+				t.Errorf("destination = %q, expected %q", leg.dialog.destination, tc.wantDestination)
+			}
+		})
+	}
+}
