@@ -51,6 +51,9 @@ const (
 	EventCallClosed      = "CALL_CLOSED"
 	EventRegisterOK      = "REGISTER_OK"
 	EventRegisterFail    = "REGISTER_FAIL"
+	// EventCallMediaEncryption reports the negotiated SRTP suite of a
+	// stream, as Param "0,audio,AES_CM_128_HMAC_SHA1_80".
+	EventCallMediaEncryption = "CALL_MENC"
 )
 
 // Lines baresip 1.0.0 prints for the response to a REGISTER, e.g.

@@ -118,6 +118,22 @@ func TestCounselorOverTLSWithSRTP(t *testing.T) {
 
 	checkSRTPOnWire(t, capture, counselor.RTP.Min)
 	checkNoKeysLogged(t, srv)
+	checkPhoneUsedSRTP(t, counselor, 2)
+}
+
+// checkPhoneUsedSRTP checks that baresip reported AES_CM_128_HMAC_SHA1_80
+// on the audio stream of each of its calls, calls in all.
+func checkPhoneUsedSRTP(t *testing.T, phone *Phone, calls int) {
+	t.Helper()
+	reported := 0
+	for _, event := range phone.Events() {
+		if event.Type == EventCallMediaEncryption && strings.HasSuffix(event.Param, "audio,AES_CM_128_HMAC_SHA1_80") {
+			reported++
+		}
+	}
+	if reported != calls {
+		t.Errorf("baresip %s reported SRTP with AES_CM_128_HMAC_SHA1_80 on %d audio streams, expected %d", phone.spec.User, reported, calls)
+	}
 }
 
 // checkNoKeysLogged fails the test when the server's output, at debug
@@ -240,4 +256,5 @@ func TestTrunkCallerWithSRTP(t *testing.T) {
 	CheckHears(t, "counselor", "while bridged", counselorTimeline.Segment(t, ReadRecording(t, counselor, "counselor"), bridged, bridgeEnd), callerTone, counselorTone)
 	checkSRTPOnWire(t, capture, caller.RTP.Min)
 	checkNoKeysLogged(t, srv)
+	checkPhoneUsedSRTP(t, caller, 1)
 }
