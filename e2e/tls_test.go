@@ -122,7 +122,8 @@ func TestCounselorOverTLSWithSRTP(t *testing.T) {
 }
 
 // checkPhoneUsedSRTP checks that baresip reported AES_CM_128_HMAC_SHA1_80
-// on the audio stream of each of its calls, calls in all.
+// for the audio stream of each call. calls is the number of calls the
+// phone made or took.
 func checkPhoneUsedSRTP(t *testing.T, phone *Phone, calls int) {
 	t.Helper()
 	reported := 0

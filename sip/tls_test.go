@@ -18,8 +18,9 @@ import (
 	"helpline/media"
 )
 
-// startTLSNode starts a server with a UDP and a TLS listener that present
-// cert, under the given policy, and returns it with its TLS address.
+// startTLSNode starts a server with a UDP listener and a TLS listener that
+// presents the store's certificate, under the given policy, and returns it
+// with its TLS address.
 func startTLSNode(t *testing.T, store *CertificateStore, policy SecurityPolicy) (*Server, netip.AddrPort) {
 	t.Helper()
 	srv := startTestNode(t, testNodeSetup{
