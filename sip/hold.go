@@ -52,10 +52,10 @@ func (c *call) reoffer(leg any, offer []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := session.SetSRTP(negotiated.SRTP); err != nil {
+	if err := session.SetFormat(negotiated.Codec, negotiated.TelephoneEvent); err != nil {
 		return nil, err
 	}
-	if err := session.SetFormat(negotiated.Codec, negotiated.TelephoneEvent); err != nil {
+	if err := session.SetSRTP(negotiated.SRTP); err != nil {
 		return nil, err
 	}
 	sdpVersion.Store(version)

@@ -430,3 +430,35 @@ func TestInboundLegOverTLSAnswersOnItsConnection(t *testing.T) {
 		})
 	}
 }
+
+func TestReofferOnSRTPLegKeepsSRTP(t *testing.T) {
+	c, leg := testCall(t)
+	local, err := media.NewCryptoAttribute(1)
+	if err != nil {
+		t.Fatalf("NewCryptoAttribute: %v", err)
+	}
+	remote, err := media.NewCryptoAttribute(1)
+	if err != nil {
+		t.Fatalf("NewCryptoAttribute: %v", err)
+	}
+	if err := leg.media.SetSRTP(&media.SRTPKeys{Local: local, Remote: remote}); err != nil {
+		t.Fatalf("SetSRTP: %v", err)
+	}
+
+	hold := "v=0\r\no=phone 7 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 40000 RTP/SAVP 0\r\na=crypto:3 " + strings.TrimPrefix(remote.Value(), "1 ") + "\r\na=sendonly\r\n"
+	answer, err := c.reoffer(leg, []byte(hold))
+	if err != nil {
+		t.Fatalf("reoffer(SRTP hold): %v", err)
+	}
+	if !strings.Contains(string(answer), "RTP/SAVP") || !strings.Contains(string(answer), "a=crypto:3 "+strings.TrimPrefix(local.Value(), "1 ")) {
+		t.Errorf("answer to an SRTP re-offer lacks RTP/SAVP or our key under tag 3:\n%s", answer)
+	}
+
+	if _, err := c.reoffer(leg, []byte(offerResume)); !errors.Is(err, media.ErrSRTPRequired) {
+		t.Errorf("reoffer(plain RTP) on an SRTP leg = %v, expected ErrSRTPRequired (488)", err)
+	}
+	if !leg.media.SRTP() {
+		t.Error("the leg fell back to plain RTP")
+	}
+}
