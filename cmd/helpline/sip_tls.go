@@ -5,12 +5,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"helpline/config"
 	"helpline/sip"
 )
+
+// certificateRenewWarning is how long before its expiry the SIP TLS
+// certificate draws a warning at start-up and on each reload.
+const certificateRenewWarning = 14 * 24 * time.Hour
 
 // securityPolicy maps sip.secure_counselors onto the signalling settings.
 func securityPolicy(cfg *config.Config) sip.SecurityPolicy {
@@ -34,7 +39,7 @@ func loadSIPCertificate(cfg *config.Config, log zerolog.Logger) (*sip.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("sip.tls: %w", err)
 	}
-	logCertificate(log.Info(), store, "sip tls certificate loaded")
+	logCertificate(log, store, "sip tls certificate loaded")
 	return store, nil
 }
 
@@ -74,12 +79,23 @@ func reloadCertificate(store *sip.CertificateStore, log zerolog.Logger) {
 		log.Error().Err(err).Msg("sip tls certificate reload failed")
 		return
 	}
-	logCertificate(log.Info(), store, "sip tls certificate reloaded")
+	logCertificate(log, store, "sip tls certificate reloaded")
 }
 
 // logCertificate logs the subject, serial number and expiry of the
-// certificate in use.
-func logCertificate(event *zerolog.Event, store *sip.CertificateStore, message string) {
+// certificate in use, and warns when it has expired or expires within
+// certificateRenewWarning.
+func logCertificate(log zerolog.Logger, store *sip.CertificateStore, message string) {
 	info := store.Info()
-	event.Str("subject", info.Subject).Str("serial", info.Serial).Time("not_after", info.NotAfter).Msg(message)
+	log.Info().Str("subject", info.Subject).Str("serial", info.Serial).Time("not_after", info.NotAfter).Msg(message)
+
+	left := time.Until(info.NotAfter)
+	switch {
+	case left <= 0:
+		log.Error().Str("subject", info.Subject).Time("not_after", info.NotAfter).
+			Msg("sip tls certificate has expired and phones reject it: replace sip.tls.cert_file and key_file, then send SIGHUP")
+	case left < certificateRenewWarning:
+		log.Warn().Str("subject", info.Subject).Time("not_after", info.NotAfter).
+			Msg("sip tls certificate expires soon: replace sip.tls.cert_file and key_file, then send SIGHUP")
+	}
 }
