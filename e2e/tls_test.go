@@ -55,13 +55,7 @@ func TestCounselorOverTLSWithSRTP(t *testing.T) {
 	srv.WaitLog(t, LogFields(map[string]any{"message": "counselor state changed", "counselor": "1001", "to": "available", "source": "phone"}), logTimeout)
 	caller := StartTonePhone(t, srv.Addr(), "7000", "", CallerToneHz, false)
 
-	caller.Command(t, "dial", "sip:120@"+srv.Addr())
-	caller.WaitEvent(t, EventCallEstablished, phoneTimeout)
-	callerTimeline := Timeline{Established: time.Now()}
-	counselor.WaitEvent(t, EventCallEstablished, phoneTimeout)
-	counselorTimeline := Timeline{Established: time.Now()}
-	srv.WaitLog(t, LogMessage("counselor answered, bridging"), logTimeout)
-	bridged := time.Now()
+	callerTimeline, counselorTimeline, bridged := callThroughTrunk(t, srv, caller, counselor)
 	beforeReload := Measure(4 * time.Second)
 
 	first := listener.Certificate
@@ -238,13 +232,7 @@ func TestTrunkCallerWithSRTP(t *testing.T) {
 	})
 	capture := Capture(t, caller.RTP.Min)
 
-	caller.Command(t, "dial", "sip:120@"+srv.Addr())
-	caller.WaitEvent(t, EventCallEstablished, phoneTimeout)
-	callerTimeline := Timeline{Established: time.Now()}
-	counselor.WaitEvent(t, EventCallEstablished, phoneTimeout)
-	counselorTimeline := Timeline{Established: time.Now()}
-	srv.WaitLog(t, LogMessage("counselor answered, bridging"), logTimeout)
-	bridged := time.Now()
+	callerTimeline, counselorTimeline, bridged := callThroughTrunk(t, srv, caller, counselor)
 	bridgeEnd := Measure(4 * time.Second)
 
 	caller.Hangup(t)
@@ -258,4 +246,18 @@ func TestTrunkCallerWithSRTP(t *testing.T) {
 	checkSRTPOnWire(t, capture, caller.RTP.Min)
 	checkNoKeysLogged(t, srv)
 	checkPhoneUsedSRTP(t, caller, 1)
+}
+
+// callThroughTrunk has caller dial the service number 120 as the trunk,
+// and waits until the counselor's phone answered and the server bridged
+// the two. It returns both phones' timelines and the moment of the bridge.
+func callThroughTrunk(t *testing.T, srv *Server, caller, counselor *Phone) (Timeline, Timeline, time.Time) {
+	t.Helper()
+	caller.Command(t, "dial", "sip:120@"+srv.Addr())
+	caller.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	callerTimeline := Timeline{Established: time.Now()}
+	counselor.WaitEvent(t, EventCallEstablished, phoneTimeout)
+	counselorTimeline := Timeline{Established: time.Now()}
+	srv.WaitLog(t, LogMessage("counselor answered, bridging"), logTimeout)
+	return callerTimeline, counselorTimeline, time.Now()
 }
