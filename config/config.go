@@ -3,8 +3,8 @@
 // returns one typed Config that passed a single validation step. Viper is
 // used only inside this package.
 //
-// Values that end up in SIP follow RFC 3261. Listeners are UDP or TCP
-// (section 18). The digest realm and registration lifetimes feed the
+// Values that end up in SIP follow RFC 3261. Listeners are UDP, TCP or TLS
+// (sections 18 and 26). The digest realm and registration lifetimes feed the
 // registrar (sections 10 and 22). Retry-After is whole seconds (section
 // 20.33), and transfer targets are sip: or sips: URIs (section 19.1).
 //
@@ -106,11 +106,16 @@ type SIP struct {
 	// AuthLockout locks a counselor id at one address after repeated
 	// digest authentication failures.
 	AuthLockout AuthLockout `mapstructure:"auth_lockout"`
+	// TLS is the certificate of the tls listeners.
+	TLS SIPTLS `mapstructure:"tls"`
+	// SecureCounselors requires TLS and SRTP of counselors outside the
+	// office networks.
+	SecureCounselors SecureCounselors `mapstructure:"secure_counselors"`
 }
 
 // Listener is one SIP socket.
 type Listener struct {
-	// Network is "udp" or "tcp".
+	// Network is "udp", "tcp" or "tls".
 	Network string `mapstructure:"network"`
 	// Address is the IP address and port to bind.
 	Address netip.AddrPort `mapstructure:"address"`

@@ -32,7 +32,7 @@ const (
 
 // Allowed words of the enumerated keys.
 var (
-	listenNetworks = []string{"udp", "tcp"}
+	listenNetworks = []string{"udp", "tcp", "tls"}
 	logLevels      = []string{"debug", "info", "warn", "error"}
 	logFormats     = []string{"auto", "json", "console"}
 	uriSchemes     = []string{"sip", "sips"}
@@ -54,6 +54,7 @@ func validate(cfg *Config, env environment, options loadOptions, ps, warnings *p
 	validateSIP(&cfg.SIP, ps)
 	validateSessionTimers(&cfg.SIP, ps, warnings)
 	validateSIPLimits(&cfg.SIP, ps)
+	validateSIPSecurity(&cfg.SIP, ps, warnings)
 	validateRTP(&cfg.RTP, cfg.SIP.PublicHost, ps)
 	validateTrunk(&cfg.Trunk, ps, warnings)
 	validateCounselors(cfg.Counselors, env, options, ps)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,6 +51,9 @@ const (
 	EventCallClosed      = "CALL_CLOSED"
 	EventRegisterOK      = "REGISTER_OK"
 	EventRegisterFail    = "REGISTER_FAIL"
+	// EventCallMediaEncryption reports the negotiated SRTP suite of a
+	// stream, as Param "0,audio,AES_CM_128_HMAC_SHA1_80".
+	EventCallMediaEncryption = "CALL_MENC"
 )
 
 // Lines baresip 1.0.0 prints for the response to a REGISTER, e.g.
@@ -72,8 +76,18 @@ type Softphone struct {
 	User, Password string
 	// Server is the registrar's host:port (Server.Addr()).
 	Server string
-	// Transport is "udp" (default) or "tcp".
+	// Transport is "udp" (default), "tcp" or "tls". For tls, Server is the
+	// server's TLS listener and CAFile its certificate.
 	Transport string
+	// CAFile is a PEM file of the certificates baresip trusts for SIP over
+	// TLS (sip_cafile).
+	CAFile string
+	// MediaEncryption is the account's mediaenc value, such as "srtp-mand"
+	// for SDES SRTP only (the srtp module). Empty: plain RTP.
+	MediaEncryption string
+	// RTPPorts is the size of the phone's RTP port range. Zero: 20. Two
+	// pins a single call's RTP to RTP.Min, for a capture of that port.
+	RTPPorts int
 	// AutoAnswer answers incoming calls at once; otherwise call Answer.
 	AutoAnswer bool
 	// SourceWAV is the counselor's voice: a mono 8 kHz 16-bit WAV file.
@@ -161,7 +175,7 @@ func StartBaresip(t testing.TB, spec Softphone) *Phone {
 		// baresip also opens SIP over TLS on the port after SIPPort.
 		SIPPort:     FreePortPair(t),
 		ControlPort: FreePort(t),
-		RTP:         FreePortRange(t, phoneRTPPorts),
+		RTP:         FreePortRange(t, cmp.Or(spec.RTPPorts, phoneRTPPorts)),
 		spec:        spec,
 		lines:       newEventLog[string](),
 		events:      newEventLog[PhoneEvent](),
@@ -250,6 +264,12 @@ func (p *Phone) config(source string) string {
 		"ringback_disabled yes",
 		"menu_bell no",
 	}
+	if p.spec.CAFile != "" {
+		lines = append(lines, "sip_cafile "+p.spec.CAFile)
+	}
+	if p.spec.MediaEncryption != "" {
+		lines = append(lines, "module srtp.so")
+	}
 	return strings.Join(lines, "\n") + "\n"
 }
 
@@ -262,8 +282,12 @@ func (p *Phone) accountLine() string {
 	if p.spec.AutoAnswer {
 		answerMode = "auto"
 	}
-	return fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=%s;regint=%d;mwi=no;pubint=0;ptime=20",
+	line := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=%s;regint=%d;mwi=no;pubint=0;ptime=20",
 		p.spec.User, p.spec.Server, transport, p.spec.Password, answerMode, registerInterval)
+	if p.spec.MediaEncryption != "" {
+		line += ";mediaenc=" + p.spec.MediaEncryption
+	}
+	return line
 }
 
 func (p *Phone) start(t testing.TB, baresip string) {

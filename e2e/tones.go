@@ -53,16 +53,23 @@ func GoertzelAmplitude(samples []int16, frequencyHz float64) float64 {
 func StartTonePhone(t *testing.T, server string, user, password string, frequencyHz float64, autoAnswer bool) *Phone {
 	t.Helper()
 	RequireTool(t, "baresip")
-	source := filepath.Join(t.TempDir(), user+"-tone.wav")
-	if err := WriteToneWAV(source, 3*time.Minute, frequencyHz, PartyToneAmplitude); err != nil {
-		t.Fatalf("writing the tone of %s: %v", user, err)
-	}
-	spec := Softphone{User: user, Password: password, Server: server, AutoAnswer: autoAnswer, SourceWAV: source}
+	spec := Softphone{User: user, Password: password, Server: server, AutoAnswer: autoAnswer, SourceWAV: ToneSource(t, user, frequencyHz)}
 	if password == "" {
 		spec.Password = "not-registered"
 		spec.SkipRegistrationWait = true
 	}
 	return StartBaresip(t, spec)
+}
+
+// ToneSource writes a three-minute WAV of one tone at PartyToneAmplitude
+// for user's phone and returns its path.
+func ToneSource(t testing.TB, user string, frequencyHz float64) string {
+	t.Helper()
+	source := filepath.Join(t.TempDir(), user+"-tone.wav")
+	if err := WriteToneWAV(source, 3*time.Minute, frequencyHz, PartyToneAmplitude); err != nil {
+		t.Fatalf("writing the tone of %s: %v", user, err)
+	}
+	return source
 }
 
 // DirectQueue makes every call skip the menu and wait in the queue, so that

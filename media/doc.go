@@ -11,6 +11,8 @@
 //     comes from.
 //   - RFC 4733 for DTMF as telephone events.
 //   - RFC 8866 and RFC 3264 for SDP and offer/answer.
+//   - RFC 3711 for SRTP with AES_CM_128_HMAC_SHA1_80 (through pion/srtp),
+//     keyed by SDES a=crypto lines (RFC 4568).
 //   - ITU-T G.711 for the µ-law and A-law codecs.
 //
 // A call leg works like this: PortRange.Allocate binds a UDP socket,
@@ -20,6 +22,9 @@
 // a single RTP stream whose SSRC, sequence numbers and timestamps continue
 // across all of these, so the peer sees one uninterrupted source from the
 // IVR through the conversation.
+//
+// An SRTP leg decrypts each datagram in its receive buffer and encrypts in
+// its send buffer, so everything between works on plain RTP.
 //
 // The per-packet paths (receive, playback, relay) reuse their buffers,
 // allocate nothing and never log. Counters in Stats replace per-packet

@@ -93,6 +93,9 @@ type MediaLine struct {
 	Conn netip.Addr
 	// Ptime is the a=ptime packet duration, 0 when absent.
 	Ptime time.Duration
+	// Crypto contains the values of the line's a=crypto attributes (SDES,
+	// RFC 4568) as written, in the offer's order of preference.
+	Crypto []string
 }
 
 // Format is one RTP payload format of an m= line.
@@ -226,6 +229,7 @@ func describeMedia(media *sdp.MediaDescription, sessionDirection string) (MediaL
 	}
 	line.Conn = conn
 	line.Ptime = findPtime(media.Attributes)
+	line.Crypto = findCrypto(media.Attributes)
 
 	if isRTPProto(line.Proto) {
 		formats, err := parseFormats(line.Kind, line.FormatTokens, media.Attributes)
@@ -295,14 +299,34 @@ func findPtime(attributes []sdp.Attribute) time.Duration {
 	return 0
 }
 
+// findCrypto returns the values of the a=crypto attributes.
+func findCrypto(attributes []sdp.Attribute) []string {
+	var values []string
+	for _, attribute := range attributes {
+		if attribute.Key == attributeCrypto {
+			values = append(values, attribute.Value)
+		}
+	}
+	return values
+}
+
 // isRTPProto reports whether an m= line's protocol carries RTP, plain or
 // secure, so that its formats are payload type numbers.
 func isRTPProto(proto string) bool {
 	return strings.Contains(proto, "RTP/")
 }
 
-// isPlainRTPProto reports whether an m= line's protocol is unencrypted RTP,
-// which is all this server sends and receives.
+// isPlainRTPProto reports whether an m= line's protocol is unencrypted RTP.
 func isPlainRTPProto(proto string) bool {
 	return proto == "RTP/AVP" || proto == "RTP/AVPF"
+}
+
+// protoSRTP is the m= line protocol of SRTP keyed by SDES (RFC 3711
+// section 12, RFC 4568).
+const protoSRTP = "RTP/SAVP"
+
+// isSRTPProto reports whether an m= line's protocol is SRTP this server
+// can key by SDES. RTP/SAVPF with DTLS (WebRTC) is not supported.
+func isSRTPProto(proto string) bool {
+	return proto == protoSRTP
 }

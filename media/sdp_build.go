@@ -27,8 +27,8 @@ const (
 // (RFC 3264 section 6). The answer has one m= line per offered m= line,
 // in the same order. The accepted line carries local's port, the chosen
 // codec and, when offered, telephone-event with the offer's payload
-// types, a=rtpmap for each, a=fmtp with the events 0-16, a=ptime:20 and
-// n.Direction. Every other line is rejected with port 0 and the offered
+// types, a=rtpmap for each, a=fmtp with the events 0-16, a=ptime:20,
+// n.Direction and, for SRTP, a=crypto with our key. Every other line is rejected with port 0 and the offered
 // formats. The c= line carries local's address.
 //
 // BuildAnswer returns ErrAddressFamily when the accepted line's address
@@ -78,6 +78,16 @@ func BuildEmptyAnswer(local netip.Addr, sessionID, version uint64) ([]byte, erro
 // when telephoneEvent is not 0, telephone-event/8000 on that dynamic
 // payload type (96-127).
 func BuildOffer(local netip.AddrPort, codecs []Codec, telephoneEvent uint8, sessionID, version uint64) ([]byte, error) {
+	return buildOffer(local, codecs, telephoneEvent, sessionID, version, nil)
+}
+
+// BuildSRTPOffer is BuildOffer for SRTP: the m= line is RTP/SAVP and
+// carries crypto, our key, as its one a=crypto line.
+func BuildSRTPOffer(local netip.AddrPort, codecs []Codec, telephoneEvent uint8, sessionID, version uint64, crypto CryptoAttribute) ([]byte, error) {
+	return buildOffer(local, codecs, telephoneEvent, sessionID, version, &crypto)
+}
+
+func buildOffer(local netip.AddrPort, codecs []Codec, telephoneEvent uint8, sessionID, version uint64, crypto *CryptoAttribute) ([]byte, error) {
 	local, err := checkLocalAddr(local)
 	if err != nil {
 		return nil, fmt.Errorf("build SDP offer: %w", err)
@@ -105,6 +115,10 @@ func BuildOffer(local netip.AddrPort, codecs []Codec, telephoneEvent uint8, sess
 		sdp.NewAttribute(attributePtime, strconv.Itoa(sdpPtimeMilliseconds)),
 		sdp.NewPropertyAttribute(DirectionSendRecv),
 	)
+	if crypto != nil {
+		media.MediaName.Protos = strings.Split(protoSRTP, "/")
+		media.Attributes = append(media.Attributes, sdp.NewAttribute(attributeCrypto, crypto.Value()))
+	}
 
 	session := newSession(local.Addr(), sessionID, version)
 	session.MediaDescriptions = []*sdp.MediaDescription{media}
@@ -208,6 +222,9 @@ func acceptedAudio(proto string, port uint16, n *Negotiated) *sdp.MediaDescripti
 		sdp.NewAttribute(attributePtime, strconv.Itoa(sdpPtimeMilliseconds)),
 		sdp.NewPropertyAttribute(direction),
 	)
+	if n.SRTP != nil {
+		media.Attributes = append(media.Attributes, sdp.NewAttribute(attributeCrypto, n.SRTP.Local.Value()))
+	}
 	return media
 }
 

@@ -89,21 +89,24 @@ func TestBuildAnswer(t *testing.T) {
 		check func(t *testing.T, answer *Description, body string)
 	}{
 		{
-			name:  "three m= lines keep their order",
+			name:  "SRTP line accepted and the others rejected in order",
 			file:  "srtp_rtp_video_offer.sdp",
 			local: local4,
 			check: func(t *testing.T, answer *Description, body string) {
 				for _, want := range []string{
-					"m=audio 0 RTP/SAVP 0 8 101\r\n",
-					"m=audio 40000 RTP/AVP 0 101\r\n",
+					"m=audio 40000 RTP/SAVP 0 101\r\n",
+					"m=audio 0 RTP/AVP 0 101\r\n",
 					"m=video 0 RTP/AVP 96\r\n",
 				} {
 					if !strings.Contains(body, want) {
 						t.Errorf("answer lacks %q:\n%s", want, body)
 					}
 				}
-				if strings.Contains(body, "a=crypto") {
-					t.Errorf("answer repeats the crypto attribute:\n%s", body)
+				if strings.Count(body, "a=crypto:1 "+SuiteAES128SHA1_80+" inline:") != 1 {
+					t.Errorf("answer lacks one a=crypto line of tag 1 with our key:\n%s", body)
+				}
+				if strings.Contains(body, "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz") {
+					t.Errorf("answer repeats the offer's key instead of its own:\n%s", body)
 				}
 			},
 		},
@@ -342,7 +345,7 @@ func TestSeedOffersAnswerInvariants(t *testing.T) {
 			}
 			checkAnswer(t, offer, negotiated, local, body)
 
-			reread, err := ParseAnswer(body, g711, negotiated.TelephoneEvent)
+			reread, err := rereadAnswer(body, negotiated)
 			if err != nil {
 				t.Fatalf("ParseAnswer of our answer: %v", err)
 			}

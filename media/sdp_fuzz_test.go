@@ -44,8 +44,8 @@ func FuzzParseSDP(f *testing.F) {
 
 		negotiated, err := Negotiate(offer, g711)
 		if err != nil {
-			if !errors.Is(err, ErrNoCommonCodec) {
-				t.Fatalf("Negotiate error %v does not wrap ErrNoCommonCodec", err)
+			if !errors.Is(err, ErrNoCommonCodec) && !errors.Is(err, ErrNoCommonCrypto) {
+				t.Fatalf("Negotiate error %v wraps neither ErrNoCommonCodec nor ErrNoCommonCrypto", err)
 			}
 			return
 		}
@@ -61,7 +61,7 @@ func FuzzParseSDP(f *testing.F) {
 		}
 		checkAnswer(t, offer, negotiated, local, answer)
 
-		reread, err := ParseAnswer(answer, g711, negotiated.TelephoneEvent)
+		reread, err := rereadAnswer(answer, negotiated)
 		if err != nil {
 			t.Fatalf("ParseAnswer of our answer: %v\n%s", err, answer)
 		}
@@ -101,8 +101,11 @@ func checkNegotiated(t *testing.T, offer *Description, negotiated *Negotiated) {
 		t.Fatalf("MediaIndex %d out of range", negotiated.MediaIndex)
 	}
 	line := offer.Media[negotiated.MediaIndex]
-	if line.Kind != "audio" || line.Port == 0 || !isPlainRTPProto(line.Proto) {
-		t.Fatalf("accepted m= line %+v is not active plain-RTP audio", line)
+	if line.Kind != "audio" || line.Port == 0 || !(isPlainRTPProto(line.Proto) || isSRTPProto(line.Proto)) {
+		t.Fatalf("accepted m= line %+v is not active RTP or SRTP audio", line)
+	}
+	if (negotiated.SRTP != nil) != isSRTPProto(line.Proto) {
+		t.Fatalf("accepted m= line %s with SRTP keys %v", line.Proto, negotiated.SRTP)
 	}
 	if !slices.ContainsFunc(g711, func(codec Codec) bool { return codec.Name == negotiated.Codec.Name }) {
 		t.Fatalf("codec %+v is not supported", negotiated.Codec)
@@ -121,4 +124,20 @@ func checkNegotiated(t *testing.T, offer *Description, negotiated *Negotiated) {
 	if negotiated.TelephoneEvent != 0 && negotiated.TelephoneEvent == negotiated.Codec.PayloadType {
 		t.Fatalf("telephone-event and codec share payload type %d", negotiated.TelephoneEvent)
 	}
+}
+
+// rereadAnswer parses our answer as the offerer would: with its own key
+// for an SRTP stream, and then checks that it read our key.
+func rereadAnswer(answer []byte, negotiated *Negotiated) (*Negotiated, error) {
+	if negotiated.SRTP == nil {
+		return ParseAnswer(answer, g711, negotiated.TelephoneEvent)
+	}
+	reread, err := ParseSRTPAnswer(answer, g711, negotiated.TelephoneEvent, negotiated.SRTP.Remote)
+	if err != nil {
+		return nil, err
+	}
+	if !reread.SRTP.Remote.sameKey(negotiated.SRTP.Local) {
+		return nil, errors.New("the answer does not carry our key")
+	}
+	return reread, nil
 }

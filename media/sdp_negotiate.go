@@ -26,45 +26,92 @@ type Negotiated struct {
 	Direction string
 	// Ptime is the packet duration the peer asked for, 0 when it did not.
 	Ptime time.Duration
+	// SRTP holds the SDES keys when the stream is SRTP, nil for plain RTP.
+	SRTP *SRTPKeys
 }
 
 // Negotiate chooses the audio stream and codec to answer an offer with
 // (RFC 3264 section 6). It accepts the first audio m= line that has a
-// non-zero port, plain RTP (RTP/AVP or RTP/AVPF) and a supported codec.
-// The codec is the first of the offer's formats that matches one in
-// supported by name and clock rate, with the offer's payload type.
-// Encrypted RTP lines and other lines are rejected in the answer, not
-// reported as errors.
+// non-zero port, a supported codec and either plain RTP (RTP/AVP or
+// RTP/AVPF) or SRTP (RTP/SAVP) with an a=crypto line of
+// SuiteAES128SHA1_80. The codec is the first of the offer's formats that
+// matches one in supported by name and clock rate, with the offer's
+// payload type. For an SRTP line, SRTP holds the offer's key and a fresh
+// key of ours under the same tag. Other lines are rejected in the answer,
+// not reported as errors.
 //
 // Negotiate returns ErrNoCommonCodec, with the offered audio formats in
-// the message, when no line qualifies. An offer without m= lines gets
-// ErrNoCommonCodec too, but the SIP layer answers a re-INVITE with such
-// an offer by BuildEmptyAnswer rather than 488, so the call stays up.
+// the message, when no line qualifies, or ErrNoCommonCrypto when the only
+// lines with a common codec are SRTP lines without a usable a=crypto line.
+// An offer without m= lines gets ErrNoCommonCodec too, but the SIP layer
+// answers a re-INVITE with such an offer by BuildEmptyAnswer rather than
+// 488, so the call stays up.
 func Negotiate(offer *Description, supported []Codec) (*Negotiated, error) {
+	return negotiate(offer, supported, false)
+}
+
+// NegotiateSRTP is Negotiate for a leg that must use SRTP: only RTP/SAVP
+// lines qualify, and an offer without one gets ErrSRTPRequired.
+func NegotiateSRTP(offer *Description, supported []Codec) (*Negotiated, error) {
+	return negotiate(offer, supported, true)
+}
+
+func negotiate(offer *Description, supported []Codec, requireSRTP bool) (*Negotiated, error) {
 	if offer == nil {
 		return nil, fmt.Errorf("negotiate SDP offer: %w: no offer", ErrInvalidSDP)
 	}
 
+	var cryptoErr error
 	for i, line := range offer.Media {
-		if line.Kind != "audio" || line.Port == 0 || !isPlainRTPProto(line.Proto) {
+		secure := isSRTPProto(line.Proto)
+		if line.Kind != "audio" || line.Port == 0 || (!secure && (requireSRTP || !isPlainRTPProto(line.Proto))) {
 			continue
 		}
 		codec, found := chooseCodec(line.Formats, supported)
 		if !found {
 			continue
 		}
-		return &Negotiated{
+		negotiated := &Negotiated{
 			MediaIndex:     i,
 			Remote:         remoteAddrPort(offer.MediaAddr(i), line.Port),
 			Codec:          codec,
 			TelephoneEvent: findTelephoneEvent(line.Formats),
 			Direction:      answerDirection(line.Direction, offer.MediaAddr(i)),
 			Ptime:          line.Ptime,
-		}, nil
+		}
+		if secure {
+			keys, err := answerKeys(line.Crypto)
+			if err != nil {
+				cryptoErr = err
+				continue
+			}
+			negotiated.SRTP = keys
+		}
+		return negotiated, nil
 	}
 
-	return nil, fmt.Errorf("negotiate SDP offer: %w: %s; this server supports %s over RTP/AVP",
+	switch {
+	case cryptoErr != nil:
+		return nil, fmt.Errorf("negotiate SDP offer: %w", cryptoErr)
+	case requireSRTP:
+		return nil, fmt.Errorf("negotiate SDP offer: %w: %s; this leg must offer RTP/SAVP with %s and %s",
+			ErrSRTPRequired, describeOfferedAudio(offer), SuiteAES128SHA1_80, describeCodecs(supported))
+	}
+	return nil, fmt.Errorf("negotiate SDP offer: %w: %s; this server supports %s over RTP/AVP or RTP/SAVP",
 		ErrNoCommonCodec, describeOfferedAudio(offer), describeCodecs(supported))
+}
+
+// answerKeys chooses the offer's key and makes ours under its tag.
+func answerKeys(offered []string) (*SRTPKeys, error) {
+	remote, err := chooseCrypto(offered)
+	if err != nil {
+		return nil, err
+	}
+	local, err := NewCryptoAttribute(remote.Tag)
+	if err != nil {
+		return nil, err
+	}
+	return &SRTPKeys{Local: local, Remote: remote}, nil
 }
 
 // ParseAnswer parses a peer's answer to an offer from BuildOffer and
@@ -80,6 +127,18 @@ func Negotiate(offer *Description, supported []Codec) (*Negotiated, error) {
 // ErrNoCommonCodec when the answer rejects the stream (port 0) or keeps
 // none of the offered codecs.
 func ParseAnswer(body []byte, offered []Codec, offeredEvent uint8) (*Negotiated, error) {
+	return parseAnswer(body, offered, offeredEvent, nil)
+}
+
+// ParseSRTPAnswer is ParseAnswer for an offer from BuildSRTPOffer with
+// the key local: the answer must accept with RTP/SAVP and an a=crypto line
+// of local's tag and suite, whose key becomes SRTP.Remote. A missing or
+// unusable line gets ErrNoCommonCrypto.
+func ParseSRTPAnswer(body []byte, offered []Codec, offeredEvent uint8, local CryptoAttribute) (*Negotiated, error) {
+	return parseAnswer(body, offered, offeredEvent, &local)
+}
+
+func parseAnswer(body []byte, offered []Codec, offeredEvent uint8, local *CryptoAttribute) (*Negotiated, error) {
 	answer, err := ParseSDP(body)
 	if err != nil {
 		return nil, fmt.Errorf("parse SDP answer: %w", err)
@@ -90,8 +149,12 @@ func ParseAnswer(body []byte, offered []Codec, offeredEvent uint8) (*Negotiated,
 		return nil, fmt.Errorf("parse SDP answer: %w", err)
 	}
 	line := answer.Media[index]
-	if !isPlainRTPProto(line.Proto) {
-		return nil, fmt.Errorf("parse SDP answer: %w: the answer uses %s, but the offer was RTP/AVP", ErrInvalidSDP, line.Proto)
+	offeredProto := "RTP/AVP"
+	if local != nil {
+		offeredProto = protoSRTP
+	}
+	if (local == nil && !isPlainRTPProto(line.Proto)) || (local != nil && !isSRTPProto(line.Proto)) {
+		return nil, fmt.Errorf("parse SDP answer: %w: the answer uses %s, but the offer was %s", ErrInvalidSDP, line.Proto, offeredProto)
 	}
 
 	codec, found := chooseCodec(line.Formats, offered)
@@ -110,7 +173,29 @@ func ParseAnswer(body []byte, offered []Codec, offeredEvent uint8) (*Negotiated,
 	if offeredEvent != 0 {
 		negotiated.TelephoneEvent = findTelephoneEvent(line.Formats)
 	}
+	if local != nil {
+		remote, err := answeredKey(line.Crypto, *local)
+		if err != nil {
+			return nil, fmt.Errorf("parse SDP answer: %w", err)
+		}
+		negotiated.SRTP = &SRTPKeys{Local: *local, Remote: remote}
+	}
 	return negotiated, nil
+}
+
+// answeredKey returns the answer's key for the offered line local: the
+// a=crypto line with local's tag (RFC 4568 section 7.1.2).
+func answeredKey(values []string, local CryptoAttribute) (CryptoAttribute, error) {
+	for _, value := range values {
+		remote, err := ParseCryptoAttribute(value)
+		if err != nil {
+			return CryptoAttribute{}, fmt.Errorf("%w: %w", ErrNoCommonCrypto, err)
+		}
+		if remote.Tag == local.Tag {
+			return remote, nil
+		}
+	}
+	return CryptoAttribute{}, fmt.Errorf("%w: the answer has no a=crypto line with the offered tag %d", ErrNoCommonCrypto, local.Tag)
 }
 
 // chooseCodec returns the first format, in the given order, that matches
@@ -227,7 +312,7 @@ func describeOfferedAudio(offer *Description) string {
 		switch {
 		case line.Port == 0:
 			text += " (disabled with port 0)"
-		case !isPlainRTPProto(line.Proto):
+		case !isPlainRTPProto(line.Proto) && !isSRTPProto(line.Proto):
 			text += " (transport not supported)"
 		}
 		lines = append(lines, text)

@@ -24,6 +24,7 @@ func TestNegotiate(t *testing.T) {
 		name      string
 		body      []byte
 		supported []Codec
+		wantSRTP  bool
 		want      Negotiated
 	}{
 		{
@@ -83,12 +84,13 @@ func TestNegotiate(t *testing.T) {
 			},
 		},
 		{
-			name:      "encrypted audio line is skipped",
+			name:      "SRTP audio line is taken first",
 			body:      readSDP(t, "srtp_rtp_video_offer.sdp"),
 			supported: g711,
+			wantSRTP:  true,
 			want: Negotiated{
-				MediaIndex:     1,
-				Remote:         netip.MustParseAddrPort("192.0.2.88:40014"),
+				MediaIndex:     0,
+				Remote:         netip.MustParseAddrPort("192.0.2.88:40012"),
 				Codec:          PCMU,
 				TelephoneEvent: 101,
 				Direction:      DirectionSendRecv,
@@ -169,6 +171,10 @@ func TestNegotiate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Negotiate: %v", err)
 			}
+			if (got.SRTP != nil) != tt.wantSRTP {
+				t.Errorf("Negotiate SRTP = %v, expected SRTP %v", got.SRTP, tt.wantSRTP)
+			}
+			got.SRTP = nil
 			if *got != tt.want {
 				t.Errorf("Negotiate = %+v\nwant       %+v", *got, tt.want)
 			}
@@ -243,11 +249,11 @@ func TestNegotiateNoCommonCodec(t *testing.T) {
 			wantMessage: []string{"no audio m= line"},
 		},
 		{
-			name: "only encrypted audio",
+			name: "only DTLS audio",
 			body: []byte("v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n" +
-				"m=audio 5004 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj\r\n"),
+				"m=audio 5004 UDP/TLS/RTP/SAVPF 0\r\n"),
 			supported:   g711,
-			wantMessage: []string{"RTP/SAVP", "transport not supported"},
+			wantMessage: []string{"UDP/TLS/RTP/SAVPF", "transport not supported"},
 		},
 		{
 			name: "only video",

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/rs/zerolog"
 )
 
@@ -74,6 +75,9 @@ type SessionConfig struct {
 	// receives: packets received and lost every few seconds, and each
 	// stream's statistics when it ends.
 	Reception ReceptionObserver
+	// SRTP, when set, encrypts the leg's RTP with these SDES keys. Nil
+	// sends and receives plain RTP.
+	SRTP *SRTPKeys
 }
 
 // Session is one call leg's RTP: it receives the peer's audio and DTMF
@@ -120,10 +124,21 @@ type Session struct {
 	// outbound stream.
 	sender chan struct{}
 
-	// outMu guards out, the outbound stream and its buffers. It is held
-	// for one packet at a time, and before peerMu when both are needed.
+	// outMu guards out, the outbound stream and its buffers, and srtpOut
+	// and srtpKeys. It is held for one packet at a time, and before peerMu
+	// when both are needed.
 	outMu sync.Mutex
 	out   outStream
+	// srtpOut encrypts sent packets, nil for plain RTP.
+	srtpOut *srtp.Context
+	// srtpKeys are the keys of srtpIn and srtpOut.
+	srtpKeys SRTPKeys
+	// srtpIn decrypts received packets, nil for plain RTP. SetSRTP
+	// replaces it while the receive goroutine reads it.
+	srtpIn atomic.Pointer[srtp.Context]
+	// srtpBroken is set when SetSRTP failed: nothing is sent or accepted
+	// then, rather than plain RTP.
+	srtpBroken atomic.Bool
 
 	// relayMu guards relayTo, the session that received packets are
 	// forwarded to while bridged. The receive goroutine holds it while it
@@ -135,6 +150,7 @@ type Session struct {
 	// Receive state, owned by the receive goroutine.
 	receiveBuf    []byte
 	packet        rtp.Packet
+	srtpHeader    rtp.Header
 	events        EventDecoder
 	eventSSRC     uint32
 	eventsStarted bool
@@ -185,6 +201,7 @@ type counters struct {
 	unsent          atomic.Uint64
 	sendErrors      atomic.Uint64
 	digitsDropped   atomic.Uint64
+	srtpRejected    atomic.Uint64
 	lastReceived    atomic.Int64 // Unix nanoseconds, 0 before the first valid packet
 	muted           atomic.Uint64
 }
@@ -221,6 +238,9 @@ type Stats struct {
 	SendErrors uint64
 	// DigitsDropped counts digits lost because Digits was full.
 	DigitsDropped uint64
+	// SRTPRejected counts datagrams dropped by SRTP: failed
+	// authentication, a replayed packet, or plain RTP on an SRTP leg.
+	SRTPRejected uint64
 	// LastReceived is when the last valid packet from the latched source
 	// arrived, zero before any. A media timeout compares it with now.
 	LastReceived time.Time
@@ -252,6 +272,9 @@ func NewSession(cfg SessionConfig) *Session {
 	}
 	if s.eventPT == 0 {
 		s.pcm = make([]int16, maxDatagramSize)
+	}
+	if err := s.SetSRTP(cfg.SRTP); err != nil {
+		s.log.Error().Err(err).Msg("srtp unavailable: the leg sends and accepts no media")
 	}
 	return s
 }
@@ -435,6 +458,7 @@ func (s *Session) Stats() Stats {
 		Unsent:          s.stats.unsent.Load(),
 		SendErrors:      s.stats.sendErrors.Load(),
 		DigitsDropped:   s.stats.digitsDropped.Load(),
+		SRTPRejected:    s.stats.srtpRejected.Load(),
 		LastReceived:    lastReceived,
 		Remote:          remote,
 		Latched:         latched,

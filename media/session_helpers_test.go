@@ -50,6 +50,18 @@ func (p *peer) addr() netip.AddrPort { return addrOf(p.conn) }
 // after testDeadline.
 func (p *peer) read() rtp.Packet {
 	p.t.Helper()
+	datagram := p.readDatagram()
+	var packet rtp.Packet
+	if err := packet.Unmarshal(datagram); err != nil {
+		p.t.Fatalf("peer %s: unmarshal RTP: %v", p.addr(), err)
+	}
+	return packet
+}
+
+// readDatagram returns the next datagram the peer receives, failing the
+// test after testDeadline.
+func (p *peer) readDatagram() []byte {
+	p.t.Helper()
 	if err := p.conn.SetReadDeadline(time.Now().Add(testDeadline)); err != nil {
 		p.t.Fatalf("set read deadline: %v", err)
 	}
@@ -58,11 +70,7 @@ func (p *peer) read() rtp.Packet {
 	if err != nil {
 		p.t.Fatalf("peer %s: read RTP: %v", p.addr(), err)
 	}
-	var packet rtp.Packet
-	if err := packet.Unmarshal(buf[:n]); err != nil {
-		p.t.Fatalf("peer %s: unmarshal RTP: %v", p.addr(), err)
-	}
-	return packet
+	return buf[:n]
 }
 
 // readN returns the next n packets.

@@ -64,13 +64,18 @@ func (s *Session) isClosed() bool {
 	}
 }
 
-// handlePacket processes one datagram: it validates it, checks its source
+// handlePacket processes one datagram: it decrypts SRTP, validates it, checks its source
 // against the latch, accounts for it in the reception statistics, turns telephone events or in-band tones into digits
 // and forwards the packet when bridged. It allocates nothing.
 func (s *Session) handlePacket(datagram []byte, source netip.AddrPort, now time.Time) {
 	s.stats.packetsReceived.Add(1)
 	s.stats.bytesReceived.Add(uint64(len(datagram)))
 
+	datagram, ok := s.decryptInPlace(datagram)
+	if !ok {
+		s.stats.srtpRejected.Add(1)
+		return
+	}
 	codec, law, eventPT := s.format()
 	kind := s.parse(datagram, codec, law, eventPT)
 	if kind == kindInvalid {

@@ -34,9 +34,11 @@ type outStream struct {
 	// relay maps the timestamps of the stream Bridge forwards.
 	relay relayState
 
-	header  rtp.Header
-	packet  []byte // marshal buffer
-	payload []byte // encoding and transcoding buffer
+	header rtp.Header
+	packet []byte // marshal buffer, with room for an SRTP tag
+	// srtpHeader is EncryptRTP's scratch header.
+	srtpHeader rtp.Header
+	payload    []byte // encoding and transcoding buffer
 }
 
 func newOutStream() outStream {
@@ -44,7 +46,7 @@ func newOutStream() outStream {
 		ssrc:          rand.Uint32(),
 		nextSeq:       uint16(rand.Uint32()),
 		lastTimestamp: rand.Uint32(),
-		packet:        make([]byte, rtpHeaderSize+maxDatagramSize),
+		packet:        make([]byte, rtpHeaderSize+maxDatagramSize+srtpTagSize),
 		payload:       make([]byte, maxDatagramSize),
 	}
 }
@@ -93,6 +95,11 @@ func (o *outStream) send(s *Session, payloadType uint8, payload []byte, timestam
 		return
 	}
 	size := headerSize + copy(o.packet[headerSize:], payload)
+	packet, err := s.protectInPlace(o.packet, size)
+	if err != nil {
+		s.stats.sendErrors.Add(1)
+		return
+	}
 
 	o.nextSeq++
 	o.lastTimestamp = timestamp
@@ -100,10 +107,10 @@ func (o *outStream) send(s *Session, payloadType uint8, payload []byte, timestam
 	o.lastSent = now
 	o.gap = false
 
-	if _, err := s.conn.WriteToUDPAddrPort(o.packet[:size], destination); err != nil {
+	if _, err := s.conn.WriteToUDPAddrPort(packet, destination); err != nil {
 		s.stats.sendErrors.Add(1)
 		return
 	}
 	s.stats.packetsSent.Add(1)
-	s.stats.bytesSent.Add(uint64(size))
+	s.stats.bytesSent.Add(uint64(len(packet)))
 }

@@ -422,10 +422,17 @@ func (cb *callbackCall) legReoffer(leg any, offer []byte) ([]byte, error) {
 	if len(desc.Media) == 0 {
 		return media.BuildEmptyAnswer(out.media.LocalAddr().Addr(), version, 1)
 	}
-	negotiated, err := media.Negotiate(desc, []media.Codec{callbackCodec})
+	negotiated, err := out.media.Renegotiate(desc, []media.Codec{callbackCodec})
 	if err != nil {
 		return nil, err
 	}
+	answer, err := media.BuildAnswer(desc, negotiated, out.media.LocalAddr(), version, 1)
+	if err != nil {
+		return nil, err
+	}
+	if err := out.media.SetSRTP(negotiated.SRTP); err != nil {
+		return nil, err
+	}
 	out.media.SetRemote(negotiated.Remote)
-	return media.BuildAnswer(desc, negotiated, out.media.LocalAddr(), version, 1)
+	return answer, nil
 }

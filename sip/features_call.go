@@ -105,7 +105,11 @@ func (s *Server) prepareFeatureCall(req *sipmsg.Request, leg *inboundLeg, log ze
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	negotiated, err := media.Negotiate(offer, s.codecs)
+	negotiate := media.Negotiate
+	if s.opts.SecureCounselors.requiresSecure(sourceAddr(req)) {
+		negotiate = media.NegotiateSRTP
+	}
+	negotiated, err := negotiate(offer, s.codecs)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -141,6 +145,7 @@ func (fc *featureCall) run(negotiated *media.Negotiated, prompt string) {
 		Codec:          negotiated.Codec,
 		TelephoneEvent: negotiated.TelephoneEvent,
 		Logger:         fc.log,
+		SRTP:           negotiated.SRTP,
 	})
 	fc.session.Start(fc.ctx)
 	fc.play(prompt)

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -20,22 +21,32 @@ import (
 
 // relayPeer is a sipgo user agent on its own loopback UDP socket: the phone
 // registered on node B, or node A placing a call through node B. Over UDP it
-// sends from that socket. Over TCP it sends on connections it opens.
+// sends from that socket. Over TCP and TLS it sends on connections it opens.
 type relayPeer struct {
-	tcp     bool
-	ua      *sipgo.UserAgent
-	server  *sipgo.Server
-	client  *sipgo.Client
-	conn    net.PacketConn
-	addr    netip.AddrPort
-	contact sipmsg.ContactHeader
+	// transport is "udp", "tcp" or "tls".
+	transport string
+	ua        *sipgo.UserAgent
+	server    *sipgo.Server
+	client    *sipgo.Client
+	conn      net.PacketConn
+	addr      netip.AddrPort
+	contact   sipmsg.ContactHeader
 }
 
 // newRelayPeer binds the peer's socket. Register handlers on server, then
 // call start.
-func newRelayPeer(t *testing.T, user string, tcp bool) *relayPeer {
+func newRelayPeer(t *testing.T, user string, mode relayPhoneMode) *relayPeer {
 	t.Helper()
-	ua := quietUA(t)
+	transport := "udp"
+	var uaOptions []sipgo.UserAgentOption
+	switch {
+	case mode.tls != nil:
+		transport = "tls"
+		uaOptions = append(uaOptions, sipgo.WithUserAgenTLSConfig(mode.tls))
+	case mode.tcp:
+		transport = "tcp"
+	}
+	ua := quietUA(t, uaOptions...)
 	server, err := sipgo.NewServer(ua, sipgo.WithServerLogger(discardSlog()))
 	if err != nil {
 		t.Fatalf("create sipgo server: %v", err)
@@ -46,11 +57,11 @@ func newRelayPeer(t *testing.T, user string, tcp bool) *relayPeer {
 	}
 	addr := netip.MustParseAddrPort(conn.LocalAddr().String())
 	contact := sipmsg.ContactHeader{Address: sipmsg.Uri{Scheme: "sip", User: user, Host: addr.Addr().String(), Port: int(addr.Port())}}
-	if tcp {
+	if transport != "udp" {
 		contact.Address.UriParams = sipmsg.NewParams()
-		contact.Address.UriParams.Add("transport", "tcp")
+		contact.Address.UriParams.Add("transport", transport)
 	}
-	return &relayPeer{tcp: tcp, ua: ua, server: server, conn: conn, addr: addr, contact: contact}
+	return &relayPeer{transport: transport, ua: ua, server: server, conn: conn, addr: addr, contact: contact}
 }
 
 // start serves the socket and creates the client that sends from it.
@@ -59,7 +70,7 @@ func (p *relayPeer) start(t *testing.T) {
 	serveInBackground(t, func() error { return p.server.ServeUDP(p.conn) }, p.conn)
 	waitForUDPListener(t, p.ua)
 	options := []sipgo.ClientOption{sipgo.WithClientLogger(discardSlog()), sipgo.WithClientHostname(p.addr.Addr().String())}
-	if !p.tcp {
+	if p.transport == "udp" {
 		options = append(options, sipgo.WithClientAddr(p.addr.String()), sipgo.WithClientConnectionAddr(p.addr.String()))
 	}
 	client, err := sipgo.NewClient(p.ua, options...)
@@ -74,6 +85,26 @@ func (p *relayPeer) start(t *testing.T) {
 // Its log goes to the test output when the test fails.
 func startRelayNode(t *testing.T, withTCP bool) (*Server, netip.AddrPort) {
 	t.Helper()
+	listeners := []Listener{{Network: "udp", Address: netip.MustParseAddrPort("127.0.0.1:0")}}
+	if withTCP {
+		listeners = append(listeners, Listener{Network: "tcp", Address: netip.MustParseAddrPort("127.0.0.1:0")})
+	}
+	srv := startTestNode(t, testNodeSetup{listeners: listeners})
+	return srv, srv.Addrs()[0].Address
+}
+
+// testNodeSetup is what startTestNode varies between tests.
+type testNodeSetup struct {
+	listeners []Listener
+	tls       *tls.Config
+	security  SecurityPolicy
+}
+
+// startTestNode starts a helpline server on the given loopback listeners
+// with one counselor, testUser. Its log goes to the test output when the
+// test fails.
+func startTestNode(t *testing.T, setup testNodeSetup) *Server {
+	t.Helper()
 	logs := &lockedBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -86,6 +117,7 @@ func startRelayNode(t *testing.T, withTCP bool) (*Server, netip.AddrPort) {
 		Realm:     testRealm,
 		Passwords: map[string]string{testUser: testPassword},
 		Logger:    log,
+		Security:  setup.security,
 	})
 	if err != nil {
 		t.Fatalf("NewRegistrar: %v", err)
@@ -94,16 +126,14 @@ func startRelayNode(t *testing.T, withTCP bool) (*Server, netip.AddrPort) {
 	if err != nil {
 		t.Fatalf("NewPortRange: %v", err)
 	}
-	listeners := []Listener{{Network: "udp", Address: netip.MustParseAddrPort("127.0.0.1:0")}}
-	if withTCP {
-		listeners = append(listeners, Listener{Network: "tcp", Address: netip.MustParseAddrPort("127.0.0.1:0")})
-	}
 	srv, err := New(Options{
-		Listen:      listeners,
-		PublicHost:  "127.0.0.1",
-		UserAgent:   "helpline-test",
-		ServiceUser: "helpline",
-		NodeSources: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Listen:           setup.listeners,
+		TLS:              setup.tls,
+		SecureCounselors: setup.security,
+		PublicHost:       "127.0.0.1",
+		UserAgent:        "helpline-test",
+		ServiceUser:      "helpline",
+		NodeSources:      []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 	}, Deps{
 		Logger:    log,
 		Registrar: registrar,
@@ -125,24 +155,14 @@ func startRelayNode(t *testing.T, withTCP bool) (*Server, netip.AddrPort) {
 		cancel()
 		_ = srv.Close()
 	})
-	return srv, srv.Addrs()[0].Address
+	return srv
 }
 
 // registerRelayPhone registers phone as testUser on node with digest
 // authentication. node is the listener of the phone's transport.
 func registerRelayPhone(t *testing.T, phone *relayPeer, node netip.AddrPort) {
 	t.Helper()
-	req := sipmsg.NewRequest(sipmsg.REGISTER, sipmsg.Uri{Scheme: "sip", Host: node.Addr().String(), Port: int(node.Port())})
-	if phone.tcp {
-		req.SetTransport("TCP")
-	}
-	aor := sipmsg.Uri{Scheme: "sip", User: testUser, Host: testRealm}
-	from := &sipmsg.FromHeader{Address: aor, Params: sipmsg.NewParams()}
-	from.Params.Add("tag", "phone-register")
-	req.AppendHeader(from)
-	req.AppendHeader(&sipmsg.ToHeader{Address: aor, Params: sipmsg.NewParams()})
-	req.AppendHeader(sipmsg.HeaderClone(&phone.contact))
-	req.AppendHeader(sipmsg.NewHeader("Expires", "600"))
+	req := newRelayRegister(phone, node)
 
 	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
@@ -157,6 +177,23 @@ func registerRelayPhone(t *testing.T, phone *relayPeer, node netip.AddrPort) {
 	if res.StatusCode != sipmsg.StatusOK {
 		t.Fatalf("REGISTER status = %d, expected 200", res.StatusCode)
 	}
+}
+
+// newRelayRegister builds the phone's REGISTER as testUser, without
+// credentials, to node over the phone's transport.
+func newRelayRegister(phone *relayPeer, node netip.AddrPort) *sipmsg.Request {
+	req := sipmsg.NewRequest(sipmsg.REGISTER, sipmsg.Uri{Scheme: "sip", Host: node.Addr().String(), Port: int(node.Port())})
+	if phone.transport != "udp" {
+		req.SetTransport(sipmsg.NetworkToUpper(phone.transport))
+	}
+	aor := sipmsg.Uri{Scheme: "sip", User: testUser, Host: testRealm}
+	from := &sipmsg.FromHeader{Address: aor, Params: sipmsg.NewParams()}
+	from.Params.Add("tag", "phone-register")
+	req.AppendHeader(from)
+	req.AppendHeader(&sipmsg.ToHeader{Address: aor, Params: sipmsg.NewParams()})
+	req.AppendHeader(sipmsg.HeaderClone(&phone.contact))
+	req.AppendHeader(sipmsg.NewHeader("Expires", "600"))
+	return req
 }
 
 // relayPhone is the phone's behaviour: it rings, then accepts the call with
@@ -179,12 +216,15 @@ type relayPhoneMode struct {
 	ringOnly bool
 	// tcp registers the phone and takes its calls over TCP.
 	tcp bool
+	// tls, when set, registers the phone and takes its calls over TLS,
+	// trusting the server's certificate with this client configuration.
+	tls *tls.Config
 }
 
 func startRelayPhone(t *testing.T, mode relayPhoneMode) *relayPhone {
 	t.Helper()
 	phone := &relayPhone{
-		relayPeer: newRelayPeer(t, testUser, mode.tcp),
+		relayPeer: newRelayPeer(t, testUser, mode),
 		ringOnly:  mode.ringOnly,
 		invites:   make(chan *sipmsg.Request, 4),
 		acks:      make(chan *sipmsg.Request, 4),
@@ -244,7 +284,7 @@ type relayCaller struct {
 
 func startRelayCaller(t *testing.T) *relayCaller {
 	t.Helper()
-	caller := &relayCaller{relayPeer: newRelayPeer(t, "helpline", false), byes: make(chan *sipmsg.Request, 4)}
+	caller := &relayCaller{relayPeer: newRelayPeer(t, "helpline", relayPhoneMode{}), byes: make(chan *sipmsg.Request, 4)}
 	caller.server.OnBye(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		_ = caller.dialogs.ReadBye(req, tx)
 		caller.byes <- req
@@ -445,9 +485,25 @@ func TestRelayPhoneOverTCP(t *testing.T) {
 	}
 	phone := startRelayPhone(t, relayPhoneMode{tcp: true})
 	registerRelayPhone(t, phone.relayPeer, tcpListener.Address)
+
+	invite := relayCallThroughFlow(t, srv, node, phone)
+	if got := invite.Transport(); got != "TCP" {
+		t.Errorf("INVITE reached the phone over %s, expected TCP", got)
+	}
+	top := invite.GetHeaders("Record-Route")[0].(*sipmsg.RecordRouteHeader).Address
+	if transport, _ := top.UriParams.Get("transport"); transport != "tcp" || top.Port != int(tcpListener.Address.Port()) {
+		t.Errorf("phone-facing Record-Route = %s, expected node B's TCP listener %s", top.String(), tcpListener.Address)
+	}
+}
+
+// relayCallThroughFlow has node A call the registered phone through node
+// B at node, by the flow token of the phone's binding. The phone answers
+// and hangs up. It returns the INVITE the phone got.
+func relayCallThroughFlow(t *testing.T, srv *Server, node netip.AddrPort, phone *relayPhone) *sipmsg.Request {
+	t.Helper()
 	binding, ok := srv.registrar.Lookup(testUser)
 	if !ok {
-		t.Fatal("no binding after REGISTER over TCP")
+		t.Fatal("no binding after REGISTER")
 	}
 	caller := startRelayCaller(t)
 
@@ -465,14 +521,7 @@ func TestRelayPhoneOverTCP(t *testing.T) {
 	if err := answer.Bye(ctx); err != nil {
 		t.Fatalf("BYE from the phone: %v", err)
 	}
-
 	invite := receive(t, phone.invites, "INVITE at the phone")
-	if got := invite.Transport(); got != "TCP" {
-		t.Errorf("INVITE reached the phone over %s, expected TCP", got)
-	}
-	top := invite.GetHeaders("Record-Route")[0].(*sipmsg.RecordRouteHeader).Address
-	if transport, _ := top.UriParams.Get("transport"); transport != "tcp" || top.Port != int(tcpListener.Address.Port()) {
-		t.Errorf("phone-facing Record-Route = %s, expected node B's TCP listener %s", top.String(), tcpListener.Address)
-	}
 	receive(t, caller.byes, "BYE at node A")
+	return invite
 }

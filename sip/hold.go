@@ -45,7 +45,7 @@ func (c *call) reoffer(leg any, offer []byte) ([]byte, error) {
 		return answer, nil
 	}
 
-	negotiated, err := media.Negotiate(desc, c.srv.codecs)
+	negotiated, err := session.Renegotiate(desc, c.srv.codecs)
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +54,9 @@ func (c *call) reoffer(leg any, offer []byte) ([]byte, error) {
 		return nil, err
 	}
 	if err := session.SetFormat(negotiated.Codec, negotiated.TelephoneEvent); err != nil {
+		return nil, err
+	}
+	if err := session.SetSRTP(negotiated.SRTP); err != nil {
 		return nil, err
 	}
 	sdpVersion.Store(version)

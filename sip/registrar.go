@@ -90,6 +90,9 @@ type RegistrarConfig struct {
 	// Events receives a sip_auth_locked event when a lock begins. Nil
 	// drops it.
 	Events events.Publisher
+	// Security rejects REGISTER requests from outside the office that did
+	// not arrive over TLS, when it requires that.
+	Security SecurityPolicy
 }
 
 // Registrar is the SIP registrar of RFC 3261 section 10.3 for counselor
@@ -105,6 +108,7 @@ type Registrar struct {
 	auth      *digestAuth
 	guard     *failureGuard
 	events    events.Publisher
+	security  SecurityPolicy
 
 	// shared is the store of every node's bindings, nil in embedded mode.
 	shared        BindingStore
@@ -152,6 +156,7 @@ func NewRegistrar(cfg RegistrarConfig) (*Registrar, error) {
 		auth:          newDigestAuth(cfg.Realm, cfg.DigestAlgorithms, cfg.Now),
 		guard:         newFailureGuard(cfg.AuthLockoutAttempts, cfg.AuthLockoutDuration),
 		events:        cfg.Events,
+		security:      cfg.Security,
 		shared:        cfg.Shared,
 		node:          cfg.Node,
 		nodeAddresses: normalizeNodeAddresses(cfg.NodeAddresses),
@@ -286,6 +291,10 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("transport", origin.transport).Logger()
 
+	if err := r.security.checkTransport(origin.source.Addr(), origin.transport); err != nil {
+		log.Warn().Str("user", loggableUser(aor)).Msg("register rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		return r.rejectRegister(req, err)
+	}
 	if until, locked := r.guard.lockedUntil(origin.source.Addr(), aor, now); locked {
 		// The lock was logged once when it began; repeats are debug only.
 		log.Debug().Str("user", loggableUser(aor)).Time("until", until).
@@ -485,6 +494,10 @@ func (r *Registrar) rejectRegister(req *sipmsg.Request, err error) *sipmsg.Respo
 		}
 	case sipmsg.StatusIntervalToBrief:
 		res.AppendHeader(sipmsg.NewHeader("Min-Expires", strconv.FormatInt(ceilSeconds(r.policy.min), 10)))
+	case sipmsg.StatusForbidden:
+		if errors.Is(err, ErrTLSRequired) {
+			res.AppendHeader(sipmsg.NewHeader("Warning", tlsRequiredWarning))
+		}
 	}
 	return res
 }

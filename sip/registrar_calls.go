@@ -28,6 +28,10 @@ func (r *Registrar) AuthenticateCall(req *sipmsg.Request) (string, *sipmsg.Respo
 	}
 	log := r.log.With().Str("source", origin.source.String()).Str("method", string(req.Method)).Logger()
 
+	if err := r.security.checkTransport(origin.source.Addr(), origin.transport); err != nil {
+		log.Warn().Str("user", loggableUser(user)).Msg("call rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		return "", r.rejectCall(req, err)
+	}
 	if until, locked := r.guard.lockedUntil(origin.source.Addr(), user, now); locked {
 		// The lock was logged once when it began; repeats are debug only.
 		log.Debug().Str("user", loggableUser(user)).Time("until", until).

@@ -104,6 +104,7 @@ var registerStatusTable = []struct {
 	{ErrThirdPartyRegister, sipmsg.StatusForbidden, "Forbidden"},
 	{ErrUnknownCounselor, sipmsg.StatusForbidden, "Forbidden"},
 	{ErrTooManyAuthFailures, sipmsg.StatusForbidden, "Forbidden"},
+	{ErrTLSRequired, sipmsg.StatusForbidden, tlsRequiredReason},
 	{ErrExpiresTooBrief, sipmsg.StatusIntervalToBrief, "Interval Too Brief"},
 	{ErrRegisterOutOfOrder, sipmsg.StatusInternalServerError, "Server Internal Error"},
 }

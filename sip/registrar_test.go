@@ -92,12 +92,12 @@ func discardSlog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func quietUA(t *testing.T) *sipgo.UserAgent {
+func quietUA(t *testing.T, options ...sipgo.UserAgentOption) *sipgo.UserAgent {
 	t.Helper()
-	ua, err := sipgo.NewUA(
+	ua, err := sipgo.NewUA(append([]sipgo.UserAgentOption{
 		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(discardSlog())),
 		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerLogger(discardSlog())),
-	)
+	}, options...)...)
 	if err != nil {
 		t.Fatalf("create user agent: %v", err)
 	}
@@ -1116,6 +1116,7 @@ func TestRegisterStatusTable(t *testing.T) {
 		{ErrThirdPartyRegister, sipmsg.StatusForbidden},
 		{ErrUnknownCounselor, sipmsg.StatusForbidden},
 		{ErrTooManyAuthFailures, sipmsg.StatusForbidden},
+		{ErrTLSRequired, sipmsg.StatusForbidden},
 		{ErrExpiresTooBrief, sipmsg.StatusIntervalToBrief},
 		{ErrRegisterOutOfOrder, sipmsg.StatusInternalServerError},
 		{errors.New("anything else"), sipmsg.StatusInternalServerError},

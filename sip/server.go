@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ const defaultEventPayloadType uint8 = 101
 
 // Listener is one SIP listening socket.
 type Listener struct {
-	// Network is "udp" or "tcp".
+	// Network is "udp", "tcp" or "tls".
 	Network string
 	// Address is the host:port to bind.
 	Address netip.AddrPort
@@ -105,6 +106,12 @@ type Options struct {
 	// outside TrustedSources (and NodeSources in shared mode). The zero
 	// value limits nothing.
 	RateLimit RateLimit
+	// TLS is the configuration of the listeners with network "tls". It is
+	// required when one is listed.
+	TLS *tls.Config
+	// SecureCounselors requires TLS and SRTP of counselors outside the
+	// office.
+	SecureCounselors SecurityPolicy
 }
 
 // Deps are the parts of the server the signalling layer drives.
@@ -439,8 +446,19 @@ func (s *Server) listen(ctx context.Context, l Listener) error {
 		}
 		s.addListener(l.Network, ln.Addr(), ln.Close)
 		s.spawn(func() { _ = s.server.ServeTCP(ln) })
+	case "tls":
+		if s.opts.TLS == nil {
+			return fmt.Errorf("listening on SIP tls %s: no certificate configured: set sip.tls.cert_file and sip.tls.key_file", l.Address)
+		}
+		ln, err := lc.Listen(ctx, "tcp", l.Address.String())
+		if err != nil {
+			return fmt.Errorf("listening on SIP %s %s: %w", l.Network, l.Address, err)
+		}
+		s.addListener(l.Network, ln.Addr(), ln.Close)
+		tlsListener := tls.NewListener(ln, s.opts.TLS)
+		s.spawn(func() { _ = s.server.ServeTLS(tlsListener) })
 	default:
-		return fmt.Errorf("listening on SIP: network %q is not supported: use udp or tcp", l.Network)
+		return fmt.Errorf("listening on SIP: network %q is not supported: use udp, tcp or tls", l.Network)
 	}
 	return nil
 }
@@ -531,18 +549,23 @@ func (s *Server) contactHeader(transport string) *sipmsg.ContactHeader {
 		}
 	}
 	uri := sipmsg.Uri{Scheme: "sip", User: s.opts.ServiceUser, Host: host, Port: port}
-	if transportNetwork(transport) == "tcp" {
+	if network := transportNetwork(transport); network != "udp" {
 		uri.UriParams = sipmsg.NewParams()
-		uri.UriParams.Add("transport", "tcp")
+		uri.UriParams.Add("transport", network)
 	}
 	return &sipmsg.ContactHeader{Address: uri}
 }
 
+// transportNetwork maps a transport as sipgo or a URI spells it to the
+// listener network that serves it: "tcp", "tls" or, for anything else,
+// "udp".
 func transportNetwork(transport string) string {
-	if sipmsg.NetworkToLower(transport) == "tcp" {
-		return "tcp"
+	switch network := sipmsg.NetworkToLower(transport); network {
+	case "tcp", "tls":
+		return network
+	default:
+		return "udp"
 	}
-	return "udp"
 }
 
 // mediaAddrPort is the address written into SDP for an RTP socket.

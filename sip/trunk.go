@@ -196,6 +196,7 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 		Codec:          negotiated.Codec,
 		TelephoneEvent: negotiated.TelephoneEvent,
 		Logger:         log,
+		SRTP:           negotiated.SRTP,
 	})
 	c.applyInitialDirection(negotiated)
 	leg.handler = c

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,10 @@ type dialRequest struct {
 	route []sipmsg.Uri
 	// toUser names the callee in To (the counselor id), when known.
 	toUser string
+	// source is the address the counselor's REGISTER came from, invalid
+	// for a dial that is not to a binding. It decides whether the offer is
+	// SRTP.
+	source netip.AddrPort
 	// codec is the caller's codec, offered alone so no transcoding is needed.
 	codec media.Codec
 	// ringTimeout ends ringing with CANCEL; zero means no limit.
@@ -68,6 +73,7 @@ func (d *dialRequest) reach(binding Binding) error {
 		return err
 	}
 	d.target = *binding.Contact.Clone()
+	d.source = binding.Source
 	d.destination = hop.Destination
 	d.transport = hop.Transport
 	d.route = hop.Route
@@ -87,6 +93,8 @@ type outboundLeg struct {
 	// sends on the leg: the id stays, the version grows (RFC 3264 8).
 	sdpSession uint64
 	sdpVersion atomic.Uint64
+	// srtpKey is the key of an SRTP offer, nil for a plain RTP offer.
+	srtpKey *media.CryptoAttribute
 }
 
 // dialOutcome is the result of a dial attempt.
@@ -128,11 +136,10 @@ func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
 
 // newOutboundInvite builds the INVITE and the leg's dialog state.
 func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundLeg, *sipmsg.Request, error) {
-	local := s.mediaAddrPort(conn)
 	sdpSession := sessionVersion()
-	offer, err := media.BuildOffer(local, []media.Codec{d.codec}, defaultEventPayloadType, sdpSession, 1)
+	offer, srtpKey, err := s.buildDialOffer(d, s.mediaAddrPort(conn), sdpSession)
 	if err != nil {
-		return nil, nil, fmt.Errorf("building SDP offer: %w", err)
+		return nil, nil, err
 	}
 
 	callID := sipmsg.GenerateTagN(24)
@@ -158,7 +165,7 @@ func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundL
 	invite.AppendHeader(sipmsg.NewHeader("User-Agent", s.opts.UserAgent))
 	invite.SetBody(offer)
 
-	leg := &outboundLeg{srv: s, log: d.log, dialog: state, port: conn, handler: d.events, sdpSession: sdpSession}
+	leg := &outboundLeg{srv: s, log: d.log, dialog: state, port: conn, handler: d.events, sdpSession: sdpSession, srtpKey: srtpKey}
 	leg.sdpVersion.Store(1)
 	return leg, invite, nil
 }
@@ -239,7 +246,7 @@ func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Requ
 		return dialOutcome{outcome: cause, status: res.StatusCode}
 	}
 
-	negotiated, err := media.ParseAnswer(res.Body(), []media.Codec{d.codec}, defaultEventPayloadType)
+	negotiated, err := leg.parseAnswer(res.Body(), d.codec)
 	if err != nil {
 		d.log.Warn().Err(err).Msg("unusable SDP answer, hanging up")
 		leg.byeDetached()
@@ -252,6 +259,7 @@ func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Requ
 		Codec:          negotiated.Codec,
 		TelephoneEvent: negotiated.TelephoneEvent,
 		Logger:         d.log,
+		SRTP:           negotiated.SRTP,
 	})
 	s.dialogs.add(leg.dialog.key, leg)
 	return dialOutcome{leg: leg, outcome: routing.Answered, status: res.StatusCode}
@@ -406,4 +414,36 @@ func (r ringTimer) Stop() {
 	if r.Timer != nil {
 		r.Timer.Stop()
 	}
+}
+
+// buildDialOffer writes the INVITE's SDP offer: SRTP with a fresh key, also
+// returned, for a counselor who must use SRTP (SecurityPolicy), else plain
+// RTP.
+func (s *Server) buildDialOffer(d dialRequest, local netip.AddrPort, sdpSession uint64) ([]byte, *media.CryptoAttribute, error) {
+	codecs := []media.Codec{d.codec}
+	if !d.source.IsValid() || !s.opts.SecureCounselors.requiresSecure(d.source.Addr()) {
+		offer, err := media.BuildOffer(local, codecs, defaultEventPayloadType, sdpSession, 1)
+		if err != nil {
+			return nil, nil, fmt.Errorf("building SDP offer: %w", err)
+		}
+		return offer, nil, nil
+	}
+
+	key, err := media.NewCryptoAttribute(1)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building SRTP offer: %w", err)
+	}
+	offer, err := media.BuildSRTPOffer(local, codecs, defaultEventPayloadType, sdpSession, 1, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building SRTP offer: %w", err)
+	}
+	return offer, &key, nil
+}
+
+// parseAnswer reads the callee's SDP answer to the leg's offer.
+func (l *outboundLeg) parseAnswer(body []byte, codec media.Codec) (*media.Negotiated, error) {
+	if l.srtpKey != nil {
+		return media.ParseSRTPAnswer(body, []media.Codec{codec}, defaultEventPayloadType, *l.srtpKey)
+	}
+	return media.ParseAnswer(body, []media.Codec{codec}, defaultEventPayloadType)
 }

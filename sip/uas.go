@@ -89,6 +89,12 @@ func newInboundLeg(srv *Server, req *sipmsg.Request, tx sipmsg.ServerTransaction
 			state.routes = append(state.routes, rr.Address)
 		}
 	}
+	// A phone that called over TLS has no certificate of its own for a new
+	// connection to its Contact, so requests in the dialog go back over
+	// the connection the INVITE came on.
+	if transportNetwork(state.transport) == "tls" && len(state.routes) == 0 {
+		state.destination = req.Source()
+	}
 
 	return &inboundLeg{
 		srv:    srv,

@@ -121,14 +121,23 @@ func (n *sharedNode) shareBindings(rc *sip.RegistrarConfig) {
 	}
 	rc.Shared = redisbindings.New(n.client, redisbindings.WithLogger(n.log))
 	rc.Node = n.id
-	rc.NodeAddresses = make(map[string]string, len(n.cfg.SIP.Listen))
-	for _, l := range n.cfg.SIP.Listen {
-		if _, taken := rc.NodeAddresses[l.Network]; taken {
+	rc.NodeAddresses = nodeAddresses(n.cfg)
+}
+
+// nodeAddresses returns where the other nodes reach this node, per
+// transport. TLS listeners are left out: the nodes talk over UDP or TCP
+// inside their own network, and a phone registered over TLS gets a Path
+// over one of those that names its TLS flow.
+func nodeAddresses(cfg *config.Config) map[string]string {
+	addresses := make(map[string]string, len(cfg.SIP.Listen))
+	for _, l := range cfg.SIP.Listen {
+		if _, taken := addresses[l.Network]; taken || l.Network == "tls" {
 			continue
 		}
 		port := strconv.Itoa(int(l.Address.Port()))
-		rc.NodeAddresses[l.Network] = net.JoinHostPort(n.cfg.SIP.PublicHost, port)
+		addresses[l.Network] = net.JoinHostPort(cfg.SIP.PublicHost, port)
 	}
+	return addresses
 }
 
 // readyChecks adds the shared store's reachability to /readyz: a node whose

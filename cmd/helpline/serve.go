@@ -151,6 +151,9 @@ type app struct {
 	// wrapUps ends the wrap-up time of calls whose wrap-up was saved during
 	// the call, nil when the API is off.
 	wrapUps *savedWrapUps
+	// certificate is the SIP TLS certificate that SIGHUP reloads, nil
+	// without tls listeners.
+	certificate *sip.CertificateStore
 }
 
 // build wires the parts together. Problems with the configuration's
@@ -207,9 +210,17 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		return nil, fmt.Errorf("%w: rtp: %w", errConfig, err)
 	}
 
+	certificate, err := loadSIPCertificate(cfg, log)
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("%w: %w", errConfig, err)
+	}
 	serverMetrics := newMetrics(cfg, q, spool, log)
 	opts := sipOptions(cfg)
 	opts.NodeID = shared.nodeID()
+	if certificate != nil {
+		opts.TLS = certificate.ServerConfig(cfg.SIP.TLS.MinTLSVersion())
+	}
 	server, err := sip.New(opts, sip.Deps{
 		Logger:      log,
 		Registrar:   registrar,
@@ -256,7 +267,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 	// callback_requested events of these tasks.
 	callBackInterrupted(cfg, callbacks, interrupted, log)
 	a := &app{cfg: cfg, events: bus, log: log, records: store, spool: spool, registrar: registrar, sip: server, distributors: distributors,
-		persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
+		certificate: certificate, persister: persister, callbacks: callbacks, api: newAPI(cfg, states, log, accessOptions(cfg, store, bus)...), shared: shared}
 	if a.api != nil {
 		web.RegisterCallbacks(a.api, web.CallbackDeps{Tasks: callbacks})
 		registerCallRoutes(a.api, server, states, log)
@@ -356,6 +367,7 @@ func newRegistrar(cfg *config.Config, states *counselor.Service, shared *sharedN
 		AuthLockoutAttempts: cfg.SIP.AuthLockout.Attempts,
 		AuthLockoutDuration: cfg.SIP.AuthLockout.Duration,
 		Events:              bus,
+		Security:            securityPolicy(cfg),
 		OnChange: func(user string, registered bool) {
 			states.PhoneRegistered(context.Background(), user, registered)
 		},
@@ -417,6 +429,7 @@ func sipOptions(cfg *config.Config) sip.Options {
 			IdleTimeout:   cfg.SIP.RateLimit.IdleTimeout,
 			MaxSources:    cfg.SIP.RateLimit.MaxSources,
 		},
+		SecureCounselors: securityPolicy(cfg),
 	}
 }
 
@@ -476,6 +489,8 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 	defer api.stop()
+	stopReload := watchReload(a.certificate, a.log)
+	defer stopReload()
 	a.logReady()
 
 	<-ctx.Done()
