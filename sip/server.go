@@ -165,6 +165,12 @@ type Server struct {
 	// stopBufferWatch ends watchBuffer, nil when it does not run; guarded
 	// by listenMu.
 	stopBufferWatch context.CancelFunc
+	// udpConns are the UDP listeners by local address, which answer
+	// unparsable requests; guarded by listenMu.
+	udpConns map[string]net.PacketConn
+
+	// unparsableLog limits the warnings about unparsable datagrams.
+	unparsableLog logGate
 
 	// waits estimates the wait that announcements tell waiting callers.
 	waits *queue.WaitEstimator
@@ -191,7 +197,14 @@ func New(opts Options, deps Deps) (*Server, error) {
 	sipgoLoggerOnce.Do(func() { sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger))) })
 	allowLargeUDPMessages()
 
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost))
+	// The read filter needs the server, which needs the user agent: s is
+	// set below, before any listener reads.
+	var s *Server
+	readFilter := func(props sipmsg.TransportReadProps, data []byte) ([]byte, error) {
+		return s.filterDatagram(props, data)
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerReadFilter(readFilter)))
 	if err != nil {
 		return nil, fmt.Errorf("creating SIP user agent: %w", err)
 	}
@@ -204,7 +217,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("creating SIP client: %w", err)
 	}
 
-	s := &Server{
+	s = &Server{
 		opts:      opts,
 		log:       deps.Logger,
 		ua:        ua,
@@ -224,6 +237,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 		dialogs:   newDialogTable(),
 		calls:     newCallTable(),
 		waits:     queue.NewWaitEstimator(),
+		udpConns:  make(map[string]net.PacketConn),
+
+		unparsableLog: logGate{interval: unparsableLogInterval},
 	}
 	if s.events == nil {
 		s.events = events.Nop{}
@@ -305,26 +321,12 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 	}
 }
 
-// rejectMalformed responds 400 to a request without a Call-ID, From or To
-// header. RFC 3261 section 8.1.1 requires them of every request, and no
-// handler can find a dialog or caller without them. An ACK is dropped
-// instead, because an ACK gets no response. sipgo itself responds 400 to a
-// request without Via or CSeq.
-func (s *Server) rejectMalformed(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
-	if req.CallID() != nil && req.From() != nil && req.To() != nil {
-		return false
-	}
-	s.log.Warn().Str("method", string(req.Method)).Str("source", req.Source()).
-		Msg("request without Call-ID, From or To, responding 400")
-	if !req.IsAck() {
-		s.respond(req, tx, sipmsg.StatusBadRequest, "Bad Request: missing Call-ID, From or To", nil)
-	}
-	return true
-}
-
 // respond answers a request outside the INVITE flow.
 func (s *Server) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, status int, reason string, body []byte, headers ...sipmsg.Header) {
 	res := sipmsg.NewResponseFromRequest(req, status, reason, body)
+	// sipgo copies the request's version, which may be one this server
+	// does not speak (it answers those 505).
+	res.SipVersion = sipVersion
 	if status > sipmsg.StatusTrying {
 		if to := res.To(); to != nil {
 			if _, ok := to.Params.Get("tag"); !ok {
@@ -412,6 +414,9 @@ func (s *Server) listen(ctx context.Context, l Listener) error {
 			return fmt.Errorf("listening on SIP %s %s: %w", l.Network, l.Address, err)
 		}
 		s.addListener(l.Network, conn.LocalAddr(), conn.Close)
+		s.listenMu.Lock()
+		s.udpConns[conn.LocalAddr().String()] = conn
+		s.listenMu.Unlock()
 		s.spawn(func() { _ = s.server.ServeUDP(conn) })
 	case "tcp":
 		ln, err := lc.Listen(ctx, "tcp", l.Address.String())
@@ -445,6 +450,7 @@ func (s *Server) closeListeners() {
 	s.listenMu.Lock()
 	closers := s.closers
 	s.closers = nil
+	clear(s.udpConns)
 	s.listenMu.Unlock()
 	for _, c := range closers {
 		_ = c()

@@ -262,6 +262,11 @@ func TestServeRequestSeeds(t *testing.T) {
 		{"options", false, sipmsg.StatusOK},
 		{"message_unknown_method", true, sipmsg.StatusMethodNotAllowed},
 		{"register_no_auth", false, sipmsg.StatusUnauthorized},
+		{"invite_duplicate_from_to", true, sipmsg.StatusBadRequest},
+		{"options_two_content_lengths", false, sipmsg.StatusBadRequest},
+		{"options_cseq_method_mismatch", false, sipmsg.StatusBadRequest},
+		{"message_unknown_method_cseq_mismatch", false, sipmsg.StatusBadRequest},
+		{"options_unknown_uri_scheme", false, statusUnsupportedURIScheme},
 	}
 	logs := &errorLog{}
 	srv := newFuzzServer(t, logs)

@@ -1,0 +1,139 @@
+package sip
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// quotbalRequest is RFC 4475 section 3.1.2.6 on loopback: the To display
+// name opens a quoted string that never closes, so sipgo cannot parse it.
+const quotbalRequest = "INVITE sip:user@127.0.0.1 SIP/2.0\r\n" +
+	"To: \"Mr. J. User <sip:j.user@127.0.0.1>\r\n" +
+	"From: sip:caller@127.0.0.1;tag=93334\r\n" +
+	"Max-Forwards: 10\r\n" +
+	"Call-ID: quotbal.aksdj\r\n" +
+	"CSeq: 8 INVITE\r\n" +
+	"Via: SIP/2.0/UDP 127.0.0.1:5050;branch=z9hG4bKkdjuw39234\r\n" +
+	"Content-Length: 0\r\n\r\n"
+
+func TestUnparsableResponse(t *testing.T) {
+	tests := []struct {
+		name    string
+		message string
+		status  int
+		want    []string
+	}{
+		{"unterminated quote", quotbalRequest, 400, []string{
+			"SIP/2.0 400 Bad Request\r\n",
+			"\r\nTo: \"Mr. J. User <sip:j.user@127.0.0.1>\r\n",
+			"\r\nFrom: sip:caller@127.0.0.1;tag=93334\r\n",
+			"\r\nCall-ID: quotbal.aksdj\r\n",
+			"\r\nCSeq: 8 INVITE\r\n",
+			"\r\nVia: SIP/2.0/UDP 127.0.0.1:5050;branch=z9hG4bKkdjuw39234\r\n",
+			"\r\nServer: helpline-test\r\n",
+			"\r\nContent-Length: 0\r\n\r\n",
+		}},
+		{"other version", strings.Replace(quotbalRequest, "SIP/2.0\r\n", "SIP/7.0\r\n", 1), 505, []string{"SIP/2.0 505 Version Not Supported\r\n"}},
+		{"folded Via", strings.Replace(quotbalRequest, "Via: SIP/2.0/UDP 127.0.0.1:5050;", "Via: SIP/2.0/UDP\r\n 127.0.0.1:5050;", 1), 400, []string{
+			"\r\nVia: SIP/2.0/UDP 127.0.0.1:5050;branch=z9hG4bKkdjuw39234\r\n",
+		}},
+		{"compact names", strings.NewReplacer("Via:", "v:", "Call-ID:", "i:").Replace(quotbalRequest), 400, []string{"\r\nv: SIP/2.0/UDP", "\r\ni: quotbal.aksdj\r\n"}},
+		{"no Via", strings.Replace(quotbalRequest, "Via: SIP/2.0/UDP 127.0.0.1:5050;branch=z9hG4bKkdjuw39234\r\n", "", 1), 0, nil},
+		{"Via with a NUL byte", strings.Replace(quotbalRequest, "branch=", "bra\x00nch=", 1), 0, nil},
+		{"response", "SIP/2.0 4294967301 better not break the receiver\r\nVia: SIP/2.0/UDP 127.0.0.1\r\n\r\n", 0, nil},
+		{"not SIP", "hello there\r\n\r\n", 0, nil},
+		{"request line without version", "INVITE sip:120@127.0.0.1\r\nVia: SIP/2.0/UDP 127.0.0.1:5050\r\n\r\n", 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			response, status := unparsableResponse([]byte(tt.message), "helpline-test")
+			if status != tt.status {
+				t.Errorf("status = %d, want %d", status, tt.status)
+			}
+			if tt.status == 0 {
+				if response != nil {
+					t.Errorf("response = %q, want none", response)
+				}
+				return
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(string(response), want) {
+					t.Errorf("response lacks %q:\n%s", want, response)
+				}
+			}
+		})
+	}
+}
+
+// The line of a header that is neither copied nor a Via, such as Contact,
+// stays out of the response.
+func TestUnparsableResponseCopiesOnlyDialogHeaders(t *testing.T) {
+	message := strings.Replace(quotbalRequest, "Max-Forwards: 10\r\n", "Contact: <sip:caller@127.0.0.1>\r\nMax-Forwards: 10\r\n", 1)
+	response, _ := unparsableResponse([]byte(message), "")
+	for _, absent := range []string{"Contact", "Max-Forwards", "Server"} {
+		if strings.Contains(string(response), absent) {
+			t.Errorf("response copies %s:\n%s", absent, response)
+		}
+	}
+}
+
+// Over a real UDP listener an unparsable request gets 400 on the socket
+// it came from, an unparsable response gets nothing, and the listener
+// still serves a valid request afterwards.
+func TestUnparsableDatagramAnswered(t *testing.T) {
+	_, addr := startRelayNode(t, false)
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer peer.Close()
+	local := peer.LocalAddr().String()
+	server := net.UDPAddrFromAddrPort(addr)
+
+	send := func(message string) {
+		t.Helper()
+		if _, err := peer.WriteToUDP([]byte(message), server); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+	}
+	receive := func() string {
+		t.Helper()
+		_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 65535)
+		n, _, err := peer.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("no response: %v", err)
+		}
+		return string(buf[:n])
+	}
+
+	send("SIP/2.0 4294967301 overlarge\r\nVia: SIP/2.0/UDP " + local + "\r\nContent-Length: 0\r\n\r\n")
+	send(strings.Replace(quotbalRequest, "127.0.0.1:5050", local, 1))
+	if got := receive(); !strings.HasPrefix(got, "SIP/2.0 400 Bad Request\r\n") || !strings.Contains(got, "Call-ID: quotbal.aksdj") {
+		t.Fatalf("unparsable INVITE answered:\n%s", got)
+	}
+
+	send("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-after\r\n" +
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: after-unparsable\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+	if got := receive(); !strings.HasPrefix(got, "SIP/2.0 200 OK\r\n") || !strings.Contains(got, "after-unparsable") {
+		t.Fatalf("OPTIONS after the unparsable messages answered:\n%s", got)
+	}
+}
+
+func TestLogGateCountsHeldLines(t *testing.T) {
+	gate := logGate{interval: time.Second}
+	start := time.Unix(1000, 0)
+	if held, ok := gate.allow(start); !ok || held != 0 {
+		t.Fatalf("first line: allow = %d, %v; want 0, true", held, ok)
+	}
+	for i := range 3 {
+		if _, ok := gate.allow(start.Add(time.Duration(i+1) * 100 * time.Millisecond)); ok {
+			t.Fatalf("line %d within the interval was let through", i+2)
+		}
+	}
+	if held, ok := gate.allow(start.Add(time.Second)); !ok || held != 3 {
+		t.Errorf("line after the interval: allow = %d, %v; want 3, true", held, ok)
+	}
+}
