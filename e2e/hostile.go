@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -394,6 +395,30 @@ func CheckHostileOutcomes(t testing.TB, transport string, outcomes []HostileOutc
 				outcomeText(o.Status), expect, o.Message.Note, firstLines(o.Response, 12))
 		}
 	}
+}
+
+// SummarizeOutcomes counts the outcomes by status, "no response" last,
+// for the test log: "400×12 404×3 no response×2".
+func SummarizeOutcomes(outcomes []HostileOutcome) string {
+	counts := map[int]int{}
+	for _, o := range outcomes {
+		counts[o.Status]++
+	}
+	statuses := make([]int, 0, len(counts))
+	for status := range counts {
+		if status != NoResponse {
+			statuses = append(statuses, status)
+		}
+	}
+	sort.Ints(statuses)
+	if counts[NoResponse] > 0 {
+		statuses = append(statuses, NoResponse)
+	}
+	parts := make([]string, 0, len(statuses))
+	for _, status := range statuses {
+		parts = append(parts, fmt.Sprintf("%s×%d", outcomeText(status), counts[status]))
+	}
+	return strings.Join(parts, " ")
 }
 
 func outcomeText(status int) string {

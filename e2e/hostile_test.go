@@ -35,10 +35,14 @@ func TestHostileMessagesKeepServerServing(t *testing.T) {
 	torture := LoadTorture(t)
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run("rfc4475/"+transport, func(t *testing.T) {
-			CheckHostileOutcomes(t, transport, SendHostile(t, srv, transport, torture))
+			outcomes := SendHostile(t, srv, transport, torture)
+			t.Logf("%d messages: %s", len(outcomes), SummarizeOutcomes(outcomes))
+			CheckHostileOutcomes(t, transport, outcomes)
 		})
 		t.Run("protos/"+transport, func(t *testing.T) {
-			CheckHostileOutcomes(t, transport, SendHostile(t, srv, transport, ProtosInvites(transport)))
+			outcomes := SendHostile(t, srv, transport, ProtosInvites(transport))
+			t.Logf("%d messages: %s", len(outcomes), SummarizeOutcomes(outcomes))
+			CheckHostileOutcomes(t, transport, outcomes)
 		})
 	}
 	for _, conn := range held {

@@ -257,17 +257,18 @@ func protosStructural(tcp bool) []protosVariant {
 	}
 
 	mandatory := []struct {
-		name   string
-		expect Expectation
-		note   string
+		name        string
+		expect      Expectation
+		note        string
+		singleValue bool
 	}{
-		{"Via", MustExpect("drop|400"), "without Via there is no address to respond to (RFC 3261 8.1.1.7)"},
-		{"From", MustExpect("400"), "RFC 3261 8.1.1 requires From"},
-		{"To", MustExpect("400"), "RFC 3261 8.1.1 requires To"},
-		{"Call-ID", MustExpect("400"), "RFC 3261 8.1.1 requires Call-ID"},
-		{"CSeq", MustExpect("400"), "RFC 3261 8.1.1 requires CSeq"},
-		{"Max-Forwards", protosDefault, "a UAS may serve a request without Max-Forwards"},
-		{"Content-Type", protosDefault, "a body without Content-Type"},
+		{"Via", MustExpect("drop|400"), "without Via there is no address to respond to (RFC 3261 8.1.1.7)", false},
+		{"From", MustExpect("400"), "RFC 3261 8.1.1 requires From", true},
+		{"To", MustExpect("400"), "RFC 3261 8.1.1 requires To", true},
+		{"Call-ID", MustExpect("400"), "RFC 3261 8.1.1 requires Call-ID", true},
+		{"CSeq", MustExpect("400"), "RFC 3261 8.1.1 requires CSeq", true},
+		{"Max-Forwards", protosDefault, "a UAS may serve a request without Max-Forwards", true},
+		{"Content-Type", protosDefault, "a body without Content-Type", false},
 	}
 	for _, m := range mandatory {
 		inv := protosBase()
@@ -276,7 +277,11 @@ func protosStructural(tcp bool) []protosVariant {
 
 		dup := protosBase()
 		dup.headers = duplicateHeader(dup.headers, m.name)
-		add("duplicated", m.name, dup.String(), protosDefault, "a single-value header given twice with different values")
+		dupExpect, dupNote := protosDefault, "a header given twice"
+		if m.singleValue {
+			dupExpect, dupNote = MustExpect("400"), "a single-value header given twice with different values: 400 (RFC 4475 section 3.3.8)"
+		}
+		add("duplicated", m.name, dup.String(), dupExpect, dupNote)
 	}
 
 	repeats := []struct {

@@ -137,3 +137,35 @@ func TestLogGateCountsHeldLines(t *testing.T) {
 		t.Errorf("line after the interval: allow = %d, %v; want 3, true", held, ok)
 	}
 }
+
+// A datagram larger than sipgo's default 32 KiB read buffer arrives
+// whole: a 40 KB OPTIONS is answered 200, not 400 for a cut message.
+func TestLargeDatagramReadWhole(t *testing.T) {
+	_, addr := startRelayNode(t, false)
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	defer peer.Close()
+
+	padding := strings.Repeat("X-Padding: "+strings.Repeat("p", 90)+"\r\n", 400)
+	options := "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + peer.LocalAddr().String() + ";branch=z9hG4bK-large\r\n" +
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: large-datagram\r\nCSeq: 1 OPTIONS\r\n" +
+		padding + "Content-Length: 0\r\n\r\n"
+	if len(options) < 40000 {
+		t.Fatalf("the test datagram has %d bytes, want more than 40000", len(options))
+	}
+	if _, err := peer.WriteToUDP([]byte(options), net.UDPAddrFromAddrPort(addr)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+
+	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 65535)
+	n, _, err := peer.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no response: %v", err)
+	}
+	if got := string(buf[:n]); !strings.HasPrefix(got, "SIP/2.0 200 OK\r\n") {
+		t.Errorf("a %d-byte OPTIONS answered:\n%s", len(options), got)
+	}
+}
