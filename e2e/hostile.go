@@ -29,14 +29,14 @@ const (
 	// message that must get one.
 	hostileResponseTimeout = 10 * time.Second
 	// hostileQuietWindow is how long the readers of messages that may go
-	// unanswered keep reading after every answer that was due has come.
+	// without a response keep reading after every due response came.
 	hostileQuietWindow = 500 * time.Millisecond
 	// hostileReadSlice bounds one read of a background reader, so that it
-	// sees the end of the quiet window.
+	// notices the end of the quiet window.
 	hostileReadSlice = 100 * time.Millisecond
 	// hostileInFlight bounds the messages sent and not yet settled, so that
 	// a burst does not overflow the server's UDP receive buffer, where the
-	// kernel would drop datagrams that must be answered.
+	// kernel would drop datagrams that need a response.
 	hostileInFlight = 16
 	// hostileSettleGrace settles a message that may go unanswered when no
 	// final response came this long after it was sent. Its reader goes on
@@ -147,9 +147,9 @@ func (m HostileMessage) Fill(target, local, transport string) []byte {
 }
 
 // LoadTorture reads the RFC 4475 messages listed in
-// e2e/testdata/torture/manifest.txt. Each manifest line holds the file
-// name, the RFC section, the UDP and TCP expectations and a note, separated
-// by tabs; lines starting with # are comments.
+// e2e/testdata/torture/manifest.txt. Each manifest line contains the file
+// name, the RFC section, the UDP and TCP expectations and a note,
+// separated by tabs. Lines starting with # are comments.
 func LoadTorture(t testing.TB) []HostileMessage {
 	t.Helper()
 
@@ -360,7 +360,7 @@ func (s *hostileSender) settle(msg []byte, err error) bool {
 
 // anyVersionStatus returns the status code of a response in any SIP
 // version, or 0 for a request, so that a response in the wrong version
-// counts as an answer rather than as silence.
+// counts as a response rather than as silence.
 func anyVersionStatus(msg []byte) int {
 	line, _, _ := bytes.Cut(msg, []byte("\r\n"))
 	fields := strings.Fields(string(line))

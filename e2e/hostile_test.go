@@ -18,10 +18,10 @@ const promptTimeout = 10 * time.Second
 
 // The RFC 4475 torture messages and the PROTOS-style INVITEs, each over
 // UDP and over TCP, get the outcome their expectation allows. Afterwards
-// the server is alive, has logged no recovered panic, answers OPTIONS on
-// both transports (while TCP connections that sent half a message are
-// still open), answers a trunk call that hears the first prompt, serves
-// /healthz, and still has the counselor's registration.
+// the server is alive and has logged no recovered panic. It responds 200
+// to OPTIONS on both transports while TCP connections that sent half a
+// message are still open. It takes a trunk call that hears the first
+// prompt, serves /healthz, and keeps the counselor's registration.
 func TestHostileMessagesKeepServerServing(t *testing.T) {
 	t.Parallel()
 	srv := StartServer(t, ServerOptions{Mutate: narrowRTPRange(t)})
@@ -66,7 +66,7 @@ func narrowRTPRange(t *testing.T) func(cfg map[string]any) {
 
 // holdRTPPorts binds every even port of the server's RTP range, so that
 // each INVITE that passes SDP negotiation gets 503 instead of opening a
-// call: hundreds of answered calls would bury the test in IVR audio.
+// call. Hundreds of IVR calls would bury the test in audio.
 func holdRTPPorts(t *testing.T, srv *Server) []*net.UDPConn {
 	t.Helper()
 	var held []*net.UDPConn
@@ -138,8 +138,8 @@ func checkServerServes(t *testing.T, srv *Server, stalled []net.Conn) {
 	}
 	call.Request("BYE", nil, "", "")
 
-	if status := httpStatus(t, srv.APIURL()+HealthPath); status != http.StatusOK {
-		t.Errorf("GET %s = %d, want 200", HealthPath, status)
+	if health := srv.API(t, http.MethodGet, HealthPath, nil); health.Status != http.StatusOK {
+		t.Errorf("GET %s = %s, want 200", HealthPath, health)
 	}
 	status := srv.CounselorStatus(t, "1001")
 	if status["registered"] != true || status["state"] != "available" {
@@ -158,19 +158,6 @@ func waitPrompt(call *RawCall, since time.Time, timeout time.Duration) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
-}
-
-// httpStatus returns the status of a GET request, failing the test when
-// the request fails.
-func httpStatus(t *testing.T, url string) int {
-	t.Helper()
-	client := http.Client{Timeout: apiRequestTimeout}
-	res, err := client.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	res.Body.Close()
-	return res.StatusCode
 }
 
 // ProtosInvites names every variant once and sends nothing over UDP that

@@ -6,10 +6,9 @@ import (
 )
 
 // ProtosInvites generates malformed INVITEs in the manner of the PROTOS
-// c07-sip test suite (University of Oulu, 2002): a valid trunk INVITE to
-// the number 120 in which one element at a time is replaced by a hostile
-// value, plus INVITEs with missing, repeated or truncated parts and bad
-// SDP bodies. transport is "udp" or "tcp": a UDP datagram holds at most
+// c07-sip test suite (University of Oulu, 2002). Each starts from a valid
+// trunk INVITE to the number 120 and replaces one element with a hostile
+// value, or has missing, repeated or truncated parts or a bad SDP body. transport is "udp" or "tcp": a UDP datagram holds at most
 // 65,507 bytes, so the variants that exceed it are generated for TCP only.
 //
 // Every variant is named "<group>/<element>/<payload>". The server under
@@ -47,7 +46,7 @@ func ProtosInvites(transport string) []HostileMessage {
 // protosCallID is the base INVITE's Call-ID, replaced in each variant.
 const protosCallID = "protos@127.0.0.1"
 
-// protosDefault allows every answer a server that survives may give.
+// protosDefault allows every outcome of a server that survives.
 var protosDefault = MustExpect("4xx|503|drop")
 
 // protosInvite is an INVITE being built: its request line parts, its

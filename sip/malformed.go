@@ -22,7 +22,8 @@ const statusUnsupportedURIScheme = 416
 // requestURISchemes are the Request-URI schemes this server serves.
 var requestURISchemes = map[string]bool{"sip": true, "sips": true, "tel": true}
 
-// requestFault is why a request is rejected before any handler sees it.
+// requestFault is the status and reason phrase of a request rejected
+// before any handler.
 type requestFault struct {
 	status int
 	reason string
@@ -31,7 +32,7 @@ type requestFault struct {
 // checkRequest returns the fault of a request that no handler should
 // serve, or nil:
 //   - a SIP version other than SIP/2.0: 505 (RFC 3261 section 8.2.2.3
-//     leaves the code to the server; RFC 4475 section 3.1.2.16 asks for
+//     leaves the code to the server; RFC 4475 section 3.1.2.16 recommends
 //     505);
 //   - Call-ID, From or To missing: 400, because RFC 3261 section 8.1.1
 //     requires them of every request, and no handler can find a dialog

@@ -33,7 +33,9 @@ func TestCheckRequest(t *testing.T) {
 		{"two To", func(m string) string { return strings.Replace(m, "To: ", "To: <sip:other@127.0.0.1>\r\nTo: ", 1) }, 400},
 		{"two Call-ID", func(m string) string { return strings.Replace(m, "Call-ID: ", "Call-ID: other\r\nCall-ID: ", 1) }, 400},
 		{"two CSeq", func(m string) string { return strings.Replace(m, "CSeq: ", "CSeq: 2 OPTIONS\r\nCSeq: ", 1) }, 400},
-		{"two Max-Forwards", func(m string) string { return strings.Replace(m, "Max-Forwards: ", "Max-Forwards: 5\r\nMax-Forwards: ", 1) }, 400},
+		{"two Max-Forwards", func(m string) string {
+			return strings.Replace(m, "Max-Forwards: ", "Max-Forwards: 5\r\nMax-Forwards: ", 1)
+		}, 400},
 		{"two Content-Length", func(m string) string {
 			return strings.Replace(m, "Content-Length: 0", "Content-Length: 0\r\nContent-Length: 0", 1)
 		}, 400},
@@ -69,17 +71,8 @@ func TestCheckRequest(t *testing.T) {
 // An ACK with a fault is dropped without a response, since an ACK gets
 // none (RFC 3261 section 17.2.3).
 func TestRejectMalformedDropsAck(t *testing.T) {
-	srv := newFuzzServer(t, &errorLog{})
 	ack := strings.NewReplacer("OPTIONS sip:", "ACK sip:", "CSeq: 1 OPTIONS", "CSeq: 1 INVITE").Replace(optionsRequest)
-	msg, err := sipmsg.ParseMessage([]byte(ack))
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	req := msg.(*sipmsg.Request)
-	req.SetSource(fuzzUnknownSource)
-	req.SetTransport("UDP")
-	tx := newRecordingTx()
-	serveRequest(srv, req, tx)
+	tx := serveRaw(t, []byte(ack))
 	if len(tx.responses) != 0 {
 		t.Errorf("ACK with a mismatched CSeq got %d responses, want none", len(tx.responses))
 	}
@@ -88,17 +81,7 @@ func TestRejectMalformedDropsAck(t *testing.T) {
 // A request in another SIP version gets 505, written in SIP/2.0 rather
 // than in the request's version.
 func TestOtherVersionAnswered505(t *testing.T) {
-	srv := newFuzzServer(t, &errorLog{})
-	msg, err := sipmsg.ParseMessage(loadRequestSeed(t, "options_sip_version_7"))
-	if err != nil {
-		t.Fatalf("parse: %v", err)
-	}
-	req := msg.(*sipmsg.Request)
-	req.SetSource(fuzzUnknownSource)
-	req.SetTransport("UDP")
-	tx := newRecordingTx()
-	serveRequest(srv, req, tx)
-
+	tx := serveRaw(t, loadRequestSeed(t, "options_sip_version_7"))
 	if len(tx.responses) != 1 {
 		t.Fatalf("got %d responses, want 1", len(tx.responses))
 	}
@@ -109,4 +92,22 @@ func TestOtherVersionAnswered505(t *testing.T) {
 	if res.SipVersion != "SIP/2.0" {
 		t.Errorf("response version = %q, want SIP/2.0", res.SipVersion)
 	}
+}
+
+// serveRaw parses a request, passes it through a fresh fuzz server's
+// method table as if from an unknown UDP source, and returns what the
+// server sent.
+func serveRaw(t *testing.T, data []byte) *recordingTx {
+	t.Helper()
+	srv := newFuzzServer(t, &errorLog{})
+	msg, err := sipmsg.ParseMessage(data)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	req := msg.(*sipmsg.Request)
+	req.SetSource(fuzzUnknownSource)
+	req.SetTransport("UDP")
+	tx := newRecordingTx()
+	serveRequest(srv, req, tx)
+	return tx
 }

@@ -165,8 +165,8 @@ type Server struct {
 	// stopBufferWatch ends watchBuffer, nil when it does not run; guarded
 	// by listenMu.
 	stopBufferWatch context.CancelFunc
-	// udpConns are the UDP listeners by local address, which answer
-	// unparsable requests; guarded by listenMu.
+	// udpConns are the UDP listeners by local address, which send the
+	// responses to unparsable requests; guarded by listenMu.
 	udpConns map[string]net.PacketConn
 
 	// unparsableLog limits the warnings about unparsable datagrams.
@@ -325,7 +325,7 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 func (s *Server) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, status int, reason string, body []byte, headers ...sipmsg.Header) {
 	res := sipmsg.NewResponseFromRequest(req, status, reason, body)
 	// sipgo copies the request's version, which may be one this server
-	// does not speak (it answers those 505).
+	// does not speak (it responds 505 to those).
 	res.SipVersion = sipVersion
 	if status > sipmsg.StatusTrying {
 		if to := res.To(); to != nil {

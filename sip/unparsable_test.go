@@ -79,93 +79,97 @@ func TestUnparsableResponseCopiesOnlyDialogHeaders(t *testing.T) {
 	}
 }
 
-// Over a real UDP listener an unparsable request gets 400 on the socket
-// it came from, an unparsable response gets nothing, and the listener
-// still serves a valid request afterwards.
-func TestUnparsableDatagramAnswered(t *testing.T) {
-	_, addr := startRelayNode(t, false)
-	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer peer.Close()
-	local := peer.LocalAddr().String()
-	server := net.UDPAddrFromAddrPort(addr)
-
-	send := func(message string) {
-		t.Helper()
-		if _, err := peer.WriteToUDP([]byte(message), server); err != nil {
-			t.Fatalf("send: %v", err)
-		}
-	}
-	receive := func() string {
-		t.Helper()
-		_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
-		buf := make([]byte, 65535)
-		n, _, err := peer.ReadFromUDP(buf)
-		if err != nil {
-			t.Fatalf("no response: %v", err)
-		}
-		return string(buf[:n])
-	}
-
-	send("SIP/2.0 4294967301 overlarge\r\nVia: SIP/2.0/UDP " + local + "\r\nContent-Length: 0\r\n\r\n")
-	send(strings.Replace(quotbalRequest, "127.0.0.1:5050", local, 1))
-	if got := receive(); !strings.HasPrefix(got, "SIP/2.0 400 Bad Request\r\n") || !strings.Contains(got, "Call-ID: quotbal.aksdj") {
-		t.Fatalf("unparsable INVITE answered:\n%s", got)
-	}
-
-	send("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-after\r\n" +
-		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: after-unparsable\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
-	if got := receive(); !strings.HasPrefix(got, "SIP/2.0 200 OK\r\n") || !strings.Contains(got, "after-unparsable") {
-		t.Fatalf("OPTIONS after the unparsable messages answered:\n%s", got)
-	}
-}
-
-func TestLogGateCountsHeldLines(t *testing.T) {
+func TestLogGateCountsSuppressed(t *testing.T) {
 	gate := logGate{interval: time.Second}
 	start := time.Unix(1000, 0)
-	if held, ok := gate.allow(start); !ok || held != 0 {
-		t.Fatalf("first line: allow = %d, %v; want 0, true", held, ok)
+	if suppressed, ok := gate.allow(start); !ok || suppressed != 0 {
+		t.Fatalf("first line: allow = %d, %v; want 0, true", suppressed, ok)
 	}
 	for i := range 3 {
 		if _, ok := gate.allow(start.Add(time.Duration(i+1) * 100 * time.Millisecond)); ok {
 			t.Fatalf("line %d within the interval was let through", i+2)
 		}
 	}
-	if held, ok := gate.allow(start.Add(time.Second)); !ok || held != 3 {
-		t.Errorf("line after the interval: allow = %d, %v; want 3, true", held, ok)
+	if suppressed, ok := gate.allow(start.Add(time.Second)); !ok || suppressed != 3 {
+		t.Errorf("line after the interval: allow = %d, %v; want 3, true", suppressed, ok)
+	}
+}
+
+// Over a real UDP listener an unparsable request gets 400 on the socket
+// it came from, an unparsable response gets nothing, and the listener
+// still serves a valid request afterwards.
+func TestUnparsableDatagramAnswered(t *testing.T) {
+	peer := newDatagramPeer(t)
+
+	peer.send(t, "SIP/2.0 4294967301 overlarge\r\nVia: SIP/2.0/UDP "+peer.local()+"\r\nContent-Length: 0\r\n\r\n")
+	peer.send(t, strings.Replace(quotbalRequest, "127.0.0.1:5050", peer.local(), 1))
+	if got := peer.receive(t); !strings.HasPrefix(got, "SIP/2.0 400 Bad Request\r\n") || !strings.Contains(got, "Call-ID: quotbal.aksdj") {
+		t.Fatalf("unparsable INVITE answered:\n%s", got)
+	}
+
+	peer.send(t, "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "+peer.local()+";branch=z9hG4bK-after\r\n"+
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: after-unparsable\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+	if got := peer.receive(t); !strings.HasPrefix(got, "SIP/2.0 200 OK\r\n") || !strings.Contains(got, "after-unparsable") {
+		t.Fatalf("OPTIONS after the unparsable messages answered:\n%s", got)
 	}
 }
 
 // A datagram larger than sipgo's default 32 KiB read buffer arrives
-// whole: a 40 KB OPTIONS is answered 200, not 400 for a cut message.
+// whole: a 40 KB OPTIONS gets 200, not 400 for a cut message.
 func TestLargeDatagramReadWhole(t *testing.T) {
-	_, addr := startRelayNode(t, false)
-	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	defer peer.Close()
+	peer := newDatagramPeer(t)
 
 	padding := strings.Repeat("X-Padding: "+strings.Repeat("p", 90)+"\r\n", 400)
-	options := "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + peer.LocalAddr().String() + ";branch=z9hG4bK-large\r\n" +
+	options := "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " + peer.local() + ";branch=z9hG4bK-large\r\n" +
 		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: large-datagram\r\nCSeq: 1 OPTIONS\r\n" +
 		padding + "Content-Length: 0\r\n\r\n"
 	if len(options) < 40000 {
 		t.Fatalf("the test datagram has %d bytes, want more than 40000", len(options))
 	}
-	if _, err := peer.WriteToUDP([]byte(options), net.UDPAddrFromAddrPort(addr)); err != nil {
+	peer.send(t, options)
+	if got := peer.receive(t); !strings.HasPrefix(got, "SIP/2.0 200 OK\r\n") {
+		t.Errorf("a %d-byte OPTIONS answered:\n%s", len(options), got)
+	}
+}
+
+// datagramPeer is a UDP socket on loopback that talks to a started
+// server's UDP listener.
+type datagramPeer struct {
+	conn   *net.UDPConn
+	server *net.UDPAddr
+}
+
+// newDatagramPeer starts a server with a UDP listener and opens a socket
+// to it; t.Cleanup closes both.
+func newDatagramPeer(t *testing.T) *datagramPeer {
+	t.Helper()
+	_, addr := startRelayNode(t, false)
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &datagramPeer{conn: conn, server: net.UDPAddrFromAddrPort(addr)}
+}
+
+// local returns the socket's host:port, for Via.
+func (p *datagramPeer) local() string { return p.conn.LocalAddr().String() }
+
+func (p *datagramPeer) send(t *testing.T, message string) {
+	t.Helper()
+	if _, err := p.conn.WriteToUDP([]byte(message), p.server); err != nil {
 		t.Fatalf("send: %v", err)
 	}
+}
 
-	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+// receive returns the next datagram, failing the test after 5 s.
+func (p *datagramPeer) receive(t *testing.T) string {
+	t.Helper()
+	_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 65535)
-	n, _, err := peer.ReadFromUDP(buf)
+	n, _, err := p.conn.ReadFromUDP(buf)
 	if err != nil {
 		t.Fatalf("no response: %v", err)
 	}
-	if got := string(buf[:n]); !strings.HasPrefix(got, "SIP/2.0 200 OK\r\n") {
-		t.Errorf("a %d-byte OPTIONS answered:\n%s", len(options), got)
-	}
+	return string(buf[:n])
 }
