@@ -171,6 +171,8 @@ type Server struct {
 
 	// unparsableLog limits the warnings about unparsable datagrams.
 	unparsableLog logGate
+	// handlers counts the request handlers running, for Close.
+	handlers inflight
 
 	// waits estimates the wait that announcements tell waiting callers.
 	waits *queue.WaitEstimator
@@ -295,11 +297,16 @@ func (s *Server) requestHandlers() (map[sipmsg.RequestMethod]sipgo.RequestHandle
 }
 
 // guard keeps one bad request from taking the server down: a panic in a
-// handler is logged and answered with 500. Before any handler, it gives the
+// handler is logged and answered with 500. It counts the running handlers
+// for Close, and drops a request that arrives once Close has started. Before any handler, it gives the
 // relay the requests that another node routes through this one to a phone
 // registered here (see relayRequest).
 func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*sipmsg.Request, sipmsg.ServerTransaction) {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if !s.handlers.enter() {
+			return
+		}
+		defer s.handlers.leave()
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error().Interface("panic", r).Str("method", string(req.Method)).Msg("request handler failed")
@@ -482,10 +489,14 @@ func (s *Server) Drain(ctx context.Context) {
 // new calls.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
-// Close stops the listeners and the SIP stack and waits for the server's
-// goroutines.
+// Close stops the listeners, waits up to handlerDrainTimeout for the
+// request handlers still running, then stops the SIP stack and waits for
+// the server's goroutines.
 func (s *Server) Close() error {
 	s.closeListeners()
+	if running := s.handlers.close(handlerDrainTimeout); running > 0 {
+		s.log.Warn().Int("handlers", running).Dur("waited", handlerDrainTimeout).Msg("closing with request handlers still running")
+	}
 	s.listenMu.Lock()
 	stopWatch := s.stopBufferWatch
 	s.listenMu.Unlock()

@@ -57,6 +57,12 @@ func (l *errorLog) take() string {
 // 503 instead of opening media.
 func newFuzzServer(f testing.TB, logs *errorLog) *Server {
 	f.Helper()
+	return newFuzzServerWithRecords(f, logs, &patchRecorder{})
+}
+
+// newFuzzServerWithRecords is newFuzzServer writing its records to store.
+func newFuzzServerWithRecords(f testing.TB, logs *errorLog, store RecordStore) *Server {
+	f.Helper()
 	log := zerolog.New(logs).Level(zerolog.ErrorLevel)
 	registrar, err := NewRegistrar(RegistrarConfig{
 		Realm:     testRealm,
@@ -87,7 +93,7 @@ func newFuzzServer(f testing.TB, logs *errorLog) *Server {
 		Prompts:   &PromptCache{},
 		Graph:     &ivr.Graph{},
 		Queue:     queue.NewMemoryStore(),
-		Records:   &patchRecorder{},
+		Records:   store,
 	})
 	if err != nil {
 		f.Fatalf("sip.New: %v", err)
