@@ -431,6 +431,10 @@ func (s *Server) listen(ctx context.Context, l Listener) error {
 			return fmt.Errorf("listening on SIP %s %s: %w", l.Network, l.Address, err)
 		}
 		s.addListener(l.Network, ln.Addr(), ln.Close)
+		// NOTE: a TCP connection that sent part of a message stays open
+		// until its peer closes it. sipgo v1.7.3 has no deadline for a
+		// message once started, and its read timeout would also close the
+		// idle connections of phones registered over TCP.
 		s.spawn(func() { _ = s.server.ServeTCP(ln) })
 	default:
 		return fmt.Errorf("listening on SIP: network %q is not supported: use udp or tcp", l.Network)

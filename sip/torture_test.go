@@ -1,0 +1,77 @@
+package sip
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// tortureDir holds the RFC 4475 messages of the end-to-end hostile-input
+// test, with placeholders for addresses.
+const tortureDir = "../e2e/testdata/torture"
+
+// fillTorture replaces the placeholders of a torture message as the
+// end-to-end test does, with the trunk's address as the sender.
+func fillTorture(data []byte) []byte {
+	replacer := strings.NewReplacer("{{target}}", "127.0.0.1:5060", "{{local}}", fuzzTrunkSource, "{{transport}}", "UDP")
+	data = []byte(replacer.Replace(string(data)))
+	_, body, _ := bytes.Cut(data, []byte("\r\n\r\n"))
+	return bytes.ReplaceAll(data, []byte("{{content_length}}"), []byte(strconv.Itoa(len(body))))
+}
+
+// Every RFC 4475 message either fails to parse, and then gets the
+// stateless 400 or 505 of the UDP read filter when it is a request with a
+// Via line, or goes through the server's handlers without a panic and
+// with one final response (none for an ACK). This runs the messages of
+// the end-to-end test without sockets.
+func TestTortureMessagesAtHandlers(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(tortureDir, "*.sip"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("listing %s: %d files, %v", tortureDir, len(paths), err)
+	}
+	logs := &errorLog{}
+	srv := newFuzzServer(t, logs)
+	for _, path := range paths {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".sip"), func(t *testing.T) {
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("reading the message: %v", err)
+			}
+			data := fillTorture(raw)
+			isRequest := !bytes.HasPrefix(data, []byte("SIP/"))
+
+			msg, err := sipmsg.ParseMessage(data)
+			if err != nil {
+				response, status := unparsableResponse(data, "helpline-test")
+				if isRequest && (status != sipmsg.StatusBadRequest && status != sipmsg.StatusVersionNotSupported || response == nil) {
+					t.Errorf("unparsable request (%v) gets status %d, want 400 or 505", err, status)
+				}
+				if !isRequest && response != nil {
+					t.Errorf("unparsable response gets a response:\n%s", response)
+				}
+				return
+			}
+			req, ok := msg.(*sipmsg.Request)
+			if !ok || !reachesHandlers(req) {
+				return
+			}
+			req.SetSource(fuzzTrunkSource)
+			req.SetTransport("UDP")
+			tx := newRecordingTx()
+			serveRequest(srv, req, tx)
+
+			if log := logs.take(); strings.Contains(log, panicMessage) {
+				t.Fatalf("a handler panicked:\n%s", log)
+			}
+			tx.mu.Lock()
+			responses := append([]*sipmsg.Response(nil), tx.responses...)
+			tx.mu.Unlock()
+			checkResponses(t, req, responses)
+		})
+	}
+}
