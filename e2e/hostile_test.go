@@ -206,3 +206,38 @@ func TestTortureManifestComplete(t *testing.T) {
 		t.Errorf("the manifest lists %d messages, the folder holds %d", len(messages), len(paths))
 	}
 }
+
+func TestParseExpectation(t *testing.T) {
+	tests := []struct {
+		text    string
+		allowed []int
+		denied  []int
+	}{
+		{"400", []int{400}, []int{NoResponse, 401, 200}},
+		{"4xx", []int{400, 404, 499}, []int{NoResponse, 500, 399}},
+		{"400|drop", []int{400, NoResponse}, []int{404, 200}},
+		{"505|2xx", []int{505, 200, 202}, []int{NoResponse, 500}},
+	}
+	for _, tt := range tests {
+		e, err := ParseExpectation(tt.text)
+		if err != nil {
+			t.Errorf("ParseExpectation(%q): %v", tt.text, err)
+			continue
+		}
+		for _, status := range tt.allowed {
+			if !e.Allows(status) {
+				t.Errorf("%q does not allow %s", tt.text, outcomeText(status))
+			}
+		}
+		for _, status := range tt.denied {
+			if e.Allows(status) {
+				t.Errorf("%q allows %s", tt.text, outcomeText(status))
+			}
+		}
+	}
+	for _, bad := range []string{"", "abc", "700", "99", "7xx", "400|"} {
+		if _, err := ParseExpectation(bad); err == nil {
+			t.Errorf("ParseExpectation(%q) accepted it", bad)
+		}
+	}
+}

@@ -24,11 +24,11 @@ func fillTorture(data []byte) []byte {
 	return bytes.ReplaceAll(data, []byte("{{content_length}}"), []byte(strconv.Itoa(len(body))))
 }
 
-// Every RFC 4475 message either fails to parse, and then gets the
-// stateless 400 or 505 of the UDP read filter when it is a request with a
-// Via line, or goes through the server's handlers without a panic and
-// with one final response (none for an ACK). This runs the messages of
-// the end-to-end test without sockets.
+// Each RFC 4475 message of the end-to-end test, without sockets. A
+// request that fails to parse gets the UDP read filter's 400 or 505, and
+// a response that fails to parse gets nothing. A message that parses goes
+// through the handlers without a panic, and gets one final response
+// unless it is an ACK.
 func TestTortureMessagesAtHandlers(t *testing.T) {
 	paths, err := filepath.Glob(filepath.Join(tortureDir, "*.sip"))
 	if err != nil || len(paths) == 0 {
