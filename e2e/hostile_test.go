@@ -29,7 +29,7 @@ func TestHostileMessagesKeepServerServing(t *testing.T) {
 	phone.WaitRegistered(t, phoneTimeout)
 	srv.LoginCounselor(t, "1001")
 
-	held := holdRTPPorts(t, srv)
+	reserved := holdRTPPorts(t, srv)
 	stalled := stallTCPConnections(t, srv)
 
 	torture := LoadTorture(t)
@@ -45,7 +45,7 @@ func TestHostileMessagesKeepServerServing(t *testing.T) {
 			CheckHostileOutcomes(t, transport, outcomes)
 		})
 	}
-	for _, conn := range held {
+	for _, conn := range reserved {
 		conn.Close()
 	}
 
@@ -69,16 +69,16 @@ func narrowRTPRange(t *testing.T) func(cfg map[string]any) {
 // call. Hundreds of IVR calls would bury the test in audio.
 func holdRTPPorts(t *testing.T, srv *Server) []*net.UDPConn {
 	t.Helper()
-	var held []*net.UDPConn
+	var reserved []*net.UDPConn
 	for port := srv.RTP.Min + srv.RTP.Min%2; port < srv.RTP.Min+hostileRTPPorts; port += 2 {
 		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(srv.Host), Port: port})
 		if err != nil {
 			t.Fatalf("holding the server's RTP port %d: %v", port, err)
 		}
 		t.Cleanup(func() { conn.Close() })
-		held = append(held, conn)
+		reserved = append(reserved, conn)
 	}
-	return held
+	return reserved
 }
 
 // stallTCPConnections opens TCP connections that each send part of a
