@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -172,4 +174,57 @@ func (p *datagramPeer) receive(t *testing.T) string {
 		t.Fatalf("no response: %v", err)
 	}
 	return string(buf[:n])
+}
+
+// Over TCP sipgo v1.7.3 closes the connection on a message it cannot
+// parse, without a response, because the read filter sees stream chunks
+// rather than messages. RFC 4475 recommends 400; this test pins what the
+// server does instead. A connection that stalls inside a message does not
+// keep the listener from serving another connection.
+func TestUnparsableTCPMessageClosesConnection(t *testing.T) {
+	srv, _ := startRelayNode(t, true)
+	var target string
+	for _, l := range srv.Addrs() {
+		if l.Network == "tcp" {
+			target = l.Address.String()
+		}
+	}
+	dial := func() net.Conn {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", target, 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return conn
+	}
+
+	stalled := dial()
+	if _, err := stalled.Write([]byte("OPTIONS sip:127.0.0.1 SIP/2.0\r\nContent-Length: 5000\r\n\r\nshort")); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+
+	bad := dial()
+	message := strings.NewReplacer("UDP 127.0.0.1:5050", "TCP "+bad.LocalAddr().String()).Replace(quotbalRequest)
+	if _, err := bad.Write([]byte(message)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	_ = bad.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := bad.Read(buf)
+	if n > 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("unparsable message over TCP: read %q, %v; want the connection closed without a response", buf[:n], err)
+	}
+
+	good := dial()
+	options := "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP " + good.LocalAddr().String() + ";branch=z9hG4bK-tcp-after\r\n" +
+		"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: tcp-after-unparsable\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	if _, err := good.Write([]byte(options)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	_ = good.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err = good.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK\r\n") {
+		t.Errorf("OPTIONS on another connection while one stalls: read %q, %v; want 200", buf[:n], err)
+	}
 }
