@@ -149,7 +149,8 @@ func lacksDialogHeaders(req *sipmsg.Request) bool {
 // response, any other request gets exactly one final response after
 // optional provisional ones, and every response carries a status from 100
 // to 699 and the request's Call-ID and CSeq. A request without Call-ID,
-// From or To gets 400 or nothing.
+// From or To gets 400 or nothing, or 505 when its version is not
+// SIP/2.0.
 func FuzzServeRequest(f *testing.F) {
 	for _, seed := range loadSeeds(f, filepath.Join("testdata", "requests")) {
 		f.Add(seed, true)
@@ -210,8 +211,12 @@ func checkResponses(t *testing.T, req *sipmsg.Request, responses []*sipmsg.Respo
 	}
 
 	if lacksDialogHeaders(req) {
-		if len(responses) > 0 && responses[len(responses)-1].StatusCode != sipmsg.StatusBadRequest {
-			t.Errorf("%s without Call-ID, From or To answered %d, want 400 or no response", req.Method, responses[len(responses)-1].StatusCode)
+		want := sipmsg.StatusBadRequest
+		if req.SipVersion != sipVersion {
+			want = sipmsg.StatusVersionNotSupported
+		}
+		if len(responses) > 0 && responses[len(responses)-1].StatusCode != want {
+			t.Errorf("%s %s without Call-ID, From or To answered %d, want %d or no response", req.Method, req.SipVersion, responses[len(responses)-1].StatusCode, want)
 		}
 		return
 	}

@@ -111,8 +111,12 @@ func unparsableResponse(data []byte, server string) ([]byte, int) {
 
 // copiedHeaderLines returns the Via, From, To, Call-ID and CSeq lines of
 // a header block, with their folded continuation lines joined, and
-// whether a Via line is among them. A line with a control character other
-// than tab is left out, because it would be read as the end of a line.
+// whether a Via line is among them. A From, To, Call-ID or CSeq line that
+// sipgo cannot parse is left out, so that the sender can parse the
+// response. A Via line is copied all the same, because the sender matches
+// the response to its transaction by the Via branch (RFC 3261 section
+// 17.1.3). A line with a control character other than tab is left out,
+// because it would be read as the end of a line.
 func copiedHeaderLines(lines []string) ([]string, bool) {
 	var copied []string
 	hasVia := false
@@ -127,10 +131,21 @@ func copiedHeaderLines(lines []string) ([]string, bool) {
 		if !found || !unparsableCopiedHeaders[name] || !isPlainText(line) {
 			continue
 		}
+		isVia := name == "via" || name == "v"
+		if !isVia && !headerParses(line) {
+			continue
+		}
 		copied = append(copied, line)
-		hasVia = hasVia || name == "via" || name == "v"
+		hasVia = hasVia || isVia
 	}
 	return copied, hasVia
+}
+
+// headerParses reports whether sipgo parses line as a header of a
+// response.
+func headerParses(line string) bool {
+	_, err := sipmsg.ParseMessage([]byte("SIP/2.0 400 Bad Request\r\n" + line + "\r\nContent-Length: 0\r\n\r\n"))
+	return err == nil
 }
 
 // isPlainText reports whether s has no control character but tab.

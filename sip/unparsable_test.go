@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
 )
 
 // quotbalRequest is RFC 4475 section 3.1.2.6 on loopback: the To display
@@ -29,7 +31,6 @@ func TestUnparsableResponse(t *testing.T) {
 	}{
 		{"unterminated quote", quotbalRequest, 400, []string{
 			"SIP/2.0 400 Bad Request\r\n",
-			"\r\nTo: \"Mr. J. User <sip:j.user@127.0.0.1>\r\n",
 			"\r\nFrom: sip:caller@127.0.0.1;tag=93334\r\n",
 			"\r\nCall-ID: quotbal.aksdj\r\n",
 			"\r\nCSeq: 8 INVITE\r\n",
@@ -69,12 +70,13 @@ func TestUnparsableResponse(t *testing.T) {
 	}
 }
 
-// The line of a header that is neither copied nor a Via, such as Contact,
-// stays out of the response.
+// Only the Via, From, To, Call-ID and CSeq lines that parse reach the
+// response: not Contact or Max-Forwards, and not the To line whose quote
+// never closes.
 func TestUnparsableResponseCopiesOnlyDialogHeaders(t *testing.T) {
 	message := strings.Replace(quotbalRequest, "Max-Forwards: 10\r\n", "Contact: <sip:caller@127.0.0.1>\r\nMax-Forwards: 10\r\n", 1)
 	response, _ := unparsableResponse([]byte(message), "")
-	for _, absent := range []string{"Contact", "Max-Forwards", "Server"} {
+	for _, absent := range []string{"Contact", "Max-Forwards", "Server", "To:"} {
 		if strings.Contains(string(response), absent) {
 			t.Errorf("response copies %s:\n%s", absent, response)
 		}
@@ -178,7 +180,7 @@ func (p *datagramPeer) receive(t *testing.T) string {
 
 // Over TCP sipgo v1.7.3 closes the connection on a message it cannot
 // parse, without a response, because the read filter sees stream chunks
-// rather than messages. RFC 4475 recommends 400; this test pins what the
+// rather than messages. RFC 4475 recommends 400, and this test pins what the
 // server does instead. A connection that stalls inside a message does not
 // keep the listener from serving another connection.
 func TestUnparsableTCPMessageClosesConnection(t *testing.T) {
@@ -227,4 +229,56 @@ func TestUnparsableTCPMessageClosesConnection(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200 OK\r\n") {
 		t.Errorf("OPTIONS on another connection while one stalls: read %q, %v; want 200", buf[:n], err)
 	}
+}
+
+// unparsableOverhead bounds the bytes a stateless response adds to the
+// lines it copies: the status line, Server and Content-Length.
+const unparsableOverhead = 128
+
+// FuzzUnparsableResponse checks the stateless response to any datagram.
+// When there is one, it has the 400 or 505 status line and a Via line, and
+// it is never longer than the datagram plus unparsableOverhead, so an
+// unparsable request cannot be used to send a larger reply elsewhere.
+// When its Via lines parse, sipgo parses the whole response.
+func FuzzUnparsableResponse(f *testing.F) {
+	f.Add([]byte(quotbalRequest))
+	f.Add([]byte(strings.Replace(quotbalRequest, "SIP/2.0\r\n", "SIP/7.0\r\n", 1)))
+	f.Add([]byte("INVITE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP\r\n 127.0.0.1\r\ni: x\r\n\r\n"))
+	f.Add([]byte("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;;,;,,\r\nCSeq: 1 INVITE\r\n\r\n"))
+	f.Add([]byte("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1\r\n\r\n"))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		response, status := unparsableResponse(data, "helpline-fuzz")
+		if response == nil {
+			if status != 0 {
+				t.Fatalf("no response but status %d", status)
+			}
+			return
+		}
+		if len(response) > len(data)+unparsableOverhead {
+			t.Fatalf("response of %d bytes to a %d-byte datagram", len(response), len(data))
+		}
+		statusLine := map[int]string{
+			sipmsg.StatusBadRequest:          "SIP/2.0 400 Bad Request\r\n",
+			sipmsg.StatusVersionNotSupported: "SIP/2.0 505 Version Not Supported\r\n",
+		}[status]
+		if statusLine == "" || !strings.HasPrefix(string(response), statusLine) {
+			t.Fatalf("status %d with response:\n%q", status, response)
+		}
+
+		viasParse, hasVia := true, false
+		for _, line := range strings.Split(string(response), "\r\n")[1:] {
+			name, _, _ := strings.Cut(line, ":")
+			if name = strings.ToLower(strings.TrimSpace(name)); name == "via" || name == "v" {
+				hasVia = true
+				viasParse = viasParse && headerParses(line)
+			}
+		}
+		if !hasVia {
+			t.Fatalf("response without Via:\n%q", response)
+		}
+		if _, err := sipmsg.ParseMessage(response); viasParse && err != nil {
+			t.Fatalf("response with parsable Via lines does not parse: %v\n%q", err, response)
+		}
+	})
 }
