@@ -176,17 +176,23 @@ func FuzzServeRequest(f *testing.F) {
 		req.SetSource(source)
 		req.SetTransport("UDP")
 
-		tx := newRecordingTx()
-		serveRequest(srv, req, tx)
-
-		if log := logs.take(); strings.Contains(log, panicMessage) {
-			t.Fatalf("a handler panicked on %s:\n%s", req.Method, log)
-		}
-		tx.mu.Lock()
-		responses := append([]*sipmsg.Response(nil), tx.responses...)
-		tx.mu.Unlock()
-		checkResponses(t, req, responses)
+		checkResponses(t, req, serveAndCollect(t, srv, logs, req))
 	})
+}
+
+// serveAndCollect passes req through srv's method table, fails the test
+// when a handler panicked, and returns the responses sent.
+func serveAndCollect(t *testing.T, srv *Server, logs *errorLog, req *sipmsg.Request) []*sipmsg.Response {
+	t.Helper()
+	tx := newRecordingTx()
+	serveRequest(srv, req, tx)
+
+	if log := logs.take(); strings.Contains(log, panicMessage) {
+		t.Fatalf("a handler panicked on %s:\n%s", req.Method, log)
+	}
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return append([]*sipmsg.Response(nil), tx.responses...)
 }
 
 // checkResponses verifies the responses a server sent to one request.
