@@ -1,8 +1,9 @@
 // Package e2e owns the end-to-end test harness of helpline. It builds the
 // real server binary and starts it on loopback ports. It drives the server
 // with SIPp scenarios (testdata/sipp), raw SIP datagrams (testdata/sip),
-// hand-written SIP dialogs over UDP or TCP (RawCall) and baresip softphones
-// in the counselors' place. It captures RTP with tshark
+// the RFC 4475 torture messages (e2e/testdata/torture), PROTOS-style
+// malformed INVITEs (protos.go), hand-written SIP dialogs over UDP or TCP
+// (RawCall) and baresip softphones in the counselors' place. It captures RTP with tshark
 // and reads the call records back through `helpline records export`.
 //
 // Everything runs on 127.0.0.1 only. Each helper starts its own process,

@@ -84,16 +84,20 @@ func (s *Server) rejectUnsupportedRequire(req *sipmsg.Request, tx sipmsg.ServerT
 // and UDP headers).
 const maxUDPPayload = 65507
 
-// allowLargeUDPMessages lets sipgo send SIP messages over UDP up to the
-// largest datagram. sipgo v1.7.3 refuses any message within 200 bytes of
-// its UDPMTUSize of 1500, so a 200 OK that copies the many Via and
-// Record-Route headers of a large INVITE was never sent. RFC 3261 section
-// 18.1.1 moves large requests to TCP, but a response goes back on the
-// transport its request came on (section 18.2.2).
+// allowLargeUDPMessages lets sipgo send and receive SIP messages over UDP
+// up to the largest datagram. sipgo v1.7.3 refuses to send any message
+// within 200 bytes of its UDPMTUSize of 1500, so a 200 OK that copies the
+// many Via and Record-Route headers of a large INVITE was never sent. RFC
+// 3261 section 18.1.1 moves large requests to TCP, but a response goes
+// back on the transport its request came on (section 18.2.2). sipgo also
+// reads into a 32 KiB buffer, which cut every larger datagram short, so
+// the read buffer grows to the largest datagram too. sipgo uses the same
+// size for the read buffer of each TCP connection.
 func allowLargeUDPMessages() {
 	largeUDPOnce.Do(func() {
 		// sipgo subtracts 200 bytes of headroom from UDPMTUSize.
 		sipmsg.UDPMTUSize = maxUDPPayload + 200
+		sipmsg.TransportBufferReadSize = maxUDPPayload
 	})
 }
 

@@ -185,6 +185,14 @@ type Server struct {
 	// stopBufferWatch ends watchBuffer, nil when it does not run; guarded
 	// by listenMu.
 	stopBufferWatch context.CancelFunc
+	// udpConns are the UDP listeners by local address, which send the
+	// responses to unparsable requests; guarded by listenMu.
+	udpConns map[string]net.PacketConn
+
+	// unparsableLog limits the warnings about unparsable datagrams.
+	unparsableLog logGate
+	// handlers counts the request handlers running, for Close.
+	handlers inflight
 
 	// waits estimates the wait that announcements tell waiting callers.
 	waits *queue.WaitEstimator
@@ -211,7 +219,14 @@ func New(opts Options, deps Deps) (*Server, error) {
 	sipgoLoggerOnce.Do(func() { sipmsg.SetDefaultLogger(slog.New(newSlogBridge(deps.Logger))) })
 	allowLargeUDPMessages()
 
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost))
+	// The read filter needs the server, which needs the user agent: s is
+	// set below, before any listener reads.
+	var s *Server
+	readFilter := func(props sipmsg.TransportReadProps, data []byte) ([]byte, error) {
+		return s.filterDatagram(props, data)
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.PublicHost),
+		sipgo.WithUserAgentTransportLayerOptions(sipmsg.WithTransportLayerReadFilter(readFilter)))
 	if err != nil {
 		return nil, fmt.Errorf("creating SIP user agent: %w", err)
 	}
@@ -224,7 +239,7 @@ func New(opts Options, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("creating SIP client: %w", err)
 	}
 
-	s := &Server{
+	s = &Server{
 		opts:        opts,
 		log:         deps.Logger,
 		ua:          ua,
@@ -246,6 +261,9 @@ func New(opts Options, deps Deps) (*Server, error) {
 		dialogs:     newDialogTable(),
 		calls:       newCallTable(),
 		waits:       queue.NewWaitEstimator(),
+		udpConns:    make(map[string]net.PacketConn),
+
+		unparsableLog: logGate{interval: unparsableLogInterval},
 	}
 	if s.events == nil {
 		s.events = events.Nop{}
@@ -301,12 +319,18 @@ func (s *Server) requestHandlers() (map[sipmsg.RequestMethod]sipgo.RequestHandle
 }
 
 // guard keeps one bad request from taking the server down: a panic in a
-// handler is logged and answered with 500. Before any handler, it applies
-// the per-source rate limit (see limitRequest) and gives the relay the
-// requests that another node routes through this one to a phone
+// handler is logged and answered with 500. It counts the running handlers
+// for Close, and drops a request that arrives once Close has started.
+// Before any handler, it applies the per-source rate limit (see
+// limitRequest) and gives the relay the requests that another node routes
+// through this one to a phone
 // registered here (see relayRequest).
 func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*sipmsg.Request, sipmsg.ServerTransaction) {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		if !s.handlers.enter() {
+			return
+		}
+		defer s.handlers.leave()
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error().Interface("panic", r).Str("method", string(req.Method)).Msg("request handler failed")
@@ -331,26 +355,12 @@ func (s *Server) guard(h func(*sipmsg.Request, sipmsg.ServerTransaction)) func(*
 	}
 }
 
-// rejectMalformed responds 400 to a request without a Call-ID, From or To
-// header. RFC 3261 section 8.1.1 requires them of every request, and no
-// handler can find a dialog or caller without them. An ACK is dropped
-// instead, because an ACK gets no response. sipgo itself responds 400 to a
-// request without Via or CSeq.
-func (s *Server) rejectMalformed(req *sipmsg.Request, tx sipmsg.ServerTransaction) bool {
-	if req.CallID() != nil && req.From() != nil && req.To() != nil {
-		return false
-	}
-	s.log.Warn().Str("method", string(req.Method)).Str("source", req.Source()).
-		Msg("request without Call-ID, From or To, responding 400")
-	if !req.IsAck() {
-		s.respond(req, tx, sipmsg.StatusBadRequest, "Bad Request: missing Call-ID, From or To", nil)
-	}
-	return true
-}
-
 // respond answers a request outside the INVITE flow.
 func (s *Server) respond(req *sipmsg.Request, tx sipmsg.ServerTransaction, status int, reason string, body []byte, headers ...sipmsg.Header) {
 	res := sipmsg.NewResponseFromRequest(req, status, reason, body)
+	// sipgo copies the request's version, which may be one this server
+	// does not speak (it responds 505 to those).
+	res.SipVersion = sipVersion
 	if status > sipmsg.StatusTrying {
 		if to := res.To(); to != nil {
 			if _, ok := to.Params.Get("tag"); !ok {
@@ -438,6 +448,9 @@ func (s *Server) listen(ctx context.Context, l Listener) error {
 			return fmt.Errorf("listening on SIP %s %s: %w", l.Network, l.Address, err)
 		}
 		s.addListener(l.Network, conn.LocalAddr(), conn.Close)
+		s.listenMu.Lock()
+		s.udpConns[conn.LocalAddr().String()] = conn
+		s.listenMu.Unlock()
 		s.spawn(func() { _ = s.server.ServeUDP(conn) })
 	case "tcp":
 		ln, err := lc.Listen(ctx, "tcp", l.Address.String())
@@ -445,6 +458,10 @@ func (s *Server) listen(ctx context.Context, l Listener) error {
 			return fmt.Errorf("listening on SIP %s %s: %w", l.Network, l.Address, err)
 		}
 		s.addListener(l.Network, ln.Addr(), ln.Close)
+		// NOTE: a TCP connection that sent part of a message stays open
+		// until its peer closes it. sipgo v1.7.3 has no deadline for a
+		// message once started, and its read timeout would also close the
+		// idle connections of phones registered over TCP.
 		s.spawn(func() { _ = s.server.ServeTCP(ln) })
 	case "tls":
 		if s.opts.TLS == nil {
@@ -482,6 +499,7 @@ func (s *Server) closeListeners() {
 	s.listenMu.Lock()
 	closers := s.closers
 	s.closers = nil
+	clear(s.udpConns)
 	s.listenMu.Unlock()
 	for _, c := range closers {
 		_ = c()
@@ -513,10 +531,14 @@ func (s *Server) Drain(ctx context.Context) {
 // new calls.
 func (s *Server) Draining() bool { return s.draining.Load() }
 
-// Close stops the listeners and the SIP stack and waits for the server's
-// goroutines.
+// Close stops the listeners, waits up to handlerDrainTimeout for the
+// request handlers still running, then stops the SIP stack and waits for
+// the server's goroutines.
 func (s *Server) Close() error {
 	s.closeListeners()
+	if running := s.handlers.close(handlerDrainTimeout); running > 0 {
+		s.log.Warn().Int("handlers", running).Dur("waited", handlerDrainTimeout).Msg("closing with request handlers still running")
+	}
 	s.listenMu.Lock()
 	stopWatch := s.stopBufferWatch
 	s.listenMu.Unlock()

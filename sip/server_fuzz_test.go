@@ -57,6 +57,12 @@ func (l *errorLog) take() string {
 // 503 instead of opening media.
 func newFuzzServer(f testing.TB, logs *errorLog) *Server {
 	f.Helper()
+	return newFuzzServerWithRecords(f, logs, &patchRecorder{})
+}
+
+// newFuzzServerWithRecords is newFuzzServer writing its records to store.
+func newFuzzServerWithRecords(f testing.TB, logs *errorLog, store RecordStore) *Server {
+	f.Helper()
 	log := zerolog.New(logs).Level(zerolog.ErrorLevel)
 	registrar, err := NewRegistrar(RegistrarConfig{
 		Realm:     testRealm,
@@ -87,7 +93,7 @@ func newFuzzServer(f testing.TB, logs *errorLog) *Server {
 		Prompts:   &PromptCache{},
 		Graph:     &ivr.Graph{},
 		Queue:     queue.NewMemoryStore(),
-		Records:   &patchRecorder{},
+		Records:   store,
 	})
 	if err != nil {
 		f.Fatalf("sip.New: %v", err)
@@ -143,7 +149,8 @@ func lacksDialogHeaders(req *sipmsg.Request) bool {
 // response, any other request gets exactly one final response after
 // optional provisional ones, and every response carries a status from 100
 // to 699 and the request's Call-ID and CSeq. A request without Call-ID,
-// From or To gets 400 or nothing.
+// From or To gets 400 or nothing, or 505 when its version is not
+// SIP/2.0.
 func FuzzServeRequest(f *testing.F) {
 	for _, seed := range loadSeeds(f, filepath.Join("testdata", "requests")) {
 		f.Add(seed, true)
@@ -169,17 +176,23 @@ func FuzzServeRequest(f *testing.F) {
 		req.SetSource(source)
 		req.SetTransport("UDP")
 
-		tx := newRecordingTx()
-		serveRequest(srv, req, tx)
-
-		if log := logs.take(); strings.Contains(log, panicMessage) {
-			t.Fatalf("a handler panicked on %s:\n%s", req.Method, log)
-		}
-		tx.mu.Lock()
-		responses := append([]*sipmsg.Response(nil), tx.responses...)
-		tx.mu.Unlock()
-		checkResponses(t, req, responses)
+		checkResponses(t, req, serveAndCollect(t, srv, logs, req))
 	})
+}
+
+// serveAndCollect passes req through srv's method table, fails the test
+// when a handler panicked, and returns the responses sent.
+func serveAndCollect(t *testing.T, srv *Server, logs *errorLog, req *sipmsg.Request) []*sipmsg.Response {
+	t.Helper()
+	tx := newRecordingTx()
+	serveRequest(srv, req, tx)
+
+	if log := logs.take(); strings.Contains(log, panicMessage) {
+		t.Fatalf("a handler panicked on %s:\n%s", req.Method, log)
+	}
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return append([]*sipmsg.Response(nil), tx.responses...)
 }
 
 // checkResponses verifies the responses a server sent to one request.
@@ -204,8 +217,12 @@ func checkResponses(t *testing.T, req *sipmsg.Request, responses []*sipmsg.Respo
 	}
 
 	if lacksDialogHeaders(req) {
-		if len(responses) > 0 && responses[len(responses)-1].StatusCode != sipmsg.StatusBadRequest {
-			t.Errorf("%s without Call-ID, From or To answered %d, want 400 or no response", req.Method, responses[len(responses)-1].StatusCode)
+		want := sipmsg.StatusBadRequest
+		if req.SipVersion != sipVersion {
+			want = sipmsg.StatusVersionNotSupported
+		}
+		if len(responses) > 0 && responses[len(responses)-1].StatusCode != want {
+			t.Errorf("%s %s without Call-ID, From or To answered %d, want %d or no response", req.Method, req.SipVersion, responses[len(responses)-1].StatusCode, want)
 		}
 		return
 	}
@@ -262,6 +279,11 @@ func TestServeRequestSeeds(t *testing.T) {
 		{"options", false, sipmsg.StatusOK},
 		{"message_unknown_method", true, sipmsg.StatusMethodNotAllowed},
 		{"register_no_auth", false, sipmsg.StatusUnauthorized},
+		{"invite_duplicate_from_to", true, sipmsg.StatusBadRequest},
+		{"options_two_content_lengths", false, sipmsg.StatusBadRequest},
+		{"options_cseq_method_mismatch", false, sipmsg.StatusBadRequest},
+		{"message_unknown_method_cseq_mismatch", false, sipmsg.StatusBadRequest},
+		{"options_unknown_uri_scheme", false, statusUnsupportedURIScheme},
 	}
 	logs := &errorLog{}
 	srv := newFuzzServer(t, logs)
