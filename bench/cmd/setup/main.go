@@ -160,7 +160,7 @@ func cases(root string, quick bool) []setupCase {
 	b := plan{Scenario: filepath.Join(scenarios, "uac_setup_prompt.xml"), Start: 25, Ceiling: 3200, Step: 10 * time.Second,
 		CallLength: promptLength + 5*time.Second, Refine: 3, MaxP95: caseBMaxP95}
 	if quick {
-		a.Start, a.Step, a.Refine = 200, 3*time.Second, 2
+		a.Start, a.Step, a.Refine = 400, 3*time.Second, 1
 		b.Start, b.Step, b.Refine = 50, 3*time.Second, 1
 	}
 	return []setupCase{
