@@ -74,7 +74,7 @@ func runSearch(ctx context.Context, p plan, t target, dir string, pinning benchk
 	defer func() { _ = t.Stop() }()
 
 	runStep := func(rate int) (step, error) {
-		s, err := runStep(ctx, p, rate, addr, filepath.Join(dir, t.Name()+"-"+strconv.Itoa(rate)), pinning)
+		s, err := runStep(ctx, p, rate, addr, filepath.Join(dir, "step-"+t.Name()+"-"+strconv.Itoa(rate)), pinning)
 		if err != nil {
 			return s, err
 		}

@@ -3,6 +3,7 @@ package benchkit
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -57,21 +58,34 @@ func OnlineCPUs() int {
 	if err != nil {
 		return runtime.NumCPU()
 	}
+	count, err := countCPUList(strings.TrimSpace(string(data)))
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	return count
+}
+
+// countCPUList counts the CPUs of a kernel CPU list such as "0-3,6".
+func countCPUList(list string) (int, error) {
 	count := 0
-	for _, part := range strings.Split(strings.TrimSpace(string(data)), ",") {
+	for _, part := range strings.Split(list, ",") {
 		first, last, isRange := strings.Cut(part, "-")
-		low, errLow := strconv.Atoi(first)
-		high := low
-		var errHigh error
-		if isRange {
-			high, errHigh = strconv.Atoi(last)
+		low, err := strconv.Atoi(first)
+		if err != nil {
+			return 0, fmt.Errorf("invalid CPU list %q: %w", list, err)
 		}
-		if errLow != nil || errHigh != nil || high < low {
-			return runtime.NumCPU()
+		high := low
+		if isRange {
+			if high, err = strconv.Atoi(last); err != nil {
+				return 0, fmt.Errorf("invalid CPU list %q: %w", list, err)
+			}
+		}
+		if high < low {
+			return 0, fmt.Errorf("invalid CPU list %q: range %s runs backwards", list, part)
 		}
 		count += high - low + 1
 	}
-	return count
+	return count, nil
 }
 
 func cpuModel() string {
