@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"helpline/bench/internal/benchkit"
+	"helpline/bench/internal/harness"
 )
 
 // caseBMaxP95 is the INVITE to 200 p95 limit of case b, in ms.
@@ -57,8 +57,8 @@ func main() {
 type report struct {
 	Benchmark string           `json:"benchmark"`
 	Quick     bool             `json:"quick"`
-	Machine   benchkit.Machine `json:"machine"`
-	Pinning   benchkit.Pinning `json:"pinning"`
+	Machine   harness.Machine `json:"machine"`
+	Pinning   harness.Pinning `json:"pinning"`
 	Cases     []caseResult     `json:"cases"`
 	Seconds   float64          `json:"seconds"`
 }
@@ -80,26 +80,26 @@ type options struct {
 
 func run(ctx context.Context, opts options) error {
 	started := time.Now()
-	root, err := benchkit.RepoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		return err
 	}
-	dir, err := benchkit.NewRunDir(root, "setup")
+	dir, err := harness.NewRunDir(root, "setup")
 	if err != nil {
 		return err
 	}
-	rep := report{Benchmark: "setup", Quick: opts.quick, Machine: benchkit.DescribeMachine(), Pinning: benchkit.PlanPinning()}
+	rep := report{Benchmark: "setup", Quick: opts.quick, Machine: harness.DescribeMachine(), Pinning: harness.PlanPinning()}
 	fmt.Printf("machine: %s\npinning: %s\nresults: %s\n", rep.Machine, rep.Pinning, dir)
 
 	binDir := filepath.Join(dir, "bin")
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		return fmt.Errorf("creating the binary folder: %w", err)
 	}
-	helplineBinary, err := benchkit.BuildGo(root, "./cmd/helpline", binDir)
+	helplineBinary, err := harness.BuildGo(root, "./cmd/helpline", binDir)
 	if err != nil {
 		return err
 	}
-	refuaBinary, err := benchkit.BuildGo(root, "./bench/refua", binDir)
+	refuaBinary, err := harness.BuildGo(root, "./bench/refua", binDir)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func run(ctx context.Context, opts options) error {
 	}
 
 	rep.Seconds = time.Since(started).Seconds()
-	if err := benchkit.WriteJSON(dir, "results.json", rep); err != nil {
+	if err := harness.WriteJSON(dir, "results.json", rep); err != nil {
 		return err
 	}
 	printSummary(rep)

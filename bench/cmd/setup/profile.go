@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"helpline/bench/internal/benchkit"
+	"helpline/bench/internal/harness"
 )
 
 // runProfile offers one step of case c at rate calls per second to helpline
 // with perf attached, and prints the report's path and its first lines.
-func runProfile(ctx context.Context, c setupCase, rate int, h *helplineTarget, dir string, pinning benchkit.Pinning) error {
+func runProfile(ctx context.Context, c setupCase, rate int, h *helplineTarget, dir string, pinning harness.Pinning) error {
 	if _, err := h.Start(ctx); err != nil {
 		return err
 	}
@@ -22,7 +22,7 @@ func runProfile(ctx context.Context, c setupCase, rate int, h *helplineTarget, d
 	if err := os.MkdirAll(profileDir, 0o755); err != nil {
 		return fmt.Errorf("creating the profile folder: %w", err)
 	}
-	profile, err := benchkit.StartProfile(h.server.PID(), profileDir)
+	profile, err := harness.StartProfile(h.server.PID(), profileDir)
 	if err != nil {
 		return err
 	}

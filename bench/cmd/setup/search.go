@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"helpline/bench/internal/benchkit"
+	"helpline/bench/internal/harness"
 )
 
 // sippShortfall marks a step as limited by SIPp itself: it created calls
@@ -37,7 +37,7 @@ type plan struct {
 
 // step is one SIPp run of a search.
 type step struct {
-	benchkit.SippStats
+	harness.SippStats
 	Passed bool `json:"passed"`
 	// SippLimited is true when SIPp created calls at less than 90% of the
 	// offered rate: the load generator, not the server, set the pace.
@@ -65,7 +65,7 @@ type search struct {
 // runSearch doubles the offered rate while steps pass, then bisects
 // between the highest pass and the lowest failure. A target is started
 // before the first step and again after each failed step.
-func runSearch(ctx context.Context, p plan, t target, dir string, pinning benchkit.Pinning) (search, error) {
+func runSearch(ctx context.Context, p plan, t target, dir string, pinning harness.Pinning) (search, error) {
 	result := search{Target: t.Name()}
 	addr, err := t.Start(ctx)
 	if err != nil {
@@ -136,9 +136,9 @@ func runSearch(ctx context.Context, p plan, t target, dir string, pinning benchk
 }
 
 // runStep runs SIPp for one step and judges it.
-func runStep(ctx context.Context, p plan, rate int, addr, dir string, pinning benchkit.Pinning) (step, error) {
+func runStep(ctx context.Context, p plan, rate int, addr, dir string, pinning harness.Pinning) (step, error) {
 	calls := max(int(float64(rate)*p.Step.Seconds()), 1)
-	stats, err := benchkit.RunSipp(ctx, benchkit.SippRun{
+	stats, err := harness.RunSipp(ctx, harness.SippRun{
 		Scenario: p.Scenario, Target: addr, Service: "120",
 		Rate: rate, Calls: calls, Dir: dir, Pinning: pinning,
 		Expected: p.Step + p.CallLength,

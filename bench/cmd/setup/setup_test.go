@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"helpline/bench/internal/benchkit"
+	"helpline/bench/internal/harness"
 )
 
 // requireSipp skips the test when SIPp is missing, except under CI=true,
@@ -30,15 +30,15 @@ func testCases(t *testing.T) (all []setupCase, root, helplineBinary, refuaBinary
 	t.Helper()
 	requireSipp(t)
 
-	root, err := benchkit.RepoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	binDir := t.TempDir()
-	if helplineBinary, err = benchkit.BuildGo(root, "./cmd/helpline", binDir); err != nil {
+	if helplineBinary, err = harness.BuildGo(root, "./cmd/helpline", binDir); err != nil {
 		t.Fatal(err)
 	}
-	if refuaBinary, err = benchkit.BuildGo(root, "./bench/refua", binDir); err != nil {
+	if refuaBinary, err = harness.BuildGo(root, "./bench/refua", binDir); err != nil {
 		t.Fatal(err)
 	}
 	promptDir = filepath.Join(t.TempDir(), "prompts")
@@ -78,7 +78,7 @@ func TestStepPassesAtLowRate(t *testing.T) {
 					}
 				})
 
-				s, err := runStep(t.Context(), c.plan, rate, addr, filepath.Join(dir, "step-"+tg.Name()), benchkit.Pinning{})
+				s, err := runStep(t.Context(), c.plan, rate, addr, filepath.Join(dir, "step-"+tg.Name()), harness.Pinning{})
 				if err != nil {
 					t.Fatalf("running the step: %v", err)
 				}
@@ -96,13 +96,13 @@ func TestStepPassesAtLowRate(t *testing.T) {
 // A target that answers nothing fails the step instead of passing it.
 func TestStepFailsWithoutServer(t *testing.T) {
 	cases, _, _, _, _ := testCases(t)
-	port, err := benchkit.FreePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := net.JoinHostPort(benchkit.Loopback, strconv.Itoa(port))
+	addr := net.JoinHostPort(harness.Loopback, strconv.Itoa(port))
 
-	s, err := runStep(t.Context(), cases[0].plan, 5, addr, t.TempDir(), benchkit.Pinning{})
+	s, err := runStep(t.Context(), cases[0].plan, 5, addr, t.TempDir(), harness.Pinning{})
 	if err != nil {
 		t.Fatalf("running the step: %v", err)
 	}

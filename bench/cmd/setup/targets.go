@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"helpline/bench/internal/benchkit"
+	"helpline/bench/internal/harness"
 	"helpline/e2e"
 )
 
@@ -60,12 +60,12 @@ type target interface {
 // helplineTarget runs helpline with a menu of the benchmark.
 type helplineTarget struct {
 	root, binary, dir string
-	pinning           benchkit.Pinning
+	pinning           harness.Pinning
 	nodes             map[string]any
 	start             string
 	promptDir         string
 
-	server *benchkit.Helpline
+	server *harness.Helpline
 	runs   int
 }
 
@@ -77,16 +77,16 @@ func (h *helplineTarget) Start(ctx context.Context) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("creating the helpline folder: %w", err)
 	}
-	server, err := benchkit.StartHelpline(ctx, benchkit.HelplineOptions{
+	server, err := harness.StartHelpline(ctx, harness.HelplineOptions{
 		Root: h.root, Binary: h.binary, Dir: dir, Pinning: h.pinning,
 		Mutate: func(cfg map[string]any) error {
-			if err := benchkit.SetConfig(cfg, "ivr.nodes", h.nodes); err != nil {
+			if err := harness.SetConfig(cfg, "ivr.nodes", h.nodes); err != nil {
 				return err
 			}
-			if err := benchkit.SetConfig(cfg, "ivr.start", h.start); err != nil {
+			if err := harness.SetConfig(cfg, "ivr.start", h.start); err != nil {
 				return err
 			}
-			return benchkit.SetConfig(cfg, "ivr.prompt_dir", h.promptDir)
+			return harness.SetConfig(cfg, "ivr.prompt_dir", h.promptDir)
 		},
 	})
 	if err != nil {
@@ -108,10 +108,10 @@ func (h *helplineTarget) Stop() error {
 // refuaTarget runs the reference user agent.
 type refuaTarget struct {
 	binary, dir string
-	pinning     benchkit.Pinning
+	pinning     harness.Pinning
 	play        time.Duration
 
-	proc *benchkit.Process
+	proc *harness.Process
 	runs int
 }
 
@@ -119,14 +119,14 @@ func (r *refuaTarget) Name() string { return "refua" }
 
 func (r *refuaTarget) Start(ctx context.Context) (string, error) {
 	r.runs++
-	port, err := benchkit.FreePort()
+	port, err := harness.FreePort()
 	if err != nil {
 		return "", err
 	}
-	addr := net.JoinHostPort(benchkit.Loopback, strconv.Itoa(port))
+	addr := net.JoinHostPort(harness.Loopback, strconv.Itoa(port))
 	cmd := r.pinning.ServerCommand(r.binary, "-listen", addr, "-play", r.play.String())
 	logPath := filepath.Join(r.dir, "refua-"+strconv.Itoa(r.runs)+".log")
-	proc, err := benchkit.StartProcess("refua", cmd, logPath, "refua ready")
+	proc, err := harness.StartProcess("refua", cmd, logPath, "refua ready")
 	if err != nil {
 		return "", err
 	}
