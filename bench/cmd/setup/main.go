@@ -55,12 +55,12 @@ func main() {
 
 // report is the raw result file, results.json.
 type report struct {
-	Benchmark string           `json:"benchmark"`
-	Quick     bool             `json:"quick"`
+	Benchmark string          `json:"benchmark"`
+	Quick     bool            `json:"quick"`
 	Machine   harness.Machine `json:"machine"`
 	Pinning   harness.Pinning `json:"pinning"`
-	Cases     []caseResult     `json:"cases"`
-	Seconds   float64          `json:"seconds"`
+	Cases     []caseResult    `json:"cases"`
+	Seconds   float64         `json:"seconds"`
 }
 
 type caseResult struct {
