@@ -1,7 +1,7 @@
-// Command refua is the reference user agent of the call setup benchmark: a
-// minimal SIP UAS on sipgo that answers every INVITE with 200 OK and a
-// PCMU SDP answer, binds one UDP port per call as its RTP socket, accepts
-// ACK and BYE, and does nothing else (no IVR, no records, no queue).
+// Command refua is the reference user agent of the call setup benchmark,
+// a minimal SIP UAS on sipgo. It answers every INVITE with 200 OK and a
+// PCMU SDP answer, binds one UDP port per call as its RTP socket, and
+// accepts ACK and BYE. It does nothing else: no IVR, no records, no queue.
 //
 // With -play it sends that long a stream of PCMU silence (one 20 ms
 // packet every 20 ms) after the ACK and then hangs up with BYE, the same

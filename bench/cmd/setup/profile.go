@@ -11,7 +11,7 @@ import (
 )
 
 // runProfile offers one step of case c at rate calls per second to helpline
-// with perf attached, and prints the report's path and its first lines.
+// with perf attached, and prints the step and the report's path.
 func runProfile(ctx context.Context, c setupCase, rate int, h *helplineTarget, dir string, pinning harness.Pinning) error {
 	if _, err := h.Start(ctx); err != nil {
 		return err

@@ -11,11 +11,11 @@ import (
 	"helpline/bench/internal/harness"
 )
 
-// sippShortfall marks a step as limited by SIPp itself: it created calls
+// sippShortfall marks a step as limited by SIPp itself: it sent INVITEs
 // at less than this share of the offered rate.
 const sippShortfall = 0.9
 
-// plan is how one case searches for its highest rate.
+// plan is the search settings of one case.
 type plan struct {
 	// Scenario is the SIPp scenario file.
 	Scenario string
@@ -31,7 +31,7 @@ type plan struct {
 	// that passed and the lowest that failed.
 	Refine int
 	// MaxP95 is the highest INVITE to 200 p95 a step may have to pass,
-	// in ms; 0 for no limit.
+	// in ms, or 0 for no limit.
 	MaxP95 float64
 }
 
@@ -39,8 +39,8 @@ type plan struct {
 type step struct {
 	harness.SippStats
 	Passed bool `json:"passed"`
-	// SippLimited is true when SIPp created calls at less than 90% of the
-	// offered rate: the load generator, not the server, set the pace.
+	// SippLimited is true when SIPp sent INVITEs at less than 90% of the
+	// offered rate, so the load generator and not the server set the pace.
 	SippLimited bool   `json:"sipp_limited"`
 	Reason      string `json:"reason,omitempty"`
 }
@@ -50,7 +50,7 @@ type search struct {
 	Target string `json:"target"`
 	Steps  []step `json:"steps"`
 	// MaxRate is the highest offered rate that passed (0: none did), and
-	// AchievedRate the rate SIPp created calls at in that step.
+	// AchievedRate the rate at which SIPp sent the INVITEs of that step.
 	MaxRate      int     `json:"max_rate"`
 	AchievedRate float64 `json:"achieved_rate"`
 	// LowestFailed is the lowest offered rate that failed (0: none did).

@@ -24,8 +24,8 @@ func requireSipp(t *testing.T) {
 	}
 }
 
-// testCases builds both binaries once and returns the cases with short
-// steps at a low rate.
+// testCases builds helpline and refua, writes the prompt and returns the
+// cases with 1 s steps.
 func testCases(t *testing.T) (all []setupCase, root, helplineBinary, refuaBinary, promptDir string) {
 	t.Helper()
 	requireSipp(t)

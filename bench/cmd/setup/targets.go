@@ -149,7 +149,7 @@ func (r *refuaTarget) Stop() error {
 	return err
 }
 
-// promptLanguages are the language folders of ivr.prompt_dir; helpline
+// promptLanguages are the language folders of ivr.prompt_dir. helpline
 // loads every prompt of the menu in each of them at start-up.
 var promptLanguages = []string{"ko", "en"}
 

@@ -36,8 +36,8 @@ const (
 	keyBytes     = 32
 )
 
-// envPrefix starts every environment variable that configures helpline;
-// inherited ones are dropped so that the caller's shell cannot change a run.
+// envPrefix starts every environment variable that configures helpline.
+// Inherited ones are dropped so that the caller's shell cannot change a run.
 const envPrefix = "HELPLINE_"
 
 // BuildGo builds the main package pkg (such as "./cmd/helpline") of the

@@ -30,8 +30,9 @@ type Process struct {
 	err    error // set before exited is closed
 }
 
-// StartProcess starts cmd with its output appended to logPath. When
-// readyLine is not empty, Ready is closed once a line containing it appears.
+// StartProcess starts cmd with its output written to logPath. When
+// readyLine is not empty, WaitReady returns once a line containing it
+// appears.
 func StartProcess(name string, cmd *exec.Cmd, logPath, readyLine string) (*Process, error) {
 	file, err := os.Create(logPath)
 	if err != nil {

@@ -48,7 +48,7 @@ type SippRun struct {
 	Dir string
 	// Pinning runs SIPp on the load CPU.
 	Pinning Pinning
-	// Expected is how long the run should take; SIPp is stopped when it
+	// Expected is how long the run should take. SIPp is stopped when it
 	// runs sippExitGrace longer.
 	Expected time.Duration
 }
