@@ -24,9 +24,10 @@ const (
 	ExampleConfig = "config/helpline.example.yaml"
 	// ReadyLine is the log message helpline writes once it listens.
 	ReadyLine = "helpline ready"
-	// DefaultRTPPorts is the size of the server's RTP range: one even port
-	// per call leg, so 2000 legs at once.
-	DefaultRTPPorts = 4000
+	// DefaultRTPPorts is the size of the server's RTP range, as in the
+	// example configuration (20000-20999): one even port per call leg, so
+	// 500 legs at once.
+	DefaultRTPPorts = 1000
 
 	readyTimeout = 60 * time.Second
 	stopGrace    = 20 * time.Second

@@ -16,9 +16,9 @@ const Loopback = "127.0.0.1"
 // short-lived client sockets.
 const (
 	blockLow      = 10000
-	blockHigh     = 30000
+	blockHigh     = 32768
 	pickAttempts  = 200
-	blockAttempts = 50
+	blockAttempts = 200
 )
 
 // ErrNoFreePort means no free loopback port or block was found.
@@ -48,7 +48,7 @@ func FreePort() (int, error) {
 }
 
 // FreePortRange returns size consecutive ports from an even port chosen at
-// random in [10000, 30000), every one free for UDP when checked.
+// random in [10000, 32768), every one free for UDP when checked.
 func FreePortRange(size int) (PortRange, error) {
 	if size < 1 || size > blockHigh-blockLow {
 		return PortRange{}, fmt.Errorf("port range size %d: must be between 1 and %d", size, blockHigh-blockLow)
