@@ -79,8 +79,8 @@ func runSearch(ctx context.Context, p plan, t target, dir string, pinning harnes
 			return s, err
 		}
 		result.Steps = append(result.Steps, s)
-		fmt.Printf("  %-8s %5d calls/s offered, %7.1f sent/s: %d ok, %d failed, p95 %.0f ms  %s\n",
-			t.Name(), rate, s.AchievedRate, s.Successful, s.Failed, s.ResponseP95, verdict(s))
+		fmt.Printf("  %-8s %5d calls/s offered, %7.1f sent/s: %d ok, %d failed, p95 %.0f ms, SIPp CPU %.0f%%  %s\n",
+			t.Name(), rate, s.AchievedRate, s.Successful, s.Failed, s.ResponseP95, 100*s.CPUShare, verdict(s))
 		if !s.Passed {
 			if err := t.Stop(); err != nil {
 				return s, err

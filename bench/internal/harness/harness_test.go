@@ -128,3 +128,16 @@ func TestReadSippRTT(t *testing.T) {
 		t.Errorf("achieved rate = %.3f calls/s, want %.3f", stats.AchievedRate, want)
 	}
 }
+
+func TestFreeEphemeralBlock(t *testing.T) {
+	port, err := FreeEphemeralBlock(4)
+	if err != nil {
+		t.Fatalf("FreeEphemeralBlock(4): %v", err)
+	}
+	if port%2 != 0 {
+		t.Errorf("block starts at odd port %d, want an even port", port)
+	}
+	if !rangeFree(port, 4) {
+		t.Errorf("ports %d-%d are not all free", port, port+3)
+	}
+}

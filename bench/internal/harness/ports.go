@@ -47,6 +47,25 @@ func FreePort() (int, error) {
 	return 0, fmt.Errorf("picking a port free for UDP and TCP: %w", ErrNoFreePort)
 }
 
+// FreeEphemeralBlock returns an even port N on 127.0.0.1 from the
+// ephemeral range with N to N+size-1 free for UDP when checked, such as
+// SIPp's media ports (audio RTP and RTCP, video RTP and RTCP).
+func FreeEphemeralBlock(size int) (int, error) {
+	for range pickAttempts {
+		port, err := FreePort()
+		if err != nil {
+			return 0, err
+		}
+		// Linux hands out odd ports for bind to port 0, so start the
+		// block at the even port below.
+		port -= port % 2
+		if rangeFree(port, size) {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("picking %d consecutive UDP ports from an even port: %w", size, ErrNoFreePort)
+}
+
 // FreePortRange returns size consecutive ports from an even port chosen at
 // random in [10000, 32768), every one free for UDP when checked.
 func FreePortRange(size int) (PortRange, error) {

@@ -81,6 +81,20 @@ func (p *Process) Wait(ctx context.Context) error {
 	}
 }
 
+// CPUTime returns the user and system CPU time of the exited process, or 0
+// while it runs.
+func (p *Process) CPUTime() time.Duration {
+	select {
+	case <-p.exited:
+	default:
+		return 0
+	}
+	if p.cmd.ProcessState == nil {
+		return 0
+	}
+	return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+}
+
 // Stop sends SIGTERM to the process's PID and SIGKILL after grace.
 func (p *Process) Stop(grace time.Duration) error {
 	select {

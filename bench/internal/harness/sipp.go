@@ -23,6 +23,13 @@ const (
 	// sippExitGrace is how long past the expected end a run may take
 	// before its PID is stopped.
 	sippExitGrace = 30 * time.Second
+	// sippMediaPorts is the block SIPp binds from -mp: audio RTP and RTCP,
+	// video RTP and RTCP.
+	sippMediaPorts = 4
+	// sippBindError is SIPp's exit code for a socket it could not bind,
+	// and sippBindAttempts how often a run is tried with new ports.
+	sippBindError    = 254
+	sippBindAttempts = 3
 	// sippConcurrency bounds simultaneous calls at this many seconds of
 	// calls at the offered rate, so that -l never limits a healthy run.
 	sippConcurrency = 20
@@ -72,19 +79,40 @@ type SippStats struct {
 	ResponseP99 float64 `json:"response_p99_ms"`
 	ResponseMax float64 `json:"response_max_ms"`
 	Seconds     float64 `json:"seconds"`
+	// CPUShare is SIPp's CPU time over the run's wall time: near 1, SIPp
+	// used all of its CPU and may have set the pace itself.
+	CPUShare float64 `json:"sipp_cpu_share"`
 }
 
-// RunSipp runs SIPp once on the load CPU and reads its statistics file and
-// response time log.
+// RunSipp runs SIPp on the load CPU and reads its statistics file and
+// response time log. A run whose ports another process took in the
+// meantime (SIPp exit code 254, no call made) is tried again with new ports.
 func RunSipp(ctx context.Context, run SippRun) (SippStats, error) {
+	for attempt := 1; ; attempt++ {
+		stats, err := runSippOnce(ctx, run)
+		if stats.ExitCode != sippBindError || stats.Created > 0 || attempt == sippBindAttempts {
+			return stats, err
+		}
+	}
+}
+
+func runSippOnce(ctx context.Context, run SippRun) (SippStats, error) {
 	if err := os.MkdirAll(run.Dir, 0o755); err != nil {
 		return SippStats{}, fmt.Errorf("creating the SIPp folder: %w", err)
+	}
+	// The response time file is named after SIPp's PID, so one left by an
+	// earlier attempt would be read in place of this run's.
+	earlier, _ := filepath.Glob(filepath.Join(run.Dir, "*_rtt.csv"))
+	for _, path := range earlier {
+		if err := os.Remove(path); err != nil {
+			return SippStats{}, fmt.Errorf("removing an earlier response time file: %w", err)
+		}
 	}
 	localPort, err := FreePort()
 	if err != nil {
 		return SippStats{}, err
 	}
-	mediaPort, err := FreePort()
+	mediaPort, err := FreeEphemeralBlock(sippMediaPorts)
 	if err != nil {
 		return SippStats{}, err
 	}
@@ -104,6 +132,7 @@ func RunSipp(ctx context.Context, run SippRun) (SippStats, error) {
 	}
 
 	stats := SippStats{Rate: run.Rate, ExitCode: exitCode(waitErr), Seconds: time.Since(started).Seconds()}
+	stats.CPUShare = proc.CPUTime().Seconds() / stats.Seconds
 	if err := readSippStat(filepath.Join(run.Dir, "stat.csv"), &stats); err != nil {
 		return stats, fmt.Errorf("SIPp exit code %d, see %s: %w", stats.ExitCode, proc.LogPath, err)
 	}
