@@ -88,15 +88,20 @@ func run(listen string, play time.Duration) error {
 	server.OnAck(agent.onAck)
 	server.OnBye(agent.onBye)
 
+	conn, err := net.ListenPacket("udp", addr.String())
+	if err != nil {
+		return fmt.Errorf("listening for SIP on %s: %w", addr, err)
+	}
+	fmt.Println(ReadyLine)
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ready := make(chan struct{})
 	go func() {
-		<-ready
-		fmt.Println(ReadyLine)
+		<-ctx.Done()
+		server.Close()
+		conn.Close()
 	}()
-	err = server.ListenAndServe(context.WithValue(ctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready)), "udp", addr.String())
-	if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+	if err := server.ServeUDP(conn); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("serving SIP on %s: %w", addr, err)
 	}
 	return nil

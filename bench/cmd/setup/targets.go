@@ -80,13 +80,13 @@ func (h *helplineTarget) Start(ctx context.Context) (string, error) {
 	server, err := harness.StartHelpline(ctx, harness.HelplineOptions{
 		Root: h.root, Binary: h.binary, Dir: dir, Pinning: h.pinning,
 		Mutate: func(cfg map[string]any) error {
-			if err := harness.SetConfig(cfg, "ivr.nodes", h.nodes); err != nil {
+			if err := e2e.SetConfig(cfg, "ivr.nodes", h.nodes); err != nil {
 				return err
 			}
-			if err := harness.SetConfig(cfg, "ivr.start", h.start); err != nil {
+			if err := e2e.SetConfig(cfg, "ivr.start", h.start); err != nil {
 				return err
 			}
-			return harness.SetConfig(cfg, "ivr.prompt_dir", h.promptDir)
+			return e2e.SetConfig(cfg, "ivr.prompt_dir", h.promptDir)
 		},
 	})
 	if err != nil {

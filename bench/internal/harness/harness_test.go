@@ -54,32 +54,6 @@ func TestPinningCommands(t *testing.T) {
 	}
 }
 
-func TestSetConfigCreatesMappings(t *testing.T) {
-	cfg := map[string]any{"ivr": map[string]any{"start": "welcome"}}
-
-	if err := SetConfig(cfg, "ivr.start", "wait"); err != nil {
-		t.Fatalf("SetConfig ivr.start: %v", err)
-	}
-	if err := SetConfig(cfg, "records.spool.dir", "/tmp/spool"); err != nil {
-		t.Fatalf("SetConfig records.spool.dir: %v", err)
-	}
-
-	if got := cfg["ivr"].(map[string]any)["start"]; got != "wait" {
-		t.Errorf("ivr.start = %v, want wait", got)
-	}
-	spool := cfg["records"].(map[string]any)["spool"].(map[string]any)
-	if got := spool["dir"]; got != "/tmp/spool" {
-		t.Errorf("records.spool.dir = %v, want /tmp/spool", got)
-	}
-}
-
-func TestSetConfigRejectsScalarOnPath(t *testing.T) {
-	cfg := map[string]any{"log": "json"}
-	if err := SetConfig(cfg, "log.level", "info"); err == nil {
-		t.Error("SetConfig through a scalar returned no error")
-	}
-}
-
 func TestPercentile(t *testing.T) {
 	sorted := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 	cases := []struct {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"helpline/e2e"
 )
 
 // Helpline server settings that benchmarks share.
@@ -188,7 +190,7 @@ func planHelpline(opts HelplineOptions) (*Helpline, map[string]any, error) {
 		{"api.allow_demo_token", false},
 	}
 	for _, setting := range settings {
-		if err := SetConfig(cfg, setting.path, setting.value); err != nil {
+		if err := e2e.SetConfig(cfg, setting.path, setting.value); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -210,29 +212,6 @@ func LoadYAML(path string) (map[string]any, error) {
 		return nil, fmt.Errorf("parsing %s: the file is empty", path)
 	}
 	return cfg, nil
-}
-
-// SetConfig sets the value at a dotted path such as "ivr.start", creating
-// mappings on the way.
-func SetConfig(cfg map[string]any, path string, value any) error {
-	keys := strings.Split(path, ".")
-	node := cfg
-	for i, key := range keys[:len(keys)-1] {
-		child, ok := node[key]
-		if !ok {
-			next := map[string]any{}
-			node[key] = next
-			node = next
-			continue
-		}
-		next, ok := child.(map[string]any)
-		if !ok {
-			return fmt.Errorf("setting %s: %s is a %T, not a mapping", path, strings.Join(keys[:i+1], "."), child)
-		}
-		node = next
-	}
-	node[keys[len(keys)-1]] = value
-	return nil
 }
 
 func writeYAML(path string, cfg map[string]any) error {
