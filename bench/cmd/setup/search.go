@@ -40,7 +40,7 @@ type step struct {
 	harness.SippStats
 	Passed bool `json:"passed"`
 	// SippLimited is true when SIPp sent INVITEs at less than 90% of the
-	// offered rate, so the load generator and not the server set the pace.
+	// offered rate: SIPp, or another job on its CPU, set the pace.
 	SippLimited bool   `json:"sipp_limited"`
 	Reason      string `json:"reason,omitempty"`
 }
