@@ -87,6 +87,10 @@ type call struct {
 	// connectedAt is when a counselor answered, zero before.
 	connectedAt time.Time
 
+	// recordedLanguage is the language last written to the record. The
+	// answer sets it and then only the IVR goroutine reads and writes it.
+	recordedLanguage string
+
 	// identity is the caller's number as the trunk sent it, for callbacks.
 	// It is set before the call runs and never changes.
 	identity CallerIdentity
@@ -238,10 +242,18 @@ func (c *call) answerCall(offer *media.Negotiated, answer []byte) bool {
 		c.end(&hangup{side: records.SideServer, reason: "200 OK not sent: " + err.Error(), outcome: records.OutcomeFailed})
 		return false
 	}
-	now := time.Now()
-	c.record(records.Patch{AnsweredAt: &now})
+	c.recordAnswered(time.Now())
 	c.log.Info().Str("codec", offer.Codec.Name).Msg("call answered, IVR starting")
 	return true
+}
+
+// recordAnswered writes the answer time together with the menu's default
+// language, which the IVR sets first thing. One write instead of two
+// matters because every record write is a commit that waits for the disk.
+func (c *call) recordAnswered(at time.Time) {
+	language := c.srv.graph.DefaultLanguage
+	c.recordedLanguage = language
+	c.record(records.Patch{AnsweredAt: &at, Language: &language})
 }
 
 // run drives an answered call: IVR, then queue or transfer, then the end.

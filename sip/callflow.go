@@ -66,12 +66,22 @@ func (c *call) ivrHooks() ivr.Hooks {
 		OnAttribute: func(key, value string) {
 			switch key {
 			case attrLanguage:
-				c.record(records.Patch{Language: &value})
+				c.recordLanguage(value)
 			case attrCallerType:
 				c.record(records.Patch{CallerType: &value})
 			}
 		},
 	}
+}
+
+// recordLanguage writes the call's language unless the record already has
+// it, as it has the default language from the answer.
+func (c *call) recordLanguage(language string) {
+	if language == c.recordedLanguage {
+		return
+	}
+	c.recordedLanguage = language
+	c.record(records.Patch{Language: &language})
 }
 
 // enqueue puts the caller in the queue and plays the hold loop until a
