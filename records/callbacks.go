@@ -109,7 +109,7 @@ func (s *Store) CreateCallback(ctx context.Context, cb Callback) error {
 		return fmt.Errorf("create callback %q: %w: empty task id or unknown state %q", cb.TaskID, ErrInvalidInput, cb.State)
 	}
 
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.insertCallback(ctx, tx, cb); err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (s *Store) SetCallbackState(ctx context.Context, taskID string, state Callb
 	if state.Final() {
 		endedAt = at.UnixNano()
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		result, err := s.txExec(ctx, tx, `UPDATE callbacks
 			SET state = ?, ended_at = ?, end_reason = ?, updated_at = ? WHERE task_id = ?`,
 			string(state), endedAt, reason, s.now().UnixNano(), taskID)

@@ -189,7 +189,7 @@ func (s *Store) closeInterrupted(ctx context.Context, now time.Time, reason, nod
 	}
 
 	var recs []Record
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		recs, err = s.queryRecords(ctx, tx, query+` RETURNING `+selectColumns, args...)
 		if err != nil {

@@ -2,8 +2,8 @@ package records
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -23,7 +23,7 @@ type EventListOptions struct {
 // stored rows get their own increasing ids, which ListEvents returns as
 // Seq, so the Seq of each event in evs is not stored. An event without a Type
 // fails the whole batch with ErrInvalidInput and stores nothing.
-func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) (err error) {
+func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
@@ -42,23 +42,16 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) (err error
 		rows = append(rows, row)
 	}
 
-	tx, err := s.writer.BeginTx(ctx, nil)
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, row := range rows {
+			if _, err := tx.ExecContext(ctx, insertEvent, row...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("append %d events: %w", len(evs), err)
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, rollback(tx))
-		}
-	}()
-	for _, row := range rows {
-		_, err = tx.ExecContext(ctx, insertEvent, row...)
-		if err != nil {
-			return fmt.Errorf("append %d events: %w", len(evs), err)
-		}
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("append %d events: commit: %w", len(evs), err)
 	}
 	return nil
 }

@@ -241,7 +241,7 @@ func (s *Store) changeFollowUp(ctx context.Context, id, doing string, change fun
 	if err := s.checkOpen(); err != nil {
 		return FollowUp{}, err
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var state string
 		var sealed []byte
 		err := s.txQueryRow(ctx, tx, `SELECT state, notes_sealed FROM followups WHERE id = ?`+s.dialect.lockRow, id).

@@ -46,7 +46,7 @@ func (s *Store) Purge(ctx context.Context, olderThan time.Time) (PurgeResult, er
 	now := s.now().UnixNano()
 
 	var result PurgeResult
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		steps := []struct {
 			count *int
 			query string

@@ -77,6 +77,8 @@ func TestSpoolDropsRejectedHeldWrite(t *testing.T) {
 
 // PRAGMA query_only makes the store's writer fail as a read-only
 // database does, with SQLITE_READONLY, which the spool must hold through.
+// The pragma is set on the writer connection directly, because a write
+// through the store begins a transaction, which query_only rejects.
 func TestSpoolHoldsWhileSQLiteReadOnly(t *testing.T) {
 	store := openStore(t, tempDBPath(t), testKey(t, 1))
 	spool := NewSpool(store, SpoolConfig{RetryInterval: 5 * time.Millisecond})
@@ -85,7 +87,7 @@ func TestSpoolHoldsWhileSQLiteReadOnly(t *testing.T) {
 	go spool.Run(runCtx)
 	ctx := context.Background()
 
-	if _, err := store.exec(ctx, `PRAGMA query_only = 1`); err != nil {
+	if _, err := store.writer.ExecContext(ctx, `PRAGMA query_only = 1`); err != nil {
 		t.Fatalf("making the writer read-only: %v", err)
 	}
 	if err := spool.Start(ctx, StartInfo{CallID: "a", CallerNumber: "01012345678"}); err != nil {
@@ -99,7 +101,7 @@ func TestSpoolHoldsWhileSQLiteReadOnly(t *testing.T) {
 		t.Errorf("last error = %v, want SQLite's read-only error", stats.LastError)
 	}
 
-	if _, err := store.exec(ctx, `PRAGMA query_only = 0`); err != nil {
+	if _, err := store.writer.ExecContext(ctx, `PRAGMA query_only = 0`); err != nil {
 		t.Fatalf("making the writer writable: %v", err)
 	}
 	waitFor(t, "the held start to be written", func() bool { return !spool.Stats().Unavailable })

@@ -56,9 +56,11 @@ func Open(ctx context.Context, path string, key Key, opts ...Option) (*Store, er
 	if err := s.openPools(ctx, o.busyTimeout); err != nil {
 		return nil, err
 	}
+	// Migrations use the writer directly, before the committer owns it.
 	if err := s.migrateSchema(ctx, migrations); err != nil {
 		return nil, err
 	}
+	s.committer = startCommitter(s.writer, o.maxBatch)
 	return s, nil
 }
 

@@ -13,15 +13,24 @@ type querier interface {
 }
 
 // inTx runs fn in one transaction on the writer and commits when fn
-// succeeds. On SQLite the writer has one connection, so fn must use tx
-// alone: a statement on s.writer inside fn would wait for the transaction
-// forever.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// succeeds. fn must use the ctx and tx it is given alone: on SQLite the
+// writer has one connection, so a statement on s.writer inside fn would wait
+// for the transaction forever.
+//
+// On SQLite fn runs in the committer's next batch, inside a savepoint that
+// is rolled back when fn fails, and inTx returns after the batch commits.
+// Once fn has started it runs to the commit even if the caller's ctx ends,
+// so its ctx carries the caller's values without the cancellation.
+func (s *Store) inTx(ctx context.Context, fn txFunc) error {
+	if s.committer != nil {
+		return s.committer.do(ctx, fn)
+	}
+
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin records transaction: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		return errors.Join(err, rollback(tx))
 	}
 	if err := tx.Commit(); err != nil {

@@ -37,7 +37,7 @@ func (s *Store) SaveWrapUp(ctx context.Context, w WrapUp, replace bool) (WrapUp,
 	w.NotesErr = nil
 	w.FollowUpID = ""
 
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.fillCounselor(ctx, tx, &w); err != nil {
 			return err
 		}
