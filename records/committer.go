@@ -9,9 +9,9 @@ import (
 	"sync/atomic"
 )
 
-// defaultMaxBatch caps the writes one SQLite transaction commits together.
-// A batch of that size takes a few milliseconds to run, so the first write
-// of the next batch waits for at most one such batch.
+// defaultMaxBatch caps the writes one SQLite transaction commits together,
+// which bounds how long a write waits for the others in its batch. A full
+// batch of call-record writes is, by estimate, a few milliseconds of work.
 const defaultMaxBatch = 128
 
 // txFunc is one write: it runs its statements in tx with ctx. It returns
@@ -31,12 +31,14 @@ type writeJob struct {
 	ctx   context.Context
 	fn    txFunc
 	state atomic.Int32
-	// err is the job's result. It is set before done is closed.
-	err  error
-	done chan struct{}
+	// err is the job's result and panicValue what fn panicked with, if
+	// it did. Both are set before done is closed.
+	err        error
+	panicValue any
+	done       chan struct{}
 }
 
-// finish answers the job's caller.
+// finish stores err as the job's result and wakes its caller.
 func (j *writeJob) finish(err error) {
 	j.err = err
 	close(j.done)
@@ -51,7 +53,7 @@ func (j *writeJob) finish(err error) {
 // it, up to maxBatch, and runs them in one transaction, each inside its own
 // savepoint. A write that fails is rolled back to its savepoint and
 // reported to its caller alone. The batch then commits once, and every
-// caller gets its answer after that commit.
+// caller returns after that commit.
 type committer struct {
 	db       *sql.DB
 	maxBatch int
@@ -100,14 +102,19 @@ func (c *committer) do(ctx context.Context, fn txFunc) error {
 
 	select {
 	case <-job.done:
-		return job.err
 	case <-ctx.Done():
 		if job.state.CompareAndSwap(jobPending, jobCancelled) {
 			return ctx.Err()
 		}
 		<-job.done
-		return job.err
 	}
+
+	// A panic in fn is raised again here, in the caller's goroutine, as
+	// it was before writes moved to the committer.
+	if job.panicValue != nil {
+		panic(job.panicValue)
+	}
+	return job.err
 }
 
 // enqueue adds job to the queue and wakes the run loop.
@@ -186,7 +193,7 @@ func (c *committer) commitBatch(batch []*writeJob) {
 }
 
 // commitSome runs the jobs of batch in one transaction until all have run,
-// commits, and answers every job that ran. SQLite rolls back the whole
+// commits, and finishes every job that ran. SQLite rolls back the whole
 // transaction on some errors (a full disk, an I/O error). When a job's
 // error did that, the jobs that ran before it lost their writes: they get
 // an error the spool treats as a store failure, and the jobs not yet run
@@ -218,6 +225,9 @@ func (c *committer) commitSome(batch []*writeJob) (rest []*writeJob) {
 		ran = append(ran, job)
 	}
 
+	// The migrations create no deferred constraints, so a commit fails only when
+	// the store does (a full disk, an I/O error). The spool holds such a
+	// write and tries it again rather than dropping it.
 	if err := tx.Commit(); err != nil {
 		failJobs(ran, fmt.Errorf("commit records transaction: %w", err))
 		return nil
@@ -238,7 +248,7 @@ func runJob(tx *sql.Tx, job *writeJob) (jobErr, lostErr error) {
 		return nil, fmt.Errorf("begin records savepoint: %w", err)
 	}
 
-	jobErr = job.fn(ctx, tx)
+	jobErr = callJob(ctx, tx, job)
 	if jobErr != nil {
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO write_job`); err != nil {
 			return jobErr, fmt.Errorf("roll back records savepoint: %w", err)
@@ -250,7 +260,19 @@ func runJob(tx *sql.Tx, job *writeJob) (jobErr, lostErr error) {
 	return jobErr, nil
 }
 
-// failJobs answers every job in ran, which all started, with err, except
+// callJob runs job's function. A panic becomes the job's error, so the
+// committer goes on with the batch, and is kept for do to raise again.
+func callJob(ctx context.Context, tx *sql.Tx, job *writeJob) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			job.panicValue = r
+			err = fmt.Errorf("records write panicked: %v", r)
+		}
+	}()
+	return job.fn(ctx, tx)
+}
+
+// failJobs finishes every job in ran, which all started, with err, except
 // a job whose own write failed, which keeps its own error.
 func failJobs(ran []*writeJob, err error) {
 	for _, job := range ran {
@@ -262,7 +284,7 @@ func failJobs(ran []*writeJob, err error) {
 	}
 }
 
-// failPending answers every job of batch that its caller has not given up
+// failPending finishes every job of batch that its caller has not given up
 // on with err, without running it.
 func failPending(batch []*writeJob, err error) {
 	for _, job := range batch {

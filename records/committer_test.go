@@ -239,7 +239,7 @@ func TestGroupCommitCommitFailureFailsBatch(t *testing.T) {
 }
 
 // SQLite rolls back the whole transaction on some errors, such as a full
-// disk. A write that ends the transaction itself stands in for that case.
+// disk. A write that ends the transaction itself simulates that case.
 func TestGroupCommitLostTransactionRetriesLaterWrites(t *testing.T) {
 	store := openStore(t, tempDBPath(t), testKey(t, 1))
 	errDisk := errors.New("disk failed")
@@ -486,5 +486,24 @@ func BenchmarkConcurrentCallStarts(b *testing.B) {
 				b.Errorf("Start: %v", err)
 			}
 		})
+	}
+}
+
+func TestGroupCommitPanicReachesCaller(t *testing.T) {
+	store := openStore(t, tempDBPath(t), testKey(t, 1))
+	var recovered any
+	func() {
+		defer func() { recovered = recover() }()
+		_ = store.inTx(context.Background(), func(context.Context, *sql.Tx) error {
+			panic("broken write")
+		})
+	}()
+	if recovered != "broken write" {
+		t.Errorf("recovered %v, want the write's panic value", recovered)
+	}
+
+	// The committer survives the panic and takes the next write.
+	if err := store.Start(context.Background(), StartInfo{CallID: "after"}); err != nil {
+		t.Errorf("Start after the panic: %v", err)
 	}
 }
