@@ -225,9 +225,10 @@ func (c *committer) commitSome(batch []*writeJob) (rest []*writeJob) {
 		ran = append(ran, job)
 	}
 
-	// The migrations create no deferred constraints, so a commit fails
-	// only when the store does (a full disk, an I/O error). The spool
-	// holds such a write and tries it again rather than dropping it.
+	// The migrations create no deferred constraints (a test checks), so
+	// a commit fails only when the store does (a full disk, an I/O
+	// error). The spool holds such a write and tries it again rather than
+	// dropping it.
 	if err := tx.Commit(); err != nil {
 		failJobs(ran, fmt.Errorf("commit records transaction: %w", err))
 		return nil

@@ -272,6 +272,20 @@ func TestGroupCommitLostTransactionRetriesLaterWrites(t *testing.T) {
 	}
 }
 
+// The committer treats a failed commit as a store failure for every write
+// in the batch, which holds only while no constraint is checked at commit.
+func TestSQLiteMigrationsHaveNoDeferredConstraints(t *testing.T) {
+	migrations, err := loadMigrations(sqliteDialect.name)
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	for _, m := range migrations {
+		if strings.Contains(strings.ToUpper(m.sql), "DEFERR") {
+			t.Errorf("migration %d (%s) declares a deferred constraint, which would fail a whole batch at commit", m.version, m.name)
+		}
+	}
+}
+
 func TestGroupCommitKeepsOrderOfOneWriter(t *testing.T) {
 	store := openStore(t, tempDBPath(t), testKey(t, 1))
 	ctx := context.Background()
