@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"helpline/internal/tlstest"
 	"helpline/media"
+	"helpline/routing"
 )
 
 // startTLSNode starts a server with a UDP listener and a TLS listener that
@@ -101,33 +104,57 @@ func TestTLSCounselorCalledOverItsConnection(t *testing.T) {
 	}
 }
 
-func TestDialOfferFollowsOfficeNetworks(t *testing.T) {
+func TestOfferProfilesFollowTransportAndPolicy(t *testing.T) {
+	outside := SecurityPolicy{RequiredOutsideOffice: true}
+	inside := SecurityPolicy{RequiredOutsideOffice: true, OfficeNetworks: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}
 	tests := []struct {
-		name     string
-		policy   SecurityPolicy
-		source   string
-		wantSRTP bool
+		name      string
+		policy    SecurityPolicy
+		source    string
+		transport string
+		want      []mediaProfile
 	}{
-		{name: "outside office with requirement", policy: SecurityPolicy{RequiredOutsideOffice: true}, source: "198.51.100.7:5060", wantSRTP: true},
-		{name: "inside office with requirement", policy: SecurityPolicy{RequiredOutsideOffice: true, OfficeNetworks: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}, source: "198.51.100.7:5060"},
-		{name: "requirement off", policy: SecurityPolicy{}, source: "198.51.100.7:5060"},
-		{name: "not a registered phone", policy: SecurityPolicy{RequiredOutsideOffice: true}, source: ""},
+		{name: "outside office with requirement", policy: outside, source: "198.51.100.7:5061", transport: "tls", want: []mediaProfile{profileSRTP}},
+		{name: "inside office with requirement over udp", policy: inside, source: "198.51.100.7:5060", transport: "udp", want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "inside office with requirement over tls", policy: inside, source: "198.51.100.7:5061", transport: "tls", want: []mediaProfile{profileSRTP, profilePlain}},
+		{name: "requirement off over tls", policy: SecurityPolicy{}, source: "198.51.100.7:5061", transport: "tls", want: []mediaProfile{profileSRTP, profilePlain}},
+		{name: "requirement off over udp", policy: SecurityPolicy{}, source: "198.51.100.7:5060", transport: "udp", want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "requirement off over tcp", policy: SecurityPolicy{}, source: "198.51.100.7:5060", transport: "tcp", want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "not a registered phone", policy: outside, want: []mediaProfile{profilePlain}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &Server{opts: Options{SecureCounselors: tc.policy}}
-			d := dialRequest{codec: media.PCMU}
+			d := dialRequest{codec: media.PCMU, registeredTransport: tc.transport}
 			if tc.source != "" {
 				d.source = netip.MustParseAddrPort(tc.source)
 			}
-			offer, key, err := srv.buildDialOffer(d, netip.MustParseAddrPort("192.0.2.1:40000"), 1)
-			if err != nil {
-				t.Fatalf("buildDialOffer: %v", err)
-			}
-			if gotSRTP := key != nil && strings.Contains(string(offer), "RTP/SAVP"); gotSRTP != tc.wantSRTP {
-				t.Errorf("SRTP offer = %v, expected %v:\n%s", gotSRTP, tc.wantSRTP, offer)
+			if got := srv.offerProfiles(d); !slices.Equal(got, tc.want) {
+				t.Errorf("offerProfiles = %v, expected %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestBuildDialOfferProfiles(t *testing.T) {
+	srv := &Server{}
+	d := dialRequest{codec: media.PCMU}
+	local := netip.MustParseAddrPort("192.0.2.1:40000")
+
+	offer, key, err := srv.buildDialOffer(d, profileSRTP, local, 1)
+	if err != nil {
+		t.Fatalf("buildDialOffer SRTP: %v", err)
+	}
+	if key == nil || !strings.Contains(string(offer), "RTP/SAVP") || !strings.Contains(string(offer), "a=crypto:1 ") {
+		t.Errorf("SRTP offer lacks RTP/SAVP, a=crypto or its key:\n%s", offer)
+	}
+
+	offer, key, err = srv.buildDialOffer(d, profilePlain, local, 1)
+	if err != nil {
+		t.Fatalf("buildDialOffer plain: %v", err)
+	}
+	if key != nil || !strings.Contains(string(offer), "RTP/AVP") || strings.Contains(string(offer), "a=crypto") {
+		t.Errorf("plain offer is not RTP/AVP without a key:\n%s", offer)
 	}
 }
 
@@ -461,4 +488,88 @@ func TestReofferOnSRTPLegKeepsSRTP(t *testing.T) {
 	if !leg.media.SRTP() {
 		t.Error("the leg fell back to plain RTP")
 	}
+}
+
+func TestDialRetriesOtherProfileAfter488(t *testing.T) {
+	cert := tlstest.Write(t, t.TempDir(), "helpline test")
+	trustServer := &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS12}
+	tests := []struct {
+		name      string
+		policy    SecurityPolicy
+		mode      relayPhoneMode
+		wantOffer []string
+		wantRing  bool
+	}{
+		{name: "plain phone over tls", mode: relayPhoneMode{tls: trustServer, rejectProfile: "RTP/SAVP"},
+			wantOffer: []string{"RTP/SAVP", "RTP/AVP"}, wantRing: true},
+		{name: "srtp phone over udp", mode: relayPhoneMode{rejectProfile: "RTP/AVP"},
+			wantOffer: []string{"RTP/AVP", "RTP/SAVP"}, wantRing: true},
+		{name: "plain phone that must use srtp", policy: SecurityPolicy{RequiredOutsideOffice: true},
+			mode: relayPhoneMode{tls: trustServer, rejectProfile: "RTP/SAVP"}, wantOffer: []string{"RTP/SAVP"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := startTLSNode(t, loadTestStore(t, cert), tc.policy)
+			tc.mode.ringOnly = true
+			phone := startRelayPhone(t, tc.mode)
+			listener, ok := srv.listenerFor(phone.transport)
+			if !ok {
+				t.Fatalf("no %s listener", phone.transport)
+			}
+			registerRelayPhone(t, phone.relayPeer, listener.Address)
+			binding, ok := srv.registrar.Lookup(testUser)
+			if !ok {
+				t.Fatal("no binding after REGISTER")
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), testWait)
+			defer cancel()
+			dr := dialRequest{toUser: testUser, codec: media.PCMU, ringTimeout: testWait, log: zerolog.Nop()}
+			if err := dr.reach(binding); err != nil {
+				t.Fatalf("reach: %v", err)
+			}
+			dialed := make(chan dialOutcome, 1)
+			go func() { dialed <- srv.dial(ctx, dr) }()
+
+			for i, want := range tc.wantOffer {
+				select {
+				case invite := <-phone.invites:
+					if body := string(invite.Body()); !strings.Contains(body, " "+want+" ") {
+						t.Errorf("INVITE %d offers %s, expected %s:\n%s", i+1, offerProfileOf(body), want, body)
+					}
+				case <-ctx.Done():
+					t.Fatalf("the phone got no INVITE %d (expected %s)", i+1, want)
+				}
+			}
+
+			if tc.wantRing {
+				cancel()
+			}
+			var result dialOutcome
+			select {
+			case result = <-dialed:
+			case <-time.After(testWait):
+				t.Fatal("dial did not return")
+			}
+			if tc.wantRing && result.outcome != routing.CallerGone {
+				t.Errorf("outcome = %v (status %d), expected the second offer to ring until cancelled", result.outcome, result.status)
+			}
+			if !tc.wantRing && result.status != sipmsg.StatusNotAcceptableHere {
+				t.Errorf("status = %d, expected the phone's 488", result.status)
+			}
+			if len(phone.invites) > 0 {
+				t.Errorf("the phone got %d more INVITEs than expected", len(phone.invites))
+			}
+		})
+	}
+}
+
+// offerProfileOf returns the transport profile of an SDP body's m= line.
+func offerProfileOf(body string) string {
+	for line := range strings.Lines(body) {
+		if fields := strings.Fields(line); len(fields) > 2 && strings.HasPrefix(fields[0], "m=") {
+			return fields[2]
+		}
+	}
+	return "no m= line"
 }
