@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/netip"
 	"os"
 	"slices"
@@ -323,6 +324,20 @@ func TestCertificateReloadFailureKeepsCertificate(t *testing.T) {
 			},
 			wantText: "loading TLS certificate " + cert.CertFile,
 		},
+		{
+			name: "expired certificate",
+			breakIt: func(t *testing.T) {
+				tlstest.WriteValidity(t, dir, "helpline expired", time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+			},
+			wantText: "TLS certificate " + cert.CertFile + " expired at ",
+		},
+		{
+			name: "certificate not valid yet",
+			breakIt: func(t *testing.T) {
+				tlstest.WriteValidity(t, dir, "helpline future", time.Now().Add(time.Hour), time.Now().Add(48*time.Hour))
+			},
+			wantText: "TLS certificate " + cert.CertFile + " is not valid before ",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,11 +346,71 @@ func TestCertificateReloadFailureKeepsCertificate(t *testing.T) {
 			if err == nil {
 				t.Fatal("Reload succeeded, expected an error")
 			}
-			if !strings.Contains(err.Error(), tc.wantText) || !strings.Contains(err.Error(), "previous certificate stays in use until the file is fixed") {
+			if !strings.Contains(err.Error(), tc.wantText) || !strings.Contains(err.Error(), "previous certificate stays in use until a valid certificate") {
 				t.Errorf("error = %q, expected it to contain %q and say the previous certificate stays", err, tc.wantText)
 			}
 			if _, serial := dialTLSSerial(t, tlsAddr, cert); serial != cert.Leaf.SerialNumber.Text(16) {
 				t.Errorf("serial after failed reload = %s, expected the original %s", serial, cert.Leaf.SerialNumber.Text(16))
+			}
+		})
+	}
+}
+
+func TestCertificateReloadRejectsValidityPeriod(t *testing.T) {
+	dir := t.TempDir()
+	cert := tlstest.Write(t, dir, "helpline test")
+	store := loadTestStore(t, cert)
+	tests := []struct {
+		name string
+		now  time.Time
+	}{
+		{name: "after not after", now: cert.Leaf.NotAfter.Add(time.Second)},
+		{name: "before not before", now: cert.Leaf.NotBefore.Add(-time.Second)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var validity *CertificateValidityError
+			if err := store.reloadAt(tc.now); !errors.As(err, &validity) {
+				t.Fatalf("reloadAt = %v, expected a *CertificateValidityError", err)
+			}
+			if validity.File != cert.CertFile {
+				t.Errorf("error names file %q, expected %q", validity.File, cert.CertFile)
+			}
+		})
+	}
+	if err := store.reloadAt(time.Now()); err != nil {
+		t.Errorf("reloadAt within the validity period: %v", err)
+	}
+}
+
+func TestLoadCertificateStoreAcceptsExpired(t *testing.T) {
+	cert := tlstest.WriteValidity(t, t.TempDir(), "helpline expired", time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+	store, err := LoadCertificateStore(cert.CertFile, cert.KeyFile)
+	if err != nil {
+		t.Fatalf("LoadCertificateStore of an expired certificate: %v, expected it to load so the server starts", err)
+	}
+	if info := store.Info(); !info.NotAfter.Equal(cert.Leaf.NotAfter) {
+		t.Errorf("Info().NotAfter = %v, expected %v", info.NotAfter, cert.Leaf.NotAfter)
+	}
+}
+
+func TestOpensslSerial(t *testing.T) {
+	tests := []struct {
+		name   string
+		serial *big.Int
+		want   string
+	}{
+		{name: "leading zero kept", serial: big.NewInt(0x03b265), want: "03B265"},
+		{name: "full byte", serial: big.NewInt(0xabcdef), want: "ABCDEF"},
+		{name: "zero", serial: big.NewInt(0), want: "00"},
+		{name: "one", serial: big.NewInt(1), want: "01"},
+		{name: "negative", serial: big.NewInt(-0x0102), want: "-0102"},
+		{name: "nil", serial: nil, want: "00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := opensslSerial(tc.serial); got != tc.want {
+				t.Errorf("opensslSerial(%v) = %q, expected %q", tc.serial, got, tc.want)
 			}
 		})
 	}
