@@ -545,6 +545,11 @@ func (s *Server) Close() error {
 	if stopWatch != nil {
 		stopWatch()
 	}
+	// NOTE: with a TLS or TCP phone connected, sipgo v1.7.3 logs "TCP ref
+	// went negative" here. Its pool.Clear closes the connection and zeroes
+	// the reference count, then the connection's reader decrements it once
+	// more on exit. The second call closes nothing, and this server never
+	// closes sipgo's connections itself.
 	err := s.ua.Close()
 	s.tasks.Wait()
 	return err

@@ -57,9 +57,9 @@ func (s *Server) offerProfiles(d dialRequest) []mediaProfile {
 // dial sends an INVITE with the first profile of offerProfiles and waits
 // for its outcome (see dialProfile). When the callee rejects the offer with
 // 488 and another profile is allowed, it sends a new INVITE with that
-// profile at once, within what is left of the ring timeout. The caller of
-// dial sees one outcome, so a rejected profile never counts as a missed
-// offer.
+// profile at once, within what is left of the ring timeout. It returns
+// the outcome of the last INVITE only, so a rejected profile never counts
+// as a missed offer.
 func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
 	profiles := s.offerProfiles(d)
 	var deadline time.Time
