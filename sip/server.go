@@ -152,6 +152,10 @@ type Server struct {
 	server *sipgo.Server
 	client *sipgo.Client
 
+	// learnedProfiles stores the media profile each counselor's phone
+	// accepted after rejecting the other one with 488.
+	learnedProfiles profileMemory
+
 	registrar *Registrar
 	ports     *media.PortRange
 	prompts   *PromptCache

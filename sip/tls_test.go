@@ -635,6 +635,63 @@ func TestDialRetriesOtherProfileAfter488(t *testing.T) {
 			if len(phone.invites) > 0 {
 				t.Errorf("the phone got %d more INVITEs than expected", len(phone.invites))
 			}
+			if tc.wantRing {
+				checkLearnedProfile(t, srv, dr, phone, tc.wantOffer[len(tc.wantOffer)-1])
+			}
+		})
+	}
+}
+
+// checkLearnedProfile dials the phone again and checks that the one INVITE
+// it gets offers want, the profile it accepted on the previous dial.
+func checkLearnedProfile(t *testing.T, srv *Server, dr dialRequest, phone *relayPhone, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	dialed := make(chan dialOutcome, 1)
+	go func() { dialed <- srv.dial(ctx, dr) }()
+
+	select {
+	case invite := <-phone.invites:
+		if body := string(invite.Body()); !strings.Contains(body, " "+want+" ") {
+			t.Errorf("the next call offers %s, expected the learned %s:\n%s", offerProfileOf(body), want, body)
+		}
+	case <-ctx.Done():
+		t.Fatal("the phone got no INVITE on the next call")
+	}
+	cancel()
+	select {
+	case <-dialed:
+	case <-time.After(testWait):
+		t.Fatal("the next dial did not return")
+	}
+	if len(phone.invites) > 0 {
+		t.Errorf("the next call sent %d more INVITEs, expected the learned profile alone", len(phone.invites))
+	}
+}
+
+func TestProfileMemoryOrder(t *testing.T) {
+	var memory profileMemory
+	phone := dialRequest{toUser: "1001", registerCallID: "register-a"}
+	defaults := []mediaProfile{profileSRTP, profilePlain}
+	memory.store(phone, profilePlain)
+
+	tests := []struct {
+		name     string
+		dial     dialRequest
+		profiles []mediaProfile
+		want     []mediaProfile
+	}{
+		{name: "same registration", dial: phone, profiles: defaults, want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "new registration", dial: dialRequest{toUser: "1001", registerCallID: "register-b"}, profiles: defaults, want: defaults},
+		{name: "other counselor", dial: dialRequest{toUser: "1002", registerCallID: "register-a"}, profiles: defaults, want: defaults},
+		{name: "policy allows srtp only", dial: phone, profiles: []mediaProfile{profileSRTP}, want: []mediaProfile{profileSRTP}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := memory.order(tc.dial, tc.profiles); !slices.Equal(got, tc.want) {
+				t.Errorf("order = %v, expected %v", got, tc.want)
+			}
 		})
 	}
 }

@@ -39,6 +39,9 @@ type dialRequest struct {
 	// (see offerProfiles).
 	source              netip.AddrPort
 	registeredTransport string
+	// registerCallID is the Call-ID of the REGISTER that set the binding,
+	// which tells one phone of the counselor from the next.
+	registerCallID string
 	// codec is the caller's codec, offered alone so no transcoding is needed.
 	codec media.Codec
 	// ringTimeout ends ringing with CANCEL; zero means no limit.
@@ -77,6 +80,7 @@ func (d *dialRequest) reach(binding Binding) error {
 	d.target = *binding.Contact.Clone()
 	d.source = binding.Source
 	d.registeredTransport = binding.Transport
+	d.registerCallID = binding.CallID
 	d.destination = hop.Destination
 	d.transport = hop.Transport
 	d.route = hop.Route

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -55,13 +57,15 @@ func (s *Server) offerProfiles(d dialRequest) []mediaProfile {
 }
 
 // dial sends an INVITE with the first profile of offerProfiles and waits
-// for its outcome (see dialProfile). When the callee rejects the offer with
-// 488 and another profile is allowed, it sends a new INVITE with that
-// profile at once, within what is left of the ring timeout. It returns
+// for its outcome (see dialProfile). A profile that the phone accepted
+// after a 488 on an earlier call goes first (see profileMemory). When the
+// callee rejects the offer with 488 and another profile is allowed, it
+// sends a new INVITE with that profile at once, within what is left of the
+// ring timeout. It returns
 // the outcome of the last INVITE only, so a rejected profile never counts
 // as a missed offer.
 func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
-	profiles := s.offerProfiles(d)
+	profiles := s.learnedProfiles.order(d, s.offerProfiles(d))
 	var deadline time.Time
 	if d.ringTimeout > 0 {
 		deadline = time.Now().Add(d.ringTimeout)
@@ -96,8 +100,63 @@ func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
 	if rejectedProfile(result) {
 		d.log.Error().Str("counselor", d.toUser).
 			Msg(fmt.Sprintf("counselor %s's phone rejected both plain RTP and SRTP with 488: check its codecs (G.711) and media encryption settings", d.toUser))
+		return result
 	}
+	s.learnedProfiles.store(d, next)
 	return result
+}
+
+// profileMemory stores, per counselor, the media profile that the phone
+// of one registration accepted after it rejected the other profile with
+// 488, so that the next call to that phone offers it first. It holds one
+// entry per counselor. A REGISTER with a new Call-ID, as from a restarted
+// phone, starts from the default order again.
+type profileMemory struct {
+	// mu guards accepted.
+	mu sync.Mutex
+	// accepted maps a counselor id to the profile learned from its phone.
+	accepted map[string]learnedProfile
+}
+
+// learnedProfile is a profile accepted by the phone of one registration.
+type learnedProfile struct {
+	registerCallID string
+	profile        mediaProfile
+}
+
+// order returns profiles with the profile learned from d's phone first,
+// when there is one and profiles allows it.
+func (m *profileMemory) order(d dialRequest, profiles []mediaProfile) []mediaProfile {
+	if d.toUser == "" || len(profiles) < 2 {
+		return profiles
+	}
+	m.mu.Lock()
+	learned, ok := m.accepted[d.toUser]
+	m.mu.Unlock()
+	if !ok || learned.registerCallID != d.registerCallID || learned.profile == profiles[0] || !slices.Contains(profiles, learned.profile) {
+		return profiles
+	}
+
+	ordered := []mediaProfile{learned.profile}
+	for _, p := range profiles {
+		if p != learned.profile {
+			ordered = append(ordered, p)
+		}
+	}
+	return ordered
+}
+
+// store records that d's phone accepted profile after a 488.
+func (m *profileMemory) store(d dialRequest, profile mediaProfile) {
+	if d.toUser == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.accepted == nil {
+		m.accepted = make(map[string]learnedProfile)
+	}
+	m.accepted[d.toUser] = learnedProfile{registerCallID: d.registerCallID, profile: profile}
 }
 
 // rejectedProfile reports whether the callee rejected the offer with 488
