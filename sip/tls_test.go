@@ -606,9 +606,11 @@ func TestDialRetriesOtherProfileAfter488(t *testing.T) {
 			dialed := make(chan dialOutcome, 1)
 			go func() { dialed <- srv.dial(ctx, dr) }()
 
+			var arrivals []time.Time
 			for i, want := range tc.wantOffer {
 				select {
 				case invite := <-phone.invites:
+					arrivals = append(arrivals, time.Now())
 					if body := string(invite.Body()); !strings.Contains(body, " "+want+" ") {
 						t.Errorf("INVITE %d offers %s, expected %s:\n%s", i+1, offerProfileOf(body), want, body)
 					}
@@ -617,6 +619,9 @@ func TestDialRetriesOtherProfileAfter488(t *testing.T) {
 				}
 			}
 
+			if len(arrivals) == 2 {
+				t.Logf("second INVITE arrived %v after the first, 488 round trip included", arrivals[1].Sub(arrivals[0]))
+			}
 			if tc.wantRing {
 				cancel()
 			}
