@@ -76,8 +76,8 @@ func reloadCertificate(store *sip.CertificateStore, log zerolog.Logger) {
 		return
 	}
 	if err := store.Reload(); err != nil {
-		kept := store.Info()
-		log.Error().Err(err).Str("kept_subject", kept.Subject).Str("kept_serial_hex", kept.Serial).Time("kept_not_after", kept.NotAfter).
+		inUse := store.Info()
+		log.Error().Err(err).Str("kept_subject", inUse.Subject).Str("kept_serial_hex", inUse.Serial).Time("kept_not_after", inUse.NotAfter).
 			Msg("sip tls certificate reload failed")
 		return
 	}
