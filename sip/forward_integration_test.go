@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,6 +203,9 @@ type relayPhone struct {
 	*relayPeer
 	dialogs  *sipgo.DialogServerCache
 	ringOnly bool
+	// rejectProfile, when set, is an SDP transport profile ("RTP/AVP" or
+	// "RTP/SAVP") whose offers the phone rejects with 488.
+	rejectProfile string
 
 	invites  chan *sipmsg.Request
 	acks     chan *sipmsg.Request
@@ -219,18 +223,22 @@ type relayPhoneMode struct {
 	// tls, when set, registers the phone and takes its calls over TLS,
 	// trusting the server's certificate with this client configuration.
 	tls *tls.Config
+	// rejectProfile, when set, is an SDP transport profile ("RTP/AVP" or
+	// "RTP/SAVP") whose offers the phone rejects with 488.
+	rejectProfile string
 }
 
 func startRelayPhone(t *testing.T, mode relayPhoneMode) *relayPhone {
 	t.Helper()
 	phone := &relayPhone{
-		relayPeer: newRelayPeer(t, testUser, mode),
-		ringOnly:  mode.ringOnly,
-		invites:   make(chan *sipmsg.Request, 4),
-		acks:      make(chan *sipmsg.Request, 4),
-		byes:      make(chan *sipmsg.Request, 4),
-		cancels:   make(chan *sipmsg.Request, 4),
-		answered:  make(chan *sipgo.DialogServerSession, 4),
+		relayPeer:     newRelayPeer(t, testUser, mode),
+		ringOnly:      mode.ringOnly,
+		rejectProfile: mode.rejectProfile,
+		invites:       make(chan *sipmsg.Request, 4),
+		acks:          make(chan *sipmsg.Request, 4),
+		byes:          make(chan *sipmsg.Request, 4),
+		cancels:       make(chan *sipmsg.Request, 4),
+		answered:      make(chan *sipgo.DialogServerSession, 4),
 	}
 	phone.server.OnInvite(phone.handleInvite)
 	phone.server.OnAck(func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
@@ -256,6 +264,10 @@ func (p *relayPhone) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransacti
 
 	session, err := p.dialogs.ReadInvite(req, tx)
 	if err != nil {
+		return
+	}
+	if p.rejectProfile != "" && strings.Contains(string(req.Body()), " "+p.rejectProfile+" ") {
+		_ = session.Respond(sipmsg.StatusNotAcceptableHere, "Not Acceptable Here", nil)
 		return
 	}
 	if err := session.Respond(sipmsg.StatusRinging, "Ringing", nil); err != nil {

@@ -21,7 +21,7 @@ type Binding struct {
 	Contact sipmsg.Uri
 	// Source is the address the REGISTER came from.
 	Source netip.AddrPort
-	// Transport is the lowercase transport the REGISTER arrived on, "udp" or "tcp".
+	// Transport is the lowercase transport the REGISTER arrived on: "udp", "tcp" or "tls".
 	Transport string
 	// Expires is when the binding lapses unless refreshed.
 	Expires time.Time

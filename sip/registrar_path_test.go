@@ -218,7 +218,7 @@ func pathLeg(t *testing.T) (*outboundLeg, *sipmsg.Request) {
 	}
 
 	srv := &Server{opts: Options{PublicHost: "127.0.0.1", ServiceUser: "helpline"}}
-	leg, invite, err := srv.newOutboundInvite(d, conn)
+	leg, invite, err := srv.newOutboundInvite(d, profilePlain, conn)
 	if err != nil {
 		t.Fatalf("newOutboundInvite: %v", err)
 	}

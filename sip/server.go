@@ -152,6 +152,10 @@ type Server struct {
 	server *sipgo.Server
 	client *sipgo.Client
 
+	// learnedProfiles stores the media profile each counselor's phone
+	// accepted after rejecting the other one with 488.
+	learnedProfiles profileMemory
+
 	registrar *Registrar
 	ports     *media.PortRange
 	prompts   *PromptCache
@@ -545,6 +549,11 @@ func (s *Server) Close() error {
 	if stopWatch != nil {
 		stopWatch()
 	}
+	// NOTE: with a TLS or TCP phone connected, sipgo v1.7.3 logs "TCP ref
+	// went negative" here. Its pool.Clear closes the connection and zeroes
+	// the reference count, then the connection's reader decrements it once
+	// more on exit. The second call closes nothing, and this server never
+	// closes sipgo's connections itself.
 	err := s.ua.Close()
 	s.tasks.Wait()
 	return err

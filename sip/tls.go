@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"sync/atomic"
 	"time"
@@ -22,31 +23,76 @@ type CertificateStore struct {
 
 // CertificateInfo describes a loaded certificate for logs.
 type CertificateInfo struct {
-	Subject  string
-	NotAfter time.Time
-	// Serial is the serial number in hexadecimal, which distinguishes two
-	// certificates with the same subject.
+	Subject   string
+	NotBefore time.Time
+	NotAfter  time.Time
+	// Serial is the serial number as `openssl x509 -noout -serial` prints
+	// it: uppercase hexadecimal, two digits a byte, so a leading zero
+	// stays. It distinguishes two certificates with the same subject.
 	Serial string
 }
 
-// LoadCertificateStore reads the PEM certificate chain and private key.
+// CertificateValidityError reports a certificate used outside its validity
+// period: expired, or not valid yet.
+type CertificateValidityError struct {
+	// File is the certificate file.
+	File string
+	// NotBefore and NotAfter are the certificate's validity period.
+	NotBefore time.Time
+	NotAfter  time.Time
+	// Now is the time of the check.
+	Now time.Time
+}
+
+// Error names the file and the bound of the validity period it is outside.
+func (e *CertificateValidityError) Error() string {
+	if e.Now.Before(e.NotBefore) {
+		return fmt.Sprintf("TLS certificate %s is not valid before %s (check the clock and the certificate's dates)",
+			e.File, e.NotBefore.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("TLS certificate %s expired at %s", e.File, e.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// LoadCertificateStore reads the PEM certificate chain and private key. It
+// accepts a certificate outside its validity period, so that an expired
+// certificate for the phones does not stop the server from answering the
+// trunk: the caller logs the dates (see Info) and reports the problem.
 func LoadCertificateStore(certFile, keyFile string) (*CertificateStore, error) {
 	store := &CertificateStore{certFile: certFile, keyFile: keyFile}
-	if err := store.Reload(); err != nil {
+	cert, err := loadCertificate(certFile, keyFile)
+	if err != nil {
 		return nil, err
 	}
+	store.current.Store(cert)
 	return store, nil
 }
 
 // Reload reads the certificate and key files again. When they do not
-// load, the certificate in use stays and the error names the file at
-// fault and the fix.
+// load, or the certificate is expired or not valid yet, the certificate in
+// use stays and the error names the file at fault and the fix.
 func (c *CertificateStore) Reload() error {
+	return c.reloadAt(time.Now())
+}
+
+// reloadAt is Reload with the validity period checked at now.
+func (c *CertificateStore) reloadAt(now time.Time) error {
 	cert, err := loadCertificate(c.certFile, c.keyFile)
+	if err == nil {
+		err = checkValidity(c.certFile, cert.Leaf, now)
+	}
 	if err != nil {
-		return fmt.Errorf("%w: the previous certificate stays in use until the file is fixed and SIGHUP is sent again", err)
+		return fmt.Errorf("%w: the previous certificate stays in use until a valid certificate and key are in place and SIGHUP is sent again", err)
 	}
 	c.current.Store(cert)
+	return nil
+}
+
+// checkValidity returns a *CertificateValidityError when now is outside
+// the validity period of leaf, which was read from file.
+func checkValidity(file string, leaf *x509.Certificate, now time.Time) error {
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return &CertificateValidityError{File: file, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter, Now: now}
+	}
 	return nil
 }
 
@@ -57,10 +103,25 @@ func (c *CertificateStore) Info() CertificateInfo {
 		return CertificateInfo{}
 	}
 	return CertificateInfo{
-		Subject:  cert.Leaf.Subject.String(),
-		NotAfter: cert.Leaf.NotAfter,
-		Serial:   cert.Leaf.SerialNumber.Text(16),
+		Subject:   cert.Leaf.Subject.String(),
+		NotBefore: cert.Leaf.NotBefore,
+		NotAfter:  cert.Leaf.NotAfter,
+		Serial:    opensslSerial(cert.Leaf.SerialNumber),
 	}
+}
+
+// opensslSerial writes a serial number as OpenSSL prints it: uppercase
+// hexadecimal, two digits a byte ("03B265"), "00" for zero, and a minus
+// sign before a negative number.
+func opensslSerial(serial *big.Int) string {
+	if serial == nil || serial.Sign() == 0 {
+		return "00"
+	}
+	sign := ""
+	if serial.Sign() < 0 {
+		sign = "-"
+	}
+	return sign + fmt.Sprintf("%X", new(big.Int).Abs(serial).Bytes())
 }
 
 // ServerConfig returns the TLS configuration of the listeners: it presents

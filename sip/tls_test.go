@@ -6,16 +6,20 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"helpline/internal/tlstest"
 	"helpline/media"
+	"helpline/routing"
 )
 
 // startTLSNode starts a server with a UDP listener and a TLS listener that
@@ -101,33 +105,57 @@ func TestTLSCounselorCalledOverItsConnection(t *testing.T) {
 	}
 }
 
-func TestDialOfferFollowsOfficeNetworks(t *testing.T) {
+func TestOfferProfilesFollowTransportAndPolicy(t *testing.T) {
+	outside := SecurityPolicy{RequiredOutsideOffice: true}
+	inside := SecurityPolicy{RequiredOutsideOffice: true, OfficeNetworks: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}
 	tests := []struct {
-		name     string
-		policy   SecurityPolicy
-		source   string
-		wantSRTP bool
+		name      string
+		policy    SecurityPolicy
+		source    string
+		transport string
+		want      []mediaProfile
 	}{
-		{name: "outside office with requirement", policy: SecurityPolicy{RequiredOutsideOffice: true}, source: "198.51.100.7:5060", wantSRTP: true},
-		{name: "inside office with requirement", policy: SecurityPolicy{RequiredOutsideOffice: true, OfficeNetworks: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}}, source: "198.51.100.7:5060"},
-		{name: "requirement off", policy: SecurityPolicy{}, source: "198.51.100.7:5060"},
-		{name: "not a registered phone", policy: SecurityPolicy{RequiredOutsideOffice: true}, source: ""},
+		{name: "outside office with requirement", policy: outside, source: "198.51.100.7:5061", transport: "tls", want: []mediaProfile{profileSRTP}},
+		{name: "inside office with requirement over udp", policy: inside, source: "198.51.100.7:5060", transport: "udp", want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "inside office with requirement over tls", policy: inside, source: "198.51.100.7:5061", transport: "tls", want: []mediaProfile{profileSRTP, profilePlain}},
+		{name: "requirement off over tls", policy: SecurityPolicy{}, source: "198.51.100.7:5061", transport: "tls", want: []mediaProfile{profileSRTP, profilePlain}},
+		{name: "requirement off over udp", policy: SecurityPolicy{}, source: "198.51.100.7:5060", transport: "udp", want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "requirement off over tcp", policy: SecurityPolicy{}, source: "198.51.100.7:5060", transport: "tcp", want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "not a registered phone", policy: outside, want: []mediaProfile{profilePlain}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &Server{opts: Options{SecureCounselors: tc.policy}}
-			d := dialRequest{codec: media.PCMU}
+			d := dialRequest{codec: media.PCMU, registeredTransport: tc.transport}
 			if tc.source != "" {
 				d.source = netip.MustParseAddrPort(tc.source)
 			}
-			offer, key, err := srv.buildDialOffer(d, netip.MustParseAddrPort("192.0.2.1:40000"), 1)
-			if err != nil {
-				t.Fatalf("buildDialOffer: %v", err)
-			}
-			if gotSRTP := key != nil && strings.Contains(string(offer), "RTP/SAVP"); gotSRTP != tc.wantSRTP {
-				t.Errorf("SRTP offer = %v, expected %v:\n%s", gotSRTP, tc.wantSRTP, offer)
+			if got := srv.offerProfiles(d); !slices.Equal(got, tc.want) {
+				t.Errorf("offerProfiles = %v, expected %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestBuildDialOfferProfiles(t *testing.T) {
+	srv := &Server{}
+	d := dialRequest{codec: media.PCMU}
+	local := netip.MustParseAddrPort("192.0.2.1:40000")
+
+	offer, key, err := srv.buildDialOffer(d, profileSRTP, local, 1)
+	if err != nil {
+		t.Fatalf("buildDialOffer SRTP: %v", err)
+	}
+	if key == nil || !strings.Contains(string(offer), "RTP/SAVP") || !strings.Contains(string(offer), "a=crypto:1 ") {
+		t.Errorf("SRTP offer lacks RTP/SAVP, a=crypto or its key:\n%s", offer)
+	}
+
+	offer, key, err = srv.buildDialOffer(d, profilePlain, local, 1)
+	if err != nil {
+		t.Fatalf("buildDialOffer plain: %v", err)
+	}
+	if key != nil || !strings.Contains(string(offer), "RTP/AVP") || strings.Contains(string(offer), "a=crypto") {
+		t.Errorf("plain offer is not RTP/AVP without a key:\n%s", offer)
 	}
 }
 
@@ -296,6 +324,20 @@ func TestCertificateReloadFailureKeepsCertificate(t *testing.T) {
 			},
 			wantText: "loading TLS certificate " + cert.CertFile,
 		},
+		{
+			name: "expired certificate",
+			breakIt: func(t *testing.T) {
+				tlstest.WriteValidity(t, dir, "helpline expired", time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+			},
+			wantText: "TLS certificate " + cert.CertFile + " expired at ",
+		},
+		{
+			name: "certificate not valid yet",
+			breakIt: func(t *testing.T) {
+				tlstest.WriteValidity(t, dir, "helpline future", time.Now().Add(time.Hour), time.Now().Add(48*time.Hour))
+			},
+			wantText: "TLS certificate " + cert.CertFile + " is not valid before ",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,11 +346,71 @@ func TestCertificateReloadFailureKeepsCertificate(t *testing.T) {
 			if err == nil {
 				t.Fatal("Reload succeeded, expected an error")
 			}
-			if !strings.Contains(err.Error(), tc.wantText) || !strings.Contains(err.Error(), "previous certificate stays in use until the file is fixed") {
+			if !strings.Contains(err.Error(), tc.wantText) || !strings.Contains(err.Error(), "previous certificate stays in use until a valid certificate") {
 				t.Errorf("error = %q, expected it to contain %q and say the previous certificate stays", err, tc.wantText)
 			}
 			if _, serial := dialTLSSerial(t, tlsAddr, cert); serial != cert.Leaf.SerialNumber.Text(16) {
 				t.Errorf("serial after failed reload = %s, expected the original %s", serial, cert.Leaf.SerialNumber.Text(16))
+			}
+		})
+	}
+}
+
+func TestCertificateReloadRejectsValidityPeriod(t *testing.T) {
+	dir := t.TempDir()
+	cert := tlstest.Write(t, dir, "helpline test")
+	store := loadTestStore(t, cert)
+	tests := []struct {
+		name string
+		now  time.Time
+	}{
+		{name: "after not after", now: cert.Leaf.NotAfter.Add(time.Second)},
+		{name: "before not before", now: cert.Leaf.NotBefore.Add(-time.Second)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var validity *CertificateValidityError
+			if err := store.reloadAt(tc.now); !errors.As(err, &validity) {
+				t.Fatalf("reloadAt = %v, expected a *CertificateValidityError", err)
+			}
+			if validity.File != cert.CertFile {
+				t.Errorf("error names file %q, expected %q", validity.File, cert.CertFile)
+			}
+		})
+	}
+	if err := store.reloadAt(time.Now()); err != nil {
+		t.Errorf("reloadAt within the validity period: %v", err)
+	}
+}
+
+func TestLoadCertificateStoreAcceptsExpired(t *testing.T) {
+	cert := tlstest.WriteValidity(t, t.TempDir(), "helpline expired", time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour))
+	store, err := LoadCertificateStore(cert.CertFile, cert.KeyFile)
+	if err != nil {
+		t.Fatalf("LoadCertificateStore of an expired certificate: %v, expected it to load so the server starts", err)
+	}
+	if info := store.Info(); !info.NotAfter.Equal(cert.Leaf.NotAfter) {
+		t.Errorf("Info().NotAfter = %v, expected %v", info.NotAfter, cert.Leaf.NotAfter)
+	}
+}
+
+func TestOpensslSerial(t *testing.T) {
+	tests := []struct {
+		name   string
+		serial *big.Int
+		want   string
+	}{
+		{name: "leading zero kept", serial: big.NewInt(0x03b265), want: "03B265"},
+		{name: "full byte", serial: big.NewInt(0xabcdef), want: "ABCDEF"},
+		{name: "zero", serial: big.NewInt(0), want: "00"},
+		{name: "one", serial: big.NewInt(1), want: "01"},
+		{name: "negative", serial: big.NewInt(-0x0102), want: "-0102"},
+		{name: "nil", serial: nil, want: "00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := opensslSerial(tc.serial); got != tc.want {
+				t.Errorf("opensslSerial(%v) = %q, expected %q", tc.serial, got, tc.want)
 			}
 		})
 	}
@@ -461,4 +563,150 @@ func TestReofferOnSRTPLegKeepsSRTP(t *testing.T) {
 	if !leg.media.SRTP() {
 		t.Error("the leg fell back to plain RTP")
 	}
+}
+
+func TestDialRetriesOtherProfileAfter488(t *testing.T) {
+	cert := tlstest.Write(t, t.TempDir(), "helpline test")
+	trustServer := &tls.Config{RootCAs: cert.Pool(), MinVersion: tls.VersionTLS12}
+	tests := []struct {
+		name      string
+		policy    SecurityPolicy
+		mode      relayPhoneMode
+		wantOffer []string
+		wantRing  bool
+	}{
+		{name: "plain phone over tls", mode: relayPhoneMode{tls: trustServer, rejectProfile: "RTP/SAVP"},
+			wantOffer: []string{"RTP/SAVP", "RTP/AVP"}, wantRing: true},
+		{name: "srtp phone over udp", mode: relayPhoneMode{rejectProfile: "RTP/AVP"},
+			wantOffer: []string{"RTP/AVP", "RTP/SAVP"}, wantRing: true},
+		{name: "plain phone that must use srtp", policy: SecurityPolicy{RequiredOutsideOffice: true},
+			mode: relayPhoneMode{tls: trustServer, rejectProfile: "RTP/SAVP"}, wantOffer: []string{"RTP/SAVP"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := startTLSNode(t, loadTestStore(t, cert), tc.policy)
+			tc.mode.ringOnly = true
+			phone := startRelayPhone(t, tc.mode)
+			listener, ok := srv.listenerFor(phone.transport)
+			if !ok {
+				t.Fatalf("no %s listener", phone.transport)
+			}
+			registerRelayPhone(t, phone.relayPeer, listener.Address)
+			binding, ok := srv.registrar.Lookup(testUser)
+			if !ok {
+				t.Fatal("no binding after REGISTER")
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), testWait)
+			defer cancel()
+			dr := dialRequest{toUser: testUser, codec: media.PCMU, ringTimeout: testWait, log: zerolog.Nop()}
+			if err := dr.reach(binding); err != nil {
+				t.Fatalf("reach: %v", err)
+			}
+			dialed := make(chan dialOutcome, 1)
+			go func() { dialed <- srv.dial(ctx, dr) }()
+
+			var arrivals []time.Time
+			for i, want := range tc.wantOffer {
+				select {
+				case invite := <-phone.invites:
+					arrivals = append(arrivals, time.Now())
+					if body := string(invite.Body()); !strings.Contains(body, " "+want+" ") {
+						t.Errorf("INVITE %d offers %s, expected %s:\n%s", i+1, offerProfileOf(body), want, body)
+					}
+				case <-ctx.Done():
+					t.Fatalf("the phone got no INVITE %d (expected %s)", i+1, want)
+				}
+			}
+
+			if len(arrivals) == 2 {
+				t.Logf("second INVITE arrived %v after the first, 488 round trip included", arrivals[1].Sub(arrivals[0]))
+			}
+			if tc.wantRing {
+				cancel()
+			}
+			var result dialOutcome
+			select {
+			case result = <-dialed:
+			case <-time.After(testWait):
+				t.Fatal("dial did not return")
+			}
+			if tc.wantRing && result.outcome != routing.CallerGone {
+				t.Errorf("outcome = %v (status %d), expected the second offer to ring until cancelled", result.outcome, result.status)
+			}
+			if !tc.wantRing && result.status != sipmsg.StatusNotAcceptableHere {
+				t.Errorf("status = %d, expected the phone's 488", result.status)
+			}
+			if len(phone.invites) > 0 {
+				t.Errorf("the phone got %d more INVITEs than expected", len(phone.invites))
+			}
+			if tc.wantRing {
+				checkLearnedProfile(t, srv, dr, phone, tc.wantOffer[len(tc.wantOffer)-1])
+			}
+		})
+	}
+}
+
+// checkLearnedProfile dials the phone again and checks that the one INVITE
+// it gets offers want, the profile it accepted on the previous dial.
+func checkLearnedProfile(t *testing.T, srv *Server, dr dialRequest, phone *relayPhone, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	dialed := make(chan dialOutcome, 1)
+	go func() { dialed <- srv.dial(ctx, dr) }()
+
+	select {
+	case invite := <-phone.invites:
+		if body := string(invite.Body()); !strings.Contains(body, " "+want+" ") {
+			t.Errorf("the next call offers %s, expected the learned %s:\n%s", offerProfileOf(body), want, body)
+		}
+	case <-ctx.Done():
+		t.Fatal("the phone got no INVITE on the next call")
+	}
+	cancel()
+	select {
+	case <-dialed:
+	case <-time.After(testWait):
+		t.Fatal("the next dial did not return")
+	}
+	if len(phone.invites) > 0 {
+		t.Errorf("the next call sent %d more INVITEs, expected the learned profile alone", len(phone.invites))
+	}
+}
+
+func TestProfileMemoryOrder(t *testing.T) {
+	var memory profileMemory
+	phone := dialRequest{toUser: "1001", registerCallID: "register-a"}
+	defaults := []mediaProfile{profileSRTP, profilePlain}
+	memory.store(phone, profilePlain)
+
+	tests := []struct {
+		name     string
+		dial     dialRequest
+		profiles []mediaProfile
+		want     []mediaProfile
+	}{
+		{name: "same registration", dial: phone, profiles: defaults, want: []mediaProfile{profilePlain, profileSRTP}},
+		{name: "new registration", dial: dialRequest{toUser: "1001", registerCallID: "register-b"}, profiles: defaults, want: defaults},
+		{name: "other counselor", dial: dialRequest{toUser: "1002", registerCallID: "register-a"}, profiles: defaults, want: defaults},
+		{name: "policy allows srtp only", dial: phone, profiles: []mediaProfile{profileSRTP}, want: []mediaProfile{profileSRTP}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := memory.order(tc.dial, tc.profiles); !slices.Equal(got, tc.want) {
+				t.Errorf("order = %v, expected %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// offerProfileOf returns the transport profile of an SDP body's m= line.
+func offerProfileOf(body string) string {
+	for line := range strings.Lines(body) {
+		if fields := strings.Fields(line); len(fields) > 2 && strings.HasPrefix(fields[0], "m=") {
+			return fields[2]
+		}
+	}
+	return "no m= line"
 }

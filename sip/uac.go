@@ -34,9 +34,14 @@ type dialRequest struct {
 	// toUser names the callee in To (the counselor id), when known.
 	toUser string
 	// source is the address the counselor's REGISTER came from, invalid
-	// for a dial that is not to a binding. It decides whether the offer is
-	// SRTP.
-	source netip.AddrPort
+	// for a dial that is not to a binding. With registeredTransport, the
+	// transport of that REGISTER, it decides whether the offer is SRTP
+	// (see offerProfiles).
+	source              netip.AddrPort
+	registeredTransport string
+	// registerCallID is the Call-ID of the REGISTER that set the binding,
+	// which tells one phone of the counselor from the next.
+	registerCallID string
 	// codec is the caller's codec, offered alone so no transcoding is needed.
 	codec media.Codec
 	// ringTimeout ends ringing with CANCEL; zero means no limit.
@@ -74,6 +79,8 @@ func (d *dialRequest) reach(binding Binding) error {
 	}
 	d.target = *binding.Contact.Clone()
 	d.source = binding.Source
+	d.registeredTransport = binding.Transport
+	d.registerCallID = binding.CallID
 	d.destination = hop.Destination
 	d.transport = hop.Transport
 	d.route = hop.Route
@@ -105,16 +112,16 @@ type dialOutcome struct {
 	err     error
 }
 
-// dial sends an INVITE and waits until the callee answers, rejects, the
-// ring timeout passes, or ctx ends. On ring timeout or ctx end it sends
+// dialProfile sends an INVITE offering profile and waits until the callee
+// answers, rejects, the ring timeout passes, or ctx ends. On ring timeout or ctx end it sends
 // CANCEL; a 200 that crosses the CANCEL is acknowledged and then ended
 // with BYE, so nobody is left in a silent call.
-func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
+func (s *Server) dialProfile(ctx context.Context, d dialRequest, profile mediaProfile) dialOutcome {
 	conn, err := s.ports.Allocate()
 	if err != nil {
 		return dialOutcome{outcome: routing.Unavailable, err: fmt.Errorf("%w: %w", ErrNoMediaPort, err)}
 	}
-	leg, invite, err := s.newOutboundInvite(d, conn)
+	leg, invite, err := s.newOutboundInvite(d, profile, conn)
 	if err != nil {
 		s.ports.Release(conn)
 		return dialOutcome{outcome: routing.Unavailable, err: err}
@@ -135,9 +142,9 @@ func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
 }
 
 // newOutboundInvite builds the INVITE and the leg's dialog state.
-func (s *Server) newOutboundInvite(d dialRequest, conn *net.UDPConn) (*outboundLeg, *sipmsg.Request, error) {
+func (s *Server) newOutboundInvite(d dialRequest, profile mediaProfile, conn *net.UDPConn) (*outboundLeg, *sipmsg.Request, error) {
 	sdpSession := sessionVersion()
-	offer, srtpKey, err := s.buildDialOffer(d, s.mediaAddrPort(conn), sdpSession)
+	offer, srtpKey, err := s.buildDialOffer(d, profile, s.mediaAddrPort(conn), sdpSession)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -414,30 +421,6 @@ func (r ringTimer) Stop() {
 	if r.Timer != nil {
 		r.Timer.Stop()
 	}
-}
-
-// buildDialOffer writes the INVITE's SDP offer: SRTP with a fresh key, also
-// returned, for a counselor who must use SRTP (SecurityPolicy), else plain
-// RTP.
-func (s *Server) buildDialOffer(d dialRequest, local netip.AddrPort, sdpSession uint64) ([]byte, *media.CryptoAttribute, error) {
-	codecs := []media.Codec{d.codec}
-	if !d.source.IsValid() || !s.opts.SecureCounselors.requiresSecure(d.source.Addr()) {
-		offer, err := media.BuildOffer(local, codecs, defaultEventPayloadType, sdpSession, 1)
-		if err != nil {
-			return nil, nil, fmt.Errorf("building SDP offer: %w", err)
-		}
-		return offer, nil, nil
-	}
-
-	key, err := media.NewCryptoAttribute(1)
-	if err != nil {
-		return nil, nil, fmt.Errorf("building SRTP offer: %w", err)
-	}
-	offer, err := media.BuildSRTPOffer(local, codecs, defaultEventPayloadType, sdpSession, 1, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("building SRTP offer: %w", err)
-	}
-	return offer, &key, nil
 }
 
 // parseAnswer reads the callee's SDP answer to the leg's offer.

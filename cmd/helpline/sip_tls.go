@@ -76,21 +76,29 @@ func reloadCertificate(store *sip.CertificateStore, log zerolog.Logger) {
 		return
 	}
 	if err := store.Reload(); err != nil {
-		log.Error().Err(err).Msg("sip tls certificate reload failed")
+		inUse := store.Info()
+		log.Error().Err(err).Str("kept_subject", inUse.Subject).Str("kept_serial_hex", inUse.Serial).Time("kept_not_after", inUse.NotAfter).
+			Msg("sip tls certificate reload failed")
 		return
 	}
 	logCertificate(log, store, "sip tls certificate reloaded")
 }
 
-// logCertificate logs the subject, serial number and expiry of the
-// certificate in use, and warns when it has expired or expires within
+// logCertificate logs the subject, serial number and validity period of
+// the certificate in use. It logs an error when the certificate has
+// expired or is not valid yet, which only start-up allows (a reload rejects
+// such a file), and a warning when it expires within
 // certificateRenewWarning.
 func logCertificate(log zerolog.Logger, store *sip.CertificateStore, message string) {
 	info := store.Info()
-	log.Info().Str("subject", info.Subject).Str("serial", info.Serial).Time("not_after", info.NotAfter).Msg(message)
+	log.Info().Str("subject", info.Subject).Str("serial_hex", info.Serial).
+		Time("not_before", info.NotBefore).Time("not_after", info.NotAfter).Msg(message)
 
 	left := time.Until(info.NotAfter)
 	switch {
+	case time.Now().Before(info.NotBefore):
+		log.Error().Str("subject", info.Subject).Time("not_before", info.NotBefore).
+			Msg("sip tls certificate is not valid yet and phones reject it: check the server's clock, or install a valid certificate in sip.tls.cert_file and key_file, then send SIGHUP")
 	case left <= 0:
 		log.Error().Str("subject", info.Subject).Time("not_after", info.NotAfter).
 			Msg("sip tls certificate has expired and phones reject it: replace sip.tls.cert_file and key_file, then send SIGHUP")

@@ -37,9 +37,17 @@ func (c Certificate) Pool() *x509.CertPool {
 }
 
 // Write makes a self-signed ECDSA P-256 certificate for 127.0.0.1, ::1 and
-// localhost with the given common name, and writes it to cert.pem and
-// key.pem in dir, replacing files that exist there.
+// localhost with the given common name, valid from a minute ago for a day,
+// and writes it to cert.pem and key.pem in dir, replacing files that exist
+// there.
 func Write(t testing.TB, dir, commonName string) Certificate {
+	t.Helper()
+	return WriteValidity(t, dir, commonName, time.Now().Add(-time.Minute), time.Now().Add(certificateLifetime))
+}
+
+// WriteValidity is Write with the validity period from notBefore to
+// notAfter, for tests of expired and not yet valid certificates.
+func WriteValidity(t testing.TB, dir, commonName string, notBefore, notAfter time.Time) Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -52,8 +60,8 @@ func Write(t testing.TB, dir, commonName string) Certificate {
 	template := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: commonName},
-		NotBefore:             time.Now().Add(-time.Minute),
-		NotAfter:              time.Now().Add(certificateLifetime),
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
