@@ -16,21 +16,33 @@ import (
 // and calls Offer. One operation runs from EndWrapUp to the Offer call.
 // The offer is then answered and the call finished outside the timer, so
 // that the counselor is in wrap-up again and a new caller replaces the
-// one connected.
+// one connected. With skill=ko every counselor has the queue's skill at
+// one level, as in the example configuration: the walk then goes on past
+// a caller nobody can take, and tries every caller behind it too.
 func BenchmarkFreeToOffer(b *testing.B) {
-	for _, waiting := range []int{1, 100, 1000} {
-		for _, counselors := range []int{1, 100} {
-			name := fmt.Sprintf("waiting=%d/counselors=%d", waiting, counselors)
-			b.Run(name, func(b *testing.B) { benchmarkFreeToOffer(b, waiting, counselors) })
+	for _, skill := range []string{"none", "ko"} {
+		for _, waiting := range []int{1, 100, 1000} {
+			for _, counselors := range []int{1, 100} {
+				name := fmt.Sprintf("skill=%s/waiting=%d/counselors=%d", skill, waiting, counselors)
+				b.Run(name, func(b *testing.B) { benchmarkFreeToOffer(b, skill, waiting, counselors) })
+			}
 		}
 	}
 }
 
-func benchmarkFreeToOffer(b *testing.B, waiting, counselors int) {
+func benchmarkFreeToOffer(b *testing.B, skill string, waiting, counselors int) {
 	ctx := b.Context()
 	memory := queue.NewMemoryStore()
 	offerer := newFakeOfferer()
-	dist := routing.NewDistributor(memory, offerer, routing.WithQueue(testQueue))
+	options := []routing.Option{routing.WithQueue(testQueue)}
+	if skill != "none" {
+		levels := map[string]int{}
+		for i := range counselors {
+			levels[fmt.Sprintf("c%03d", i)] = 5
+		}
+		options = append(options, routing.WithSkill(skill, levels, 0))
+	}
+	dist := routing.NewDistributor(memory, offerer, options...)
 
 	start := time.Now()
 	for i := range waiting {

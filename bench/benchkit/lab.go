@@ -265,8 +265,8 @@ func (a *API) Metrics(ctx context.Context) (Scrape, error) {
 	return ScrapeMetrics(ctx, a.client, a.base+"/metrics")
 }
 
-// LoginAll logs every counselor in, retrying while the server answers 409
-// because the registration is not applied yet.
+// LoginAll logs every counselor in, retrying while the server responds
+// with 409 because the registration is not applied yet.
 func (a *API) LoginAll(ctx context.Context, ids []string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for _, id := range ids {

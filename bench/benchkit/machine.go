@@ -20,7 +20,8 @@ type Machine struct {
 	GoVersion string `json:"go_version"`
 	Kernel    string `json:"kernel"`
 	LoadAvg   string `json:"load_average"`
-	// Pinned says whether the server ran on core 1 and the load on core 0.
+	// Pinned reports whether the server ran on core 1 and the load on
+	// core 0.
 	Pinned bool   `json:"pinned"`
 	Date   string `json:"date"`
 }

@@ -60,11 +60,11 @@ type Offer struct {
 	Received time.Time
 }
 
-// Phone is a counselor softphone built on sipgo: one loopback UDP socket
-// that registers any number of counselor ids with digest authentication,
-// answers every INVITE with 200 OK and an SDP answer in the offered codec,
-// and hangs up after PhoneOptions.Talk. Its RTP socket reads and drops
-// what the server sends, and the phone sends no audio.
+// Phone is a counselor softphone built on sipgo. One loopback UDP socket
+// registers any number of counselor ids with digest authentication. The
+// phone answers every INVITE with 200 OK and an SDP answer in the offered
+// codec, and hangs up after PhoneOptions.Talk. Its RTP socket reads and
+// drops what the server sends, and the phone sends no audio.
 type Phone struct {
 	opts    PhoneOptions
 	ua      *sipgo.UserAgent
@@ -80,9 +80,10 @@ type Phone struct {
 	// Offers receives one Offer per INVITE, in arrival order.
 	Offers chan Offer
 
-	mu       sync.Mutex // guards answered and ended
+	mu       sync.Mutex // guards answered, ended and errors
 	answered int
 	ended    int
+	errors   []error
 }
 
 // StartPhone binds the phone's SIP and RTP sockets on 127.0.0.1 and starts
@@ -192,6 +193,19 @@ func (p *Phone) Counts() (answered, ended int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.answered, p.ended
+}
+
+// Errors returns the failures of answering or ending calls so far.
+func (p *Phone) Errors() []error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]error(nil), p.errors...)
+}
+
+func (p *Phone) fail(err error) {
+	p.mu.Lock()
+	p.errors = append(p.errors, err)
+	p.mu.Unlock()
 }
 
 // Close stops serving and closes both sockets.
@@ -332,8 +346,12 @@ func (p *Phone) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = session.Respond(sip.StatusNotAcceptableHere, "Not Acceptable Here", nil)
 		return
 	}
-	// RespondSDP returns once the ACK of the 200 arrived.
+	// RespondSDP returns once the ACK of the 200 arrived, or with an error
+	// after 64×T1 without it.
 	if err := session.RespondSDP(answer); err != nil {
+		p.fail(fmt.Errorf("answering the INVITE %s for %s: %w", callID, user, err))
+		// The 200 may have reached the server, so end the dialog anyway.
+		p.hangUp(session)
 		return
 	}
 	p.count(&p.answered)
@@ -359,9 +377,15 @@ func (p *Phone) hangUpAfterTalk(session *sipgo.DialogServerSession) {
 		case <-timer.C:
 		}
 	}
+	p.hangUp(session)
+}
+
+func (p *Phone) hangUp(session *sipgo.DialogServerSession) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	_ = session.Bye(ctx)
+	if err := session.Bye(ctx); err != nil {
+		p.fail(fmt.Errorf("sending BYE for %s: %w", session.InviteRequest.CallID().Value(), err))
+	}
 }
 
 // answerSDP builds an SDP answer that takes the first PCMU or PCMA payload

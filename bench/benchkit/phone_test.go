@@ -2,6 +2,7 @@ package benchkit_test
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"testing"
@@ -81,8 +82,9 @@ func TestPhoneRegisterWrongPassword(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), phoneTestTimeout)
 	defer cancel()
-	if _, err := phone.Register(ctx, id); err == nil {
-		t.Fatal("REGISTER with a wrong password succeeded, expected an error")
+	_, err = phone.Register(ctx, id)
+	if !errors.Is(err, benchkit.ErrRegister) {
+		t.Fatalf("REGISTER with a wrong password: error %v, expected ErrRegister", err)
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package memory measures the server's heap per waiting caller and per
-// bridged call: it reads the Go runtime's heap from /metrics with 0, 100
+// bridged call. It reads the Go runtime's heap from /metrics with 0, 100
 // and 500 callers waiting in the queue, and with 0, 50 and 100 bridged
 // calls, and fits a line through the points. Run it with bench/memory/run.
 package memory
@@ -57,8 +57,8 @@ func TestMain(m *testing.M) { os.Exit(e2e.RunTests(m)) }
 type reading struct {
 	Level int `json:"level"`
 	// HeapInuse and HeapAlloc are the minimum over the reading's scrapes.
-	HeapInuse  float64 `json:"heap_inuse_bytes"`
-	HeapAlloc  float64 `json:"heap_alloc_bytes"`
+	HeapInuse float64 `json:"heap_inuse_bytes"`
+	HeapAlloc float64 `json:"heap_alloc_bytes"`
 	// StackInuse is goroutine stacks, which the heap figures leave out.
 	StackInuse float64 `json:"stack_inuse_bytes"`
 	RSS        float64 `json:"rss_bytes"`
@@ -191,7 +191,7 @@ func waitWaiting(ctx context.Context, api *benchkit.API, n int) error {
 	})
 }
 
-// waitBridged waits until n counselors are on a call and nobody waits.
+// waitBridged waits until n counselors are on a call and no caller waits.
 func waitBridged(ctx context.Context, api *benchkit.API, n int) error {
 	return benchkit.WaitFor(ctx, levelTimeout, fmt.Sprintf("%d bridged calls", n), func() (bool, error) {
 		scrape, err := api.Metrics(ctx)

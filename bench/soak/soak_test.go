@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -41,8 +42,11 @@ const (
 	idleTimeout = 3 * time.Minute
 	// settleWindow is how long the idle server is watched for its
 	// figures to return to the baseline, and settleInterval how often.
-	settleWindow   = 2 * time.Minute
-	settleInterval = 5 * time.Second
+	// The window is longer than the Go runtime's forced collection
+	// period (forcegcperiod, 2 min in runtime/proc.go of Go 1.26), so an
+	// idle phase includes at least one collection.
+	settleWindow   = 150 * time.Second
+	settleInterval = 500 * time.Millisecond
 )
 
 // Tolerances for "returned to the baseline": the idle figure after the
@@ -71,6 +75,7 @@ type sample struct {
 	MetricFDs float64 `json:"process_open_fds"`
 	Waiting   float64 `json:"callers_waiting"`
 	OnCall    float64 `json:"counselors_on_call"`
+	GCs       float64 `json:"gc_cycles"`
 }
 
 // verdict compares one figure before and after the load.
@@ -217,24 +222,42 @@ func waitIdle(b *testing.B, ctx context.Context, api *benchkit.API) {
 	}
 }
 
-// settle watches the idle server for up to settleWindow and returns the
-// last sample. Without a baseline it returns once goroutines and open
-// files stayed the same over stableSamples samples: SIP transactions
-// linger for up to 32 s (64×T1) after their call. With a baseline it
-// returns once every figure is back within tolerance.
+// settle watches the idle server for up to settleWindow and returns
+// its idle reading. That is the last sample, with the heap in use replaced
+// by the smallest one seen after a garbage collection completed in this
+// phase: an idle server keeps the garbage of the load until its next
+// collection. Without a baseline it returns once a collection was seen
+// and goroutines and open files stayed the same over stableSamples
+// samples (sipgo keeps a finished SIP transaction for up to 64×T1,
+// 32 s). With a baseline it returns once every figure is back within
+// tolerance.
 func settle(b *testing.B, ctx context.Context, api *benchkit.API, pid int, phase string, baseline *sample) sample {
 	deadline := time.Now().Add(settleWindow)
 	var recent []sample
+	firstGC := -1.0
+	heapAfterGC := math.Inf(1)
 	for {
 		s := take(b, ctx, api, pid, phase)
+		if firstGC < 0 {
+			firstGC = s.GCs
+		}
+		collected := s.GCs > firstGC
+		if collected {
+			heapAfterGC = min(heapAfterGC, s.HeapInuse)
+			s.HeapInuse = heapAfterGC
+		}
 		recent = append(recent, s)
-		if baseline == nil && stable(recent) {
+
+		if collected && baseline == nil && stable(recent) {
 			return s
 		}
-		if baseline != nil && allReturned(compare(*baseline, s)) {
+		if collected && baseline != nil && allReturned(compare(*baseline, s)) {
 			return s
 		}
 		if time.Now().After(deadline) {
+			if !collected {
+				b.Logf("%s: no garbage collection within %s, so the heap figure includes garbage", phase, settleWindow)
+			}
 			return s
 		}
 		time.Sleep(settleInterval)
@@ -242,8 +265,8 @@ func settle(b *testing.B, ctx context.Context, api *benchkit.API, pid int, phase
 }
 
 // stableSamples is how many samples in a row must agree for the idle
-// baseline.
-const stableSamples = 3
+// baseline: 10 s at settleInterval.
+const stableSamples = 20
 
 func stable(samples []sample) bool {
 	if len(samples) < stableSamples {
@@ -270,6 +293,7 @@ func take(b *testing.B, ctx context.Context, api *benchkit.API, pid int, phase s
 	s.MetricFDs, _ = scrape.Value(benchkit.MetricOpenFDs)
 	s.Waiting = scrape.Sum(benchkit.MetricWaiting)
 	s.OnCall = scrape.Labeled(benchkit.MetricCounselors, "state", "on_call")
+	s.GCs, _ = scrape.Value(benchkit.MetricGCCount)
 	return s
 }
 
