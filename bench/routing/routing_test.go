@@ -39,9 +39,12 @@ const (
 	//
 	// NOTE: a BYE sent at once after the ACK can reach the server before
 	// it adds the counselor's dialog (sip.Server.takeAnswer sends the ACK
-	// first). The server then answers 481, and the counselor stays on the
+	// first). The server then responds with 481, and the counselor stays on the
 	// call. The short talk keeps the benchmark clear of that race.
 	talk = 100 * time.Millisecond
+	// rtpPorts leaves room for the calls still ending and for other
+	// processes that bind ports in the range after the harness chose it.
+	rtpPorts = 1000
 	// offerTimeout bounds the wait for one INVITE.
 	offerTimeout = 10 * time.Second
 	// settleTimeout bounds the wait for a counselor to reach wrap-up and
@@ -88,6 +91,7 @@ func runMode(b *testing.B, mode string, mutate func(map[string]any), env []strin
 
 	srv := benchkit.StartServer(b, benchkit.ServerSetup{
 		Counselors: counselors,
+		RTPPorts:   rtpPorts,
 		Env:        env,
 		Mutate: func(cfg map[string]any) {
 			e2e.MustSetConfig(b, cfg, "queue.wrap_up", wrapUp)
