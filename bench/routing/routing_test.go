@@ -39,8 +39,8 @@ const (
 	//
 	// NOTE: a BYE sent at once after the ACK can reach the server before
 	// it adds the counselor's dialog (sip.Server.takeAnswer sends the ACK
-	// first). The server then responds with 481, and the counselor stays on the
-	// call. The short talk keeps the benchmark clear of that race.
+	// first). The server then responds with 481, and the counselor stays
+	// on the call. The short talk keeps the benchmark clear of that race.
 	talk = 100 * time.Millisecond
 	// rtpPorts leaves room for the calls still ending and for other
 	// processes that bind ports in the range after the harness chose it.
@@ -73,6 +73,9 @@ type result struct {
 // BenchmarkRoutingLatency runs the reference and every mode once,
 // whatever b.N: run it with -benchtime 1x.
 func BenchmarkRoutingLatency(b *testing.B) {
+	if *samples <= 0 {
+		b.Fatalf("-routing.samples must be positive, got %d", *samples)
+	}
 	b.Run("reference", runReference)
 	b.Run("embedded", func(b *testing.B) { runMode(b, "embedded", nil, nil) })
 	b.Run("redis", func(b *testing.B) {
