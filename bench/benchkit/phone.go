@@ -27,8 +27,9 @@ const (
 	minRefresh = 10 * time.Second
 	// requestTimeout bounds one REGISTER or BYE transaction.
 	requestTimeout = 10 * time.Second
-	// offerBuffer is how many offers Phone.Offers holds before the phone
-	// drops the oldest report.
+	// offerBuffer is how many unread offers Phone.Offers holds. The phone
+	// drops the reports of later offers while it is full, and still
+	// answers them.
 	offerBuffer = 4096
 	// rtpReadBuffer is the size of the buffer that drains the RTP socket.
 	rtpReadBuffer = 2048
@@ -337,6 +338,7 @@ func (p *Phone) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 	session, err := p.dialogs.ReadInvite(req, tx)
 	if err != nil {
+		p.fail(fmt.Errorf("reading the INVITE %s for %s: %w", callID, user, err))
 		return
 	}
 	defer session.Close()
