@@ -18,12 +18,16 @@ const (
 	MetricHeapInuse  = "go_memstats_heap_inuse_bytes"
 	MetricHeapAlloc  = "go_memstats_heap_alloc_bytes"
 	MetricStackInuse = "go_memstats_stack_inuse_bytes"
-	MetricGoroutines = "go_goroutines"
-	MetricGCCount    = "go_gc_duration_seconds_count"
-	MetricRSS        = "process_resident_memory_bytes"
-	MetricOpenFDs    = "process_open_fds"
-	MetricWaiting    = "helpline_callers_waiting"
-	MetricCounselors = "helpline_counselors"
+	// MetricHeapIdle minus MetricHeapReleased is heap memory the runtime
+	// keeps mapped although no object uses it, which RSS still counts.
+	MetricHeapIdle     = "go_memstats_heap_idle_bytes"
+	MetricHeapReleased = "go_memstats_heap_released_bytes"
+	MetricGoroutines   = "go_goroutines"
+	MetricGCCount      = "go_gc_duration_seconds_count"
+	MetricRSS          = "process_resident_memory_bytes"
+	MetricOpenFDs      = "process_open_fds"
+	MetricWaiting      = "helpline_callers_waiting"
+	MetricCounselors   = "helpline_counselors"
 )
 
 // scrapeTimeout bounds one GET /metrics.

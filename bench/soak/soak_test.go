@@ -65,11 +65,14 @@ func TestMain(m *testing.M) { os.Exit(e2e.RunTests(m)) }
 
 // sample is the server's state at one moment.
 type sample struct {
-	At         time.Time `json:"at"`
-	Phase      string    `json:"phase"`
-	RSS        float64   `json:"rss_bytes"`
-	HeapInuse  float64   `json:"heap_inuse_bytes"`
-	Goroutines float64   `json:"goroutines"`
+	At        time.Time `json:"at"`
+	Phase     string    `json:"phase"`
+	RSS       float64   `json:"rss_bytes"`
+	HeapInuse float64   `json:"heap_inuse_bytes"`
+	// HeapRetained is heap memory that is idle but not yet given back to
+	// the system: part of RSS that no object uses.
+	HeapRetained float64 `json:"heap_retained_bytes"`
+	Goroutines   float64 `json:"goroutines"`
 	// OpenFDs counts /proc/PID/fd; MetricFDs is process_open_fds.
 	OpenFDs   int     `json:"open_fds"`
 	MetricFDs float64 `json:"process_open_fds"`
@@ -145,6 +148,7 @@ func BenchmarkSoak(b *testing.B) {
 	for _, v := range res.Verdicts {
 		b.Logf("%s: baseline %.0f, after %.0f, allowed up to %.0f (%s): returned %v", v.Figure, v.Baseline, v.After, v.Allowed, v.Tolerance, v.Returned)
 	}
+	b.Logf("heap retained by the runtime (idle, not released): baseline %.0f, after %.0f", baseline.HeapRetained, after.HeapRetained)
 }
 
 func startCounselors(b *testing.B, srv *e2e.Server, api *benchkit.API) *benchkit.Phone {
@@ -289,6 +293,9 @@ func take(b *testing.B, ctx context.Context, api *benchkit.API, pid int, phase s
 	s := sample{At: scrape.At, Phase: phase, OpenFDs: benchkit.OpenFDs(pid)}
 	s.RSS, _ = scrape.Value(benchkit.MetricRSS)
 	s.HeapInuse, _ = scrape.Value(benchkit.MetricHeapInuse)
+	idle, _ := scrape.Value(benchkit.MetricHeapIdle)
+	released, _ := scrape.Value(benchkit.MetricHeapReleased)
+	s.HeapRetained = idle - released
 	s.Goroutines, _ = scrape.Value(benchkit.MetricGoroutines)
 	s.MetricFDs, _ = scrape.Value(benchkit.MetricOpenFDs)
 	s.Waiting = scrape.Sum(benchkit.MetricWaiting)
