@@ -473,7 +473,9 @@ func (r *Registrar) noteLockout(log zerolog.Logger, user string, origin register
 	source := origin.source.Addr().String()
 	log.Warn().Str("user", user).Str("source_address", source).Str("method", string(method)).
 		Int("failures", failures).Time("until", until).
-		Msg("counselor locked at this address after repeated authentication failures: requests get 403 until the lock ends")
+		Msg("counselor locked at this address after repeated authentication failures: requests get 403 until the lock ends; " +
+			"check the SIP password set in the phone of this counselor id, because a phone retries a wrong password with each new nonce " +
+			"and reaches the limit within a second; an admin can end the lock early with DELETE /api/v1/sip-lockouts")
 	r.events.Publish(events.Event{
 		Type: events.SIPAuthLocked,
 		Data: map[string]string{

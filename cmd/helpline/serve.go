@@ -275,6 +275,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		registerFollowUpRoutes(a.api, store, states, bus, a.streams, log)
 		a.wrapUps = newSavedWrapUps(bus, states, store, log.With().Str("component", "wrap_up").Logger())
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
+		web.RegisterSIPLockouts(a.api, sipLockoutDeps(registrar))
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store, spool))...)...)
 		serveMetrics(serverMetrics, a.api, bus)
 		a.metrics = serverMetrics
