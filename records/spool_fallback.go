@@ -26,8 +26,8 @@ const (
 	// ReplayedSuffix is appended to a fallback file's name once its
 	// writes are all in the store.
 	ReplayedSuffix = ".done"
-	// heldFileMode keeps a fallback file to the server's user, as it
-	// holds call details.
+	// heldFileMode keeps a fallback file to the server's user, because
+	// it contains call details.
 	heldFileMode = 0o600
 	// heldDirMode is the mode of a fallback folder the spool creates.
 	heldDirMode = 0o700
@@ -67,7 +67,7 @@ type heldLine struct {
 }
 
 // heldStart is a StartInfo whose caller number is sealed with the records
-// key, so that a fallback file holds no plaintext number.
+// key, so that a fallback file contains no plaintext number.
 type heldStart struct {
 	CallID         string    `json:"call_id"`
 	Source         string    `json:"source"`

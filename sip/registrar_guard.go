@@ -135,7 +135,7 @@ func (g *failureGuard) locks(now time.Time) []AuthLock {
 }
 
 // clear ends the locks in force at now that match user and source, where
-// an empty user or an invalid source matches any, and forgets their
+// an empty user or an invalid source matches any, and deletes their
 // failure streaks. It returns the locks it ended.
 func (g *failureGuard) clear(now time.Time, user string, source netip.Addr) []AuthLock {
 	g.mu.Lock()

@@ -7,7 +7,7 @@ import (
 
 const (
 	// sourceLogInterval is how often a rejection that a peer can repeat
-	// at will is logged for one source; the others are counted.
+	// at will is logged for one source. The others are counted.
 	sourceLogInterval = time.Minute
 	// maxLogSources bounds the sources a sourceLogGates tracks, so that a
 	// flood with forged addresses cannot grow it without limit. Sources
@@ -65,7 +65,7 @@ func (g *sourceLogGates) allow(source string, now time.Time) (int, bool) {
 	return suppressed, true
 }
 
-// pruneLocked forgets the sources whose interval has passed and that held
+// pruneLocked deletes the sources whose interval has passed and that held
 // nothing back. The caller holds mu.
 func (g *sourceLogGates) pruneLocked(now time.Time) {
 	for source, gate := range g.gates {

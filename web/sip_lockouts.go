@@ -62,7 +62,8 @@ func RegisterSIPLockouts(api *API, deps SIPLockoutDeps) {
 }
 
 // serveClearSIPLockouts ends the SIP locks that match ?user= and ?source=
-// (both optional; none clears every lock) and responds with them.
+// and responds with them. Both are optional, and without either it ends
+// every lock.
 func (a *API) serveClearSIPLockouts(w http.ResponseWriter, r *http.Request, deps SIPLockoutDeps) {
 	query := r.URL.Query()
 	user, source := strings.TrimSpace(query.Get("user")), strings.TrimSpace(query.Get("source"))
