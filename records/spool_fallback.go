@@ -154,6 +154,7 @@ func (s *Spool) saveHeld() (string, int, error) {
 		path := filepath.Join(dir, name)
 		err := writeFileAtomic(path, data.Bytes())
 		if err == nil {
+			s.forgetSaved(len(pending), depth)
 			return path, depth, nil
 		}
 		failures = append(failures, err)
@@ -162,6 +163,17 @@ func (s *Spool) saveHeld() (string, int, error) {
 		return "", 0, errors.New("no fallback folder configured (records.spool.fallback_dir)")
 	}
 	return "", 0, errors.Join(failures...)
+}
+
+// forgetSaved drops the oldest count held writes, of depth writes in all,
+// once a fallback file contains them, so that a later Close does not
+// store them a second time.
+func (s *Spool) forgetSaved(count, depth int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.pending[:count])
+	s.pending = s.pending[count:]
+	s.depth -= depth
 }
 
 // writeFileAtomic creates path with data, mode heldFileMode, through a

@@ -46,8 +46,8 @@ const fallbackTestNumber = "010-1234-5678"
 
 // closeDuringOutage holds one call's start, an update and an event in a
 // spool whose store fails, then closes it past its deadline and returns
-// the fallback file it saved.
-func closeDuringOutage(t *testing.T, target *outageStore, dirs []string, logs *lockedBuffer) string {
+// the fallback file it saved and the spool.
+func closeDuringOutage(t *testing.T, target *outageStore, dirs []string, logs *lockedBuffer) (string, *Spool) {
 	t.Helper()
 	spool := NewSpool(target, SpoolConfig{RetryInterval: 5 * time.Millisecond, Logger: zerolog.New(logs), FallbackDirs: dirs})
 	ctx := context.Background()
@@ -72,14 +72,14 @@ func closeDuringOutage(t *testing.T, target *outageStore, dirs []string, logs *l
 	if err != nil || len(files) != 1 {
 		t.Fatalf("FindHeldFiles = %v, %v; want one file", files, err)
 	}
-	return files[0]
+	return files[0], spool
 }
 
 func TestSpoolCloseSavesHeldWritesToFile(t *testing.T) {
 	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
 	dir := filepath.Join(t.TempDir(), "held")
 	logs := &lockedBuffer{}
-	path := closeDuringOutage(t, target, []string{dir}, logs)
+	path, spool := closeDuringOutage(t, target, []string{dir}, logs)
 
 	info, err := os.Stat(path)
 	if err != nil {
@@ -104,11 +104,21 @@ func TestSpoolCloseSavesHeldWritesToFile(t *testing.T) {
 	if !bytes.Contains([]byte(logs.String()), []byte(filepath.Base(path))) {
 		t.Errorf("the log does not name the fallback file %s", path)
 	}
+
+	// The saved writes left the spool, so a store that recovers after the
+	// shutdown does not get them a second time beside the file.
+	target.failing.Store(false)
+	if err := spool.Close(context.Background()); err != nil {
+		t.Errorf("second Close after the recovery: %v", err)
+	}
+	if _, err := target.Get(context.Background(), "held"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of the saved call before any replay error = %v, want ErrNotFound", err)
+	}
 }
 
 func TestReplayHeldFileStoresHeldCall(t *testing.T) {
 	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
-	path := closeDuringOutage(t, target, []string{t.TempDir()}, &lockedBuffer{})
+	path, _ := closeDuringOutage(t, target, []string{t.TempDir()}, &lockedBuffer{})
 	target.failing.Store(false)
 	ctx := context.Background()
 
@@ -145,7 +155,7 @@ func TestReplayHeldFileStoresHeldCall(t *testing.T) {
 
 func TestReplayHeldFileKeepsRestOnFailure(t *testing.T) {
 	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
-	path := closeDuringOutage(t, target, []string{t.TempDir()}, &lockedBuffer{})
+	path, _ := closeDuringOutage(t, target, []string{t.TempDir()}, &lockedBuffer{})
 	ctx := context.Background()
 
 	if _, err := ReplayHeldFile(ctx, target, path, zerolog.Nop()); !errors.Is(err, errDiskFull) {
