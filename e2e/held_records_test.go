@@ -34,11 +34,17 @@ func TestShutdownDuringOutageKeepsRecords(t *testing.T) {
 	if code := srv.Stop(t); code != 0 {
 		t.Fatalf("server exited with code %d on SIGTERM during the outage", code)
 	}
-	if n := countMatchingLogs(srv, logPrefix("records store unavailable at shutdown: waiting")); n != 1 {
+	for _, entry := range srv.Logs() {
+		if message, _ := entry["message"].(string); strings.HasPrefix(message, "records store unavailable at shutdown") {
+			t.Logf("shutdown wait logged: %s", message)
+		}
+	}
+	if n := countMatchingLogs(srv, logPrefix("records store unavailable at shutdown: waiting up to ")); n != 1 {
 		t.Errorf("%d shutdown wait lines, want 1 before the wait", n)
 	}
 	saved := srv.WaitLog(t, logPrefix("records store still unavailable at shutdown: held call records and events saved"), logTimeout)
 	file, _ := saved["file"].(string)
+	t.Logf("shutdown saved %v held writes to %s", saved["saved"], file)
 	if !strings.HasPrefix(file, heldDir) {
 		t.Fatalf("fallback file %q is not in records.spool.fallback_dir %s", file, heldDir)
 	}

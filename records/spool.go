@@ -615,12 +615,13 @@ func (s *Spool) announceShutdownWait(ctx context.Context) {
 	if stats.Depth == 0 {
 		return
 	}
-	event := s.log.Warn().Err(stats.LastError).Int("held", stats.Depth).Str("location", s.cfg.Location)
+	wait := "until the shutdown deadline"
 	if deadline, ok := ctx.Deadline(); ok {
-		event = event.Dur("max_wait", time.Until(deadline).Round(time.Second))
+		wait = "up to " + time.Until(deadline).Round(time.Second).String()
 	}
-	event.Msg("records store unavailable at shutdown: waiting for it to take the held call records and events before stopping; " +
-		"those it does not take are saved to a fallback file and loaded at the next start")
+	s.log.Warn().Err(stats.LastError).Int("held", stats.Depth).Str("location", s.cfg.Location).
+		Msg("records store unavailable at shutdown: waiting " + wait + " for it to take the held call records and events before stopping; " +
+			"those it does not take are saved to a fallback file and loaded at the next start")
 }
 
 // saveAtShutdown saves the writes still held to a fallback file and logs

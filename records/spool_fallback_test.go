@@ -98,7 +98,7 @@ func TestSpoolCloseSavesHeldWritesToFile(t *testing.T) {
 	if n := bytes.Count(data, []byte("\n")); n != 3 {
 		t.Errorf("fallback file has %d lines, want 3 (start, update, events)", n)
 	}
-	if n := logs.count("records store unavailable at shutdown: waiting for it to take the held call records and events before stopping; those it does not take are saved to a fallback file and loaded at the next start"); n != 1 {
+	if n := logs.count("records store unavailable at shutdown: waiting up to 0s for it to take the held call records and events before stopping"); n != 1 {
 		t.Errorf("%d shutdown wait lines logged, want 1", n)
 	}
 	if !bytes.Contains([]byte(logs.String()), []byte(filepath.Base(path))) {
