@@ -13,6 +13,12 @@ type RecordsSpool struct {
 	// RetryInterval is the pause between two tries of the oldest held
 	// write while the store fails. Default 2s.
 	RetryInterval time.Duration `mapstructure:"retry_interval"`
+	// FallbackDir is the folder where a shutdown saves the writes still
+	// held when the store stays unavailable, for the next start to load.
+	// Empty uses the folder "helpline-held-records" beside
+	// records.data_dir. The server also tries the system's temporary
+	// folder when this one cannot be written.
+	FallbackDir string `mapstructure:"fallback_dir"`
 }
 
 // maxSpoolRecords bounds records.spool.max_records, so that a typo cannot

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -153,5 +154,51 @@ func TestRegisterNeverBindsAnotherUser(t *testing.T) {
 	}
 	if status := srv.CounselorStatus(t, "1002"); status["registered"] != true {
 		t.Errorf("1002's status = %v, want registered", status)
+	}
+}
+
+// An admin lists a SIP digest lock through the API and ends it early, and
+// the clear is audited: the right password then registers at once.
+func TestAdminClearsSIPLockout(t *testing.T) {
+	t.Parallel()
+	srv := StartServer(t, ServerOptions{Mutate: func(cfg map[string]any) {
+		MustSetConfig(t, cfg, "sip.auth_lockout.attempts", 3)
+		MustSetConfig(t, cfg, "sip.auth_lockout.duration", "10m")
+	}})
+	phone := ListenUDPOn(t, floodHost)
+	aor := aorOf(srv, "1001")
+	for attempt := 1; attempt <= 3; attempt++ {
+		if status, msg := registerRaw(t, phone, srv, aor, aor, "1001", "wrong"); status != 401 {
+			t.Fatalf("wrong password %d: status %d, want 401\n%s", attempt, status, msg)
+		}
+	}
+	srv.WaitLog(t, LogFields(map[string]any{"message": lockStartsLog, "user": "1001", "source_address": floodHost}), logTimeout)
+
+	listed := srv.API(t, http.MethodGet, "/api/v1/sip-lockouts", nil)
+	locks, _ := listed.Body["lockouts"].([]any)
+	if listed.Status != http.StatusOK || len(locks) != 1 {
+		t.Fatalf("GET /api/v1/sip-lockouts = %s, want the one lock", listed)
+	}
+	if lock, _ := locks[0].(map[string]any); lock["user"] != "1001" || lock["source"] != floodHost {
+		t.Errorf("listed lock = %v, want 1001 at %s", lock, floodHost)
+	}
+
+	cleared := srv.API(t, http.MethodDelete, "/api/v1/sip-lockouts?user=1001&source="+floodHost, nil)
+	if cleared.Status != http.StatusOK || fmt.Sprint(cleared.Body["cleared"]) != "1" {
+		t.Fatalf("DELETE /api/v1/sip-lockouts = %s, want one cleared", cleared)
+	}
+	if status, msg := registerRaw(t, phone, srv, aor, aor, "1001", "demo-1001"); status != 200 {
+		t.Errorf("right password after the clear: status %d, want 200\n%s", status, msg)
+	}
+
+	audit := srv.API(t, http.MethodGet, "/api/v1/audit?limit=100", nil)
+	entries, _ := audit.Body["entries"].([]any)
+	found := false
+	for _, entry := range entries {
+		e, _ := entry.(map[string]any)
+		found = found || (e["action"] == "sip_lockout_cleared" && e["target"] == "user=1001 source="+floodHost)
+	}
+	if !found {
+		t.Errorf("audit log has no sip_lockout_cleared entry for 1001 at %s: %s", floodHost, audit.Raw)
 	}
 }

@@ -24,7 +24,8 @@ const (
 var ErrUnknownFormat = errors.New("unknown export format")
 
 const (
-	// exportTimeLayout is RFC 3339 with milliseconds, written in UTC.
+	// exportTimeLayout is RFC 3339 with milliseconds, written in the
+	// server's time zone with its offset.
 	exportTimeLayout = "2006-01-02T15:04:05.000Z07:00"
 	// formulaEscape is put before a CSV cell that a spreadsheet would run as
 	// a formula.
@@ -209,12 +210,15 @@ func escapeFormula(cell string) string {
 	return cell
 }
 
-// exportTime formats t in UTC, or returns "" for the zero time.
+// exportTime formats t in the local time zone (TZ) with its offset, such
+// as 2026-12-05T18:30:00.000+09:00 in Seoul, so that the follow-up team
+// reads local times and programs still parse RFC 3339. It returns "" for
+// the zero time.
 func exportTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(exportTimeLayout)
+	return t.Local().Format(exportTimeLayout)
 }
 
 // exportSeconds converts d to seconds rounded to milliseconds.

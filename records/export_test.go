@@ -64,7 +64,29 @@ func exportRecords() []Record {
 	}
 }
 
+// useLocalZone sets the local time zone, which exports write their times
+// in, for one test. The tests of this package do not run in parallel.
+func useLocalZone(t *testing.T, zone *time.Location) {
+	t.Helper()
+	saved := time.Local
+	time.Local = zone
+	t.Cleanup(func() { time.Local = saved })
+}
+
+func TestExportTimesInLocalZone(t *testing.T) {
+	useLocalZone(t, time.FixedZone("KST", 9*60*60))
+	started := time.Date(2026, 12, 5, 9, 30, 0, 0, time.UTC)
+	var out bytes.Buffer
+	if err := Export(&out, []Record{{CallID: "a", StartedAt: started, UpdatedAt: started}}, FormatJSONL, false); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	if !strings.Contains(out.String(), `"started_at":"2026-12-05T18:30:00.000+09:00"`) {
+		t.Errorf("export = %s, want started_at in Seoul time with +09:00", out.String())
+	}
+}
+
 func TestExportGolden(t *testing.T) {
+	useLocalZone(t, time.UTC)
 	tests := []struct {
 		name   string
 		format string

@@ -152,6 +152,9 @@ func (p *EventPersister) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 	p.logDrops()
-	p.log.Info().Uint64("written", p.Written()).Uint64("lost", p.Lost()).Msg("event persister stopped")
+	// The store may be a Spool, which holds the events handed to it while
+	// the records store is unavailable, so handed_to_records is not a count
+	// of stored events.
+	p.log.Info().Uint64("handed_to_records", p.Written()).Uint64("lost", p.Lost()).Msg("event persister stopped")
 	return nil
 }

@@ -62,6 +62,13 @@ type SpoolConfig struct {
 	// Events receives records_unavailable and records_recovered. Nil
 	// drops them.
 	Events events.Publisher
+	// FallbackDirs are the folders, tried in order, where Close saves the
+	// writes still held when the store stays unavailable at shutdown, for
+	// ReplayHeldFile to load at the next start. None means they are lost.
+	FallbackDirs []string
+	// Sealer encrypts the caller numbers of held starts in a fallback
+	// file. The target is used when it implements NumberSealer.
+	Sealer NumberSealer
 }
 
 // SpoolStats is a snapshot of the spool for readiness checks and metrics.
@@ -96,8 +103,10 @@ type SpoolStats struct {
 // the dropped count describe. A record whose start was stored but whose
 // end was dropped stays open until the next start-up marks it interrupted.
 //
-// The held writes live in memory only: a crash or SIGKILL during an outage
-// loses them.
+// The held writes live in memory. Close saves those the store still does
+// not take to a fallback file in SpoolConfig.FallbackDirs, which
+// ReplayHeldFile loads at the next start. A crash or SIGKILL during an
+// outage loses them.
 type Spool struct {
 	target SpoolTarget
 	cfg    SpoolConfig
@@ -170,6 +179,9 @@ func NewSpool(target SpoolTarget, cfg SpoolConfig) *Spool {
 	}
 	if cfg.Events == nil {
 		cfg.Events = events.Nop{}
+	}
+	if sealer, ok := target.(NumberSealer); ok && cfg.Sealer == nil {
+		cfg.Sealer = sealer
 	}
 	return &Spool{
 		target:  target,
@@ -569,14 +581,16 @@ func (s *Spool) Stats() SpoolStats {
 	}
 }
 
-// Close stops Run, then tries to write the held records until ctx ends,
-// and logs those that stay unwritten. It returns ctx's error when
+// Close stops Run, then tries to write the held records until ctx ends.
+// Those still unwritten then are saved to a fallback file, or logged as
+// lost when no fallback folder takes them. It returns ctx's error when
 // records were left unwritten.
 func (s *Spool) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	if s.running.Load() {
 		<-s.done
 	}
+	s.announceShutdownWait(ctx)
 	for {
 		done, err := s.writeOldest()
 		if done {
@@ -587,11 +601,40 @@ func (s *Spool) Close(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			stats := s.Stats()
-			s.log.Error().Err(stats.LastError).Int("lost", stats.Depth).Str("location", s.cfg.Location).
-				Msg("records store still unavailable at shutdown: held call records and events lost")
+			s.saveAtShutdown()
 			return ctx.Err()
 		case <-time.After(s.cfg.RetryInterval):
 		}
 	}
+}
+
+// announceShutdownWait logs, before the first try, that shutdown waits for
+// the store because writes are held, so the wait is not silent.
+func (s *Spool) announceShutdownWait(ctx context.Context) {
+	stats := s.Stats()
+	if stats.Depth == 0 {
+		return
+	}
+	wait := "until the shutdown deadline"
+	if deadline, ok := ctx.Deadline(); ok {
+		wait = "up to " + time.Until(deadline).Round(time.Second).String()
+	}
+	s.log.Warn().Err(stats.LastError).Int("held", stats.Depth).Str("location", s.cfg.Location).
+		Msg("records store unavailable at shutdown: waiting " + wait + " for it to take the held call records and events before stopping; " +
+			"those it does not take are saved to a fallback file and loaded at the next start")
+}
+
+// saveAtShutdown saves the writes still held to a fallback file and logs
+// where, or logs them as lost when no folder takes the file.
+func (s *Spool) saveAtShutdown() {
+	stats := s.Stats()
+	path, saved, err := s.saveHeld()
+	if err != nil {
+		s.log.Error().Err(err).AnErr("store_error", stats.LastError).Int("lost", stats.Depth).Str("location", s.cfg.Location).
+			Strs("fallback_dirs", s.cfg.FallbackDirs).
+			Msg("records store still unavailable at shutdown and saving the held call records to a fallback file failed: they are lost; make records.spool.fallback_dir writable")
+		return
+	}
+	s.log.Error().Err(stats.LastError).Int("saved", saved).Str("file", path).Str("location", s.cfg.Location).
+		Msg("records store still unavailable at shutdown: held call records and events saved to a fallback file; the next start loads it into the records before marking open calls interrupted, or run: helpline records replay " + path)
 }

@@ -13,7 +13,7 @@ const (
 	// defaultRateLimitSources is RateLimit.MaxSources when it is zero.
 	defaultRateLimitSources = 10000
 	// rateLimitReportInterval is the shortest time between two reports
-	// (log line and event) about one source.
+	// (log line and event) about one method of one source.
 	rateLimitReportInterval = time.Minute
 	// maxRateLimitReports bounds the reports about all sources within one
 	// rateLimitReportInterval, so that a flood from many addresses cannot
@@ -93,10 +93,24 @@ func (b *tokenBucket) take(r bucketRate, now time.Time) (bool, time.Duration) {
 type sourceBuckets struct {
 	buckets  [limitedMethods]tokenBucket
 	lastSeen time.Time
-	// limited counts the requests limited since the last report.
-	limited int
-	// reported is when the last report about this source was made.
-	reported time.Time
+	// limited counts the requests of each method limited since the last
+	// report about that method.
+	limited [limitedMethods]int
+	// reported is when the last report about each method of this source
+	// was made.
+	reported [limitedMethods]time.Time
+}
+
+// lastReported is when the last report about any method of the source was
+// made.
+func (b *sourceBuckets) lastReported() time.Time {
+	var last time.Time
+	for _, t := range b.reported {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
 }
 
 // limitDecision is the outcome of one request's check.
@@ -105,17 +119,17 @@ type limitDecision struct {
 	// retryAfter is the time until the source's next token.
 	retryAfter time.Duration
 	// report, when set, is to be logged and published: the first limited
-	// request of a source in each report interval.
+	// request of a method of a source in each report interval.
 	report *limitReport
 }
 
-// limitReport sums up the limited requests of one source.
+// limitReport sums up the limited requests of one method of one source.
 type limitReport struct {
 	// source is the address, the IPv6 /64 prefix, or "" for the bucket
 	// that sources beyond MaxSources share.
 	source string
-	// limited is the number of requests limited since the last report,
-	// this one included.
+	// limited is the number of requests of the method limited since the
+	// last report about it, this one included.
 	limited int
 	// unreported is the number of limited sources that were not reported
 	// because too many reports were made in the interval.
@@ -189,20 +203,20 @@ func (l *sourceLimiter) allow(method limitedMethod, source netip.Addr, now time.
 		return limitDecision{allowed: true}
 	}
 
-	state.limited++
+	state.limited[method]++
 	decision := limitDecision{retryAfter: wait}
-	if now.Sub(state.reported) >= rateLimitReportInterval && l.takeReportLocked(now) {
-		decision.report = &limitReport{limited: state.limited, unreported: l.unreported}
+	if now.Sub(state.reported[method]) >= rateLimitReportInterval && l.takeReportLocked(now) {
+		decision.report = &limitReport{limited: state.limited[method], unreported: l.unreported}
 		if !shared {
 			decision.report.source = keyText(key)
 		}
 		l.unreported = 0
-		state.limited = 0
-		state.reported = now
-	} else if state.limited == 1 {
-		// The first limited request since the last report of a source
+		state.limited[method] = 0
+		state.reported[method] = now
+	} else if state.limited[method] == 1 {
+		// The first limited request of this method since its last report
 		// that will not be reported in this interval.
-		l.countUnreportedLocked(now, state)
+		l.countUnreportedLocked(now, state.reported[method])
 	}
 	return decision
 }
@@ -239,7 +253,7 @@ func (l *sourceLimiter) sweepLocked(now time.Time) {
 	}
 	l.lastSweep = now
 	for key, state := range l.sources {
-		if now.Sub(state.lastSeen) >= l.idle && now.Sub(state.reported) >= rateLimitReportInterval {
+		if now.Sub(state.lastSeen) >= l.idle && now.Sub(state.lastReported()) >= rateLimitReportInterval {
 			delete(l.sources, key)
 		}
 	}
@@ -259,11 +273,11 @@ func (l *sourceLimiter) takeReportLocked(now time.Time) bool {
 	return true
 }
 
-// countUnreportedLocked counts a source left out of the reports because the
-// interval's reports were used up. A source inside its own interval is
-// not counted, because its last report covers it.
-func (l *sourceLimiter) countUnreportedLocked(now time.Time, state *sourceBuckets) {
-	if now.Sub(state.reported) >= rateLimitReportInterval {
+// countUnreportedLocked counts a source's method left out of the reports
+// because the interval's reports were used up. One still inside its own
+// interval since reported is not counted, because its last report covers it.
+func (l *sourceLimiter) countUnreportedLocked(now, reported time.Time) {
+	if now.Sub(reported) >= rateLimitReportInterval {
 		l.unreported++
 	}
 }

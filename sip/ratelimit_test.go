@@ -405,3 +405,27 @@ func BenchmarkLimiterManySources(b *testing.B) {
 	}
 	b.ReportMetric(perSource, "heap-bytes/source")
 }
+
+func TestLimiterCountsEachMethodApart(t *testing.T) {
+	l := testLimiter(t, RateLimit{InviteRate: 1, InviteBurst: 1, RegisterRate: 1, RegisterBurst: 1})
+	allowN(l, limitRegister, limitedSource, 1, testStart)
+	allowN(l, limitInvite, limitedSource, 1, testStart)
+
+	first := l.allow(limitRegister, limitedSource, testStart)
+	if first.report == nil || first.report.limited != 1 {
+		t.Fatalf("first limited REGISTER: report = %+v, want one with 1 limited", first.report)
+	}
+	allowN(l, limitRegister, limitedSource, 298, testStart)
+
+	invite := l.allow(limitInvite, limitedSource, testStart)
+	if invite.report == nil || invite.report.limited != 1 {
+		t.Errorf("first limited INVITE after 299 REGISTERs: report = %+v, want its own with 1 limited", invite.report)
+	}
+
+	next := testStart.Add(rateLimitReportInterval)
+	allowN(l, limitRegister, limitedSource, 1, next)
+	again := l.allow(limitRegister, limitedSource, next)
+	if again.report == nil || again.report.limited != 299 {
+		t.Errorf("REGISTER after the interval: report = %+v, want 299 limited (298 held back and this one)", again.report)
+	}
+}

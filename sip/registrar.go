@@ -109,6 +109,9 @@ type Registrar struct {
 	guard     *failureGuard
 	events    events.Publisher
 	security  SecurityPolicy
+	// insecureLog limits the warnings about phones outside the office
+	// networks without TLS to one per source per sourceLogInterval.
+	insecureLog sourceLogGates
 
 	// shared is the store of every node's bindings, nil in embedded mode.
 	shared        BindingStore
@@ -292,7 +295,10 @@ func (r *Registrar) processRegister(req *sipmsg.Request) *sipmsg.Response {
 	log := r.log.With().Str("source", origin.source.String()).Str("transport", origin.transport).Logger()
 
 	if err := r.security.checkTransport(origin.source.Addr(), origin.transport); err != nil {
-		log.Warn().Str("user", loggableUser(aor)).Msg("register rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		if suppressed, ok := r.insecureLog.allow(origin.source.Addr().String(), now); ok {
+			log.Warn().Str("user", loggableUser(aor)).Int("suppressed", suppressed).Dur("log_interval", sourceLogInterval).
+				Msg("register rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		}
 		return r.rejectRegister(req, err)
 	}
 	if until, locked := r.guard.lockedUntil(origin.source.Addr(), aor, now); locked {
@@ -467,7 +473,9 @@ func (r *Registrar) noteLockout(log zerolog.Logger, user string, origin register
 	source := origin.source.Addr().String()
 	log.Warn().Str("user", user).Str("source_address", source).Str("method", string(method)).
 		Int("failures", failures).Time("until", until).
-		Msg("counselor locked at this address after repeated authentication failures: requests get 403 until the lock ends")
+		Msg("counselor locked at this address after repeated authentication failures: requests get 403 until the lock ends; " +
+			"check the SIP password set in the phone of this counselor id, because a phone retries a wrong password with each new nonce " +
+			"and reaches the limit within a second; an admin can end the lock early with DELETE /api/v1/sip-lockouts")
 	r.events.Publish(events.Event{
 		Type: events.SIPAuthLocked,
 		Data: map[string]string{

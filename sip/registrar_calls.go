@@ -29,7 +29,10 @@ func (r *Registrar) AuthenticateCall(req *sipmsg.Request) (string, *sipmsg.Respo
 	log := r.log.With().Str("source", origin.source.String()).Str("method", string(req.Method)).Logger()
 
 	if err := r.security.checkTransport(origin.source.Addr(), origin.transport); err != nil {
-		log.Warn().Str("user", loggableUser(user)).Msg("call rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		if suppressed, ok := r.insecureLog.allow(origin.source.Addr().String(), now); ok {
+			log.Warn().Str("user", loggableUser(user)).Int("suppressed", suppressed).Dur("log_interval", sourceLogInterval).
+				Msg("call rejected: the phone is outside the office networks and did not use TLS, set its account to transport=tls")
+		}
 		return "", r.rejectCall(req, err)
 	}
 	if until, locked := r.guard.lockedUntil(origin.source.Addr(), user, now); locked {

@@ -1,7 +1,10 @@
 package sip
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -103,4 +106,87 @@ func (g *failureGuard) reset(source netip.Addr, user string) {
 	defer g.mu.Unlock()
 
 	delete(g.sources, guardKey{source, user})
+}
+
+// AuthLock is one lock of a counselor id at a source address after
+// repeated failed digest authentications.
+type AuthLock struct {
+	// User is the counselor id the failed requests named.
+	User string
+	// Source is the address the lock applies to.
+	Source netip.Addr
+	// Until is when the lock ends.
+	Until time.Time
+}
+
+// locks returns the locks in force at now, the latest end first.
+func (g *failureGuard) locks(now time.Time) []AuthLock {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	var list []AuthLock
+	for key, streak := range g.sources {
+		if now.Before(streak.lockedUntil) {
+			list = append(list, AuthLock{User: key.user, Source: key.source, Until: streak.lockedUntil})
+		}
+	}
+	sortAuthLocks(list)
+	return list
+}
+
+// clear ends the locks in force at now that match user and source, where
+// an empty user or an invalid source matches any, and deletes their
+// failure streaks. It returns the locks it ended.
+func (g *failureGuard) clear(now time.Time, user string, source netip.Addr) []AuthLock {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+
+	var cleared []AuthLock
+	for key, streak := range g.sources {
+		if (user != "" && key.user != user) || (source.IsValid() && key.source != source) {
+			continue
+		}
+		if now.Before(streak.lockedUntil) {
+			cleared = append(cleared, AuthLock{User: key.user, Source: key.source, Until: streak.lockedUntil})
+			delete(g.sources, key)
+		}
+	}
+	sortAuthLocks(cleared)
+	return cleared
+}
+
+// sortAuthLocks orders locks by end, the latest first, then by id and
+// address, so that listings are stable.
+func sortAuthLocks(list []AuthLock) {
+	slices.SortFunc(list, func(a, b AuthLock) int {
+		if c := b.Until.Compare(a.Until); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.User, b.User); c != 0 {
+			return c
+		}
+		return a.Source.Compare(b.Source)
+	})
+}
+
+// AuthLocks returns the SIP authentication locks in force on this node,
+// the latest end first.
+func (r *Registrar) AuthLocks() []AuthLock {
+	return r.guard.locks(r.now())
+}
+
+// ClearAuthLocks ends the SIP authentication locks of user at source on
+// this node, where an empty user or source matches any, and returns the
+// locks it ended. It returns an error for a source that is not an IP
+// address.
+func (r *Registrar) ClearAuthLocks(user, source string) ([]AuthLock, error) {
+	var addr netip.Addr
+	if source != "" {
+		parsed, err := netip.ParseAddr(source)
+		if err != nil {
+			return nil, fmt.Errorf("source %q is not an IP address: %w", source, err)
+		}
+		addr = parsed.Unmap()
+	}
+	return r.guard.clear(r.now(), user, addr), nil
 }

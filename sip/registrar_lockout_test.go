@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,44 @@ func TestRegistrarRejectsNegativeLockout(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "AuthLockoutAttempts -1") {
 		t.Errorf("NewRegistrar = %v, want an error naming AuthLockoutAttempts", err)
+	}
+}
+
+func TestRegistrarListsAndClearsAuthLocks(t *testing.T) {
+	registrar, err := NewRegistrar(RegistrarConfig{Realm: testRealm, Passwords: map[string]string{testUser: testPassword},
+		AuthLockoutAttempts: 2, AuthLockoutDuration: time.Minute})
+	if err != nil {
+		t.Fatalf("NewRegistrar: %v", err)
+	}
+	now := time.Now()
+	registrar.now = func() time.Time { return now }
+	office := netip.MustParseAddr("192.0.2.10")
+	for _, user := range []string{"1001", "1002"} {
+		for range 2 {
+			registrar.guard.recordFailure(office, user, now)
+		}
+	}
+	registrar.guard.recordFailure(office, "1003", now)
+
+	locks := registrar.AuthLocks()
+	if len(locks) != 2 || locks[0].User != "1001" || locks[1].User != "1002" || locks[0].Source != office {
+		t.Fatalf("AuthLocks = %+v, want 1001 and 1002 at %s, not 1003 with one failure", locks, office)
+	}
+	if _, err := registrar.ClearAuthLocks("1001", "office"); err == nil {
+		t.Error("ClearAuthLocks with a source that is no address: no error")
+	}
+
+	cleared, err := registrar.ClearAuthLocks("1001", "192.0.2.10")
+	if err != nil || len(cleared) != 1 || cleared[0].User != "1001" {
+		t.Fatalf("ClearAuthLocks(1001) = %+v, %v; want 1001's lock", cleared, err)
+	}
+	if _, locked := registrar.guard.lockedUntil(office, "1001", now); locked {
+		t.Error("1001 still locked after the clear")
+	}
+	if _, locked := registrar.guard.lockedUntil(office, "1002", now); !locked {
+		t.Error("1002's lock ended by a clear of 1001")
+	}
+	if cleared, _ := registrar.ClearAuthLocks("", ""); len(cleared) != 1 {
+		t.Errorf("ClearAuthLocks of all = %+v, want 1002's lock", cleared)
 	}
 }

@@ -195,6 +195,9 @@ type Server struct {
 
 	// unparsableLog limits the warnings about unparsable datagrams.
 	unparsableLog logGate
+	// untrustedLog limits the warnings about calls from sources that are
+	// not trusted trunks to one per source per sourceLogInterval.
+	untrustedLog sourceLogGates
 	// handlers counts the request handlers running, for Close.
 	handlers inflight
 

@@ -110,11 +110,18 @@ func (s *Server) rejectCall(leg *inboundLeg, identity CallerIdentity, source net
 		headers = append(headers, retryAfter(s.opts.RetryAfter))
 	}
 	leg.reject(err, headers...)
-	leg.log.Warn().Err(err).Int("status", rejectionFor(err).status).Msg("call rejected")
 
 	if errors.Is(err, ErrUntrustedSource) {
+		// A scanner repeats such calls at will: one line per source per
+		// interval, with the count of those held back.
+		if suppressed, ok := s.untrustedLog.allow(source.String(), time.Now()); ok {
+			leg.log.Warn().Err(err).Int("status", rejectionFor(err).status).Int("suppressed", suppressed).
+				Dur("log_interval", sourceLogInterval).Msg("call rejected")
+		}
 		return
 	}
+	leg.log.Warn().Err(err).Int("status", rejectionFor(err).status).Msg("call rejected")
+
 	outcome := records.OutcomeRejected
 	if errors.Is(err, media.ErrNoCommonCodec) || errors.Is(err, media.ErrAddressFamily) || errors.Is(err, ErrMissingOffer) {
 		outcome = records.OutcomeNoCommonCodec

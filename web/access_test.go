@@ -135,6 +135,7 @@ type loginFixture struct {
 	clock    *testClock
 	events   *events.Subscription
 	store    *queue.MemoryStore
+	sipLocks *fakeSIPLocks
 }
 
 // acceptCalls accepts every call action.
@@ -190,6 +191,8 @@ func newLoginFixtureWithTTL(t *testing.T, ttl time.Duration) *loginFixture {
 	web.RegisterCalls(api, web.CallsDeps{Calls: acceptCalls{}, Counselors: onCallLookup{}, Log: zerolog.Nop()})
 	web.RegisterPriority(api, web.PriorityDeps{RaisePriority: func(context.Context, string) error { return nil }})
 	web.RegisterConsole(api, web.ConsoleDeps{Counselors: svc, Events: bus, Log: zerolog.Nop()})
+	f.sipLocks = &fakeSIPLocks{}
+	web.RegisterSIPLockouts(api, f.sipLocks.deps())
 	api.HandlePage("GET /board", []web.Role{web.RoleSupervisor}, func(w http.ResponseWriter, r *http.Request) {
 		p, _ := web.PrincipalFrom(r.Context())
 		fmt.Fprint(w, "board for "+p.User)

@@ -79,7 +79,7 @@ func newCallbackLine(cb records.Callback, reveal bool) callbackLine {
 	line := callbackLine{
 		TaskID: cb.TaskID, CallID: cb.CallID, Queue: cb.Queue, Reason: cb.Reason, State: string(cb.State),
 		Number: records.MaskNumber(cb.Number), Withheld: cb.NumberWithheld, Priority: cb.Priority,
-		EnqueuedAt: cb.EnqueuedAt, CreatedAt: cb.CreatedAt, EndedAt: optionalTime(cb.EndedAt), EndReason: cb.EndReason,
+		EnqueuedAt: cb.EnqueuedAt.Local(), CreatedAt: cb.CreatedAt.Local(), EndedAt: optionalTime(cb.EndedAt), EndReason: cb.EndReason,
 		Attempts: make([]attemptLine, 0, len(cb.Attempts)),
 	}
 	if reveal {
@@ -87,17 +87,19 @@ func newCallbackLine(cb records.Callback, reveal bool) callbackLine {
 	}
 	for _, a := range cb.Attempts {
 		line.Attempts = append(line.Attempts, attemptLine{
-			Attempt: a.Attempt, Counselor: a.Counselor, StartedAt: a.StartedAt, EndedAt: optionalTime(a.EndedAt),
+			Attempt: a.Attempt, Counselor: a.Counselor, StartedAt: a.StartedAt.Local(), EndedAt: optionalTime(a.EndedAt),
 			SIPStatus: a.SIPStatus, Outcome: a.Outcome,
 		})
 	}
 	return line
 }
 
-// optionalTime returns nil for the zero time, so JSON leaves it out.
+// optionalTime returns nil for the zero time, so JSON leaves it out, and
+// else t in the local time zone.
 func optionalTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	return &t
+	local := t.Local()
+	return &local
 }

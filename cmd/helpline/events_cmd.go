@@ -100,7 +100,7 @@ func newEventLine(e events.Event) eventLine {
 	}
 	return eventLine{
 		Seq:         e.Seq,
-		At:          e.At.UTC().Format(time.RFC3339Nano),
+		At:          e.At.Local().Format(time.RFC3339Nano),
 		Type:        string(e.Type),
 		CallID:      e.CallID,
 		CounselorID: e.CounselorID,
@@ -114,7 +114,7 @@ func newEventLine(e events.Event) eventLine {
 func eventText(e events.Event) string {
 	fields := []string{
 		fmt.Sprintf("%6d", e.Seq),
-		e.At.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		e.At.Local().Format("2006-01-02T15:04:05.000Z07:00"),
 		fmt.Sprintf("%-18s", e.Type),
 	}
 	for _, id := range []struct{ key, value string }{

@@ -10,6 +10,7 @@
 //	helpline records callbacks [--config PATH] [--reveal]
 //	helpline web hash-password
 //	helpline records purge [--config PATH] [--older-than-days N]
+//	helpline records replay [--config PATH] FILE
 //
 // Exit status: 0 on success, 1 when the server fails while running, 2 for
 // bad usage or a bad configuration.
@@ -57,6 +58,10 @@ Usage:
       Anonymize the calls that ended more than N days ago (default
       records.retention_days): callers' numbers and counselors' notes are
       removed, counts and times stay. Prints the counts.
+  helpline records replay [--config PATH] FILE
+      Load the call records and events that a shutdown during a records
+      outage saved to FILE (the shutdown log names it). The server does
+      this itself at start-up; use the command when that failed.
 
 Environment: HELPLINE_<SECTION>_<KEY> overrides a config key, for example
 HELPLINE_QUEUE_RING_TIMEOUT=20s. HELPLINE_RECORDS_KEY holds the records key;
@@ -92,11 +97,13 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		err = exportCallbacks(args[2:], stdout)
 	case args[0] == "records" && len(args) > 1 && args[1] == "purge":
 		err = purgeRecords(args[2:], stdout, stderr)
+	case args[0] == "records" && len(args) > 1 && args[1] == "replay":
+		err = replayRecords(args[2:], stdout, stderr)
 	case args[0] == "records" && len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help"):
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	case args[0] == "records":
-		err = fmt.Errorf("%w: records needs a subcommand: export, events, callbacks or purge", errUsage)
+		err = fmt.Errorf("%w: records needs a subcommand: export, events, callbacks, purge or replay", errUsage)
 	case args[0] == "web" && len(args) > 1 && args[1] == "hash-password":
 		err = hashPassword(args[2:], stdin, stdout, stderr)
 	case args[0] == "web":

@@ -22,6 +22,7 @@ func newRecordsSpool(cfg *config.Config, store *records.Store, bus *events.Bus, 
 		Fix:           fix,
 		Logger:        log.With().Str("component", "records_spool").Logger(),
 		Events:        bus,
+		FallbackDirs:  heldRecordsDirs(cfg),
 	})
 }
 

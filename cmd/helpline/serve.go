@@ -275,6 +275,7 @@ func build(cfg *config.Config, log zerolog.Logger) (*app, error) {
 		registerFollowUpRoutes(a.api, store, states, bus, a.streams, log)
 		a.wrapUps = newSavedWrapUps(bus, states, store, log.With().Str("component", "wrap_up").Logger())
 		web.RegisterPriority(a.api, web.PriorityDeps{RaisePriority: server.RaisePriority})
+		web.RegisterSIPLockouts(a.api, sipLockoutDeps(registrar))
 		web.RegisterHealth(a.api, append(readyChecks(q, server.Draining), append(shared.readyChecks(), recordsCheck(store, spool))...)...)
 		serveMetrics(serverMetrics, a.api, bus)
 		a.metrics = serverMetrics
@@ -301,8 +302,9 @@ func loadPrompts(cfg *config.Config) (*sip.PromptCache, error) {
 	return sip.NewPromptCache(set, names, languages)
 }
 
-// openRecords loads the records key, opens the database and marks calls
-// left open by an earlier run as interrupted, which it returns. In shared
+// openRecords loads the records key, opens the database, loads the call
+// records a shutdown during a records outage saved to a fallback file, and
+// marks calls left open by an earlier run as interrupted, which it returns. In shared
 // mode the records hold every node's calls, so the watchdog marks only
 // this node's.
 func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, []records.Record, error) {
@@ -325,6 +327,7 @@ func openRecords(cfg *config.Config, log zerolog.Logger) (*records.Store, []reco
 	if err != nil {
 		return nil, nil, err
 	}
+	replayHeldRecords(ctx, cfg, store, log)
 	if cfg.Shared() {
 		// The watchdog closes this node's records of its earlier run and
 		// turns its waiting callers into callback tasks.
