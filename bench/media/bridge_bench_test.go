@@ -1,0 +1,304 @@
+package mediabench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"helpline/e2e"
+)
+
+// Bridged calls benchmark settings.
+const (
+	// counselorBase is the id of the first benchmark counselor; the
+	// others follow.
+	counselorBase = 7000
+	// menuDigits reach the Korean loneliness queue in the example menu:
+	// 5 for a counselor, then 1 for calling about oneself.
+	menuDigits = "51"
+	// lossLimit is the loss the sweep looks for, 0.1%.
+	lossLimit = 0.001
+)
+
+var (
+	bridgeStepsFull  = []int{10, 50, 100, 200, 400, 800}
+	bridgeStepsQuick = []int{10, 100}
+)
+
+// relayResult is one path of a bridge step: through helpline, through the
+// reference relay, or direct.
+type relayResult struct {
+	Pairs int `json:"pairs"`
+	// Sent counts the peer's packets sent inside the window in both
+	// directions, and Received those of them that arrived.
+	Sent        int     `json:"sent"`
+	Received    int     `json:"received"`
+	LossPercent float64 `json:"loss_percent"`
+	LatencyP50  float64 `json:"latency_p50_us"`
+	LatencyP99  float64 `json:"latency_p99_us"`
+	LatencyMean float64 `json:"latency_mean_us"`
+	CPU         cpuUse  `json:"cpu"`
+	// CPUPerPacketUs is the relay's CPU time over the window divided by
+	// the packets it relayed that arrived.
+	CPUPerPacketUs   float64 `json:"cpu_per_packet_us"`
+	KernelTimestamps bool    `json:"kernel_timestamps"`
+}
+
+type bridgeStep struct {
+	Pairs     int         `json:"pairs"`
+	Helpline  relayResult `json:"helpline"`
+	Reference relayResult `json:"reference"`
+	Direct    relayResult `json:"direct"`
+}
+
+type bridgeRun struct {
+	Machine machine      `json:"machine"`
+	Steps   []bridgeStep `json:"steps"`
+	// LossLimitPairs is the largest step whose helpline loss stayed
+	// under 0.1%, 0 when none did.
+	LossLimitPairs int `json:"loss_limit_pairs"`
+}
+
+// BenchmarkBridgedCalls sends audio both ways through N caller-counselor
+// pairs bridged by helpline, then through mediaref relay and directly.
+// The sweep runs once whatever b.N is; run it with -benchtime 1x
+// (bench/media/run does).
+func BenchmarkBridgedCalls(b *testing.B) {
+	run := bridgeRun{Machine: describeMachine()}
+
+	for _, pairs := range steps(b, bridgeStepsFull, bridgeStepsQuick) {
+		var step bridgeStep
+		b.Run(fmt.Sprintf("pairs=%d", pairs), func(b *testing.B) {
+			step = bridgeStep{
+				Pairs:     pairs,
+				Helpline:  measureBridgeHelpline(b, pairs),
+				Reference: measureBridgeReference(b, pairs),
+				Direct:    measureBridgeDirect(b, pairs),
+			}
+			b.ReportMetric(step.Helpline.CPUPerPacketUs, "cpu-us/packet")
+			b.ReportMetric(step.Reference.CPUPerPacketUs, "ref-cpu-us/packet")
+			b.ReportMetric(step.Helpline.LossPercent, "loss%")
+			b.ReportMetric(step.Helpline.LatencyP50-step.Direct.LatencyP50, "added-p50-us")
+		})
+		if step.Pairs == 0 {
+			break
+		}
+		run.Steps = append(run.Steps, step)
+		if step.Helpline.LossPercent < 100*lossLimit {
+			run.LossLimitPairs = pairs
+		}
+		if step.Helpline.LossPercent > 100*brokenLoss {
+			b.Logf("stopping the sweep at %d pairs: %.1f%% loss", pairs, step.Helpline.LossPercent)
+			break
+		}
+	}
+
+	if len(run.Steps) == 0 {
+		return
+	}
+	path := writeResults(b, "bench-media-bridge", run)
+	fmt.Print(bridgeTable(run))
+	fmt.Printf("results: %s\n", path)
+}
+
+// counselorID returns the id of benchmark counselor i.
+func counselorID(i int) string {
+	return strconv.Itoa(counselorBase + i)
+}
+
+// benchCounselors adds pairs counselors with the Korean skill to the
+// example's counselors.
+func benchCounselors(pairs int) func(cfg map[string]any) {
+	return func(cfg map[string]any) {
+		list, _ := e2e.ConfigValue(cfg, "counselors").([]any)
+		for i := range pairs {
+			id := counselorID(i)
+			list = append(list, map[string]any{
+				"id":       id,
+				"name":     "Bench " + id,
+				"password": "bench-" + id,
+				"skills":   map[string]any{"ko": 5},
+			})
+		}
+		_ = e2e.SetConfig(cfg, "counselors", list)
+	}
+}
+
+// measureBridgeHelpline registers and logs in pairs counselors, places
+// pairs calls that press the menu keys, and measures the audio both ways
+// once every call is bridged.
+func measureBridgeHelpline(b *testing.B, pairs int) relayResult {
+	srv := startHelpline(b, 2*pairs, benchCounselors(pairs))
+	defer srv.Stop(b)
+
+	length := measureWindow()
+	window := &Window{}
+	callers, counselors := openPairEndpoints(b, pairs, window, length)
+	defer CloseEndpoints(callers)
+	defer CloseEndpoints(counselors)
+	peer, err := NewPeer(srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer peer.Close()
+
+	began := time.Now()
+	registerCounselors(b, srv, peer, counselors)
+	registered := time.Now()
+	placed := placeCalls(b, peer, callers, true, menuDigits)
+	answered := time.Now()
+	all := append(append([]*Endpoint(nil), callers...), counselors...)
+	waitStreams(b, "audio both ways on every bridged call", all, (*Endpoint).GotPeerPacket)
+	b.Logf("%d pairs: counselors registered and logged in after %s, calls answered after %s more, bridged after %s more",
+		pairs, registered.Sub(began).Round(time.Millisecond), answered.Sub(registered).Round(time.Millisecond),
+		time.Since(answered).Round(time.Millisecond))
+
+	use := measure(b, window, srv.PID(), length)
+	hangUp(b, placed)
+	waitByes(b, peer, pairs)
+	return relayOf(pairs, CloseEndpoints(all), use)
+}
+
+// openPairEndpoints opens the callers' and the counselors' endpoints.
+func openPairEndpoints(b *testing.B, pairs int, window *Window, length time.Duration) (callers, counselors []*Endpoint) {
+	b.Helper()
+	callers, err := OpenEndpoints(pairs, window, packetsIn(length))
+	if err != nil {
+		b.Fatal(err)
+	}
+	counselors, err = OpenEndpoints(pairs, window, packetsIn(length))
+	if err != nil {
+		CloseEndpoints(callers)
+		b.Fatal(err)
+	}
+	return callers, counselors
+}
+
+// registerCounselors registers one counselor per endpoint and logs each
+// in through the API.
+func registerCounselors(b *testing.B, srv *e2e.Server, peer *Peer, endpoints []*Endpoint) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	err := forEach(len(endpoints), func(i int) error {
+		id := counselorID(i)
+		_, err := peer.Register(ctx, id, "bench-"+id, endpoints[i])
+		return err
+	})
+	if err != nil {
+		b.Fatalf("registering %d counselors: %v", len(endpoints), err)
+	}
+	for i := range endpoints {
+		srv.LoginCounselor(b, counselorID(i))
+	}
+}
+
+// measureBridgeReference sends the same streams through mediaref relay.
+func measureBridgeReference(b *testing.B, pairs int) relayResult {
+	ref, line := startReference(b, "relay", "-pairs", strconv.Itoa(pairs))
+	defer ref.stop()
+	var bound struct {
+		Ports [][2]int `json:"ports"`
+	}
+	if err := json.Unmarshal([]byte(line), &bound); err != nil || len(bound.Ports) != pairs {
+		b.Fatalf("mediaref relay printed %q: want %d port pairs (%v)", line, pairs, err)
+	}
+
+	length := measureWindow()
+	window := &Window{}
+	callers, counselors := openPairEndpoints(b, pairs, window, length)
+	all := append(append([]*Endpoint(nil), callers...), counselors...)
+	defer CloseEndpoints(all)
+	for i := range pairs {
+		startSending(b, callers[i], bound.Ports[i][0])
+		startSending(b, counselors[i], bound.Ports[i][1])
+	}
+	waitStreams(b, "audio both ways through the reference relay", all, (*Endpoint).GotPeerPacket)
+
+	use := measure(b, window, ref.pid(), length)
+	return relayOf(pairs, CloseEndpoints(all), use)
+}
+
+// measureBridgeDirect sends the same streams from each caller straight to
+// its counselor and back, the latency floor of loopback.
+func measureBridgeDirect(b *testing.B, pairs int) relayResult {
+	length := measureWindow()
+	window := &Window{}
+	callers, counselors := openPairEndpoints(b, pairs, window, length)
+	all := append(append([]*Endpoint(nil), callers...), counselors...)
+	defer CloseEndpoints(all)
+	for i := range pairs {
+		startSending(b, callers[i], counselors[i].Port())
+		startSending(b, counselors[i], callers[i].Port())
+	}
+	waitStreams(b, "audio both ways between the endpoints", all, (*Endpoint).GotPeerPacket)
+
+	start := time.Now()
+	window.Set(start.Add(warmup), start.Add(warmup+length))
+	time.Sleep(warmup + length + drainTime)
+	return relayOf(pairs, CloseEndpoints(all), cpuUse{Seconds: length.Seconds()})
+}
+
+// waitByes waits for the server's BYE to every counselor.
+func waitByes(b *testing.B, peer *Peer, n int) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	if err := peer.WaitByes(ctx, n); err != nil {
+		b.Logf("waiting for the counselors' BYE: %v", err)
+	}
+}
+
+func startSending(b *testing.B, e *Endpoint, port int) {
+	b.Helper()
+	destination := netip.AddrPortFrom(netip.MustParseAddr(e2e.Loopback), uint16(port))
+	if err := e.Send(SendOptions{Destination: destination}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func relayOf(pairs int, results []EndpointResult, use cpuUse) relayResult {
+	merged := Merge(results)
+	r := relayResult{
+		Pairs:            pairs,
+		Sent:             merged.Sent,
+		Received:         merged.PeerPackets,
+		LatencyP50:       Micros(Percentile(merged.Latencies, 50)),
+		LatencyP99:       Micros(Percentile(merged.Latencies, 99)),
+		LatencyMean:      Micros(Mean(merged.Latencies)),
+		CPU:              use,
+		KernelTimestamps: merged.KernelTimestamps,
+	}
+	if merged.Sent > 0 {
+		r.LossPercent = 100 * float64(max(merged.Sent-merged.PeerPackets, 0)) / float64(merged.Sent)
+	}
+	if merged.PeerPackets > 0 {
+		r.CPUPerPacketUs = use.Target * 1e6 / float64(merged.PeerPackets)
+	}
+	return r
+}
+
+// bridgeTable formats the run as a Markdown table.
+func bridgeTable(run bridgeRun) string {
+	var b strings.Builder
+	b.WriteString("\n| pairs | packets/s relayed | helpline CPU µs/packet | reference CPU µs/packet | CPU ratio | helpline loss % | reference loss % | latency p50 / p99 µs: direct | reference relay | helpline | load generator core share |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range run.Steps {
+		h, r, d := s.Helpline, s.Reference, s.Direct
+		fmt.Fprintf(&b, "| %d | %.0f | %.1f | %.1f | %.1f | %.3f | %.3f | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f |\n",
+			s.Pairs, float64(h.Received)/max(h.CPU.Seconds, 1e-9), h.CPUPerPacketUs, r.CPUPerPacketUs,
+			ratio(h.CPUPerPacketUs, r.CPUPerPacketUs), h.LossPercent, r.LossPercent,
+			d.LatencyP50, d.LatencyP99, r.LatencyP50, r.LatencyP99, h.LatencyP50, h.LatencyP99, h.CPU.LoadShare)
+	}
+	if run.LossLimitPairs > 0 {
+		fmt.Fprintf(&b, "\nlargest step with helpline loss under 0.1%%: %d pairs\n", run.LossLimitPairs)
+	} else {
+		b.WriteString("\nno step had helpline loss under 0.1%\n")
+	}
+	return b.String()
+}

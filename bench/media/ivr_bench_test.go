@@ -1,0 +1,293 @@
+package mediabench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"helpline/e2e"
+)
+
+// IVR playback benchmark settings.
+const (
+	// longPrompt is the prompt every call hears: a tone that outlasts
+	// the largest step.
+	longPrompt         = "bench_long"
+	longPromptDuration = 5 * time.Minute
+	longPromptHz       = 440
+	longPromptLevel    = 0.3
+	// jitterLimit is the p99 pacing deviation the sweep looks for.
+	jitterLimit = 5 * time.Millisecond
+	// brokenJitter or brokenLoss end the sweep: more calls would only
+	// measure an overloaded machine.
+	brokenJitter = 20 * time.Millisecond
+	brokenLoss   = 0.05
+)
+
+var (
+	ivrStepsFull  = []int{10, 50, 100, 200, 400, 800}
+	ivrStepsQuick = []int{10, 100, 400}
+)
+
+// pacingResult is one side of an IVR step: helpline or the reference.
+type pacingResult struct {
+	Streams int `json:"streams"`
+	// Packets arrived inside the window; Expected is 50 per stream and
+	// second.
+	Packets  int `json:"packets"`
+	Expected int `json:"expected"`
+	// SeqGaps counts packets missing from the RTP sequence numbers.
+	SeqGaps     int     `json:"seq_gaps"`
+	JitterP50us float64 `json:"jitter_p50_us"`
+	JitterP99us float64 `json:"jitter_p99_us"`
+	JitterMaxus float64 `json:"jitter_max_us"`
+	CPU         cpuUse  `json:"cpu"`
+	// CPUPerCallPercent is the sender's CPU time over the window divided
+	// by the streams and the seconds, in percent of one core.
+	CPUPerCallPercent float64 `json:"cpu_per_call_percent"`
+	KernelTimestamps  bool    `json:"kernel_timestamps"`
+}
+
+type ivrStep struct {
+	Calls     int          `json:"calls"`
+	Helpline  pacingResult `json:"helpline"`
+	Reference pacingResult `json:"reference"`
+}
+
+type ivrRun struct {
+	Machine machine   `json:"machine"`
+	Steps   []ivrStep `json:"steps"`
+	// JitterLimitCalls is the first step whose helpline p99 exceeded
+	// 5 ms, 0 when none did.
+	JitterLimitCalls int `json:"jitter_limit_calls"`
+}
+
+// BenchmarkIVRPlayback measures the pacing of the menu's prompt as the
+// number of concurrent calls grows, beside mediaref send. The sweep runs
+// once whatever b.N is; run it with -benchtime 1x (bench/media/run does).
+func BenchmarkIVRPlayback(b *testing.B) {
+	run := ivrRun{Machine: describeMachine()}
+	promptDir := writeLongPrompt(b)
+
+	for _, calls := range steps(b, ivrStepsFull, ivrStepsQuick) {
+		var step ivrStep
+		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) {
+			step = ivrStep{
+				Calls:     calls,
+				Helpline:  measureIVRHelpline(b, calls, promptDir),
+				Reference: measureIVRReference(b, calls),
+			}
+			b.ReportMetric(step.Helpline.JitterP99us, "p99-jitter-us")
+			b.ReportMetric(step.Reference.JitterP99us, "ref-p99-jitter-us")
+			b.ReportMetric(step.Helpline.CPUPerCallPercent, "cpu%/call")
+			b.ReportMetric(step.Reference.CPUPerCallPercent, "ref-cpu%/call")
+		})
+		if step.Calls == 0 {
+			break
+		}
+		run.Steps = append(run.Steps, step)
+		if run.JitterLimitCalls == 0 && step.Helpline.JitterP99us > Micros(jitterLimit) {
+			run.JitterLimitCalls = calls
+		}
+		if ivrBroken(step.Helpline) {
+			b.Logf("stopping the sweep at %d calls: p99 %.0f µs, %d of %d packets missing",
+				calls, step.Helpline.JitterP99us, step.Helpline.Expected-step.Helpline.Packets, step.Helpline.Expected)
+			break
+		}
+	}
+
+	if len(run.Steps) == 0 {
+		return
+	}
+	path := writeResults(b, "bench-media-ivr", run)
+	fmt.Print(ivrTable(run))
+	fmt.Printf("results: %s\n", path)
+}
+
+func ivrBroken(r pacingResult) bool {
+	missing := float64(r.Expected-r.Packets) / float64(max(r.Expected, 1))
+	return r.JitterP99us > Micros(brokenJitter) || missing > brokenLoss
+}
+
+// writeLongPrompt writes the long prompt into a new prompt folder and
+// returns the folder.
+func writeLongPrompt(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	// The server checks at start that every prompt exists in both
+	// languages.
+	for _, language := range []string{"ko", "en"} {
+		path := filepath.Join(dir, language, longPrompt+".wav")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			tb.Fatalf("creating the prompt folder: %v", err)
+		}
+		if err := e2e.WriteToneWAV(path, longPromptDuration, longPromptHz, longPromptLevel); err != nil {
+			tb.Fatalf("writing the long prompt: %v", err)
+		}
+	}
+	return dir
+}
+
+// longPromptMenu makes every call hear the long prompt and then hang up.
+func longPromptMenu(promptDir string) func(cfg map[string]any) {
+	return func(cfg map[string]any) {
+		_ = e2e.SetConfig(cfg, "ivr.prompt_dir", promptDir)
+		_ = e2e.SetConfig(cfg, "ivr.default_language", "ko")
+		_ = e2e.SetConfig(cfg, "ivr.start", "long")
+		_ = e2e.SetConfig(cfg, "ivr.nodes", map[string]any{
+			"long": map[string]any{"play": []any{longPrompt}, "hangup": true},
+		})
+		// The callers send no RTP, so the media timeout stays off.
+		_ = e2e.SetConfig(cfg, "rtp.media_timeout", "0s")
+	}
+}
+
+// measureIVRHelpline places calls that hear the long prompt and measures
+// the arrival of its packets.
+func measureIVRHelpline(b *testing.B, calls int, promptDir string) pacingResult {
+	srv := startHelpline(b, calls, longPromptMenu(promptDir))
+	defer srv.Stop(b)
+
+	length := measureWindow()
+	window := &Window{}
+	endpoints, err := OpenEndpoints(calls, window, packetsIn(length))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer CloseEndpoints(endpoints)
+	peer, err := NewPeer(srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer peer.Close()
+
+	placed := placeCalls(b, peer, endpoints, false, "")
+	waitStreams(b, "the prompt on every call", endpoints, func(e *Endpoint) bool { return e.Received() > 0 })
+	use := measure(b, window, srv.PID(), length)
+	hangUp(b, placed)
+	return pacingOf(CloseEndpoints(endpoints), use)
+}
+
+// measureIVRReference runs mediaref send with one stream per endpoint and
+// measures it the same way.
+func measureIVRReference(b *testing.B, streams int) pacingResult {
+	length := measureWindow()
+	window := &Window{}
+	endpoints, err := OpenEndpoints(streams, window, packetsIn(length))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer CloseEndpoints(endpoints)
+
+	var dests strings.Builder
+	for _, e := range endpoints {
+		dests.WriteString(e.AddrPort().String() + "\n")
+	}
+	destsFile := filepath.Join(b.TempDir(), "dests")
+	if err := os.WriteFile(destsFile, []byte(dests.String()), 0o644); err != nil {
+		b.Fatalf("writing the destinations: %v", err)
+	}
+
+	ref, _ := startReference(b, "send", "-dests", destsFile)
+	defer ref.stop()
+	waitStreams(b, "the reference streams", endpoints, func(e *Endpoint) bool { return e.Received() > 0 })
+	use := measure(b, window, ref.pid(), length)
+	return pacingOf(CloseEndpoints(endpoints), use)
+}
+
+// packetsIn returns how many packets one stream sends in length, with
+// room to spare.
+func packetsIn(length time.Duration) int {
+	return int(length/PacketInterval) + 16
+}
+
+// placeCalls calls 120 once per endpoint and returns the calls.
+func placeCalls(b *testing.B, peer *Peer, endpoints []*Endpoint, talk bool, digits string) []*Call {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+
+	placed := make([]*Call, len(endpoints))
+	err := forEach(len(endpoints), func(i int) error {
+		call, err := peer.Call(ctx, CallOptions{
+			Number:   "120",
+			Caller:   fmt.Sprintf("0105555%04d", i),
+			Endpoint: endpoints[i],
+			Talk:     talk,
+			Digits:   digits,
+		})
+		placed[i] = call
+		return err
+	})
+	if err != nil {
+		b.Fatalf("placing %d calls: %v", len(endpoints), err)
+	}
+	return placed
+}
+
+// hangUp sends BYE on every call.
+func hangUp(b *testing.B, calls []*Call) {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	err := forEach(len(calls), func(i int) error {
+		if calls[i] == nil {
+			return nil
+		}
+		return calls[i].Hangup(ctx)
+	})
+	if err != nil {
+		b.Logf("hanging up: %v", err)
+	}
+}
+
+func pacingOf(results []EndpointResult, use cpuUse) pacingResult {
+	merged := Merge(results)
+	streams := len(results)
+	r := pacingResult{
+		Streams:          streams,
+		Packets:          merged.Packets,
+		Expected:         int(use.Seconds * float64(time.Second/PacketInterval) * float64(streams)),
+		SeqGaps:          merged.SeqGaps,
+		JitterP50us:      Micros(Percentile(merged.Deviations, 50)),
+		JitterP99us:      Micros(Percentile(merged.Deviations, 99)),
+		JitterMaxus:      Micros(Percentile(merged.Deviations, 100)),
+		CPU:              use,
+		KernelTimestamps: merged.KernelTimestamps,
+	}
+	if streams > 0 && use.Seconds > 0 {
+		r.CPUPerCallPercent = 100 * use.Target / use.Seconds / float64(streams)
+	}
+	return r
+}
+
+// ivrTable formats the run as a Markdown table.
+func ivrTable(run ivrRun) string {
+	var b strings.Builder
+	b.WriteString("\n| calls | helpline p50 / p99 µs | reference p50 / p99 µs | p99 ratio | helpline CPU % per call | reference CPU % per call | CPU ratio | helpline packets missing | load generator core share |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range run.Steps {
+		h, r := s.Helpline, s.Reference
+		fmt.Fprintf(&b, "| %d | %.0f / %.0f | %.0f / %.0f | %.1f | %.3f | %.3f | %.1f | %d of %d | %.2f |\n",
+			s.Calls, h.JitterP50us, h.JitterP99us, r.JitterP50us, r.JitterP99us, ratio(h.JitterP99us, r.JitterP99us),
+			h.CPUPerCallPercent, r.CPUPerCallPercent, ratio(h.CPUPerCallPercent, r.CPUPerCallPercent),
+			max(h.Expected-h.Packets, 0), h.Expected, h.CPU.LoadShare)
+	}
+	if run.JitterLimitCalls > 0 {
+		fmt.Fprintf(&b, "\nhelpline p99 passed 5 ms at %d calls\n", run.JitterLimitCalls)
+	} else {
+		b.WriteString("\nhelpline p99 stayed under 5 ms at every step\n")
+	}
+	return b.String()
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
