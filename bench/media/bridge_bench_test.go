@@ -165,7 +165,7 @@ func measureBridgeHelpline(b *testing.B, pairs int) relayResult {
 }
 
 // openPairEndpoints opens the callers' and the counselors' endpoints.
-func openPairEndpoints(b *testing.B, pairs int, window *Window, length time.Duration) (callers, counselors []*Endpoint) {
+func openPairEndpoints(b testing.TB, pairs int, window *Window, length time.Duration) (callers, counselors []*Endpoint) {
 	b.Helper()
 	callers, err := OpenEndpoints(pairs, window, packetsIn(length))
 	if err != nil {
@@ -181,7 +181,7 @@ func openPairEndpoints(b *testing.B, pairs int, window *Window, length time.Dura
 
 // registerCounselors registers one counselor per endpoint and logs each
 // in through the API.
-func registerCounselors(b *testing.B, srv *e2e.Server, peer *Peer, endpoints []*Endpoint) {
+func registerCounselors(b testing.TB, srv *e2e.Server, peer *Peer, endpoints []*Endpoint) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -202,12 +202,7 @@ func registerCounselors(b *testing.B, srv *e2e.Server, peer *Peer, endpoints []*
 func measureBridgeReference(b *testing.B, pairs int) relayResult {
 	ref, line := startReference(b, "relay", "-pairs", strconv.Itoa(pairs))
 	defer ref.stop()
-	var bound struct {
-		Ports [][2]int `json:"ports"`
-	}
-	if err := json.Unmarshal([]byte(line), &bound); err != nil || len(bound.Ports) != pairs {
-		b.Fatalf("mediaref relay printed %q: want %d port pairs (%v)", line, pairs, err)
-	}
+	ports := parseRelayPorts(b, line, pairs)
 
 	length := measureWindow()
 	window := &Window{}
@@ -215,13 +210,36 @@ func measureBridgeReference(b *testing.B, pairs int) relayResult {
 	all := append(append([]*Endpoint(nil), callers...), counselors...)
 	defer CloseEndpoints(all)
 	for i := range pairs {
-		startSending(b, callers[i], bound.Ports[i][0])
-		startSending(b, counselors[i], bound.Ports[i][1])
+		startSending(b, callers[i], ports[i][0])
+		startSending(b, counselors[i], ports[i][1])
 	}
 	waitStreams(b, "audio both ways through the reference relay", all, (*Endpoint).GotPeerPacket)
 
 	use := measure(b, window, ref.pid(), length)
 	return relayOf(pairs, CloseEndpoints(all), use)
+}
+
+// relayPorts reads the port pairs from the line mediaref relay prints.
+func relayPorts(line string, pairs int) ([][2]int, error) {
+	var bound struct {
+		Ports [][2]int `json:"ports"`
+	}
+	if err := json.Unmarshal([]byte(line), &bound); err != nil {
+		return nil, fmt.Errorf("mediaref relay printed %q: %w", line, err)
+	}
+	if len(bound.Ports) != pairs {
+		return nil, fmt.Errorf("mediaref relay printed %d port pairs, want %d", len(bound.Ports), pairs)
+	}
+	return bound.Ports, nil
+}
+
+func parseRelayPorts(tb testing.TB, line string, pairs int) [][2]int {
+	tb.Helper()
+	ports, err := relayPorts(line, pairs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ports
 }
 
 // measureBridgeDirect sends the same streams from each caller straight to
@@ -245,7 +263,7 @@ func measureBridgeDirect(b *testing.B, pairs int) relayResult {
 }
 
 // waitByes waits for the server's BYE to every counselor.
-func waitByes(b *testing.B, peer *Peer, n int) {
+func waitByes(b testing.TB, peer *Peer, n int) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
@@ -254,7 +272,7 @@ func waitByes(b *testing.B, peer *Peer, n int) {
 	}
 }
 
-func startSending(b *testing.B, e *Endpoint, port int) {
+func startSending(b testing.TB, e *Endpoint, port int) {
 	b.Helper()
 	destination := netip.AddrPortFrom(netip.MustParseAddr(e2e.Loopback), uint16(port))
 	if err := e.Send(SendOptions{Destination: destination}); err != nil {
