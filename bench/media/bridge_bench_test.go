@@ -45,8 +45,13 @@ type relayResult struct {
 	CPU         cpuUse  `json:"cpu"`
 	// CPUPerPacketUs is the relay's CPU time over the window divided by
 	// the packets it relayed that arrived.
-	CPUPerPacketUs   float64 `json:"cpu_per_packet_us"`
-	KernelTimestamps bool    `json:"kernel_timestamps"`
+	CPUPerPacketUs float64 `json:"cpu_per_packet_us"`
+	// AllocsPerPacket and AllocBytesPerPacket are helpline's heap
+	// allocations over the window, all of them, divided by the packets
+	// relayed: an upper bound of what one packet costs.
+	AllocsPerPacket     float64 `json:"allocs_per_packet,omitempty"`
+	AllocBytesPerPacket float64 `json:"alloc_bytes_per_packet,omitempty"`
+	KernelTimestamps    bool    `json:"kernel_timestamps"`
 }
 
 type bridgeStep struct {
@@ -153,15 +158,35 @@ func measureBridgeHelpline(b *testing.B, pairs int) relayResult {
 	placed := placeCalls(b, peer, callers, true, menuDigits)
 	answered := time.Now()
 	all := append(append([]*Endpoint(nil), callers...), counselors...)
+	defer logUnbridged(b, callers, counselors)
 	waitStreams(b, "audio both ways on every bridged call", all, (*Endpoint).GotPeerPacket)
-	b.Logf("%d pairs: counselors registered and logged in after %s, calls answered after %s more, bridged after %s more",
+	b.Logf("%d pairs: counselors registered and logged in after %s, calls answered after %s more, bridged after %s more, %d stray SIP responses",
 		pairs, registered.Sub(began).Round(time.Millisecond), answered.Sub(registered).Round(time.Millisecond),
-		time.Since(answered).Round(time.Millisecond))
+		time.Since(answered).Round(time.Millisecond), peer.StrayResponses())
 
-	use := measure(b, window, srv.PID(), length)
+	use := measure(b, window, srv.PID(), srv, length)
 	hangUp(b, placed)
 	waitByes(b, peer, pairs)
 	return relayOf(pairs, CloseEndpoints(all), use)
+}
+
+// logUnbridged logs, when the benchmark failed, how many callers and
+// counselors heard the other side.
+func logUnbridged(b *testing.B, callers, counselors []*Endpoint) {
+	if !b.Failed() {
+		return
+	}
+	var callersHearing, counselorsHearing int
+	for i := range callers {
+		if callers[i].GotPeerPacket() {
+			callersHearing++
+		}
+		if counselors[i].GotPeerPacket() {
+			counselorsHearing++
+		}
+	}
+	b.Logf("%d of %d callers heard a counselor, %d of %d counselors heard a caller",
+		callersHearing, len(callers), counselorsHearing, len(counselors))
 }
 
 // openPairEndpoints opens the callers' and the counselors' endpoints.
@@ -215,7 +240,7 @@ func measureBridgeReference(b *testing.B, pairs int) relayResult {
 	}
 	waitStreams(b, "audio both ways through the reference relay", all, (*Endpoint).GotPeerPacket)
 
-	use := measure(b, window, ref.pid(), length)
+	use := measure(b, window, ref.pid(), nil, length)
 	return relayOf(pairs, CloseEndpoints(all), use)
 }
 
@@ -297,6 +322,8 @@ func relayOf(pairs int, results []EndpointResult, use cpuUse) relayResult {
 	}
 	if merged.PeerPackets > 0 {
 		r.CPUPerPacketUs = use.Target * 1e6 / float64(merged.PeerPackets)
+		r.AllocsPerPacket = use.Mallocs / float64(merged.PeerPackets)
+		r.AllocBytesPerPacket = use.AllocBytes / float64(merged.PeerPackets)
 	}
 	return r
 }
@@ -304,13 +331,13 @@ func relayOf(pairs int, results []EndpointResult, use cpuUse) relayResult {
 // bridgeTable formats the run as a Markdown table.
 func bridgeTable(run bridgeRun) string {
 	var b strings.Builder
-	b.WriteString("\n| pairs | packets/s relayed | helpline CPU µs/packet | reference CPU µs/packet | CPU ratio | helpline loss % | reference loss % | latency p50 / p99 µs: direct | reference relay | helpline | load generator core share |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n| pairs | packets/s relayed | helpline CPU µs/packet | reference CPU µs/packet | CPU ratio | helpline allocs (bytes) per packet | helpline loss % | reference loss % | latency p50 / p99 µs: direct | reference relay | helpline | load generator core share |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range run.Steps {
 		h, r, d := s.Helpline, s.Reference, s.Direct
-		fmt.Fprintf(&b, "| %d | %.0f | %.1f | %.1f | %.1f | %.3f | %.3f | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f |\n",
-			s.Pairs, float64(h.Received)/max(h.CPU.Seconds, 1e-9), h.CPUPerPacketUs, r.CPUPerPacketUs,
-			ratio(h.CPUPerPacketUs, r.CPUPerPacketUs), h.LossPercent, r.LossPercent,
+		fmt.Fprintf(&b, "| %d | %.0f | %.1f | %.1f | %.1f | %.2f (%.0f) | %.3f | %.3f | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f | %.2f |\n",
+			s.Pairs, float64(h.Received)/float64(max(run.Machine.WindowSec, 1)), h.CPUPerPacketUs, r.CPUPerPacketUs,
+			ratio(h.CPUPerPacketUs, r.CPUPerPacketUs), h.AllocsPerPacket, h.AllocBytesPerPacket, h.LossPercent, r.LossPercent,
 			d.LatencyP50, d.LatencyP99, r.LatencyP50, r.LatencyP99, h.LatencyP50, h.LatencyP99, h.CPU.LoadShare)
 	}
 	if run.LossLimitPairs > 0 {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,7 +141,7 @@ func serverBinary(tb testing.TB) string {
 func startHelpline(tb testing.TB, legs int, mutate func(cfg map[string]any)) *e2e.Server {
 	tb.Helper()
 	ports := e2e.FreePortRange(tb, 2*legs+64)
-	return e2e.StartServer(tb, e2e.ServerOptions{
+	srv := e2e.StartServer(tb, e2e.ServerOptions{
 		Binary: serverBinary(tb),
 		Mutate: func(cfg map[string]any) {
 			e2e.MustSetConfig(tb, cfg, "rtp.port_min", ports.Min)
@@ -150,6 +151,24 @@ func startHelpline(tb testing.TB, legs int, mutate func(cfg map[string]any)) *e2
 			mutate(cfg)
 		},
 	})
+	tb.Cleanup(func() { keepServerLog(tb, srv) })
+	return srv
+}
+
+// keepServerLog writes the whole server log into bench/results/ when the
+// benchmark failed, because the failure message shows only its tail.
+func keepServerLog(tb testing.TB, srv *e2e.Server) {
+	if !tb.Failed() {
+		return
+	}
+	lines := strings.Join(srv.OutputLines(), "\n") + "\n"
+	name := strings.NewReplacer("/", "-", "=", "-").Replace(tb.Name())
+	path := filepath.Join(e2e.RepoRoot(tb), "bench", "results", name+"-server.log")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+		if err := os.WriteFile(path, []byte(lines), 0o644); err == nil {
+			tb.Logf("server log: %s", path)
+		}
+	}
 }
 
 // reference is a running mediaref process.
@@ -246,24 +265,90 @@ func forEach(n int, do func(i int) error) error {
 }
 
 // cpuSample is the CPU time of the measured process and of this process
-// at one moment.
+// at one moment, and helpline's runtime counters when it is measured.
 type cpuSample struct {
-	at     time.Time
-	target time.Duration
-	self   time.Duration
+	at      time.Time
+	target  time.Duration
+	self    time.Duration
+	runtime runtimeCounters
 }
 
-func sampleCPU(tb testing.TB, pid int) cpuSample {
+func sampleCPU(tb testing.TB, pid int, srv *e2e.Server) cpuSample {
 	tb.Helper()
 	target, err := ProcessCPU(pid)
 	if err != nil {
 		tb.Fatalf("sampling CPU time: %v", err)
 	}
-	return cpuSample{at: time.Now(), target: target, self: SelfCPU()}
+	sample := cpuSample{at: time.Now(), target: target, self: SelfCPU()}
+	if srv != nil {
+		sample.runtime = scrapeRuntime(tb, srv)
+	}
+	return sample
 }
 
-// cpuUse is what the measured process and the load generator used over a
-// window.
+// runtimeCounters are Go runtime counters that helpline exposes on
+// /metrics through the Prometheus Go collector.
+type runtimeCounters struct {
+	mallocs    float64
+	allocBytes float64
+	gcCycles   float64
+}
+
+// runtimeMetricNames maps the /metrics series to the counters they fill.
+var runtimeMetricNames = map[string]func(*runtimeCounters) *float64{
+	"go_memstats_mallocs_total":     func(c *runtimeCounters) *float64 { return &c.mallocs },
+	"go_memstats_alloc_bytes_total": func(c *runtimeCounters) *float64 { return &c.allocBytes },
+	"go_gc_duration_seconds_count":  func(c *runtimeCounters) *float64 { return &c.gcCycles },
+}
+
+// scrapeRuntime reads the runtime counters from the server's /metrics.
+func scrapeRuntime(tb testing.TB, srv *e2e.Server) runtimeCounters {
+	tb.Helper()
+	res, err := http.Get(srv.APIURL() + "/metrics")
+	if err != nil {
+		tb.Fatalf("reading the server's /metrics: %v", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		tb.Fatalf("reading the server's /metrics: status %d", res.StatusCode)
+	}
+	counters, err := parseRuntimeCounters(res.Body)
+	if err != nil {
+		tb.Fatalf("reading the server's /metrics: %v", err)
+	}
+	return counters
+}
+
+// parseRuntimeCounters reads the series of runtimeMetricNames from the
+// Prometheus text format. Every series must be present.
+func parseRuntimeCounters(r io.Reader) (runtimeCounters, error) {
+	var counters runtimeCounters
+	found := 0
+	scanner := bufio.NewScanner(r)
+	for scanner.Scan() {
+		name, value, ok := strings.Cut(scanner.Text(), " ")
+		field, known := runtimeMetricNames[name]
+		if !ok || !known {
+			continue
+		}
+		number, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			return counters, fmt.Errorf("series %s has the value %q: %w", name, value, err)
+		}
+		*field(&counters) = number
+		found++
+	}
+	if err := scanner.Err(); err != nil {
+		return counters, err
+	}
+	if found != len(runtimeMetricNames) {
+		return counters, fmt.Errorf("found %d of the %d Go runtime series", found, len(runtimeMetricNames))
+	}
+	return counters, nil
+}
+
+// cpuUse is the CPU time of the measured process and of the load
+// generator over a window.
 type cpuUse struct {
 	// Seconds is the window's length.
 	Seconds float64 `json:"seconds"`
@@ -272,27 +357,37 @@ type cpuUse struct {
 	// LoadShare is the load generator's CPU time over the window, as a
 	// share of one core.
 	LoadShare float64 `json:"load_generator_core_share"`
+	// Mallocs, AllocBytes and GCCycles are helpline's heap allocations,
+	// allocated bytes and garbage collections over the window; the
+	// references report none.
+	Mallocs    float64 `json:"mallocs,omitempty"`
+	AllocBytes float64 `json:"alloc_bytes,omitempty"`
+	GCCycles   float64 `json:"gc_cycles,omitempty"`
 }
 
 // measure opens window warmup from now for length, samples the CPU time of
-// pid at both ends, and returns after the packets of the window arrived.
-func measure(tb testing.TB, window *Window, pid int, length time.Duration) cpuUse {
+// pid at both ends (and the runtime counters of srv unless it is nil), and
+// returns after the packets of the window arrived.
+func measure(tb testing.TB, window *Window, pid int, srv *e2e.Server, length time.Duration) cpuUse {
 	tb.Helper()
 	start := time.Now().Add(warmup)
 	end := start.Add(length)
 	window.Set(start, end)
 
 	time.Sleep(time.Until(start))
-	first := sampleCPU(tb, pid)
+	first := sampleCPU(tb, pid, srv)
 	time.Sleep(time.Until(end))
-	last := sampleCPU(tb, pid)
+	last := sampleCPU(tb, pid, srv)
 	time.Sleep(drainTime)
 
 	seconds := last.at.Sub(first.at).Seconds()
 	return cpuUse{
-		Seconds:   seconds,
-		Target:    (last.target - first.target).Seconds(),
-		LoadShare: (last.self - first.self).Seconds() / seconds,
+		Seconds:    seconds,
+		Target:     (last.target - first.target).Seconds(),
+		LoadShare:  (last.self - first.self).Seconds() / seconds,
+		Mallocs:    last.runtime.mallocs - first.runtime.mallocs,
+		AllocBytes: last.runtime.allocBytes - first.runtime.allocBytes,
+		GCCycles:   last.runtime.gcCycles - first.runtime.gcCycles,
 	}
 }
 
@@ -306,7 +401,7 @@ func waitStreams(tb testing.TB, what string, endpoints []*Endpoint, ready func(*
 	}
 }
 
-// machine describes where the numbers were taken.
+// machine is the host the numbers were taken on.
 type machine struct {
 	CPU       string `json:"cpu"`
 	Cores     int    `json:"cores"`

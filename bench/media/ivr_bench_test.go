@@ -23,8 +23,8 @@ const (
 	// jitterLimit is the p99 pacing deviation the sweep looks for.
 	jitterLimit = 5 * time.Millisecond
 	// A median deviation above brokenJitter, or more than brokenLoss of
-	// the packets missing, ends the sweep: more calls would only measure
-	// an overloaded machine. The median, unlike the p99, does not jump
+	// the packets missing, ends the sweep, because more calls would only
+	// measure an overloaded machine. The median, unlike the p99, does not jump
 	// when another process on a shared machine takes the core for a
 	// moment.
 	brokenJitter = 5 * time.Millisecond
@@ -39,8 +39,8 @@ var (
 // pacingResult is one side of an IVR step: helpline or the reference.
 type pacingResult struct {
 	Streams int `json:"streams"`
-	// Packets arrived inside the window; Expected is 50 per stream and
-	// second.
+	// Packets counts the packets that arrived inside the window. Expected
+	// is 50 per stream and second.
 	Packets  int `json:"packets"`
 	Expected int `json:"expected"`
 	// SeqGaps counts packets missing from the RTP sequence numbers.
@@ -52,7 +52,12 @@ type pacingResult struct {
 	// CPUPerCallPercent is the sender's CPU time over the window divided
 	// by the streams and the seconds, in percent of one core.
 	CPUPerCallPercent float64 `json:"cpu_per_call_percent"`
-	KernelTimestamps  bool    `json:"kernel_timestamps"`
+	// AllocsPerPacket and AllocBytesPerPacket are helpline's heap
+	// allocations over the window, all of them, divided by the packets
+	// that arrived: an upper bound of what one packet costs.
+	AllocsPerPacket     float64 `json:"allocs_per_packet,omitempty"`
+	AllocBytesPerPacket float64 `json:"alloc_bytes_per_packet,omitempty"`
+	KernelTimestamps    bool    `json:"kernel_timestamps"`
 }
 
 type ivrStep struct {
@@ -168,9 +173,12 @@ func measureIVRHelpline(b *testing.B, calls int, promptDir string) pacingResult 
 	}
 	defer peer.Close()
 
+	began := time.Now()
 	placed := placeCalls(b, peer, endpoints, false, "")
 	waitStreams(b, "the prompt on every call", endpoints, func(e *Endpoint) bool { return e.Received() > 0 })
-	use := measure(b, window, srv.PID(), length)
+	b.Logf("%d calls: prompt on every call after %s, %d stray SIP responses",
+		calls, time.Since(began).Round(time.Millisecond), peer.StrayResponses())
+	use := measure(b, window, srv.PID(), srv, length)
 	hangUp(b, placed)
 	return pacingOf(CloseEndpoints(endpoints), use)
 }
@@ -189,7 +197,7 @@ func measureIVRReference(b *testing.B, streams int) pacingResult {
 	ref, _ := startReference(b, "send", "-dests", writeDestinations(b, endpoints))
 	defer ref.stop()
 	waitStreams(b, "the reference streams", endpoints, func(e *Endpoint) bool { return e.Received() > 0 })
-	use := measure(b, window, ref.pid(), length)
+	use := measure(b, window, ref.pid(), nil, length)
 	return pacingOf(CloseEndpoints(endpoints), use)
 }
 
@@ -271,20 +279,24 @@ func pacingOf(results []EndpointResult, use cpuUse) pacingResult {
 	if streams > 0 && use.Seconds > 0 {
 		r.CPUPerCallPercent = 100 * use.Target / use.Seconds / float64(streams)
 	}
+	if merged.Packets > 0 {
+		r.AllocsPerPacket = use.Mallocs / float64(merged.Packets)
+		r.AllocBytesPerPacket = use.AllocBytes / float64(merged.Packets)
+	}
 	return r
 }
 
 // ivrTable formats the run as a Markdown table.
 func ivrTable(run ivrRun) string {
 	var b strings.Builder
-	b.WriteString("\n| calls | helpline p50 / p99 µs | reference p50 / p99 µs | p99 ratio | helpline CPU % per call | reference CPU % per call | CPU ratio | helpline packets missing | load generator core share |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n| calls | helpline p50 / p99 µs | reference p50 / p99 µs | p99 ratio | helpline CPU % per call | reference CPU % per call | CPU ratio | helpline allocs (bytes) per packet | helpline packets missing | load generator core share |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range run.Steps {
 		h, r := s.Helpline, s.Reference
-		fmt.Fprintf(&b, "| %d | %.0f / %.0f | %.0f / %.0f | %.1f | %.3f | %.3f | %.1f | %d of %d | %.2f |\n",
+		fmt.Fprintf(&b, "| %d | %.0f / %.0f | %.0f / %.0f | %.1f | %.3f | %.3f | %.1f | %.2f (%.0f) | %d of %d | %.2f |\n",
 			s.Calls, h.JitterP50us, h.JitterP99us, r.JitterP50us, r.JitterP99us, ratio(h.JitterP99us, r.JitterP99us),
 			h.CPUPerCallPercent, r.CPUPerCallPercent, ratio(h.CPUPerCallPercent, r.CPUPerCallPercent),
-			max(h.Expected-h.Packets, 0), h.Expected, h.CPU.LoadShare)
+			h.AllocsPerPacket, h.AllocBytesPerPacket, max(h.Expected-h.Packets, 0), h.Expected, h.CPU.LoadShare)
 	}
 	if run.JitterLimitCalls > 0 {
 		fmt.Fprintf(&b, "\nhelpline p99 passed 5 ms at %d calls\n", run.JitterLimitCalls)

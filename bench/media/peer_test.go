@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -317,5 +318,23 @@ func TestParseRelayPortsRejectsBadLine(t *testing.T) {
 	ports, err := relayPorts(`{"ports":[[1000,1002]]}`+"\n", 1)
 	if err != nil || ports[0] != [2]int{1000, 1002} {
 		t.Errorf("relayPorts = %v, %v; want [[1000 1002]]", ports, err)
+	}
+}
+
+func TestParseRuntimeCounters(t *testing.T) {
+	text := "# HELP go_memstats_mallocs_total x\n" +
+		"go_memstats_mallocs_total 1.5e+06\n" +
+		"go_memstats_alloc_bytes_total 2048\n" +
+		"go_gc_duration_seconds{quantile=\"0\"} 1e-05\n" +
+		"go_gc_duration_seconds_count 7\n"
+	got, err := parseRuntimeCounters(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parseRuntimeCounters: %v", err)
+	}
+	if got != (runtimeCounters{mallocs: 1.5e6, allocBytes: 2048, gcCycles: 7}) {
+		t.Errorf("parseRuntimeCounters = %+v, want 1.5e6 mallocs, 2048 bytes, 7 cycles", got)
+	}
+	if _, err := parseRuntimeCounters(strings.NewReader("go_memstats_mallocs_total 3\n")); err == nil {
+		t.Errorf("parseRuntimeCounters with two series missing returned no error")
 	}
 }

@@ -28,8 +28,8 @@ const (
 
 	// payloadTypePCMU is the static payload type of G.711 µ-law.
 	payloadTypePCMU = 0
-	// payloadMagic starts the payload of the peer's own packets, so that a
-	// receiver tells them from the server's prompts ("HLBM").
+	// payloadMagic ("HLBM") starts the payload of the peer's own packets,
+	// so that a receiver can distinguish them from the server's prompts.
 	payloadMagic = 0x484c424d
 	// pcmuSilence fills the rest of the payload.
 	pcmuSilence = 0xff
@@ -101,7 +101,7 @@ type Endpoint struct {
 	sent     atomic.Int64
 }
 
-// EndpointResult is what one endpoint measured inside the window.
+// EndpointResult holds one endpoint's measurements inside the window.
 type EndpointResult struct {
 	// Packets counts packets that arrived inside the window (pacing).
 	Packets int
@@ -148,8 +148,8 @@ func OpenEndpoint(window *Window, capacity int) (*Endpoint, error) {
 	return e, nil
 }
 
-// enableKernelTimestamps asks the kernel to attach the receive time to
-// each datagram (SO_TIMESTAMPNS).
+// enableKernelTimestamps turns on SO_TIMESTAMPNS, so that the kernel
+// attaches the receive time to each datagram.
 func enableKernelTimestamps(conn *net.UDPConn) error {
 	raw, err := conn.SyscallConn()
 	if err != nil {
@@ -269,7 +269,7 @@ func (e *Endpoint) recordPacing(datagram []byte, arrival int64) {
 
 // SendOptions describes the stream an endpoint sends.
 type SendOptions struct {
-	// Destination is where packets go.
+	// Destination is the address the packets are sent to.
 	Destination netip.AddrPort
 	// Digits are pressed as RFC 4733 events before the audio starts.
 	Digits string

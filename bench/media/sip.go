@@ -45,8 +45,12 @@ type Peer struct {
 	answers *sipgo.DialogServerCache
 	served  chan struct{}
 
-	// byes counts the BYE requests the peer answered with 200.
+	// byes counts the BYE requests the peer responded to with 200.
 	byes atomic.Int64
+	// strays counts responses that matched no transaction: mostly
+	// retransmitted 200s to INVITEs whose ACK the server had not yet
+	// received when its retransmission timer (T1, 500 ms) fired.
+	strays *atomic.Int64
 
 	// mu guards counselors.
 	mu         sync.Mutex
@@ -81,9 +85,13 @@ func (c *Counselor) Err() error {
 // helpline's host:port.
 func NewPeer(server string) (*Peer, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	strays := &atomic.Int64{}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("helpline-bench"),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(quiet),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) { strays.Add(1) }),
+		),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
 	)
 	if err != nil {
@@ -107,6 +115,7 @@ func NewPeer(server string) (*Peer, error) {
 		conn:       conn,
 		addr:       netip.MustParseAddrPort(conn.LocalAddr().String()),
 		served:     make(chan struct{}),
+		strays:     strays,
 		counselors: map[string]*Counselor{},
 	}
 	p.sipSrv.OnInvite(p.onInvite)
@@ -368,6 +377,11 @@ func telephoneEventOf(sdp string) uint8 {
 		return 0
 	}
 	return uint8(pt)
+}
+
+// StrayResponses returns how many responses matched no transaction.
+func (p *Peer) StrayResponses() int64 {
+	return p.strays.Load()
 }
 
 // WaitByes waits until the peer answered n BYE requests, so that closing

@@ -195,7 +195,7 @@ func runRelay(ctx context.Context, args []string) error {
 }
 
 // relayLeg is one socket of a pair. It latches the source of the packets
-// it receives, so that the other leg knows where to send.
+// it receives, which becomes the destination of the other leg's packets.
 type relayLeg struct {
 	conn  *net.UDPConn
 	other *relayLeg
