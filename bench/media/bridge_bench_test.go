@@ -67,6 +67,8 @@ type bridgeRun struct {
 	// LossLimitPairs is the largest step whose helpline loss stayed
 	// under 0.1%, 0 when none did.
 	LossLimitPairs int `json:"loss_limit_pairs"`
+	// Broken says why the sweep stopped at a step it could not measure.
+	Broken string `json:"broken,omitempty"`
 }
 
 // BenchmarkBridgedCalls sends audio both ways through N caller-counselor
@@ -79,9 +81,15 @@ func BenchmarkBridgedCalls(b *testing.B) {
 	for _, pairs := range steps(b, bridgeStepsFull, bridgeStepsQuick) {
 		var step bridgeStep
 		b.Run(fmt.Sprintf("pairs=%d", pairs), func(b *testing.B) {
+			helpline, err := measureBridgeHelpline(b, pairs)
+			if err != nil {
+				run.Broken = fmt.Sprintf("%d pairs: %v", pairs, err)
+				b.Logf("stopping the sweep at %s", run.Broken)
+				return
+			}
 			step = bridgeStep{
 				Pairs:     pairs,
-				Helpline:  measureBridgeHelpline(b, pairs),
+				Helpline:  helpline,
 				Reference: measureBridgeReference(b, pairs),
 				Direct:    measureBridgeDirect(b, pairs),
 			}
@@ -103,7 +111,7 @@ func BenchmarkBridgedCalls(b *testing.B) {
 		}
 	}
 
-	if len(run.Steps) == 0 {
+	if len(run.Steps) == 0 && run.Broken == "" {
 		return
 	}
 	path := writeResults(b, "bench-media-bridge", run)
@@ -136,10 +144,10 @@ func benchCounselors(pairs int) func(cfg map[string]any) {
 
 // measureBridgeHelpline registers and logs in pairs counselors, places
 // pairs calls that press the menu keys, and measures the audio both ways
-// once every call is bridged.
-func measureBridgeHelpline(b *testing.B, pairs int) relayResult {
+// once every call is bridged. It returns an error when the calls could not
+// be set up, which ends the sweep.
+func measureBridgeHelpline(b *testing.B, pairs int) (relayResult, error) {
 	srv := startHelpline(b, 2*pairs, benchCounselors(pairs))
-	defer srv.Stop(b)
 
 	length := measureWindow()
 	window := &Window{}
@@ -151,15 +159,22 @@ func measureBridgeHelpline(b *testing.B, pairs int) relayResult {
 		b.Fatal(err)
 	}
 	defer peer.Close()
+	// Stopped before the peer closes, so that the drain's BYE requests
+	// find the peer still answering.
+	defer srv.Stop(b)
 
 	began := time.Now()
 	registerCounselors(b, srv, peer, counselors)
 	registered := time.Now()
-	placed := placeCalls(b, peer, callers, true, menuDigits)
+	placed, err := placeCalls(peer, callers, true, menuDigits)
+	if err != nil {
+		return relayResult{}, err
+	}
 	answered := time.Now()
 	all := append(append([]*Endpoint(nil), callers...), counselors...)
-	defer logUnbridged(b, callers, counselors)
-	waitStreams(b, "audio both ways on every bridged call", all, (*Endpoint).GotPeerPacket)
+	if err := streamsReady("audio both ways on every bridged call", all, (*Endpoint).GotPeerPacket); err != nil {
+		return relayResult{}, fmt.Errorf("%w (%s)", err, unbridged(callers, counselors))
+	}
 	b.Logf("%d pairs: counselors registered and logged in after %s, calls answered after %s more, bridged after %s more, %d stray SIP responses",
 		pairs, registered.Sub(began).Round(time.Millisecond), answered.Sub(registered).Round(time.Millisecond),
 		time.Since(answered).Round(time.Millisecond), peer.StrayResponses())
@@ -167,15 +182,11 @@ func measureBridgeHelpline(b *testing.B, pairs int) relayResult {
 	use := measure(b, window, srv.PID(), srv, length)
 	hangUp(b, placed)
 	waitByes(b, peer, pairs)
-	return relayOf(pairs, CloseEndpoints(all), use)
+	return relayOf(pairs, CloseEndpoints(all), use), nil
 }
 
-// logUnbridged logs, when the benchmark failed, how many callers and
-// counselors heard the other side.
-func logUnbridged(b *testing.B, callers, counselors []*Endpoint) {
-	if !b.Failed() {
-		return
-	}
+// unbridged says how many callers and counselors heard the other side.
+func unbridged(callers, counselors []*Endpoint) string {
 	var callersHearing, counselorsHearing int
 	for i := range callers {
 		if callers[i].GotPeerPacket() {
@@ -185,7 +196,7 @@ func logUnbridged(b *testing.B, callers, counselors []*Endpoint) {
 			counselorsHearing++
 		}
 	}
-	b.Logf("%d of %d callers heard a counselor, %d of %d counselors heard a caller",
+	return fmt.Sprintf("%d of %d callers heard a counselor, %d of %d counselors heard a caller",
 		callersHearing, len(callers), counselorsHearing, len(counselors))
 }
 
@@ -344,6 +355,9 @@ func bridgeTable(run bridgeRun) string {
 		fmt.Fprintf(&b, "\nlargest step with helpline loss under 0.1%%: %d pairs\n", run.LossLimitPairs)
 	} else {
 		b.WriteString("\nno step had helpline loss under 0.1%\n")
+	}
+	if run.Broken != "" {
+		fmt.Fprintf(&b, "sweep stopped at %s\n", run.Broken)
 	}
 	return b.String()
 }

@@ -391,14 +391,24 @@ func measure(tb testing.TB, window *Window, pid int, srv *e2e.Server, length tim
 	}
 }
 
-// waitStreams waits until every endpoint passes ready.
+// waitStreams waits until every endpoint passes ready, failing the
+// benchmark after setupTimeout.
 func waitStreams(tb testing.TB, what string, endpoints []*Endpoint, ready func(*Endpoint) bool) {
 	tb.Helper()
+	if err := streamsReady(what, endpoints, ready); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// streamsReady waits until every endpoint passes ready and returns an
+// error after setupTimeout.
+func streamsReady(what string, endpoints []*Endpoint, ready func(*Endpoint) bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 	if _, err := WaitAll(ctx, endpoints, ready); err != nil {
-		tb.Fatalf("waiting for %s: %v", what, err)
+		return fmt.Errorf("waiting for %s: %w", what, err)
 	}
+	return nil
 }
 
 // machine is the host the numbers were taken on.

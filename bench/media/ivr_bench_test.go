@@ -72,6 +72,8 @@ type ivrRun struct {
 	// JitterLimitCalls is the first step whose helpline p99 exceeded
 	// 5 ms, 0 when none did.
 	JitterLimitCalls int `json:"jitter_limit_calls"`
+	// Broken says why the sweep stopped at a step it could not measure.
+	Broken string `json:"broken,omitempty"`
 }
 
 // BenchmarkIVRPlayback measures the pacing of the menu's prompt as the
@@ -84,9 +86,15 @@ func BenchmarkIVRPlayback(b *testing.B) {
 	for _, calls := range steps(b, ivrStepsFull, ivrStepsQuick) {
 		var step ivrStep
 		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) {
+			helpline, err := measureIVRHelpline(b, calls, promptDir)
+			if err != nil {
+				run.Broken = fmt.Sprintf("%d calls: %v", calls, err)
+				b.Logf("stopping the sweep at %s", run.Broken)
+				return
+			}
 			step = ivrStep{
 				Calls:     calls,
-				Helpline:  measureIVRHelpline(b, calls, promptDir),
+				Helpline:  helpline,
 				Reference: measureIVRReference(b, calls),
 			}
 			b.ReportMetric(step.Helpline.JitterP99us, "p99-jitter-us")
@@ -108,7 +116,7 @@ func BenchmarkIVRPlayback(b *testing.B) {
 		}
 	}
 
-	if len(run.Steps) == 0 {
+	if len(run.Steps) == 0 && run.Broken == "" {
 		return
 	}
 	path := writeResults(b, "bench-media-ivr", run)
@@ -155,10 +163,10 @@ func longPromptMenu(promptDir string) func(cfg map[string]any) {
 }
 
 // measureIVRHelpline places calls that hear the long prompt and measures
-// the arrival of its packets.
-func measureIVRHelpline(b *testing.B, calls int, promptDir string) pacingResult {
+// the arrival of its packets. It returns an error when the calls could not
+// be set up, which ends the sweep.
+func measureIVRHelpline(b *testing.B, calls int, promptDir string) (pacingResult, error) {
 	srv := startHelpline(b, calls, longPromptMenu(promptDir))
-	defer srv.Stop(b)
 
 	length := measureWindow()
 	window := &Window{}
@@ -172,15 +180,23 @@ func measureIVRHelpline(b *testing.B, calls int, promptDir string) pacingResult 
 		b.Fatal(err)
 	}
 	defer peer.Close()
+	// Stopped before the peer closes, so that the drain's BYE requests
+	// find the peer still answering.
+	defer srv.Stop(b)
 
 	began := time.Now()
-	placed := placeCalls(b, peer, endpoints, false, "")
-	waitStreams(b, "the prompt on every call", endpoints, func(e *Endpoint) bool { return e.Received() > 0 })
+	placed, err := placeCalls(peer, endpoints, false, "")
+	if err != nil {
+		return pacingResult{}, err
+	}
+	if err := streamsReady("the prompt on every call", endpoints, func(e *Endpoint) bool { return e.Received() > 0 }); err != nil {
+		return pacingResult{}, err
+	}
 	b.Logf("%d calls: prompt on every call after %s, %d stray SIP responses",
 		calls, time.Since(began).Round(time.Millisecond), peer.StrayResponses())
 	use := measure(b, window, srv.PID(), srv, length)
 	hangUp(b, placed)
-	return pacingOf(CloseEndpoints(endpoints), use)
+	return pacingOf(CloseEndpoints(endpoints), use), nil
 }
 
 // measureIVRReference runs mediaref send with one stream per endpoint and
@@ -222,9 +238,9 @@ func packetsIn(length time.Duration) int {
 	return int(length/PacketInterval) + 16
 }
 
-// placeCalls calls 120 once per endpoint and returns the calls.
-func placeCalls(b testing.TB, peer *Peer, endpoints []*Endpoint, talk bool, digits string) []*Call {
-	b.Helper()
+// placeCalls calls 120 once per endpoint and returns the calls. Calls that
+// failed are nil.
+func placeCalls(peer *Peer, endpoints []*Endpoint, talk bool, digits string) ([]*Call, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 
@@ -241,9 +257,9 @@ func placeCalls(b testing.TB, peer *Peer, endpoints []*Endpoint, talk bool, digi
 		return err
 	})
 	if err != nil {
-		b.Fatalf("placing %d calls: %v", len(endpoints), err)
+		return placed, fmt.Errorf("placing %d calls: %w", len(endpoints), err)
 	}
-	return placed
+	return placed, nil
 }
 
 // hangUp sends BYE on every call.
@@ -302,6 +318,9 @@ func ivrTable(run ivrRun) string {
 		fmt.Fprintf(&b, "\nhelpline p99 passed 5 ms at %d calls\n", run.JitterLimitCalls)
 	} else {
 		b.WriteString("\nhelpline p99 stayed under 5 ms at every step\n")
+	}
+	if run.Broken != "" {
+		fmt.Fprintf(&b, "sweep stopped at %s\n", run.Broken)
 	}
 	return b.String()
 }

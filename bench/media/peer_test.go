@@ -205,6 +205,21 @@ func TestEndpointPressesDigitsAsEvents(t *testing.T) {
 	}
 }
 
+func TestEndpointSendMovesToNewDestination(t *testing.T) {
+	window := openWindow()
+	endpoints, err := OpenEndpoints(3, window, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer CloseEndpoints(endpoints)
+	sender, first, second := endpoints[0], endpoints[1], endpoints[2]
+
+	startSending(t, sender, first.Port())
+	waitFor(t, "a packet at the first destination", first.GotPeerPacket)
+	startSending(t, sender, second.Port())
+	waitFor(t, "a packet at the second destination", second.GotPeerPacket)
+}
+
 func TestEndpointRejectsOtherHosts(t *testing.T) {
 	e, err := OpenEndpoint(openWindow(), 1)
 	if err != nil {
@@ -264,7 +279,10 @@ func TestPeerHearsLongPrompt(t *testing.T) {
 	}
 	defer peer.Close()
 
-	calls := placeCalls(t, peer, endpoints, false, "")
+	calls, err := placeCalls(peer, endpoints, false, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "10 prompt packets", func() bool { return endpoints[0].Received() >= 10 })
 	hangUp(t, calls)
 	if got := endpoints[0].Close(); got.SeqGaps != 0 || len(got.Deviations) == 0 {
@@ -284,7 +302,10 @@ func TestPeerBridgesCallerAndCounselor(t *testing.T) {
 	defer peer.Close()
 
 	registerCounselors(t, srv, peer, counselors)
-	calls := placeCalls(t, peer, callers, true, menuDigits)
+	calls, err := placeCalls(peer, callers, true, menuDigits)
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, "audio both ways through helpline", func() bool {
 		return callers[0].GotPeerPacket() && counselors[0].GotPeerPacket()
 	})

@@ -94,8 +94,12 @@ type Endpoint struct {
 	seqStarted  bool
 	result      EndpointResult
 
-	stopSend chan struct{}
-	sendDone chan struct{}
+	// destination is where the send goroutine sends, and sendMu guards
+	// sendDone, which is nil until Send starts the goroutine.
+	destination atomic.Pointer[netip.AddrPort]
+	sendMu      sync.Mutex
+	stopSend    chan struct{}
+	sendDone    chan struct{}
 	readDone chan struct{}
 	once     sync.Once
 	sent     atomic.Int64
@@ -280,18 +284,26 @@ type SendOptions struct {
 
 // Send starts sending 20 ms packets to opts.Destination on a fixed
 // schedule (packet n at start + n×20 ms) until Close. Each payload carries
-// payloadMagic and its send time.
+// payloadMagic and its send time. A later call, as when a counselor phone
+// answers a second offer, only moves the stream to the new destination.
 func (e *Endpoint) Send(opts SendOptions) error {
 	if !opts.Destination.Addr().IsLoopback() {
 		return fmt.Errorf("sending RTP to %s: the peer sends to loopback addresses only", opts.Destination)
 	}
-	e.sendDone = make(chan struct{})
-	go e.send(opts)
+	destination := opts.Destination
+	e.destination.Store(&destination)
+
+	e.sendMu.Lock()
+	defer e.sendMu.Unlock()
+	if e.sendDone == nil {
+		e.sendDone = make(chan struct{})
+		go e.send(opts, e.sendDone)
+	}
 	return nil
 }
 
-func (e *Endpoint) send(opts SendOptions) {
-	defer close(e.sendDone)
+func (e *Endpoint) send(opts SendOptions, done chan struct{}) {
+	defer close(done)
 	ssrc := uint32(time.Now().UnixNano())
 	seq := uint16(ssrc >> 7)
 	timestamp := ssrc << 3
@@ -315,7 +327,7 @@ func (e *Endpoint) send(opts SendOptions) {
 		writeHeader(packet, payloadTypePCMU, n == 0, seq, timestamp, ssrc)
 		now := time.Now().UnixNano()
 		binary.BigEndian.PutUint64(packet[rtpHeaderSize+4:], uint64(now))
-		if _, err := e.conn.WriteToUDPAddrPort(packet, opts.Destination); err == nil && e.window.Contains(now) {
+		if _, err := e.conn.WriteToUDPAddrPort(packet, *e.destination.Load()); err == nil && e.window.Contains(now) {
 			e.sent.Add(1)
 		}
 		seq++
@@ -408,8 +420,11 @@ func waitUntil(timer *time.Timer, due time.Time, stop <-chan struct{}) bool {
 func (e *Endpoint) Close() EndpointResult {
 	e.once.Do(func() {
 		close(e.stopSend)
-		if e.sendDone != nil {
-			<-e.sendDone
+		e.sendMu.Lock()
+		done := e.sendDone
+		e.sendMu.Unlock()
+		if done != nil {
+			<-done
 		}
 		e.conn.Close()
 		<-e.readDone
