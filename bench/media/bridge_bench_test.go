@@ -173,7 +173,9 @@ func measureBridgeHelpline(b *testing.B, pairs int) (relayResult, error) {
 	answered := time.Now()
 	all := append(append([]*Endpoint(nil), callers...), counselors...)
 	if err := streamsReady("audio both ways on every bridged call", all, (*Endpoint).GotPeerPacket); err != nil {
-		return relayResult{}, fmt.Errorf("%w (%s)", err, unbridged(callers, counselors))
+		failed, firstErr := peer.AnswerErrors()
+		saveServerLog(b, srv)
+		return relayResult{}, fmt.Errorf("%w (%s; %d counselors failed to answer, first: %v)", err, unbridged(callers, counselors), failed, firstErr)
 	}
 	b.Logf("%d pairs: counselors registered and logged in after %s, calls answered after %s more, bridged after %s more, %d stray SIP responses",
 		pairs, registered.Sub(began).Round(time.Millisecond), answered.Sub(registered).Round(time.Millisecond),
@@ -242,17 +244,33 @@ func measureBridgeReference(b *testing.B, pairs int) relayResult {
 
 	length := measureWindow()
 	window := &Window{}
-	callers, counselors := openPairEndpoints(b, pairs, window, length)
-	all := append(append([]*Endpoint(nil), callers...), counselors...)
+	all := sendPairs(b, pairs, window, "the reference relay", func(i int, _, _ []*Endpoint) (int, int) {
+		return ports[i][0], ports[i][1]
+	})
 	defer CloseEndpoints(all)
-	for i := range pairs {
-		startSending(b, callers[i], ports[i][0])
-		startSending(b, counselors[i], ports[i][1])
-	}
-	waitStreams(b, "audio both ways through the reference relay", all, (*Endpoint).GotPeerPacket)
 
 	use := measure(b, window, ref.pid(), nil, length)
 	return relayOf(pairs, CloseEndpoints(all), use)
+}
+
+// sendPairs opens the endpoints of pairs callers and counselors, has each
+// send to the ports that destinations returns for its pair (the caller's
+// first), and waits until every endpoint hears the other side through
+// path. It returns the callers' endpoints followed by the counselors'.
+func sendPairs(b *testing.B, pairs int, window *Window, path string, destinations func(i int, callers, counselors []*Endpoint) (int, int)) []*Endpoint {
+	b.Helper()
+	callers, counselors := openPairEndpoints(b, pairs, window, measureWindow())
+	all := append(append([]*Endpoint(nil), callers...), counselors...)
+	for i := range pairs {
+		callerPort, counselorPort := destinations(i, callers, counselors)
+		startSending(b, callers[i], callerPort)
+		startSending(b, counselors[i], counselorPort)
+	}
+	if err := streamsReady("audio both ways through "+path, all, (*Endpoint).GotPeerPacket); err != nil {
+		CloseEndpoints(all)
+		b.Fatal(err)
+	}
+	return all
 }
 
 // relayPorts reads the port pairs from the line mediaref relay prints.
@@ -283,14 +301,10 @@ func parseRelayPorts(tb testing.TB, line string, pairs int) [][2]int {
 func measureBridgeDirect(b *testing.B, pairs int) relayResult {
 	length := measureWindow()
 	window := &Window{}
-	callers, counselors := openPairEndpoints(b, pairs, window, length)
-	all := append(append([]*Endpoint(nil), callers...), counselors...)
+	all := sendPairs(b, pairs, window, "loopback", func(i int, callers, counselors []*Endpoint) (int, int) {
+		return counselors[i].Port(), callers[i].Port()
+	})
 	defer CloseEndpoints(all)
-	for i := range pairs {
-		startSending(b, callers[i], counselors[i].Port())
-		startSending(b, counselors[i], callers[i].Port())
-	}
-	waitStreams(b, "audio both ways between the endpoints", all, (*Endpoint).GotPeerPacket)
 
 	start := time.Now()
 	window.Set(start.Add(warmup), start.Add(warmup+length))

@@ -155,12 +155,16 @@ func startHelpline(tb testing.TB, legs int, mutate func(cfg map[string]any)) *e2
 	return srv
 }
 
-// keepServerLog writes the whole server log into bench/results/ when the
-// benchmark failed, because the failure message shows only its tail.
+// keepServerLog saves the server log when the benchmark failed, because
+// the failure message shows only its tail.
 func keepServerLog(tb testing.TB, srv *e2e.Server) {
-	if !tb.Failed() {
-		return
+	if tb.Failed() {
+		saveServerLog(tb, srv)
 	}
+}
+
+// saveServerLog writes the whole server log so far into bench/results/.
+func saveServerLog(tb testing.TB, srv *e2e.Server) {
 	lines := strings.Join(srv.OutputLines(), "\n") + "\n"
 	name := strings.NewReplacer("/", "-", "=", "-").Replace(tb.Name())
 	path := filepath.Join(e2e.RepoRoot(tb), "bench", "results", name+"-server.log")

@@ -94,15 +94,15 @@ type Endpoint struct {
 	seqStarted  bool
 	result      EndpointResult
 
-	// destination is where the send goroutine sends, and sendMu guards
-	// sendDone, which is nil until Send starts the goroutine.
+	// destination is the address the send goroutine sends to. sendMu
+	// guards sendDone, which is nil until Send starts the goroutine.
 	destination atomic.Pointer[netip.AddrPort]
 	sendMu      sync.Mutex
 	stopSend    chan struct{}
 	sendDone    chan struct{}
-	readDone chan struct{}
-	once     sync.Once
-	sent     atomic.Int64
+	readDone    chan struct{}
+	once        sync.Once
+	sent        atomic.Int64
 }
 
 // EndpointResult holds one endpoint's measurements inside the window.

@@ -64,21 +64,12 @@ type Counselor struct {
 	Password string
 	Endpoint *Endpoint
 
-	// answered is closed once the phone answered an offer and got the ACK.
+	// answered is closed once the phone responded to its first offer with
+	// 200 OK and got the ACK, or failed to.
 	answered chan struct{}
 	once     sync.Once
 	// answerErr is set before answered closes when the answer failed.
 	answerErr error
-}
-
-// Answered is closed once the counselor took a call.
-func (c *Counselor) Answered() <-chan struct{} {
-	return c.answered
-}
-
-// Err returns why answering failed, after Answered closed.
-func (c *Counselor) Err() error {
-	return c.answerErr
 }
 
 // NewPeer binds a UDP socket on 127.0.0.1 and serves SIP on it; server is
@@ -310,12 +301,21 @@ func (p *Peer) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.finish(fmt.Errorf("the offer to %s names no audio address", c.User))
 		return
 	}
+	// Audio starts with the 200 OK, as on most phones. RespondSDP waits for
+	// the ACK and fails when it comes after sipgo's first retransmission
+	// timer (500 ms) on a loaded load generator, while the server already
+	// bridges the call, so the stream must not depend on it.
+	if err := c.Endpoint.Send(SendOptions{Destination: destination}); err != nil {
+		_ = dialog.Respond(sip.StatusNotAcceptableHere, "Not Acceptable Here", nil)
+		c.finish(err)
+		return
+	}
 	eventPT := telephoneEventOf(offer)
 	if err := dialog.RespondSDP(sdpBody(c.Endpoint.Port(), eventPT)); err != nil {
 		c.finish(fmt.Errorf("answering the offer to %s: %w", c.User, err))
 		return
 	}
-	c.finish(c.Endpoint.Send(SendOptions{Destination: destination}))
+	c.finish(nil)
 }
 
 func (c *Counselor) finish(err error) {
@@ -382,6 +382,29 @@ func telephoneEventOf(sdp string) uint8 {
 // StrayResponses returns how many responses matched no transaction.
 func (p *Peer) StrayResponses() int64 {
 	return p.strays.Load()
+}
+
+// AnswerErrors returns how many registered counselors failed to answer an
+// offer, and the first such error.
+func (p *Peer) AnswerErrors() (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	count := 0
+	var first error
+	for _, c := range p.counselors {
+		select {
+		case <-c.answered:
+		default:
+			continue
+		}
+		if c.answerErr != nil {
+			count++
+			if first == nil {
+				first = c.answerErr
+			}
+		}
+	}
+	return count, first
 }
 
 // WaitByes waits until the peer answered n BYE requests, so that closing
