@@ -67,7 +67,7 @@ type bridgeRun struct {
 	// LossLimitPairs is the largest step whose helpline loss stayed
 	// under 0.1%, 0 when none did.
 	LossLimitPairs int `json:"loss_limit_pairs"`
-	// Broken says why the sweep stopped at a step it could not measure.
+	// Broken is the reason the sweep stopped at a step it could not measure.
 	Broken string `json:"broken,omitempty"`
 }
 
@@ -159,8 +159,8 @@ func measureBridgeHelpline(b *testing.B, pairs int) (relayResult, error) {
 		b.Fatal(err)
 	}
 	defer peer.Close()
-	// Stopped before the peer closes, so that the drain's BYE requests
-	// find the peer still answering.
+	// Stopped before the peer closes, so that the peer still responds to
+	// the drain's BYE requests.
 	defer srv.Stop(b)
 
 	began := time.Now()
@@ -187,7 +187,7 @@ func measureBridgeHelpline(b *testing.B, pairs int) (relayResult, error) {
 	return relayOf(pairs, CloseEndpoints(all), use), nil
 }
 
-// unbridged says how many callers and counselors heard the other side.
+// unbridged returns how many callers and counselors heard the other side.
 func unbridged(callers, counselors []*Endpoint) string {
 	var callersHearing, counselorsHearing int
 	for i := range callers {

@@ -72,7 +72,7 @@ type ivrRun struct {
 	// JitterLimitCalls is the first step whose helpline p99 exceeded
 	// 5 ms, 0 when none did.
 	JitterLimitCalls int `json:"jitter_limit_calls"`
-	// Broken says why the sweep stopped at a step it could not measure.
+	// Broken is the reason the sweep stopped at a step it could not measure.
 	Broken string `json:"broken,omitempty"`
 }
 
@@ -180,8 +180,8 @@ func measureIVRHelpline(b *testing.B, calls int, promptDir string) (pacingResult
 		b.Fatal(err)
 	}
 	defer peer.Close()
-	// Stopped before the peer closes, so that the drain's BYE requests
-	// find the peer still answering.
+	// Stopped before the peer closes, so that the peer still responds to
+	// the drain's BYE requests.
 	defer srv.Stop(b)
 
 	began := time.Now()

@@ -268,6 +268,9 @@ func TestReferenceSenderSendsEveryStream(t *testing.T) {
 
 func TestPeerHearsLongPrompt(t *testing.T) {
 	srv := startHelpline(t, 1, longPromptMenu(writeLongPrompt(t)))
+	if _, err := ProcessCPU(srv.PID()); err != nil {
+		t.Fatalf("reading the server's CPU time by its PID: %v", err)
+	}
 	endpoints, err := OpenEndpoints(1, openWindow(), 64)
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,7 @@ type Peer struct {
 }
 
 // Counselor is a registered counselor phone of the peer. It answers every
-// offer with its endpoint and then sends audio to the server.
+// offer with its endpoint and sends audio to the server from its 200 OK on.
 type Counselor struct {
 	User     string
 	Password string

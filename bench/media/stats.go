@@ -46,7 +46,7 @@ func parseProcStat(line string) (time.Duration, error) {
 	for _, index := range []int{utimeIndex, stimeIndex} {
 		value, err := strconv.ParseInt(fields[index], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%w: field %d is %q", ErrProcStat, index+3, fields[index])
+			return 0, fmt.Errorf("%w: field %d is %q, not a number", ErrProcStat, index+3, fields[index])
 		}
 		ticks += value
 	}
