@@ -78,45 +78,36 @@ type bridgeRun struct {
 func BenchmarkBridgedCalls(b *testing.B) {
 	run := bridgeRun{Machine: describeMachine()}
 
-	for _, pairs := range steps(b, bridgeStepsFull, bridgeStepsQuick) {
-		var step bridgeStep
-		b.Run(fmt.Sprintf("pairs=%d", pairs), func(b *testing.B) {
-			helpline, err := measureBridgeHelpline(b, pairs)
-			if err != nil {
-				run.Broken = fmt.Sprintf("%d pairs: %v", pairs, err)
-				b.Logf("stopping the sweep at %s", run.Broken)
-				return
-			}
-			step = bridgeStep{
-				Pairs:     pairs,
-				Helpline:  helpline,
-				Reference: measureBridgeReference(b, pairs),
-				Direct:    measureBridgeDirect(b, pairs),
-			}
-			b.ReportMetric(step.Helpline.CPUPerPacketUs, "cpu-us/packet")
-			b.ReportMetric(step.Reference.CPUPerPacketUs, "ref-cpu-us/packet")
-			b.ReportMetric(step.Helpline.LossPercent, "loss%")
-			b.ReportMetric(step.Helpline.LatencyP50-step.Direct.LatencyP50, "added-p50-us")
-		})
-		if step.Pairs == 0 {
-			break
+	sweep(b, "pairs", steps(b, bridgeStepsFull, bridgeStepsQuick), func(b *testing.B, pairs int) bool {
+		helpline, err := measureBridgeHelpline(b, pairs)
+		if err != nil {
+			run.Broken = fmt.Sprintf("%d pairs: %v", pairs, err)
+			b.Logf("stopping the sweep at %s", run.Broken)
+			return false
 		}
+		step := bridgeStep{
+			Pairs:     pairs,
+			Helpline:  helpline,
+			Reference: measureBridgeReference(b, pairs),
+			Direct:    measureBridgeDirect(b, pairs),
+		}
+		b.ReportMetric(step.Helpline.CPUPerPacketUs, "cpu-us/packet")
+		b.ReportMetric(step.Reference.CPUPerPacketUs, "ref-cpu-us/packet")
+		b.ReportMetric(step.Helpline.LossPercent, "loss%")
+		b.ReportMetric(step.Helpline.LatencyP50-step.Direct.LatencyP50, "added-p50-us")
+
 		run.Steps = append(run.Steps, step)
 		if step.Helpline.LossPercent < 100*lossLimit {
 			run.LossLimitPairs = pairs
 		}
 		if step.Helpline.LossPercent > 100*brokenLoss {
 			b.Logf("stopping the sweep at %d pairs: %.1f%% loss", pairs, step.Helpline.LossPercent)
-			break
+			return false
 		}
-	}
+		return true
+	})
 
-	if len(run.Steps) == 0 && run.Broken == "" {
-		return
-	}
-	path := writeResults(b, "bench-media-bridge", run)
-	fmt.Print(bridgeTable(run))
-	fmt.Printf("results: %s\n", path)
+	report(b, "bench-media-bridge", run, len(run.Steps) > 0 || run.Broken != "", bridgeTable(run))
 }
 
 // counselorID returns the id of benchmark counselor i.

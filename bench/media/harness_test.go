@@ -58,6 +58,32 @@ func TestMain(m *testing.M) {
 	os.Exit(e2e.RunTests(m))
 }
 
+// sweep runs measureStep in one sub-benchmark per step, named unit=N,
+// until it returns false: the step could not be set up, or it overloaded
+// the machine.
+func sweep(b *testing.B, unit string, list []int, measureStep func(b *testing.B, n int) bool) {
+	for _, n := range list {
+		keepGoing := false
+		b.Run(fmt.Sprintf("%s=%d", unit, n), func(b *testing.B) {
+			keepGoing = measureStep(b, n)
+		})
+		if !keepGoing {
+			return
+		}
+	}
+}
+
+// report writes the run's results as JSON and prints its table, unless
+// the sweep measured nothing and has no reason to give.
+func report(b *testing.B, name string, run any, measured bool, table string) {
+	if !measured {
+		return
+	}
+	path := writeResults(b, name, run)
+	fmt.Print(table)
+	fmt.Printf("results: %s\n", path)
+}
+
 // measureWindow returns the window length from the flags.
 func measureWindow() time.Duration {
 	switch {

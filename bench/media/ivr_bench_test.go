@@ -83,28 +83,19 @@ func BenchmarkIVRPlayback(b *testing.B) {
 	run := ivrRun{Machine: describeMachine()}
 	promptDir := writeLongPrompt(b)
 
-	for _, calls := range steps(b, ivrStepsFull, ivrStepsQuick) {
-		var step ivrStep
-		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) {
-			helpline, err := measureIVRHelpline(b, calls, promptDir)
-			if err != nil {
-				run.Broken = fmt.Sprintf("%d calls: %v", calls, err)
-				b.Logf("stopping the sweep at %s", run.Broken)
-				return
-			}
-			step = ivrStep{
-				Calls:     calls,
-				Helpline:  helpline,
-				Reference: measureIVRReference(b, calls),
-			}
-			b.ReportMetric(step.Helpline.JitterP99us, "p99-jitter-us")
-			b.ReportMetric(step.Reference.JitterP99us, "ref-p99-jitter-us")
-			b.ReportMetric(step.Helpline.CPUPerCallPercent, "cpu%/call")
-			b.ReportMetric(step.Reference.CPUPerCallPercent, "ref-cpu%/call")
-		})
-		if step.Calls == 0 {
-			break
+	sweep(b, "calls", steps(b, ivrStepsFull, ivrStepsQuick), func(b *testing.B, calls int) bool {
+		helpline, err := measureIVRHelpline(b, calls, promptDir)
+		if err != nil {
+			run.Broken = fmt.Sprintf("%d calls: %v", calls, err)
+			b.Logf("stopping the sweep at %s", run.Broken)
+			return false
 		}
+		step := ivrStep{Calls: calls, Helpline: helpline, Reference: measureIVRReference(b, calls)}
+		b.ReportMetric(step.Helpline.JitterP99us, "p99-jitter-us")
+		b.ReportMetric(step.Reference.JitterP99us, "ref-p99-jitter-us")
+		b.ReportMetric(step.Helpline.CPUPerCallPercent, "cpu%/call")
+		b.ReportMetric(step.Reference.CPUPerCallPercent, "ref-cpu%/call")
+
 		run.Steps = append(run.Steps, step)
 		if run.JitterLimitCalls == 0 && step.Helpline.JitterP99us > Micros(jitterLimit) {
 			run.JitterLimitCalls = calls
@@ -112,16 +103,12 @@ func BenchmarkIVRPlayback(b *testing.B) {
 		if ivrBroken(step.Helpline) {
 			b.Logf("stopping the sweep at %d calls: p50 %.0f µs, %d of %d packets missing",
 				calls, step.Helpline.JitterP50us, step.Helpline.Expected-step.Helpline.Packets, step.Helpline.Expected)
-			break
+			return false
 		}
-	}
+		return true
+	})
 
-	if len(run.Steps) == 0 && run.Broken == "" {
-		return
-	}
-	path := writeResults(b, "bench-media-ivr", run)
-	fmt.Print(ivrTable(run))
-	fmt.Printf("results: %s\n", path)
+	report(b, "bench-media-ivr", run, len(run.Steps) > 0 || run.Broken != "", ivrTable(run))
 }
 
 func ivrBroken(r pacingResult) bool {
