@@ -415,12 +415,6 @@ func (s *Server) Kill(t testing.TB) {
 	})
 }
 
-// PID returns the server's process id, for reading /proc/PID or pinning
-// the process to a core.
-func (s *Server) PID() int {
-	return s.proc.pid()
-}
-
 // Exited reports whether the server process has ended.
 func (s *Server) Exited() bool {
 	return !s.proc.running()
