@@ -295,25 +295,20 @@ func forEach(n int, do func(i int) error) error {
 }
 
 // cpuSample is the CPU time of the measured process and of this process
-// at one moment, and helpline's runtime counters when it is measured.
+// at one moment.
 type cpuSample struct {
-	at      time.Time
-	target  time.Duration
-	self    time.Duration
-	runtime runtimeCounters
+	at     time.Time
+	target time.Duration
+	self   time.Duration
 }
 
-func sampleCPU(tb testing.TB, pid int, srv *e2e.Server) cpuSample {
+func sampleCPU(tb testing.TB, pid int) cpuSample {
 	tb.Helper()
 	target, err := ProcessCPU(pid)
 	if err != nil {
 		tb.Fatalf("sampling CPU time: %v", err)
 	}
-	sample := cpuSample{at: time.Now(), target: target, self: SelfCPU()}
-	if srv != nil {
-		sample.runtime = scrapeRuntime(tb, srv)
-	}
-	return sample
+	return cpuSample{at: time.Now(), target: target, self: SelfCPU()}
 }
 
 // runtimeCounters are Go runtime counters that helpline exposes on
@@ -388,7 +383,8 @@ type cpuUse struct {
 	// share of one core.
 	LoadShare float64 `json:"load_generator_core_share"`
 	// Mallocs, AllocBytes and GCCycles are helpline's heap allocations,
-	// allocated bytes and garbage collections over the window; the
+	// allocated bytes and garbage collections from the start of the
+	// warm-up to the end of the drain, which contain the window; the
 	// references report none.
 	Mallocs    float64 `json:"mallocs,omitempty"`
 	AllocBytes float64 `json:"alloc_bytes,omitempty"`
@@ -396,28 +392,37 @@ type cpuUse struct {
 }
 
 // measure opens window warmup from now for length, samples the CPU time of
-// pid at both ends (and the runtime counters of srv unless it is nil), and
-// returns after the packets of the window arrived.
+// pid at both ends, and returns after the packets of the window arrived.
+// Unless srv is nil, it reads the server's runtime counters before the
+// warm-up and after the drain: a /metrics request costs the server CPU
+// time, which would show as a pacing gap inside the window.
 func measure(tb testing.TB, window *Window, pid int, srv *e2e.Server, length time.Duration) cpuUse {
 	tb.Helper()
+	var before, after runtimeCounters
+	if srv != nil {
+		before = scrapeRuntime(tb, srv)
+	}
 	start := time.Now().Add(warmup)
 	end := start.Add(length)
 	window.Set(start, end)
 
 	time.Sleep(time.Until(start))
-	first := sampleCPU(tb, pid, srv)
+	first := sampleCPU(tb, pid)
 	time.Sleep(time.Until(end))
-	last := sampleCPU(tb, pid, srv)
+	last := sampleCPU(tb, pid)
 	time.Sleep(drainTime)
+	if srv != nil {
+		after = scrapeRuntime(tb, srv)
+	}
 
 	seconds := last.at.Sub(first.at).Seconds()
 	return cpuUse{
 		Seconds:    seconds,
 		Target:     (last.target - first.target).Seconds(),
 		LoadShare:  (last.self - first.self).Seconds() / seconds,
-		Mallocs:    last.runtime.mallocs - first.runtime.mallocs,
-		AllocBytes: last.runtime.allocBytes - first.runtime.allocBytes,
-		GCCycles:   last.runtime.gcCycles - first.runtime.gcCycles,
+		Mallocs:    after.mallocs - before.mallocs,
+		AllocBytes: after.allocBytes - before.allocBytes,
+		GCCycles:   after.gcCycles - before.gcCycles,
 	}
 }
 
