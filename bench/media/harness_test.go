@@ -166,7 +166,10 @@ func serverBinary(tb testing.TB) string {
 // mutate, with an RTP range for legs call legs.
 func startHelpline(tb testing.TB, legs int, mutate func(cfg map[string]any)) *e2e.Server {
 	tb.Helper()
-	ports := e2e.FreePortRange(tb, 2*legs+64)
+	// Each leg takes one even port. The range is twice that, because
+	// other processes may bind ports of the range after it was checked,
+	// and an exhausted range makes offers fail.
+	ports := e2e.FreePortRange(tb, 4*legs+64)
 	srv := e2e.StartServer(tb, e2e.ServerOptions{
 		Binary: serverBinary(tb),
 		Mutate: func(cfg map[string]any) {
