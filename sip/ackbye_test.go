@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"helpline/media"
@@ -72,4 +73,45 @@ func TestByeRightAfterAckFindsDialog(t *testing.T) {
 	if got := receive(t, events.hangups, "the BYE on the leg"); got != any(result.leg) {
 		t.Errorf("hangup reported for %v, expected the answered leg", got)
 	}
+}
+
+// A BYE for an INVITE still in progress finds the leg whatever the
+// phone's tag, until the dial ends.
+func TestDiallingLegTakesEarlyBye(t *testing.T) {
+	table := newDialogTable()
+	key := dialogKey{callID: "call-1", localTag: "ours"}
+	leg := &outboundLeg{}
+	table.addDialling(key, leg)
+
+	bye := byeFrom(key.callID, key.localTag, "theirs")
+	if _, found := table.lookup(bye); found {
+		t.Error("lookup found a dialog that was never confirmed")
+	}
+	got, found := table.lookupDialling(bye)
+	if !found || got != inDialogHandler(leg) {
+		t.Fatalf("lookupDialling = %v, %v, expected the dialling leg", got, found)
+	}
+	if _, found := table.lookupDialling(byeFrom(key.callID, "other", "theirs")); found {
+		t.Error("lookupDialling matched a BYE with another To tag")
+	}
+
+	table.removeDialling(key)
+	if _, found := table.lookupDialling(bye); found {
+		t.Error("lookupDialling found the leg after the dial ended")
+	}
+}
+
+// byeFrom builds a BYE that a phone sends in dialog callID, with our tag
+// in To and its own in From.
+func byeFrom(callID, localTag, remoteTag string) *sipmsg.Request {
+	req := sipmsg.NewRequest(sipmsg.BYE, sipmsg.Uri{Scheme: "sip", Host: "127.0.0.1"})
+	from := &sipmsg.FromHeader{Address: sipmsg.Uri{Scheme: "sip", User: "phone", Host: "127.0.0.1"}, Params: sipmsg.NewParams()}
+	from.Params.Add("tag", remoteTag)
+	to := &sipmsg.ToHeader{Address: sipmsg.Uri{Scheme: "sip", User: "helpline", Host: "127.0.0.1"}, Params: sipmsg.NewParams()}
+	to.Params.Add("tag", localTag)
+	id := sipmsg.CallIDHeader(callID)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&id)
+	return req
 }

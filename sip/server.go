@@ -389,9 +389,13 @@ func (s *Server) handleAck(req *sipmsg.Request, _ sipmsg.ServerTransaction) {
 }
 
 // handleInDialog routes BYE, INFO, UPDATE and re-INVITE to their dialog,
-// or answers 481 when there is none.
+// or answers 481 when there is none. A BYE may also end a leg whose INVITE
+// is still in progress (see dialogTable.lookupDialling).
 func (s *Server) handleInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	leg, ok := s.dialogs.lookup(req)
+	if !ok && req.Method == sipmsg.BYE {
+		leg, ok = s.dialogs.lookupDialling(req)
+	}
 	if !ok {
 		s.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
 		return

@@ -126,6 +126,8 @@ func (s *Server) dialProfile(ctx context.Context, d dialRequest, profile mediaPr
 		s.ports.Release(conn)
 		return dialOutcome{outcome: routing.Unavailable, err: err}
 	}
+	s.dialogs.addDialling(leg.dialog.key, leg)
+	defer s.dialogs.removeDialling(leg.dialog.key)
 
 	tx, err := s.client.TransactionRequest(ctx, invite)
 	if err != nil {
