@@ -195,6 +195,8 @@ type Server struct {
 
 	// unparsableLog limits the warnings about unparsable datagrams.
 	unparsableLog logGate
+	// portShortageLog limits the errors about an exhausted RTP port range.
+	portShortageLog logGate
 	// handlers counts the request handlers running, for Close.
 	handlers inflight
 
@@ -267,7 +269,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 		waits:       queue.NewWaitEstimator(),
 		udpConns:    make(map[string]net.PacketConn),
 
-		unparsableLog: logGate{interval: unparsableLogInterval},
+		unparsableLog:   logGate{interval: unparsableLogInterval},
+		portShortageLog: logGate{interval: portShortageLogInterval},
 	}
 	if s.events == nil {
 		s.events = events.Nop{}

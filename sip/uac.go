@@ -117,9 +117,9 @@ type dialOutcome struct {
 // CANCEL; a 200 that crosses the CANCEL is acknowledged and then ended
 // with BYE, so nobody is left in a silent call.
 func (s *Server) dialProfile(ctx context.Context, d dialRequest, profile mediaProfile) dialOutcome {
-	conn, err := s.ports.Allocate()
+	conn, err := s.allocatePort()
 	if err != nil {
-		return dialOutcome{outcome: routing.Unavailable, err: fmt.Errorf("%w: %w", ErrNoMediaPort, err)}
+		return dialOutcome{outcome: routing.ServerError, err: err}
 	}
 	leg, invite, err := s.newOutboundInvite(d, profile, conn)
 	if err != nil {
