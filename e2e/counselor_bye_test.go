@@ -6,9 +6,9 @@ import (
 )
 
 // A counselor phone that sends BYE the moment it gets the ACK of its
-// 200 OK ends the call: its BYE gets 200, the caller gets the server's
-// BYE, the record names the counselor as the side that hung up, and the
-// counselor goes to wrap-up.
+// 200 OK ends the call, and its BYE gets 200. The caller gets the
+// server's BYE, the record names the counselor as the side that hung up,
+// and the counselor goes to wrap-up.
 func TestCounselorByeRightAfterAck(t *testing.T) {
 	t.Parallel()
 	RequireTool(t, "sipp")

@@ -20,9 +20,9 @@ func oneRTPPort(t *testing.T) func(cfg map[string]any) {
 }
 
 // When the server has no RTP port for the counselor's leg, the failed
-// offers are not the counselor's misses: the counselor stays available
-// with queue.max_missed 1, the caller stays queued until it hangs up, and
-// the server logs one error that names the port range and the fix.
+// offers are not the counselor's misses. The counselor stays available
+// with queue.max_missed 1, and the caller stays queued until it hangs up.
+// The server logs one error that names the port range and the fix.
 func TestRTPPortShortageIsNoMiss(t *testing.T) {
 	t.Parallel()
 	RequireTool(t, "sipp")

@@ -54,7 +54,7 @@ type dialogTable struct {
 	// legs is guarded by mu.
 	legs map[dialogKey]inDialogHandler
 	// dialling maps each INVITE this server sent and has not finished to
-	// its leg; guarded by mu.
+	// its leg. It is guarded by mu.
 	dialling map[inviteKey]inDialogHandler
 }
 

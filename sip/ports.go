@@ -14,7 +14,7 @@ const portShortageLogInterval = time.Minute
 // allocatePort takes a UDP socket from the RTP port range. When the range
 // is exhausted it returns an error wrapping ErrNoMediaPort and logs, at
 // most once per portShortageLogInterval, which range ran out and how to
-// fix it. The shortage is the server's, never the callee's.
+// fix it.
 func (s *Server) allocatePort() (*net.UDPConn, error) {
 	conn, err := s.ports.Allocate()
 	if err == nil {

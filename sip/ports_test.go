@@ -35,8 +35,8 @@ func exhaustedServer(t *testing.T) (*Server, *lockedBuffer) {
 }
 
 // An offer that finds no free RTP port is the server's failure, not the
-// counselor's, and the log says which range ran out and what to change,
-// once per interval however many offers fail.
+// counselor's. The log names the range that ran out and the fix, once
+// per interval however many offers fail.
 func TestOfferWithoutRTPPortIsServerError(t *testing.T) {
 	srv, logs := exhaustedServer(t)
 
