@@ -74,6 +74,11 @@ func NewPortRange(ip netip.Addr, min, max int) (*PortRange, error) {
 	}, nil
 }
 
+// Bounds returns the lowest and the highest even port of the range.
+func (r *PortRange) Bounds() (first, last int) {
+	return r.first, r.last
+}
+
 // Size returns the number of even ports in the range.
 func (r *PortRange) Size() int {
 	return (r.last-r.first)/2 + 1

@@ -141,3 +141,39 @@ func TestCallerLeavingIsNoMiss(t *testing.T) {
 
 	h.requireState("c1", queue.StateAvailable)
 }
+
+// An offer the server could not make (no RTP port) is no miss: the
+// counselor stays available, no offer event blames the phone, and the
+// caller stays queued and is offered again after the retry delay.
+func TestServerErrorIsNoMiss(t *testing.T) {
+	h, sub := missHarness(t, 1, 0)
+	h.login("c1", t0)
+	h.enqueue("call-1", 0, t0)
+	h.start()
+
+	h.requireOffer("call-1", "c1").respond(routing.OfferResult{Outcome: routing.ServerError})
+	report := h.settle(idle)
+	h.requireNoOfferWaiting()
+
+	h.requireState("c1", queue.StateAvailable)
+	waiting, err := h.memory.Waiting(t.Context(), testQueue)
+	if err != nil {
+		t.Fatalf("Waiting: %v", err)
+	}
+	if len(waiting) != 1 || waiting[0].CallID != "call-1" {
+		t.Errorf("waiting callers = %v, want call-1 still queued", waiting)
+	}
+	if report.Next.IsZero() || report.Next.After(t0.Add(testRetryDelay+time.Second)) {
+		t.Errorf("next wake-up = %v, want the retry near %v", report.Next, t0.Add(testRetryDelay))
+	}
+	for len(sub.C()) > 0 {
+		if e := <-sub.C(); e.Type == events.OfferRejected || e.Type == events.RingNoAnswer || e.Type == events.CounselorState {
+			t.Errorf("event %s for a server error, want none that blames the counselor", e.Type)
+		}
+	}
+
+	h.clock.Advance(testRetryDelay)
+	h.dist.Notify()
+	h.answer(h.requireOffer("call-1", "c1"))
+	h.settle(idle)
+}

@@ -29,6 +29,10 @@ const (
 	// CallerGone means the caller left during the offer, so the Offerer
 	// cancelled the ringing phone or hung it up after Confirm failed.
 	CallerGone
+	// ServerError means the server could not make the offer, for example
+	// because no RTP port was free. The counselor is not at fault, so the
+	// offer is no miss, and the caller stays in the queue.
+	ServerError
 )
 
 // String returns the outcome's name for logs.
@@ -46,6 +50,8 @@ func (o OfferOutcome) String() string {
 		return "unavailable"
 	case CallerGone:
 		return "caller_gone"
+	case ServerError:
+		return "server_error"
 	default:
 		return fmt.Sprintf("unknown(%d)", int(o))
 	}

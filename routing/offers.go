@@ -141,7 +141,13 @@ func (d *Distributor) finishOffer(ctx context.Context, done offerDone) {
 			log.Info().Err(done.result.Err).AnErr("confirm_error", confirmErr).Msg("offer ended without a connection")
 			return
 		}
+		// A server error marks the counselor tried too, so that the caller
+		// is offered again after the retry delay, not in a tight loop.
 		d.markTried(r)
+		if done.result.Outcome == ServerError {
+			log.Warn().Err(done.result.Err).Msg("offer failed on the server, the caller stays queued and the counselor is not charged a miss")
+			return
+		}
 		d.publishOfferFailed(r, done.result)
 		log.Info().Err(done.result.Err).Msg("offer failed, trying next counselor")
 		d.noteOutcome(ctx, r, done.result.Outcome)

@@ -41,15 +41,60 @@ type inDialogHandler interface {
 	handleAck(req *sipmsg.Request)
 }
 
+// inviteKey identifies an INVITE this server sent: its Call-ID and our
+// From tag. The peer's tag is not known until its answer.
+type inviteKey struct {
+	callID   string
+	localTag string
+}
+
 // dialogTable finds the leg an in-dialog request belongs to.
 type dialogTable struct {
 	mu sync.Mutex
 	// legs is guarded by mu.
 	legs map[dialogKey]inDialogHandler
+	// dialling maps each INVITE this server sent and has not finished to
+	// its leg. It is guarded by mu.
+	dialling map[inviteKey]inDialogHandler
 }
 
 func newDialogTable() *dialogTable {
-	return &dialogTable{legs: make(map[dialogKey]inDialogHandler)}
+	return &dialogTable{
+		legs:     make(map[dialogKey]inDialogHandler),
+		dialling: make(map[inviteKey]inDialogHandler),
+	}
+}
+
+// addDialling registers the leg of an INVITE this server sends, until
+// removeDialling. See lookupDialling.
+func (t *dialogTable) addDialling(key dialogKey, leg inDialogHandler) {
+	t.mu.Lock()
+	t.dialling[inviteKey{callID: key.callID, localTag: key.localTag}] = leg
+	t.mu.Unlock()
+}
+
+func (t *dialogTable) removeDialling(key dialogKey) {
+	t.mu.Lock()
+	delete(t.dialling, inviteKey{callID: key.callID, localTag: key.localTag})
+	t.mu.Unlock()
+}
+
+// lookupDialling returns the leg of an INVITE still in progress that req
+// belongs to, whatever the peer's tag. It finds a BYE that the callee sent
+// before this server took its 200 OK, so that the BYE ends the leg
+// instead of getting 481 and leaving the leg on the call.
+//
+// NOTE: the peer's tag is not checked, so with a forking proxy a BYE from
+// one fork ends the leg whichever fork answered.
+func (t *dialogTable) lookupDialling(req *sipmsg.Request) (inDialogHandler, bool) {
+	key, ok := incomingKey(req)
+	if !ok {
+		return nil, false
+	}
+	t.mu.Lock()
+	leg, found := t.dialling[inviteKey{callID: key.callID, localTag: key.localTag}]
+	t.mu.Unlock()
+	return leg, found
 }
 
 func (t *dialogTable) add(key dialogKey, leg inDialogHandler) {

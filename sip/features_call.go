@@ -113,9 +113,9 @@ func (s *Server) prepareFeatureCall(req *sipmsg.Request, leg *inboundLeg, log ze
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	conn, err := s.ports.Allocate()
+	conn, err := s.allocatePort()
 	if err != nil {
-		return nil, nil, nil, errors.Join(ErrNoMediaPort, err)
+		return nil, nil, nil, err
 	}
 	answer, err := media.BuildAnswer(offer, negotiated, s.mediaAddrPort(conn), sessionVersion(), 1)
 	if err != nil {

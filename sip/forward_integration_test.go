@@ -206,6 +206,8 @@ type relayPhone struct {
 	// rejectProfile, when set, is an SDP transport profile ("RTP/AVP" or
 	// "RTP/SAVP") whose offers the phone rejects with 488.
 	rejectProfile string
+	// answerSDP is the body of the phone's 200 OK, empty for none.
+	answerSDP string
 
 	invites  chan *sipmsg.Request
 	acks     chan *sipmsg.Request
@@ -226,6 +228,8 @@ type relayPhoneMode struct {
 	// rejectProfile, when set, is an SDP transport profile ("RTP/AVP" or
 	// "RTP/SAVP") whose offers the phone rejects with 488.
 	rejectProfile string
+	// answerSDP, when set, is the SDP answer the phone sends in its 200 OK.
+	answerSDP string
 }
 
 func startRelayPhone(t *testing.T, mode relayPhoneMode) *relayPhone {
@@ -234,6 +238,7 @@ func startRelayPhone(t *testing.T, mode relayPhoneMode) *relayPhone {
 		relayPeer:     newRelayPeer(t, testUser, mode),
 		ringOnly:      mode.ringOnly,
 		rejectProfile: mode.rejectProfile,
+		answerSDP:     mode.answerSDP,
 		invites:       make(chan *sipmsg.Request, 4),
 		acks:          make(chan *sipmsg.Request, 4),
 		byes:          make(chan *sipmsg.Request, 4),
@@ -280,8 +285,14 @@ func (p *relayPhone) handleInvite(req *sipmsg.Request, tx sipmsg.ServerTransacti
 		}
 		return
 	}
+	var body []byte
+	var headers []sipmsg.Header
+	if p.answerSDP != "" {
+		body = []byte(p.answerSDP)
+		headers = append(headers, sipmsg.NewHeader("Content-Type", contentSDP))
+	}
 	// Respond waits for the ACK of the 200.
-	if err := session.Respond(sipmsg.StatusOK, "OK", nil); err == nil {
+	if err := session.Respond(sipmsg.StatusOK, "OK", body, headers...); err == nil {
 		p.answered <- session
 	}
 }

@@ -198,6 +198,8 @@ type Server struct {
 	// untrustedLog limits the warnings about calls from sources that are
 	// not trusted trunks to one per source per sourceLogInterval.
 	untrustedLog sourceLogGates
+	// portShortageLog limits the errors about an exhausted RTP port range.
+	portShortageLog logGate
 	// handlers counts the request handlers running, for Close.
 	handlers inflight
 
@@ -270,7 +272,8 @@ func New(opts Options, deps Deps) (*Server, error) {
 		waits:       queue.NewWaitEstimator(),
 		udpConns:    make(map[string]net.PacketConn),
 
-		unparsableLog: logGate{interval: unparsableLogInterval},
+		unparsableLog:   logGate{interval: unparsableLogInterval},
+		portShortageLog: logGate{interval: portShortageLogInterval},
 	}
 	if s.events == nil {
 		s.events = events.Nop{}
@@ -392,9 +395,13 @@ func (s *Server) handleAck(req *sipmsg.Request, _ sipmsg.ServerTransaction) {
 }
 
 // handleInDialog routes BYE, INFO, UPDATE and re-INVITE to their dialog,
-// or answers 481 when there is none.
+// or answers 481 when there is none. A BYE may also end a leg whose INVITE
+// is still in progress (see dialogTable.lookupDialling).
 func (s *Server) handleInDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	leg, ok := s.dialogs.lookup(req)
+	if !ok && req.Method == sipmsg.BYE {
+		leg, ok = s.dialogs.lookupDialling(req)
+	}
 	if !ok {
 		s.respond(req, tx, sipmsg.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil)
 		return

@@ -170,9 +170,9 @@ func (s *Server) prepareCall(req *sipmsg.Request, leg *inboundLeg, identity Call
 		return nil, nil, nil, err
 	}
 
-	conn, err := s.ports.Allocate()
+	conn, err := s.allocatePort()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: %w", ErrNoMediaPort, err)
+		return nil, nil, nil, err
 	}
 	sdpSession := sessionVersion()
 	answer, err := media.BuildAnswer(offer, negotiated, s.mediaAddrPort(conn), sdpSession, 1)

@@ -117,15 +117,17 @@ type dialOutcome struct {
 // CANCEL; a 200 that crosses the CANCEL is acknowledged and then ended
 // with BYE, so nobody is left in a silent call.
 func (s *Server) dialProfile(ctx context.Context, d dialRequest, profile mediaProfile) dialOutcome {
-	conn, err := s.ports.Allocate()
+	conn, err := s.allocatePort()
 	if err != nil {
-		return dialOutcome{outcome: routing.Unavailable, err: fmt.Errorf("%w: %w", ErrNoMediaPort, err)}
+		return dialOutcome{outcome: routing.ServerError, err: err}
 	}
 	leg, invite, err := s.newOutboundInvite(d, profile, conn)
 	if err != nil {
 		s.ports.Release(conn)
 		return dialOutcome{outcome: routing.Unavailable, err: err}
 	}
+	s.dialogs.addDialling(leg.dialog.key, leg)
+	defer s.dialogs.removeDialling(leg.dialog.key)
 
 	tx, err := s.client.TransactionRequest(ctx, invite)
 	if err != nil {
@@ -243,11 +245,15 @@ func (s *Server) awaitAnswer(ctx context.Context, d dialRequest, leg *outboundLe
 // takeAnswer completes the dialog for a 2xx and always sends the ACK. The
 // leg is then ready, unless the dial was cancelled meanwhile or the SDP
 // answer is unusable: such a leg is ended with BYE.
+//
+// A ready leg joins the dialog table before its ACK goes out. A phone may
+// send BYE as soon as it gets the ACK (RFC 3261 15), and a BYE that
+// found no dialog would get 481 and leave the leg on the call.
 func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Request, tx sipmsg.ClientTransaction, res *sipmsg.Response, cancelled bool, cause routing.OfferOutcome) dialOutcome {
 	leg.confirm(res)
-	s.sendAck(leg, invite, tx, d.log)
 
 	if cancelled {
+		s.sendAck(leg, invite, tx, d.log)
 		d.log.Info().Msg("200 OK crossed the CANCEL, acknowledging and hanging up")
 		leg.byeDetached()
 		return dialOutcome{outcome: cause, status: res.StatusCode}
@@ -255,6 +261,7 @@ func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Requ
 
 	negotiated, err := leg.parseAnswer(res.Body(), d.codec)
 	if err != nil {
+		s.sendAck(leg, invite, tx, d.log)
 		d.log.Warn().Err(err).Msg("unusable SDP answer, hanging up")
 		leg.byeDetached()
 		return dialOutcome{outcome: routing.Unavailable, status: res.StatusCode, err: fmt.Errorf("reading SDP answer: %w", err)}
@@ -269,6 +276,7 @@ func (s *Server) takeAnswer(d dialRequest, leg *outboundLeg, invite *sipmsg.Requ
 		SRTP:           negotiated.SRTP,
 	})
 	s.dialogs.add(leg.dialog.key, leg)
+	s.sendAck(leg, invite, tx, d.log)
 	return dialOutcome{leg: leg, outcome: routing.Answered, status: res.StatusCode}
 }
 

@@ -36,11 +36,6 @@ const (
 	// is never empty when the last samples are taken.
 	spareCallers = callerLimit + counselors
 	// talk is how long the phone keeps each call before its BYE.
-	//
-	// NOTE: a BYE sent at once after the ACK can reach the server before
-	// it adds the counselor's dialog (sip.Server.takeAnswer sends the ACK
-	// first). The server then responds with 481, and the counselor stays
-	// on the call. The short talk keeps the benchmark clear of that race.
 	talk = 100 * time.Millisecond
 	// rtpPorts leaves room for the calls still ending and for other
 	// processes that bind ports in the range after the harness chose it.
