@@ -22,6 +22,14 @@ const (
 	promptAmplitude = 0.3
 )
 
+// rtpPorts is the size of helpline's RTP range in this benchmark: 8000
+// calls at once, so that the search finds the server's own limit and not
+// the range's. The reference binds its RTP sockets on port 0 from the
+// kernel's ephemeral range, and SIPp binds one media block for all its
+// calls, so neither has a smaller cap. The range stays under the 20000
+// open files a process may have here.
+const rtpPorts = 16000
+
 // silentNodes is the menu of case a: answer and wait for a key without
 // playing anything. The caller hangs up first. The menu has no node that
 // answers and only waits, so a digit collection with no prompt and a
@@ -79,6 +87,7 @@ func (h *helplineTarget) Start(ctx context.Context) (string, error) {
 	}
 	server, err := harness.StartHelpline(ctx, harness.HelplineOptions{
 		Root: h.root, Binary: h.binary, Dir: dir, Pinning: h.pinning,
+		RTPPorts: rtpPorts,
 		Mutate: func(cfg map[string]any) error {
 			if err := e2e.SetConfig(cfg, "ivr.nodes", h.nodes); err != nil {
 				return err
