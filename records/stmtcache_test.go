@@ -5,8 +5,11 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"helpline/events"
 )
 
 // cachedStatements returns how many statements the committer keeps
@@ -16,6 +19,20 @@ func cachedStatements(store *Store) (prepared, noted int) {
 	cache.mu.Lock()
 	defer cache.mu.Unlock()
 	return len(cache.stmts), len(cache.noted)
+}
+
+// preparedWithPrefix reports whether the committer keeps a statement
+// starting with prefix prepared.
+func preparedWithPrefix(store *Store, prefix string) bool {
+	cache := store.committer.stmts
+	cache.mu.Lock()
+	defer cache.mu.Unlock()
+	for query := range cache.stmts {
+		if strings.HasPrefix(query, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeCallLife writes a call's record the way the call layer does:
@@ -135,5 +152,39 @@ func TestStatementCacheStopsAtItsCap(t *testing.T) {
 	}
 	if got := cache.size(); got != 2 {
 		t.Errorf("prepared statements = %d, want the cap of 2", got)
+	}
+}
+
+func TestStatementCacheServesEventInserts(t *testing.T) {
+	store := openStore(t, tempDBPath(t), testKey(t, 1))
+	ctx := context.Background()
+	batch := []events.Event{
+		{Type: events.CallEnded, CallID: "call-1", At: testTime(0)},
+		{Type: events.CallEnded, CallID: "call-2", At: testTime(time.Second)},
+	}
+
+	if err := store.AppendEvents(ctx, batch); err != nil {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+	var first int
+	waitFor(t, "event insert prepared", func() bool {
+		prepared, noted := cachedStatements(store)
+		first = prepared
+		return noted == 0 && preparedWithPrefix(store, "INSERT INTO events")
+	})
+
+	if err := store.AppendEvents(ctx, batch); err != nil {
+		t.Fatalf("second AppendEvents: %v", err)
+	}
+	if prepared, noted := cachedStatements(store); prepared != first || noted != 0 {
+		t.Errorf("after a second batch: %d prepared, %d noted; want %d and none noted", prepared, noted, first)
+	}
+
+	var count int
+	if err := store.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&count); err != nil {
+		t.Fatalf("count events: %v", err)
+	}
+	if count != 4 {
+		t.Errorf("stored events = %d, want 4", count)
 	}
 }
