@@ -57,6 +57,8 @@ func (j *writeJob) finish(err error) {
 type committer struct {
 	db       *sql.DB
 	maxBatch int
+	// stmts keeps the statements of the writes prepared.
+	stmts *stmtCache
 	// wake holds a signal while the queue may have jobs or Close waits.
 	wake chan struct{}
 	// stopped is closed when the run loop has returned.
@@ -77,6 +79,7 @@ func startCommitter(db *sql.DB, maxBatch int) *committer {
 	c := &committer{
 		db:       db,
 		maxBatch: maxBatch,
+		stmts:    newStmtCache(db, maxCachedStatements),
 		wake:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
 	}
@@ -153,10 +156,13 @@ func (c *committer) close() {
 // run commits batches until close was called and the queue is empty.
 func (c *committer) run() {
 	defer close(c.stopped)
+	defer c.stmts.close()
 	for {
 		batch, closing := c.takeBatch()
 		if len(batch) > 0 {
 			c.commitBatch(batch)
+			// The connection is free between transactions.
+			c.stmts.prepareNoted()
 			continue
 		}
 		if closing {
@@ -212,7 +218,7 @@ func (c *committer) commitSome(batch []*writeJob) (rest []*writeJob) {
 		if !job.state.CompareAndSwap(jobPending, jobStarted) {
 			continue
 		}
-		jobErr, lostErr := runJob(tx, job)
+		jobErr, lostErr := c.runJob(tx, job)
 		if lostErr != nil {
 			job.finish(errors.Join(jobErr, lostErr))
 			failJobs(ran, fmt.Errorf("records transaction rolled back by a failed write in the same batch: %w", lostErr))
@@ -243,19 +249,19 @@ func (c *committer) commitSome(batch []*writeJob) (rest []*writeJob) {
 // after which its statements are rolled back. lostErr is set when the
 // savepoint could not be rolled back or released, which means SQLite ended
 // the whole transaction.
-func runJob(tx *sql.Tx, job *writeJob) (jobErr, lostErr error) {
+func (c *committer) runJob(tx *sql.Tx, job *writeJob) (jobErr, lostErr error) {
 	ctx := context.WithoutCancel(job.ctx)
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT write_job`); err != nil {
+	if _, err := c.stmts.exec(ctx, tx, `SAVEPOINT write_job`); err != nil {
 		return nil, fmt.Errorf("begin records savepoint: %w", err)
 	}
 
 	jobErr = callJob(ctx, tx, job)
 	if jobErr != nil {
-		if _, err := tx.ExecContext(ctx, `ROLLBACK TO write_job`); err != nil {
+		if _, err := c.stmts.exec(ctx, tx, `ROLLBACK TO write_job`); err != nil {
 			return jobErr, fmt.Errorf("roll back records savepoint: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `RELEASE write_job`); err != nil {
+	if _, err := c.stmts.exec(ctx, tx, `RELEASE write_job`); err != nil {
 		return jobErr, fmt.Errorf("release records savepoint: %w", err)
 	}
 	return jobErr, nil

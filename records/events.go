@@ -31,8 +31,8 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 		return nil
 	}
 
-	insertEvent := s.dialect.bind(`INSERT INTO events (at, type, call_id, counselor_id, queue, data)
-		VALUES (?, ?, ?, ?, ?, ?)`)
+	const insertEvent = `INSERT INTO events (at, type, call_id, counselor_id, queue, data)
+		VALUES (?, ?, ?, ?, ?, ?)`
 	rows := make([][]any, 0, len(evs))
 	for _, e := range evs {
 		row, err := s.eventRow(e)
@@ -44,7 +44,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []events.Event) error {
 
 	err := s.inTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, row := range rows {
-			if _, err := tx.ExecContext(ctx, insertEvent, row...); err != nil {
+			// txExec binds the placeholders and, on SQLite, reuses
+			// the prepared statement for every event.
+			if _, err := s.txExec(ctx, tx, insertEvent, row...); err != nil {
 				return err
 			}
 		}

@@ -40,7 +40,11 @@ func (s *Store) inTx(ctx context.Context, fn txFunc) error {
 }
 
 // txExec runs a statement in tx, with placeholders bound for the dialect.
+// On SQLite tx is the committer's, and the statement is kept prepared.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if s.committer != nil {
+		return s.committer.stmts.exec(ctx, tx, s.dialect.bind(query), args...)
+	}
 	return tx.ExecContext(ctx, s.dialect.bind(query), args...)
 }
 
