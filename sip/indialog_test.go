@@ -8,14 +8,14 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// hangupRecorder is a legEvents that keeps the hang-up reasons it gets.
-type hangupRecorder struct {
+// byeReasonRecorder is a legEvents that keeps the hang-up reasons it gets.
+type byeReasonRecorder struct {
 	reasons []string
 }
 
-func (h *hangupRecorder) legHangup(_ any, reason string) { h.reasons = append(h.reasons, reason) }
-func (h *hangupRecorder) legDigit(any, rune)             {}
-func (h *hangupRecorder) legReoffer(any, []byte) ([]byte, error) {
+func (h *byeReasonRecorder) legHangup(_ any, reason string) { h.reasons = append(h.reasons, reason) }
+func (h *byeReasonRecorder) legDigit(any, rune)             {}
+func (h *byeReasonRecorder) legReoffer(any, []byte) ([]byte, error) {
 	return nil, nil
 }
 
@@ -24,7 +24,7 @@ func TestLegByeLogsNoInfoLine(t *testing.T) {
 	log := zerolog.New(logs).Level(zerolog.InfoLevel)
 	srv := &Server{log: log}
 	tx := newRecordingTx()
-	hangups := &hangupRecorder{}
+	hangups := &byeReasonRecorder{}
 
 	req := sipmsg.NewRequest(sipmsg.BYE, sipmsg.Uri{User: "120", Host: "127.0.0.1", Port: 5060})
 	req.AppendHeader(sipmsg.NewHeader("Call-ID", "bye-log@127.0.0.1"))
