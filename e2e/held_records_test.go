@@ -44,7 +44,7 @@ func TestShutdownDuringOutageKeepsRecords(t *testing.T) {
 	}
 	saved := srv.WaitLog(t, logPrefix("records store still unavailable at shutdown: held call records and events saved"), logTimeout)
 	file, _ := saved["file"].(string)
-	t.Logf("shutdown saved %v held writes to %s", saved["saved"], file)
+	t.Logf("shutdown saved %v held writes to %s", saved["writes"], file)
 	if !strings.HasPrefix(file, heldDir) {
 		t.Fatalf("fallback file %q is not in records.spool.fallback_dir %s", file, heldDir)
 	}

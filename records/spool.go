@@ -628,13 +628,18 @@ func (s *Spool) announceShutdownWait(ctx context.Context) {
 // where, or logs them as lost when no folder takes the file.
 func (s *Spool) saveAtShutdown() {
 	stats := s.Stats()
-	path, saved, err := s.saveHeld()
+	path, writes, err := s.saveHeld()
 	if err != nil {
 		s.log.Error().Err(err).AnErr("store_error", stats.LastError).Int("lost", stats.Depth).Str("location", s.cfg.Location).
 			Strs("fallback_dirs", s.cfg.FallbackDirs).
 			Msg("records store still unavailable at shutdown and saving the held call records to a fallback file failed: they are lost; make records.spool.fallback_dir writable")
 		return
 	}
-	s.log.Error().Err(stats.LastError).Int("saved", saved).Str("file", path).Str("location", s.cfg.Location).
-		Msg("records store still unavailable at shutdown: held call records and events saved to a fallback file; the next start loads it into the records before marking open calls interrupted, or run: helpline records replay " + path)
+	msg := "records store still unavailable at shutdown: held call records and events saved to a fallback file; " +
+		"the next start loads it into the records before marking open calls interrupted, or run: helpline records replay " + path
+	if s.savedToTempDir(path) {
+		msg += ". The first fallback folder could not be written, so the file is in the system's temporary folder, which may be cleared on reboot: " +
+			"move the file beside the records, or set records.spool.fallback_dir to a folder on another disk"
+	}
+	s.log.Error().Err(stats.LastError).Int("writes", writes).Str("file", path).Str("location", s.cfg.Location).Msg(msg)
 }

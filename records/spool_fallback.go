@@ -39,6 +39,10 @@ const (
 // read back.
 var ErrHeldFile = errors.New("invalid held records file")
 
+// ErrHeldFileReplayed is returned for a fallback file whose name ends in
+// ReplayedSuffix, because a replay already loaded its writes.
+var ErrHeldFileReplayed = errors.New("held records file already loaded into the records")
+
 // NumberSealer encrypts and decrypts a caller number the way the records
 // store keeps it, bound to its call id. *Store implements it.
 type NumberSealer interface {
@@ -127,8 +131,9 @@ func decodeHeld(data []byte, sealer NumberSealer) (spoolWrite, error) {
 }
 
 // saveHeld writes the held writes to a new fallback file in the first of
-// dirs that takes it, and returns its path. The file is complete or absent:
-// it is written under a temporary name and renamed.
+// dirs that takes it, and returns its path and its number of writes, one
+// per line, as ReplayResult.Writes counts them. The file is complete or
+// absent: it is written under a temporary name and renamed.
 func (s *Spool) saveHeld() (string, int, error) {
 	s.mu.Lock()
 	pending := make([]spoolWrite, len(s.pending))
@@ -155,7 +160,7 @@ func (s *Spool) saveHeld() (string, int, error) {
 		err := writeFileAtomic(path, data.Bytes())
 		if err == nil {
 			s.forgetSaved(len(pending), depth)
-			return path, depth, nil
+			return path, len(pending), nil
 		}
 		failures = append(failures, err)
 	}
@@ -163,6 +168,21 @@ func (s *Spool) saveHeld() (string, int, error) {
 		return "", 0, errors.New("no fallback folder configured (records.spool.fallback_dir)")
 	}
 	return "", 0, errors.Join(failures...)
+}
+
+// savedToTempDir reports whether the fallback file at path went to the
+// system's temporary folder because the first fallback folder failed.
+func (s *Spool) savedToTempDir(path string) bool {
+	dir := filepath.Dir(path)
+	first := s.cfg.FallbackDirs[0]
+	return filepath.Clean(dir) != filepath.Clean(first) && inTempDir(dir)
+}
+
+// inTempDir reports whether dir is the system's temporary folder or inside
+// it.
+func inTempDir(dir string) bool {
+	rel, err := filepath.Rel(filepath.Clean(os.TempDir()), filepath.Clean(dir))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // forgetSaved drops the oldest count held writes, of depth writes in all,
@@ -243,15 +263,21 @@ func FindHeldFiles(dirs []string) ([]string, error) {
 type ReplayTarget interface {
 	SpoolTarget
 	NumberSealer
+	// CountEventRows returns how many stored events match the time, type,
+	// call, counselor and queue of an event.
+	CountEventRows(ctx context.Context, e events.Event) (int, error)
 }
 
 // ReplayResult counts what ReplayHeldFile did.
 type ReplayResult struct {
-	// Writes is how many held writes the file contained.
+	// Writes is how many held writes the file contained, one per line.
 	Writes int
 	// Rejected is how many of them the store rejected, such as an update
 	// of a record that does not exist.
 	Rejected int
+	// SkippedEvents is how many held events the store already contained,
+	// so the replay did not insert them again.
+	SkippedEvents int
 }
 
 // ReplayHeldFile writes the held writes of a fallback file into target, in
@@ -259,12 +285,18 @@ type ReplayResult struct {
 // stored by an earlier replay is skipped, and one whose id another call
 // took is stored under a "~N" id, as the spool does. When the store fails
 // part-way, the file is rewritten to hold only the writes not yet stored,
-// so a second replay stores none twice.
+// so a second replay stores none twice. A held event whose row the store
+// already contains is skipped, so a copy of a loaded file adds no events.
+// A path ending in ReplayedSuffix fails with ErrHeldFileReplayed.
 //
-// NOTE: a replay killed between a write and the rewrite of the file stores
-// that write again at the next replay, which for a batch of events
-// duplicates the events.
+// NOTE: the event check matches on time, type, call, counselor and queue,
+// not on the event's data, so two held events that differ only in data
+// count as one when the first is already stored.
 func ReplayHeldFile(ctx context.Context, target ReplayTarget, path string, log zerolog.Logger) (ReplayResult, error) {
+	if strings.HasSuffix(path, ReplayedSuffix) {
+		return ReplayResult{}, fmt.Errorf("replay %s: %w, because its name ends in %s, so nothing is left to load",
+			path, ErrHeldFileReplayed, ReplayedSuffix)
+	}
 	lines, err := readHeldLines(path)
 	if err != nil {
 		return ReplayResult{}, err
@@ -285,7 +317,15 @@ func ReplayHeldFile(ctx context.Context, target ReplayTarget, path string, log z
 		w = replayer.renameLocked(w)
 		replayer.mu.Unlock()
 
-		err := replayer.writeBack(ctx, w)
+		var err error
+		if w.events != nil {
+			var skipped int
+			w.events, skipped, err = unstoredEvents(ctx, target, w.events)
+			result.SkippedEvents += skipped
+		}
+		if err == nil {
+			err = replayer.writeBack(ctx, w)
+		}
 		if err != nil && !isRejection(err) {
 			if keepErr := keepUnreplayed(path, lines[i:]); keepErr != nil {
 				return result, errors.Join(fmt.Errorf("replay %s: %w", path, err), keepErr)
@@ -298,12 +338,51 @@ func ReplayHeldFile(ctx context.Context, target ReplayTarget, path string, log z
 		}
 		replayer.forgetIfEnded(w)
 	}
+	if result.SkippedEvents > 0 {
+		log.Warn().Int("skipped_events", result.SkippedEvents).Str("file", path).
+			Msg("held events already in the records were not inserted again, because this file or a copy of it was loaded before")
+	}
 
 	if err := os.Rename(path, path+ReplayedSuffix); err != nil {
 		return result, fmt.Errorf("replayed %s but could not rename it to %s%s, remove it by hand so it is not replayed again: %w",
 			path, path, ReplayedSuffix, err)
 	}
 	return result, nil
+}
+
+// unstoredEvents returns the events of evs that the store does not
+// contain yet, and how many it left out. A key held n times in the store
+// leaves out its first n events in evs, so distinct events that share a
+// key are still inserted.
+func unstoredEvents(ctx context.Context, target ReplayTarget, evs []events.Event) ([]events.Event, int, error) {
+	type eventKey struct {
+		at                               int64
+		kind, callID, counselorID, queue string
+	}
+	stored := make(map[eventKey]int)
+	kept := make([]events.Event, 0, len(evs))
+	for _, e := range evs {
+		if e.At.IsZero() {
+			kept = append(kept, e)
+			continue
+		}
+		key := eventKey{e.At.UnixNano(), string(e.Type), e.CallID, e.CounselorID, e.Queue}
+		remaining, seen := stored[key]
+		if !seen {
+			count, err := target.CountEventRows(ctx, e)
+			if err != nil {
+				return nil, 0, err
+			}
+			remaining = count
+		}
+		if remaining > 0 {
+			stored[key] = remaining - 1
+			continue
+		}
+		stored[key] = 0
+		kept = append(kept, e)
+	}
+	return kept, len(evs) - len(kept), nil
 }
 
 // readHeldLines returns the non-empty lines of a fallback file.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -216,4 +218,166 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// copyFile copies the file at from to to.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatalf("read %s: %v", from, err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatalf("write %s: %v", to, err)
+	}
+}
+
+func TestReplayHeldFileCopyAddsNoEvents(t *testing.T) {
+	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
+	path, _ := closeDuringOutage(t, target, []string{t.TempDir()}, &lockedBuffer{})
+	target.failing.Store(false)
+	ctx := context.Background()
+	copyPath := filepath.Join(t.TempDir(), filepath.Base(path))
+	copyFile(t, path, copyPath)
+
+	if _, err := ReplayHeldFile(ctx, target, path, zerolog.Nop()); err != nil {
+		t.Fatalf("first replay: %v", err)
+	}
+	logs := &lockedBuffer{}
+	result, err := ReplayHeldFile(ctx, target, copyPath, zerolog.New(logs))
+	if err != nil {
+		t.Fatalf("replay of a copy: %v", err)
+	}
+	if result.SkippedEvents != 1 {
+		t.Errorf("replay of a copy skipped %d events, want 1", result.SkippedEvents)
+	}
+	if !strings.Contains(logs.String(), `"skipped_events":1`) {
+		t.Errorf("replay of a copy does not log the skipped events:\n%s", logs.String())
+	}
+	evs, err := target.ListEvents(ctx, EventListOptions{})
+	if err != nil || len(evs) != 1 {
+		t.Errorf("stored events after two replays = %d, %v; want 1", len(evs), err)
+	}
+}
+
+func TestReplayHeldFileRejectsReplayedName(t *testing.T) {
+	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
+	path, _ := closeDuringOutage(t, target, []string{t.TempDir()}, &lockedBuffer{})
+	target.failing.Store(false)
+	ctx := context.Background()
+
+	if _, err := ReplayHeldFile(ctx, target, path, zerolog.Nop()); err != nil {
+		t.Fatalf("first replay: %v", err)
+	}
+	_, err := ReplayHeldFile(ctx, target, path+ReplayedSuffix, zerolog.Nop())
+	if !errors.Is(err, ErrHeldFileReplayed) {
+		t.Fatalf("replay of %s error = %v, want ErrHeldFileReplayed", ReplayedSuffix, err)
+	}
+	if !strings.Contains(err.Error(), "already loaded") {
+		t.Errorf("error %q does not say the file was already loaded", err)
+	}
+	evs, err := target.ListEvents(ctx, EventListOptions{})
+	if err != nil || len(evs) != 1 {
+		t.Errorf("stored events = %d, %v; want 1", len(evs), err)
+	}
+}
+
+func TestUnstoredEventsKeepsSameKeyEvents(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		store := db.openStore(t, testKey(t, 1))
+		ctx := context.Background()
+		at := time.Now()
+		event := events.Event{Type: events.CallEnded, CallID: "c", CounselorID: "1002", Queue: "main", At: at}
+		if err := store.AppendEvents(ctx, []events.Event{event}); err != nil {
+			t.Fatalf("AppendEvents: %v", err)
+		}
+
+		other := event
+		other.CallID = "d"
+		kept, skipped, err := unstoredEvents(ctx, store, []events.Event{event, event, other})
+		if err != nil {
+			t.Fatalf("unstoredEvents: %v", err)
+		}
+		if skipped != 1 {
+			t.Errorf("skipped = %d, want 1", skipped)
+		}
+		if len(kept) != 2 || kept[0].CallID != "c" || kept[1].CallID != "d" {
+			t.Errorf("kept = %+v, want the second c event and the d event", kept)
+		}
+	})
+}
+
+func TestSpoolCloseLogsWritesAsReplayCounts(t *testing.T) {
+	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
+	dir := t.TempDir()
+	logs := &lockedBuffer{}
+	spool := NewSpool(target, SpoolConfig{RetryInterval: 5 * time.Millisecond, Logger: zerolog.New(logs), FallbackDirs: []string{dir}})
+	ctx := context.Background()
+	target.failing.Store(true)
+
+	if err := spool.Start(ctx, StartInfo{CallID: "two", Source: "10.0.0.1"}); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	now := time.Now()
+	pair := []events.Event{{Type: events.CallEnded, CallID: "two", At: now}, {Type: events.CallEnded, CallID: "two", At: now.Add(time.Millisecond)}}
+	if err := spool.AppendEvents(ctx, pair); err != nil {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+	closeCtx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	_ = spool.Close(closeCtx)
+	files, err := FindHeldFiles([]string{dir})
+	if err != nil || len(files) != 1 {
+		t.Fatalf("FindHeldFiles = %v, %v; want one file", files, err)
+	}
+
+	target.failing.Store(false)
+	result, err := ReplayHeldFile(ctx, target, files[0], zerolog.Nop())
+	if err != nil {
+		t.Fatalf("ReplayHeldFile: %v", err)
+	}
+	if result.Writes != 2 {
+		t.Errorf("replay counted %d writes, want 2 (a start and a batch of two events)", result.Writes)
+	}
+	if want := fmt.Sprintf(`"writes":%d`, result.Writes); !strings.Contains(logs.String(), want) {
+		t.Errorf("shutdown log does not contain %s:\n%s", want, logs.String())
+	}
+}
+
+func TestSpoolCloseWarnsOfTempFolder(t *testing.T) {
+	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
+	blocked := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	temp := t.TempDir()
+	if !inTempDir(temp) {
+		t.Skipf("t.TempDir %s is outside os.TempDir %s", temp, os.TempDir())
+	}
+	logs := &lockedBuffer{}
+	spool := NewSpool(target, SpoolConfig{RetryInterval: 5 * time.Millisecond, Logger: zerolog.New(logs),
+		FallbackDirs: []string{filepath.Join(blocked, "sub"), temp}})
+	target.failing.Store(true)
+	if err := spool.Start(context.Background(), StartInfo{CallID: "a"}); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_ = spool.Close(ctx)
+
+	out := logs.String()
+	for _, want := range []string{"may be cleared on reboot", "move the file beside the records", "records.spool.fallback_dir"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("shutdown log does not contain %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSpoolCloseFirstFolderNoWarning(t *testing.T) {
+	target := &outageStore{Store: openStore(t, tempDBPath(t), testKey(t, 1))}
+	logs := &lockedBuffer{}
+	closeDuringOutage(t, target, []string{t.TempDir(), t.TempDir()}, logs)
+	if strings.Contains(logs.String(), "may be cleared on reboot") {
+		t.Errorf("a file in the first fallback folder got the temporary folder warning:\n%s", logs.String())
+	}
 }

@@ -599,7 +599,11 @@ func TestDialRetriesOtherProfileAfter488(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), testWait)
 			defer cancel()
-			dr := dialRequest{toUser: testUser, codec: media.PCMU, ringTimeout: testWait, log: zerolog.Nop()}
+			// The callers of dial give it a logger that already carries the
+			// counselor, so dial's own lines must not add the key again.
+			logs := &lockedBuffer{}
+			log := zerolog.New(logs).With().Str("counselor", testUser).Logger()
+			dr := dialRequest{toUser: testUser, codec: media.PCMU, ringTimeout: testWait, log: log}
 			if err := dr.reach(binding); err != nil {
 				t.Fatalf("reach: %v", err)
 			}
@@ -640,10 +644,30 @@ func TestDialRetriesOtherProfileAfter488(t *testing.T) {
 			if len(phone.invites) > 0 {
 				t.Errorf("the phone got %d more INVITEs than expected", len(phone.invites))
 			}
+			checkCounselorKeyOnce(t, logs.String())
 			if tc.wantRing {
 				checkLearnedProfile(t, srv, dr, phone, tc.wantOffer[len(tc.wantOffer)-1])
 			}
 		})
+	}
+}
+
+// checkCounselorKeyOnce checks that the 488 lines in logs contain the
+// counselor key exactly once.
+func checkCounselorKeyOnce(t *testing.T, logs string) {
+	t.Helper()
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if !strings.Contains(line, "488") {
+			continue
+		}
+		found = true
+		if n := strings.Count(line, `"counselor":`); n != 1 {
+			t.Errorf("log line has the counselor key %d times, expected once: %s", n, line)
+		}
+	}
+	if !found {
+		t.Errorf("no log line about the 488:\n%s", logs)
 	}
 }
 

@@ -76,7 +76,7 @@ func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
 		return result
 	}
 	if len(profiles) < 2 {
-		d.log.Warn().Str("counselor", d.toUser).Str("offered", profiles[0].String()).
+		d.log.Warn().Str("offered", profiles[0].String()).
 			Msg(fmt.Sprintf("counselor %s's phone rejected %s with 488 and no other media is allowed for it: set the phone to use %s",
 				d.toUser, profiles[0], profiles[0]))
 		return result
@@ -89,16 +89,16 @@ func (s *Server) dial(ctx context.Context, d dialRequest) dialOutcome {
 			return result
 		}
 	}
-	d.log.Warn().Str("counselor", d.toUser).Str("rejected", profiles[0].String()).Str("offering", next.String()).
+	d.log.Warn().Str("rejected", profiles[0].String()).Str("offering", next.String()).
 		Msg(fmt.Sprintf("counselor %s's phone rejected %s with 488, offering %s", d.toUser, profiles[0], next))
 	if next == profileSRTP && d.registeredTransport != "tls" {
-		d.log.Warn().Str("counselor", d.toUser).Str("transport", d.registeredTransport).
+		d.log.Warn().Str("transport", d.registeredTransport).
 			Msg("the SRTP key travels unencrypted in SIP over " + d.registeredTransport + ": register the phone over TLS")
 	}
 
 	result = s.dialProfile(ctx, d, next)
 	if rejectedProfile(result) {
-		d.log.Error().Str("counselor", d.toUser).
+		d.log.Error().
 			Msg(fmt.Sprintf("counselor %s's phone rejected both plain RTP and SRTP with 488: check its codecs (G.711) and media encryption settings", d.toUser))
 		return result
 	}

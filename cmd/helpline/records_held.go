@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rs/zerolog"
 
@@ -71,7 +72,7 @@ func replayHeldRecords(ctx context.Context, cfg *config.Config, store *records.S
 				Msg("loading held call records saved at the last shutdown failed; the file stays, fix the cause and restart or run: helpline records replay " + path)
 			continue
 		}
-		log.Warn().Str("file", path+records.ReplayedSuffix).Int("writes", result.Writes).Int("rejected", result.Rejected).
+		log.Warn().Str("file", path+records.ReplayedSuffix).Int("writes", result.Writes).Int("rejected", result.Rejected).Int("skipped_events", result.SkippedEvents).
 			Msg("held call records saved at the last shutdown loaded into the records")
 	}
 }
@@ -89,6 +90,10 @@ func replayRecords(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: records replay needs one file, the one the shutdown log named", errUsage)
 	}
 	path := flags.Arg(0)
+	if strings.HasSuffix(path, records.ReplayedSuffix) {
+		return fmt.Errorf("%w: records replay: %s ends in %s, so it was already loaded into the records and nothing is left to load",
+			errUsage, path, records.ReplayedSuffix)
+	}
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("%w: records replay: held records file: %w", errUsage, err)
 	}
@@ -110,7 +115,7 @@ func replayRecords(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "loaded %d held writes from %s (%d rejected by the store); the file is now %s%s\n",
-		result.Writes, path, result.Rejected, path, records.ReplayedSuffix)
+	fmt.Fprintf(stdout, "loaded %d held writes from %s (%d rejected by the store, %d events skipped because the records already contained them); the file is now %s%s\n",
+		result.Writes, path, result.Rejected, result.SkippedEvents, path, records.ReplayedSuffix)
 	return nil
 }

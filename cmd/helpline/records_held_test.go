@@ -48,6 +48,7 @@ func TestRecordsReplayCommandErrors(t *testing.T) {
 	}{
 		{"no file", []string{"records", "replay"}, "records replay needs one file"},
 		{"missing file", []string{"records", "replay", filepath.Join(t.TempDir(), "none.jsonl")}, "held records file"},
+		{"loaded file", []string{"records", "replay", filepath.Join(t.TempDir(), "held.jsonl"+records.ReplayedSuffix)}, "was already loaded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,5 +153,66 @@ func TestStartupReplaysBeforeMarkingInterrupted(t *testing.T) {
 	}
 	if files, _ := records.FindHeldFiles(heldRecordsDirs(cfg)); len(files) != 0 {
 		t.Errorf("fallback files left after the start-up: %v", files)
+	}
+}
+
+// saveHeldEvents holds a batch of two events in a spool whose store
+// fails, and returns the fallback file its Close saves in dir.
+func saveHeldEvents(t *testing.T, dbPath, dir string) string {
+	t.Helper()
+	store, err := records.Open(context.Background(), dbPath, records.DemoKey())
+	if err != nil {
+		t.Fatalf("records.Open: %v", err)
+	}
+	defer store.Close()
+	spool := records.NewSpool(unavailableStore{store}, records.SpoolConfig{RetryInterval: time.Millisecond, FallbackDirs: []string{dir}})
+	now := time.Now()
+	batch := []events.Event{{Type: events.CallEnded, CallID: "held-1", At: now}, {Type: events.CallEnded, CallID: "held-2", At: now}}
+	if err := spool.AppendEvents(context.Background(), batch); err != nil {
+		t.Fatalf("AppendEvents: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_ = spool.Close(ctx)
+	files, err := records.FindHeldFiles([]string{dir})
+	if err != nil || len(files) != 1 {
+		t.Fatalf("FindHeldFiles = %v, %v; want one file", files, err)
+	}
+	return files[0]
+}
+
+func TestRecordsReplayCommandCopyAddsNoEvents(t *testing.T) {
+	configPath, dbPath := writeRecordsConfig(t)
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := saveHeldEvents(t, dbPath, t.TempDir())
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyPath := filepath.Join(t.TempDir(), filepath.Base(file))
+	if err := os.WriteFile(copyPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, path := range []string{file, copyPath} {
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"records", "replay", "--config", configPath, path}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("records replay %s: exit %d, stderr %s", path, code, stderr.String())
+		}
+		if path == copyPath && !strings.Contains(stdout.String(), "2 events skipped") {
+			t.Errorf("stdout of the copy's replay = %q, want 2 events skipped", stdout.String())
+		}
+	}
+
+	store, err := records.Open(context.Background(), dbPath, records.DemoKey())
+	if err != nil {
+		t.Fatalf("records.Open: %v", err)
+	}
+	defer store.Close()
+	evs, err := store.ListEvents(context.Background(), records.EventListOptions{})
+	if err != nil || len(evs) != 2 {
+		t.Errorf("stored events after replaying a file and its copy = %d, %v; want 2", len(evs), err)
 	}
 }
