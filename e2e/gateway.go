@@ -19,7 +19,7 @@ type GatewayRequest struct {
 	Source string
 }
 
-// MockGateway stands in for the outbound gateway of trunk.outbound_uri: a
+// MockGateway is a fake outbound gateway for trunk.outbound_uri: a
 // UDP socket on 127.0.0.1 that records every request it gets. It answers
 // an INVITE with 486 Busy Here, so that the server's outside call ends at
 // once, ignores ACK and answers other requests with 200 OK.

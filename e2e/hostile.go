@@ -27,7 +27,7 @@ const (
 	tortureManifest = "manifest.txt"
 	// hostileResponseTimeout bounds the wait for the final response to a
 	// message that must get one. It is generous because the whole suite
-	// runs beside this test under the race detector on two cores; a
+	// runs beside this test under the race detector on two cores. A
 	// response that comes sooner ends the wait at once.
 	hostileResponseTimeout = 30 * time.Second
 	// hostileQuietWindow is how long the readers of messages that may go

@@ -126,7 +126,7 @@ func decodeHeld(data []byte, sealer NumberSealer) (spoolWrite, error) {
 	case len(line.Events) > 0:
 		return spoolWrite{events: line.Events}, nil
 	default:
-		return spoolWrite{}, errors.New("line holds no start, patch or events")
+		return spoolWrite{}, errors.New("invalid held line: it has no start, patch or events")
 	}
 }
 
@@ -259,7 +259,7 @@ func FindHeldFiles(dirs []string) ([]string, error) {
 	return found, nil
 }
 
-// ReplayTarget is what ReplayHeldFile writes to. *Store implements it.
+// ReplayTarget is the store that ReplayHeldFile writes to. *Store implements it.
 type ReplayTarget interface {
 	SpoolTarget
 	NumberSealer

@@ -39,8 +39,8 @@ type dialRequest struct {
 	// (see offerProfiles).
 	source              netip.AddrPort
 	registeredTransport string
-	// registerCallID is the Call-ID of the REGISTER that set the binding,
-	// which tells one phone of the counselor from the next.
+	// registerCallID is the Call-ID of the REGISTER that set the binding.
+	// It distinguishes one phone of the counselor from the next.
 	registerCallID string
 	// codec is the caller's codec, offered alone so no transcoding is needed.
 	codec media.Codec

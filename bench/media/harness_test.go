@@ -387,8 +387,8 @@ type cpuUse struct {
 	LoadShare float64 `json:"load_generator_core_share"`
 	// Mallocs, AllocBytes and GCCycles are helpline's heap allocations,
 	// allocated bytes and garbage collections from the start of the
-	// warm-up to the end of the drain, which contain the window; the
-	// references report none.
+	// warm-up to the end of the drain, a span that contains the window.
+	// The references report none.
 	Mallocs    float64 `json:"mallocs,omitempty"`
 	AllocBytes float64 `json:"alloc_bytes,omitempty"`
 	GCCycles   float64 `json:"gc_cycles,omitempty"`

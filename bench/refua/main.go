@@ -5,7 +5,7 @@
 //
 // With -play it sends that long a stream of PCMU silence (one 20 ms
 // packet every 20 ms) after the ACK and then hangs up with BYE, the same
-// protocol work as a server that plays a prompt and says goodbye.
+// protocol work as a server that plays a prompt and then hangs up.
 //
 //	refua -listen 127.0.0.1:5090 [-play 1s]
 //

@@ -25,8 +25,8 @@ const (
 
 // rtpPorts is the size of helpline's RTP range in this benchmark: 4000
 // calls at once, so that the search finds the server's own limit and not
-// the range's (the 1 s prompt of case b at 2400 calls/s holds about 2400
-// calls). The reference binds its RTP sockets on port 0 from the kernel's
+// the range's. The 1 s prompt of case b at 2400 calls/s keeps about 2400
+// calls open. The reference binds its RTP sockets on port 0 from the kernel's
 // ephemeral range, and SIPp binds one media block for all its calls, so
 // neither has a smaller cap. A wider block is often not free on a shared
 // machine, where other servers hold ports in the same region.
@@ -106,7 +106,7 @@ func (h *helplineTarget) Start(ctx context.Context) (string, error) {
 	}
 	server, err := harness.StartHelpline(ctx, opts)
 	// Other servers on a shared machine can hold ports in the middle of
-	// the block region: fall back to a smaller range, and say so.
+	// the block region, so fall back to a smaller range and print its size.
 	for errors.Is(err, harness.ErrNoFreePort) && opts.RTPPorts/2 >= minRTPPorts {
 		fmt.Printf("  helpline: no free block of %d RTP ports, starting with %d\n", opts.RTPPorts, opts.RTPPorts/2)
 		opts.RTPPorts /= 2
